@@ -1,0 +1,47 @@
+# The two commands of the README:
+#   make run    the introduction's example server on 127.0.0.1:8000
+#   make test   everything CI checks (installs the JS interop packages first)
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: run test vet unit interop-deps fuzz fuzz-short generate bench client
+
+run:
+	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
+
+client:
+	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
+
+test: interop-deps vet unit fuzz-short
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+interop-deps:
+	@if command -v npm >/dev/null; then cd interop/js && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the JS interop tests will be skipped"; fi
+
+# Each fuzz target briefly (CI); `make fuzz FUZZTIME=10m` runs them longer.
+FUZZ_TARGETS = \
+	./internal/wsio:FuzzParser \
+	./internal/wsio:FuzzReader \
+	.:FuzzHandleMessage \
+	.:FuzzParams
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(or $(LONGFUZZ),10m)
+
+generate:
+	$(GO) generate ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,1195 @@
+package wsrpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/mailru/easyjson"
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/mailru/easyjson/jwriter"
+)
+
+// Transport carries the messages of one connection. The server and client
+// packages implement it over WebSocket; users who run their own I/O loop
+// implement it to drive a Conn themselves.
+type Transport interface {
+	// WriteMessages writes each message as one WebSocket text message, in
+	// order, preferably in one write. The engine never calls it from two
+	// goroutines at once. It may block; it should give up after a write
+	// deadline and return an error, which closes the connection.
+	WriteMessages(msgs [][]byte) error
+	// Close sends a close frame with the code and reason (unless one was
+	// already exchanged) and releases the connection. It is called once.
+	Close(code int, reason string) error
+}
+
+// Role says which end of the connection a Conn is. It picks the outgoing id
+// sequence: servers use even ids from 2 and clients odd ids from 3, as the
+// reference implementations do.
+type Role uint8
+
+// The two roles.
+const (
+	RoleServer Role = iota
+	RoleClient
+)
+
+// ConnConfig is what NewConn needs besides the transport.
+type ConnConfig struct {
+	Role     Role
+	Registry *Registry       // the routes the peer may call; nil for none but ping
+	Options  *Options        // nil for the defaults
+	Request  *http.Request   // the upgrade request, on the server; may be nil
+	ID       string          // the connection id; default a random UUID
+	Context  context.Context // parent of every handler context; default Background
+}
+
+// Close codes the engine uses.
+const (
+	closeNormal         = 1000
+	closeGoingAway      = 1001
+	closePolicyViolated = 1008
+	closeInternal       = 1011
+)
+
+// Conn is one wsrpc connection: the engine both sides share. It is driven by
+// events: the transport's reader hands it each complete text message with
+// HandleMessage and reports the end of the stream with HandleClose; the engine
+// answers through Transport.WriteMessages. It never assumes it owns a
+// goroutine: handlers run on goroutines of their own, and nothing in
+// HandleMessage blocks on the network.
+//
+// Either side calls the other with Call (or the typed helpers Call and Proxy)
+// and sends events with Emit. All methods are safe for concurrent use.
+type Conn struct {
+	id    string
+	role  Role
+	reg   *Registry
+	t     Transport
+	opts  *Options
+	hooks *Hooks
+	log   *slog.Logger
+	req   *http.Request
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	nextID atomic.Int64
+
+	mu          sync.Mutex
+	closed      bool
+	draining    bool
+	closeErr    error
+	running     int
+	queue       []*callJob
+	queuedBytes int64
+	queuedCalls int
+	instances   map[string]*instance
+	inflight    map[int64]*callJob
+	pending     map[int64]*pendingCall
+	handlers    sync.WaitGroup
+
+	wmu       sync.Mutex
+	sendQ     [][]byte
+	spare     [][]byte
+	sendBytes int64
+	flushing  bool
+	wclosed   bool
+
+	pongs   atomic.Uint64
+	lastRTT atomic.Int64
+
+	kaTimer   *time.Timer
+	kaWaiting bool  // guarded by mu
+	kaID      int64 // guarded by mu
+	kaStart   time.Time
+}
+
+// NewConn returns a connection engine writing to t. Call Start once the
+// transport is ready to read, then feed it with HandleMessage and
+// HandleClose.
+func NewConn(t Transport, cfg ConnConfig) *Conn {
+	opts := cfg.Options.withDefaults()
+	parent := cfg.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	c := &Conn{
+		id:    cfg.ID,
+		role:  cfg.Role,
+		reg:   cfg.Registry,
+		t:     t,
+		opts:  opts,
+		hooks: opts.Hooks,
+		log:   opts.Logger,
+		req:   cfg.Request,
+		done:  make(chan struct{}),
+	}
+	if c.reg == nil {
+		c.reg = NewRegistry()
+	}
+	if c.id == "" {
+		c.id = newUUID()
+	}
+	if c.role == RoleClient {
+		c.nextID.Store(1)
+	}
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(parent, connCtxKey{}, c))
+	return c
+}
+
+// Start runs the OnConnect hook and starts keepalive if it is configured.
+// Call it once, after the connection is registered and before the first
+// HandleMessage.
+func (c *Conn) Start() {
+	c.hookConnect()
+	if c.opts.KeepaliveInterval > 0 {
+		c.mu.Lock()
+		if !c.closed {
+			c.kaTimer = time.AfterFunc(time.Hour, c.keepaliveTick)
+			c.kaTimer.Stop()
+		}
+		c.mu.Unlock()
+		c.keepaliveTick()
+	}
+}
+
+// ID returns the connection id: a random UUID unless the transport set one.
+func (c *Conn) ID() string { return c.id }
+
+// Role reports which end of the connection this is.
+func (c *Conn) Role() Role { return c.role }
+
+// Request returns the HTTP upgrade request of a server connection (its
+// headers, cookies and URL), or nil on a client connection.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Context returns the connection's context: it carries the connection
+// (ConnFromContext) and is cancelled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed when the connection has closed, its handlers have returned
+// and its struct routes' OnClose hooks have run.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection closed (matching ErrClosed), or nil while it
+// is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		return nil
+	}
+	return c.closedErrLocked()
+}
+
+func (c *Conn) closedErrLocked() error {
+	if c.closeErr == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.closeErr)
+}
+
+// ---------------------------------------------------------------------------
+// Incoming messages
+
+// HandleMessage processes one complete text message from the peer. The engine
+// keeps no reference to msg after it returns. It does not block on the
+// network: replies it produces itself are written asynchronously.
+func (c *Conn) HandleMessage(msg []byte) {
+	if !isObject(msg) {
+		c.log.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
+		return
+	}
+	var f frame
+	l := jlexer.Lexer{Data: msg}
+	f.UnmarshalEasyJSON(&l)
+	if err := l.Error(); err != nil {
+		c.log.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
+		return
+	}
+	switch {
+	case f.ID == nil:
+		if c.opts.OnEvent != nil {
+			c.opts.OnEvent(c, json.RawMessage(msg))
+		}
+	case f.Method != nil:
+		c.handleCall(msg, &f)
+	default:
+		c.handleReply(&f)
+	}
+}
+
+func isObject(msg []byte) bool {
+	for _, b := range msg {
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// parseID reads a call id: a JSON integer (true counts as 1, as in Python).
+// key is its value when it fits an int64; fits is false for larger integers,
+// which are still valid ids (they are echoed verbatim).
+func parseID(raw []byte) (key int64, fits, ok bool) {
+	switch string(raw) {
+	case "true":
+		return 1, true, true
+	case "false":
+		return 0, true, true
+	}
+	if len(raw) == 0 {
+		return 0, false, false
+	}
+	digits := raw
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
+		return 0, false, false
+	}
+	for _, b := range digits {
+		if b < '0' || b > '9' {
+			return 0, false, false
+		}
+	}
+	n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
+	if err != nil {
+		// An integer beyond int64: valid, but it cannot be one of ours
+		// and it cannot be zero.
+		return 0, false, true
+	}
+	return n, true, true
+}
+
+// callJob is one incoming call from arrival to reply.
+type callJob struct {
+	c      *Conn
+	buf    []byte // owns the message the slices below point into
+	id     []byte
+	key    int64
+	hasKey bool
+	method string
+	params []byte
+	size   int64
+
+	fr     *funcRoute
+	inst   *instance
+	member string
+
+	started  bool // a goroutine runs it (guarded by c.mu)
+	holding  bool // it holds inst (guarded by c.mu)
+	wake     chan struct{}
+	nextSame *callJob // next call with the same id
+	lastSame *callJob // tail of that chain (on the head only)
+}
+
+// rebase returns the part of dst at the offset s has in src.
+func rebase(s, src, dst []byte) []byte {
+	if s == nil {
+		return nil
+	}
+	if len(s) == 0 {
+		return dst[:0:0]
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(s))) - uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	return dst[off : off+uintptr(len(s)) : off+uintptr(len(s))]
+}
+
+func (c *Conn) handleCall(msg []byte, f *frame) {
+	key, fits, ok := parseID(f.ID)
+	if !ok || (fits && key == 0) {
+		c.log.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
+		return
+	}
+	buf := make([]byte, len(msg))
+	copy(buf, msg)
+	j := &callJob{
+		c:      c,
+		buf:    buf,
+		id:     rebase(f.ID, msg, buf),
+		key:    key,
+		hasKey: fits,
+		params: rebase(f.Params, msg, buf),
+		size:   int64(len(msg)),
+	}
+	name, err := unquote(f.Method)
+	if err != nil {
+		c.replyErrorAsync(j.id, TypeNotImplemented, "method must be a string")
+		return
+	}
+	j.method = name
+	ci := CallInfo{Conn: c, Method: name, ID: j.id, Params: j.params}
+	c.hookCallStart(c.ctx, &ci)
+
+	fr, sr, member, found := c.reg.lookup(name)
+	if !found {
+		c.replyErrorAsync(j.id, TypeNotImplemented, `Callback function "`+name+`" not implemented`)
+		return
+	}
+	j.fr, j.member = fr, member
+
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if sr != nil {
+		// The instance is made (once per connection and name) even when the
+		// member turns out not to exist, as in the reference; an instance
+		// made from an earlier registration stays in use.
+		j.inst = c.instanceLocked(sr)
+		if _, e := j.inst.route.member(member); e != nil {
+			c.mu.Unlock()
+			c.replyErrorAsync(j.id, e.Type, e.Message)
+			return
+		}
+	}
+	if c.draining {
+		c.mu.Unlock()
+		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
+		return
+	}
+	if reason := c.admitLocked(j); reason != "" {
+		c.mu.Unlock()
+		c.replyErrorAsync(j.id, TypeRuntimeError, reason)
+		return
+	}
+	c.mu.Unlock()
+}
+
+// unquote returns the string a raw JSON string holds.
+func unquote(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		simple := true
+		for _, b := range inner {
+			if b == '\\' || b == '"' || b < 0x20 {
+				simple = false
+				break
+			}
+		}
+		if simple {
+			return string(inner), nil
+		}
+	}
+	l := jlexer.Lexer{Data: raw}
+	s := l.String()
+	l.Consumed()
+	return s, l.Error()
+}
+
+type instance struct {
+	route   *structRoute
+	val     reflect.Value
+	initMu  sync.Mutex // serializes Init of concurrent routes
+	initRan atomic.Bool
+	busy    bool       // a call holds the instance (guarded by Conn.mu)
+	waiters []*callJob // calls waiting for it, in arrival order (guarded by Conn.mu)
+}
+
+func (c *Conn) instanceLocked(sr *structRoute) *instance {
+	if inst := c.instances[sr.name]; inst != nil {
+		return inst
+	}
+	if c.instances == nil {
+		c.instances = make(map[string]*instance)
+	}
+	inst := &instance{route: sr, val: sr.newInstance()}
+	c.instances[sr.name] = inst
+	return inst
+}
+
+// admitLocked starts j, queues it, or returns why it is refused.
+func (c *Conn) admitLocked(j *callJob) string {
+	full := c.running >= c.opts.MaxConcurrentRequests
+	if full || (j.hasKey && c.inflight[j.key] != nil) {
+		if c.queuedCalls >= c.opts.MaxQueuedRequests || c.queuedBytes+j.size > c.opts.MaxQueuedBytes {
+			return fmt.Sprintf("too many requests on this connection: %d running and %d waiting (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
+				c.running, c.queuedCalls, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
+		}
+		c.queuedCalls++
+		c.queuedBytes += j.size
+		if j.hasKey {
+			if head := c.inflight[j.key]; head != nil {
+				// Calls with the same id run one after another (PROTOCOL §3.3).
+				if head.lastSame == nil {
+					head.nextSame = j
+				} else {
+					head.lastSame.nextSame = j
+				}
+				head.lastSame = j
+				return ""
+			}
+			if c.inflight == nil {
+				c.inflight = make(map[int64]*callJob)
+			}
+			c.inflight[j.key] = j
+		}
+		c.queue = append(c.queue, j)
+		return ""
+	}
+	if j.hasKey {
+		if c.inflight == nil {
+			c.inflight = make(map[int64]*callJob)
+		}
+		c.inflight[j.key] = j
+	}
+	c.running++
+	c.startLocked(j)
+	return ""
+}
+
+// startLocked gives j a goroutine, or parks it on its struct instance until
+// the calls before it are done with the instance.
+func (c *Conn) startLocked(j *callJob) {
+	if inst := j.inst; inst != nil && !inst.route.concurrent {
+		if inst.busy {
+			inst.waiters = append(inst.waiters, j)
+			return
+		}
+		inst.busy = true
+		j.holding = true
+	}
+	c.spawnLocked(j)
+}
+
+func (c *Conn) spawnLocked(j *callJob) {
+	j.started = true
+	c.handlers.Add(1)
+	go c.run(j)
+}
+
+// releaseLocked hands j's instance to the next waiting call.
+func (c *Conn) releaseLocked(j *callJob) {
+	if !j.holding {
+		return
+	}
+	j.holding = false
+	inst := j.inst
+	if len(inst.waiters) == 0 {
+		inst.busy = false
+		return
+	}
+	next := inst.waiters[0]
+	inst.waiters[0] = nil
+	inst.waiters = inst.waiters[1:]
+	next.holding = true
+	if next.started {
+		next.wake <- struct{}{}
+	} else {
+		c.spawnLocked(next)
+	}
+}
+
+// reacquire waits until j holds its instance again.
+func (c *Conn) reacquire(j *callJob) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	inst := j.inst
+	if !inst.busy {
+		inst.busy = true
+		j.holding = true
+		c.mu.Unlock()
+		return
+	}
+	if j.wake == nil {
+		j.wake = make(chan struct{}, 1)
+	}
+	inst.waiters = append(inst.waiters, j)
+	c.mu.Unlock()
+	select {
+	case <-j.wake:
+	case <-c.ctx.Done():
+	}
+}
+
+// finish releases everything j held and starts the calls that waited for it.
+func (c *Conn) finish(j *callJob) {
+	c.mu.Lock()
+	c.releaseLocked(j)
+	c.running--
+	if j.hasKey && c.inflight[j.key] == j {
+		if next := j.nextSame; next != nil {
+			next.lastSame = j.lastSame
+			if next.lastSame == next {
+				next.lastSame = nil
+			}
+			c.inflight[j.key] = next
+			c.queue = append(c.queue, next)
+		} else {
+			delete(c.inflight, j.key)
+		}
+	}
+	for !c.closed && c.running < c.opts.MaxConcurrentRequests && len(c.queue) > 0 {
+		next := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.queuedCalls--
+		c.queuedBytes -= next.size
+		c.running++
+		c.startLocked(next)
+	}
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+	c.mu.Unlock()
+}
+
+// run executes one call on its own goroutine and sends the reply.
+func (c *Conn) run(j *callJob) {
+	defer c.handlers.Done()
+	defer c.finish(j)
+	ctx := context.WithValue(c.ctx, jobCtxKey{}, j)
+	ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
+
+	reply, err := c.execute(ctx, j)
+	if err != nil {
+		c.hookCallFail(ctx, &ci, err)
+		typ, msg := errorTypeMessage(err)
+		reply = appendErrorReply(nil, j.id, typ, msg)
+	} else if c.hooks != nil && c.hooks.OnCallSuccess != nil {
+		c.hookCallSuccess(ctx, &ci, resultOf(reply))
+	}
+	if err := c.send(reply, false); err != nil && !errors.Is(err, ErrClosed) {
+		c.log.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
+	}
+}
+
+// execute runs the handler of j (and a struct route's implicit Init) and
+// returns the encoded reply.
+func (c *Conn) execute(ctx context.Context, j *callJob) (reply []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
+			reply, err = nil, &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
+		}
+	}()
+	var (
+		m    *method
+		recv reflect.Value
+	)
+	if j.fr != nil {
+		m = j.fr.m
+	} else {
+		inst := j.inst
+		recv = inst.val
+		mm, e := inst.route.member(j.member)
+		if e != nil {
+			return nil, e
+		}
+		m = mm
+		if init := inst.route.initMethod(); init != nil && !inst.initRan.Load() {
+			if err := c.runInit(ctx, inst, init, j.member == ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var w jwriter.Writer
+	w.RawString(`{"id":`)
+	w.Raw(j.id, nil)
+	w.RawString(`,"result":`)
+	if err := m.call(ctx, recv, j.params, &w); err != nil {
+		return nil, err
+	}
+	w.RawByte('}')
+	if w.Error != nil {
+		return nil, &Error{Type: TypeValueError, Message: "Can not serialize result: " + w.Error.Error()}
+	}
+	out, _ := w.BuildBytes()
+	return out, nil
+}
+
+// runInit runs a struct route's Init once per connection before its first
+// member call. When the call is the bare route name itself, Init is the call,
+// so only the flag is set.
+func (c *Conn) runInit(ctx context.Context, inst *instance, init *method, explicit bool) error {
+	inst.initMu.Lock()
+	defer inst.initMu.Unlock()
+	if inst.initRan.Load() {
+		return nil
+	}
+	inst.initRan.Store(true)
+	if explicit {
+		return nil
+	}
+	var discard jwriter.Writer
+	return init.call(ctx, inst.val, nil, &discard)
+}
+
+// resultOf returns the result member of an encoded success reply.
+func resultOf(reply []byte) []byte {
+	const prefix = `,"result":`
+	for i := 0; i+len(prefix) <= len(reply); i++ {
+		if string(reply[i:i+len(prefix)]) == prefix {
+			return reply[i+len(prefix) : len(reply)-1]
+		}
+	}
+	return nil
+}
+
+// errorTypeMessage maps a handler error to the wire's type and message.
+func errorTypeMessage(err error) (string, string) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e.Type, e.Message
+	case errors.Is(err, context.DeadlineExceeded):
+		return TypeTimeoutError, ""
+	case errors.Is(err, context.Canceled):
+		return "CancelledError", ""
+	}
+	return TypeException, err.Error()
+}
+
+func appendErrorReply(dst, id []byte, typ, message string) []byte {
+	var w jwriter.Writer
+	w.Buffer.Buf = dst[:0]
+	w.RawString(`{"id":`)
+	w.Raw(id, nil)
+	w.RawString(`,"error":{"type":`)
+	w.String(typ)
+	w.RawString(`,"message":`)
+	w.String(message)
+	w.RawString(`}}`)
+	out, _ := w.BuildBytes()
+	return out
+}
+
+func (c *Conn) replyErrorAsync(id []byte, typ, message string) {
+	_ = c.send(appendErrorReply(nil, id, typ, message), true)
+}
+
+// ---------------------------------------------------------------------------
+// Outgoing calls
+
+// Caller is what can make a call to the remote side: *Conn, and the client
+// package's reconnecting *Client.
+type Caller interface {
+	Call(ctx context.Context, method string, params, result any) error
+}
+
+type pendingCall struct {
+	done   chan struct{}
+	target any
+	err    error
+	// onReply, when set, is called on the reader's goroutine instead of
+	// decoding into target (used by keepalive).
+	onReply func(result []byte, err error)
+}
+
+func (p *pendingCall) complete(result []byte, err error) {
+	if p.onReply != nil {
+		p.onReply(result, err)
+		return
+	}
+	if err == nil && p.target != nil {
+		err = decodeResult(result, p.target)
+	}
+	p.err = err
+	close(p.done)
+}
+
+// Call calls method on the peer with params and decodes the result into
+// result (a pointer; nil to discard it). params may be nil (no params), a
+// struct or map (named params), a slice (positional params), or raw JSON
+// (json.RawMessage, easyjson.RawMessage).
+//
+// It returns when the reply arrives, ctx ends (the call is forgotten; the
+// peer is not told), or the connection closes (an error matching ErrClosed).
+// An error reply from the peer is returned as an *Error.
+//
+// Inside a struct-route handler, the route instance is released while Call
+// waits, so the peer may call into the same route meanwhile without a
+// deadlock; fields may therefore change across a Call.
+func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c.opts.CallTimeout > 0 {
+		if _, has := ctx.Deadline(); !has {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+			defer cancel()
+		}
+	}
+	p := &pendingCall{done: make(chan struct{}), target: result}
+	id, err := c.startCall(method, params, p)
+	if err != nil {
+		return err
+	}
+	if j, _ := ctx.Value(jobCtxKey{}).(*callJob); j != nil && j.c == c {
+		c.mu.Lock()
+		held := j.holding
+		c.releaseLocked(j)
+		c.mu.Unlock()
+		if held {
+			defer c.reacquire(j)
+		}
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		_, mine := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if !mine {
+			// The reply (or the close) won the race and is completing p.
+			<-p.done
+			return p.err
+		}
+		return ctx.Err()
+	}
+}
+
+// startCall registers p under a fresh id and sends the call.
+func (c *Conn) startCall(method string, params any, p *pendingCall) (int64, error) {
+	id := c.nextID.Add(2)
+	var w jwriter.Writer
+	w.RawString(`{"id":`)
+	w.Int64(id)
+	w.RawString(`,"method":`)
+	w.String(method)
+	if params != nil {
+		w.RawString(`,"params":`)
+		if err := appendJSON(&w, params); err != nil {
+			return 0, fmt.Errorf("wsrpc: encode params of %q: %w", method, err)
+		}
+	}
+	w.RawByte('}')
+	msg, _ := w.BuildBytes()
+
+	c.mu.Lock()
+	if c.closed {
+		err := c.closedErrLocked()
+		c.mu.Unlock()
+		return 0, err
+	}
+	if c.pending == nil {
+		c.pending = make(map[int64]*pendingCall)
+	}
+	c.pending[id] = p
+	c.mu.Unlock()
+	if err := c.send(msg, p.onReply != nil); err != nil {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return 0, err
+	}
+	return id, nil
+}
+
+func (c *Conn) handleReply(f *frame) {
+	key, fits, ok := parseID(f.ID)
+	if !ok || !fits {
+		c.log.Debug("wsrpc: dropped a reply with an unusable id", "conn", c.id, "id", string(f.ID))
+		return
+	}
+	c.mu.Lock()
+	p := c.pending[key]
+	delete(c.pending, key)
+	c.mu.Unlock()
+	if p == nil {
+		c.log.Debug("wsrpc: dropped a reply to no pending call", "conn", c.id, "id", key)
+		return
+	}
+	if f.Error != nil {
+		p.complete(nil, remoteError(f.Error))
+		return
+	}
+	res := []byte(f.Result)
+	if res == nil {
+		res = nullJSON
+	}
+	p.complete(res, nil)
+}
+
+var nullJSON = []byte("null")
+
+// remoteError turns the error member of a reply into an *Error: an object
+// gives its type and message; any other value (the JS client's string
+// "Route not found", say) becomes the message.
+func remoteError(raw []byte) *Error {
+	e := &Error{Raw: append(json.RawMessage(nil), raw...)}
+	if raw[0] == '{' {
+		var we wireError
+		l := jlexer.Lexer{Data: raw}
+		we.UnmarshalEasyJSON(&l)
+		if l.Error() == nil {
+			e.Type, e.Message = we.Type, we.Message
+			return e
+		}
+	}
+	if raw[0] == '"' {
+		if s, err := unquote(raw); err == nil {
+			e.Message = s
+			return e
+		}
+	}
+	e.Message = string(raw)
+	return e
+}
+
+// appendJSON encodes v: raw JSON verbatim, easyjson marshalers directly,
+// anything else with encoding/json.
+func appendJSON(w *jwriter.Writer, v any) error {
+	switch v := v.(type) {
+	case json.RawMessage:
+		if !json.Valid(v) {
+			return errors.New("raw params are not valid JSON")
+		}
+		w.Raw(v, nil)
+	case easyjson.RawMessage:
+		if !json.Valid(v) {
+			return errors.New("raw params are not valid JSON")
+		}
+		w.Raw(v, nil)
+	case easyjson.Marshaler:
+		v.MarshalEasyJSON(w)
+		return w.Error
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		w.Raw(b, nil)
+	}
+	return nil
+}
+
+// decodeResult decodes a reply's result into target. The bytes are copied
+// first: they alias a read buffer that the transport reuses.
+func decodeResult(data []byte, target any) error {
+	switch t := target.(type) {
+	case *json.RawMessage:
+		*t = append((*t)[:0], data...)
+		return nil
+	case *easyjson.RawMessage:
+		*t = append((*t)[:0], data...)
+		return nil
+	case easyjson.Unmarshaler:
+		l := jlexer.Lexer{Data: append([]byte(nil), data...)}
+		t.UnmarshalEasyJSON(&l)
+		if err := l.Error(); err != nil {
+			return fmt.Errorf("wsrpc: decode result: %w", err)
+		}
+		return nil
+	}
+	if err := json.Unmarshal(data, target); err != nil {
+		return fmt.Errorf("wsrpc: decode result: %w", err)
+	}
+	return nil
+}
+
+// Emit sends an event: a message without "id", delivered to the peer's event
+// listeners. event must encode to a JSON object without an "id" member.
+func (c *Conn) Emit(ctx context.Context, event any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var w jwriter.Writer
+	if err := appendJSON(&w, event); err != nil {
+		return fmt.Errorf("wsrpc: encode event: %w", err)
+	}
+	msg, _ := w.BuildBytes()
+	var f frame
+	if !isObject(msg) {
+		return errors.New("wsrpc: an event must be a JSON object")
+	}
+	l := jlexer.Lexer{Data: msg}
+	f.UnmarshalEasyJSON(&l)
+	if l.Error() != nil || f.ID != nil {
+		return errors.New(`wsrpc: an event must be a JSON object without an "id" member`)
+	}
+	return c.send(msg, false)
+}
+
+// Call is the typed form of Conn.Call: it returns the result as an R.
+//
+//	diff, err := wsrpc.Call[int](ctx, conn, "subtract", map[string]int{"a": 1, "b": 9})
+func Call[R any](ctx context.Context, c Caller, method string, params any) (R, error) {
+	var r R
+	err := c.Call(ctx, method, params, &r)
+	return r, err
+}
+
+// Proxy returns a typed stub for one remote method: the Go form of the
+// reference's proxy.kv.get(...).
+//
+//	var kvGet = wsrpc.Proxy[GetParams, string]("kv.get")
+//	value, err := kvGet(ctx, conn, GetParams{Key: "foo"})
+func Proxy[P, R any](method string) func(ctx context.Context, c Caller, params P) (R, error) {
+	return func(ctx context.Context, c Caller, params P) (R, error) {
+		return Call[R](ctx, c, method, params)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+// send queues msg and writes the queue. With async, a goroutine does the
+// writing so that the caller (the reader) never blocks on the network.
+func (c *Conn) send(msg []byte, async bool) error {
+	c.wmu.Lock()
+	if c.wclosed {
+		c.wmu.Unlock()
+		return c.Err()
+	}
+	if c.sendBytes+int64(len(msg)) > c.opts.MaxSendQueueBytes {
+		c.wmu.Unlock()
+		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
+		return ErrSendQueueFull
+	}
+	c.sendQ = append(c.sendQ, msg)
+	c.sendBytes += int64(len(msg))
+	if c.flushing {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.wmu.Unlock()
+	if async {
+		go c.flush()
+		return nil
+	}
+	return c.flush()
+}
+
+// flush writes batches until the queue is empty. Only one flush runs at a
+// time (c.flushing); messages queued meanwhile go out in its next batch.
+func (c *Conn) flush() error {
+	c.wmu.Lock()
+	for len(c.sendQ) > 0 && !c.wclosed {
+		batch := c.sendQ
+		c.sendQ = c.spare[:0]
+		c.wmu.Unlock()
+		err := c.t.WriteMessages(batch)
+		var n int64
+		for i := range batch {
+			n += int64(len(batch[i]))
+			batch[i] = nil
+		}
+		c.wmu.Lock()
+		c.sendBytes -= n
+		c.spare = batch[:0]
+		if err != nil {
+			c.flushing = false
+			c.wmu.Unlock()
+			c.closeWith(fmt.Errorf("write: %w", err), closeInternal, "")
+			return c.Err()
+		}
+	}
+	c.flushing = false
+	c.wmu.Unlock()
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Keepalive
+
+func (c *Conn) keepaliveTick() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.kaWaiting {
+		id := c.kaID
+		delete(c.pending, id)
+		c.mu.Unlock()
+		c.closeWith(errors.New("keepalive: no pong within "+c.opts.KeepaliveInterval.String()), closeGoingAway, "keepalive timeout")
+		return
+	}
+	c.kaWaiting = true
+	c.kaStart = time.Now()
+	c.kaTimer.Reset(c.opts.KeepaliveInterval)
+	c.mu.Unlock()
+
+	seq := time.Since(processStart).Seconds()
+	params := json.RawMessage(`{"seq":` + strconv.FormatFloat(seq, 'f', 6, 64) + `}`)
+	id, err := c.startCall("ping", params, &pendingCall{onReply: c.onPong})
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.kaID = id
+	c.mu.Unlock()
+}
+
+// processStart is the origin of the keepalive "seq" clock (the reference
+// sends its monotonic clock in seconds).
+var processStart = time.Now()
+
+// onPong checks the round trip of a keepalive ping. A falsy or error reply
+// counts as a pong without a latency check (no busy loop, unlike the
+// reference).
+func (c *Conn) onPong(result []byte, err error) {
+	c.mu.Lock()
+	if c.closed || !c.kaWaiting {
+		c.mu.Unlock()
+		return
+	}
+	c.kaWaiting = false
+	rtt := time.Since(c.kaStart)
+	c.pongs.Add(1)
+	c.lastRTT.Store(int64(rtt))
+	c.kaTimer.Reset(c.opts.KeepaliveInterval)
+	c.mu.Unlock()
+	if err == nil && rtt > c.opts.ClientTimeout {
+		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
+	}
+}
+
+// Stats are counters of one connection.
+type Stats struct {
+	// Pongs counts the keepalive pings the peer answered.
+	Pongs uint64
+	// LastPingRTT is the round trip of the last answered keepalive ping.
+	LastPingRTT time.Duration
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() Stats {
+	return Stats{Pongs: c.pongs.Load(), LastPingRTT: time.Duration(c.lastRTT.Load())}
+}
+
+// ---------------------------------------------------------------------------
+// Closing
+
+// Close closes the connection with close code 1000. Pending outgoing calls
+// fail with ErrClosed and running handlers see their context cancelled.
+func (c *Conn) Close() error {
+	c.closeWith(nil, closeNormal, "")
+	return nil
+}
+
+// CloseWithError closes the connection with the given WebSocket close code
+// and reason; cause (may be nil) is what Err and the OnClose hook report.
+func (c *Conn) CloseWithError(code int, reason string, cause error) error {
+	c.closeWith(cause, code, reason)
+	return nil
+}
+
+// Drain stops accepting new incoming calls (each gets a RuntimeError reply)
+// and waits until every running and queued call has been answered and the
+// replies written, or ctx ends. Outgoing calls keep working meanwhile. The
+// server's Shutdown drains every connection before closing it.
+func (c *Conn) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		idle := c.running == 0 && len(c.queue) == 0 || c.closed
+		c.mu.Unlock()
+		if idle {
+			c.wmu.Lock()
+			idle = !c.flushing && len(c.sendQ) == 0
+			c.wmu.Unlock()
+		}
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// HandleClose tells the engine that the transport has ended (the peer closed,
+// the stream broke, or the transport's reader failed). err is the cause; nil
+// for a clean close.
+func (c *Conn) HandleClose(err error) {
+	c.closeWith(err, closeNormal, "")
+}
+
+func (c *Conn) closeWith(cause error, code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeErr = cause
+	pending := c.pending
+	c.pending = nil
+	c.queue = nil
+	c.queuedCalls, c.queuedBytes = 0, 0
+	instances := c.instances
+	closedErr := c.closedErrLocked()
+	if c.kaTimer != nil {
+		c.kaTimer.Stop()
+	}
+	c.mu.Unlock()
+
+	c.cancel()
+	for _, p := range pending {
+		p.complete(nil, closedErr)
+	}
+	c.hookClose(cause)
+
+	c.wmu.Lock()
+	c.wclosed = true
+	c.sendQ = nil
+	c.wmu.Unlock()
+	if err := c.t.Close(code, reason); err != nil {
+		c.log.Debug("wsrpc: transport close", "conn", c.id, "err", err)
+	}
+
+	go func() {
+		c.handlers.Wait()
+		hookCtx := context.WithoutCancel(c.ctx)
+		for _, inst := range instances {
+			if err := inst.route.closeInstance(hookCtx, inst.val); err != nil {
+				c.log.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+			}
+		}
+		close(c.done)
+	}()
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}

@@ -1,0 +1,533 @@
+package wsrpc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+func dial(t testing.TB, url string, opts *client.Options) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestIntroductionInGo(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dial(t, url, &client.Options{Registry: intro.ClientRoutes()})
+	ctx := testCtx(t)
+
+	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
+	require.NoError(t, err)
+	require.Equal(t, -8, diff)
+
+	ok, err := wsrpc.Call[bool](ctx, c, "kv.set", map[string]string{"key": "foo", "value": "bar"})
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	kvGet := wsrpc.Proxy[map[string]string, string]("kv.get")
+	v, err := kvGet(ctx, c, map[string]string{"key": "foo"})
+	require.NoError(t, err)
+	require.Equal(t, "bar", v)
+
+	product, err := wsrpc.Call[int](ctx, c, "multiply_loopback", nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, product)
+}
+
+func TestKVStateIsPerConnection(t *testing.T) {
+	_, url := newServer(t, nil)
+	ctx := testCtx(t)
+	a, b := dial(t, url, nil), dial(t, url, nil)
+	require.NoError(t, a.Call(ctx, "kv.set", map[string]any{"key": "k", "value": 1}, nil))
+	var got json.RawMessage
+	require.NoError(t, b.Call(ctx, "kv.get", map[string]any{"key": "k"}, &got))
+	require.JSONEq(t, "null", string(got))
+	require.NoError(t, a.Call(ctx, "kv.get", map[string]any{"key": "k"}, &got))
+	require.JSONEq(t, "1", string(got))
+}
+
+func TestRemoteErrors(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	tests := []struct {
+		method, params, typ, msg string
+	}{
+		{"nope", `{}`, "NotImplementedError", `Callback function "nope" not implemented`},
+		{"fail", `{"message":"gone"}`, "KeyError", "gone"},
+		{"kv.delete_all", `{}`, "NotImplementedError", "Method not implemented"},
+		{"admin.shutdown", `{}`, "NotImplementedError", "Method masked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			err := c.Call(ctx, tt.method, json.RawMessage(tt.params), nil)
+			var e *wsrpc.Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, tt.typ, e.Type)
+			require.Equal(t, tt.msg, e.Message)
+			require.JSONEq(t, fmt.Sprintf(`{"type":%q,"message":%q}`, tt.typ, tt.msg), string(e.Raw))
+			require.ErrorIs(t, err, &wsrpc.Error{Type: tt.typ})
+		})
+	}
+}
+
+func TestCallContextBoundsTheWait(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := c.Call(ctx, "sleep", map[string]int{"ms": 5000}, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// The connection is still usable.
+	var r json.RawMessage
+	require.NoError(t, c.Call(testCtx(t), "ping", map[string]int{"n": 1}, &r))
+	require.JSONEq(t, `{"n":1}`, string(r))
+}
+
+func TestCallTimeoutOption(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dial(t, url, &client.Options{Options: wsrpc.Options{CallTimeout: 50 * time.Millisecond}})
+	err := c.Call(context.Background(), "sleep", map[string]int{"ms": 5000}, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestPendingCallsFailOnClose(t *testing.T) {
+	srv, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Call(ctx, "sleep", map[string]int{"ms": 5000}, nil) }()
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 2*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, srv.Clients()[0].Close())
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, wsrpc.ErrClosed)
+	case <-time.After(3 * time.Second):
+		t.Fatal("pending call did not fail when the connection closed")
+	}
+	<-c.Done()
+	require.ErrorIs(t, c.Call(ctx, "ping", nil, nil), wsrpc.ErrClosed)
+}
+
+func TestConcurrencyLimitRefusesExcessCalls(t *testing.T) {
+	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxConcurrentRequests: 2, MaxQueuedRequests: 1}})
+	c := dialRaw(t, url)
+	for id := 1; id <= 4; id++ {
+		c.send(fmt.Sprintf(`{"id":%d,"method":"sleep","params":{"ms":300}}`, id))
+	}
+	first := c.read()
+	require.Regexp(t, `^\{"id":4,"error":\{"type":"RuntimeError","message":"too many requests.*MaxConcurrentRequests=2.*"\}\}$`, first)
+	got := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		got[c.read()] = true
+	}
+	for id := 1; id <= 3; id++ {
+		require.True(t, got[fmt.Sprintf(`{"id":%d,"result":true}`, id)], "call %d not answered: %v", id, got)
+	}
+}
+
+func TestFireAndForgetThenDependentCall(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dialRaw(t, url)
+	for i := 0; i < 50; i++ {
+		c.send(fmt.Sprintf(`{"id":%d,"method":"kv.set","params":{"key":"k","value":%d}}`, 2*i+1, i))
+		c.send(fmt.Sprintf(`{"id":%d,"method":"kv.get","params":{"key":"k"}}`, 2*i+2))
+	}
+	results := map[string]string{}
+	for i := 0; i < 100; i++ {
+		var m struct {
+			ID     int             `json:"id"`
+			Result json.RawMessage `json:"result"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(c.read()), &m))
+		results[fmt.Sprint(m.ID)] = string(m.Result)
+	}
+	for i := 0; i < 50; i++ {
+		require.Equal(t, fmt.Sprint(i), results[fmt.Sprint(2*i+2)], "kv.get %d must see the kv.set before it", i)
+	}
+}
+
+// Probe is a struct route that records how many of its calls overlap.
+type Probe struct {
+	wsrpc.Route `wsrpc:"proxy" methods:"Slow,Back"`
+	active      *atomic.Int32
+	maxActive   *atomic.Int32
+}
+
+func (p *Probe) Slow(ctx context.Context) int32 {
+	n := p.active.Add(1)
+	defer p.active.Add(-1)
+	for {
+		m := p.maxActive.Load()
+		if n <= m || p.maxActive.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	return p.maxActive.Load()
+}
+
+// Back calls the peer's "call_back", which calls probe.slow on this same
+// instance: no deadlock, because the instance is released while Back waits.
+func (p *Probe) Back(ctx context.Context) (json.RawMessage, error) {
+	var r json.RawMessage
+	err := wsrpc.ConnFromContext(ctx).Call(ctx, "call_back", nil, &r)
+	return r, err
+}
+
+func TestStructInstanceRunsOneCallAtATime(t *testing.T) {
+	reg := testRegistry(t)
+	var active, maxActive atomic.Int32
+	require.NoError(t, reg.Add("probe", &Probe{active: &active, maxActive: &maxActive}))
+	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	url := startServer(t, srv)
+
+	creg := wsrpc.NewRegistry()
+	creg.MustAdd("call_back", func(ctx context.Context) (json.RawMessage, error) {
+		var r json.RawMessage
+		err := wsrpc.ConnFromContext(ctx).Call(ctx, "probe.slow", nil, &r)
+		return r, err
+	})
+	c := dial(t, url, &client.Options{Registry: creg})
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, c.Call(ctx, "probe.slow", nil, nil))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int32(1), maxActive.Load(), "calls to one struct instance overlapped")
+
+	var r int
+	require.NoError(t, c.Call(ctx, "probe.back", nil, &r))
+	require.Equal(t, 1, r)
+}
+
+func TestSameIDCallsRunOneAfterAnother(t *testing.T) {
+	reg := testRegistry(t)
+	var active, maxActive atomic.Int32
+	require.NoError(t, reg.Add("probe_fn", func() int32 {
+		return (&Probe{active: &active, maxActive: &maxActive}).Slow(context.Background())
+	}))
+	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c := dialRaw(t, startServer(t, srv))
+	for i := 0; i < 3; i++ {
+		c.send(`{"id":7,"method":"probe_fn"}`)
+	}
+	for i := 0; i < 3; i++ {
+		require.Equal(t, `{"id":7,"result":1}`, c.read())
+	}
+	// Different ids of a function route do run concurrently.
+	maxActive.Store(0)
+	for i := 1; i <= 3; i++ {
+		c.send(fmt.Sprintf(`{"id":%d,"method":"probe_fn"}`, i))
+	}
+	var maxSeen string
+	for i := 0; i < 3; i++ {
+		maxSeen = c.read()
+	}
+	require.Contains(t, maxSeen, `"result":`)
+	require.Greater(t, maxActive.Load(), int32(1))
+}
+
+func TestHundredConcurrentLargeCalls(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	payload := strings.Repeat("x", 12*1024)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprintf("%s%d", payload, i)
+			var got struct {
+				Data string `json:"data"`
+			}
+			if err := c.Call(ctx, "echo", map[string]string{"data": want}, &got); err != nil {
+				errs <- err
+				return
+			}
+			if got.Data != want {
+				errs <- fmt.Errorf("call %d: payload corrupted", i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func TestEventsBothWays(t *testing.T) {
+	serverEvents := make(chan string, 1)
+	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{
+		KeepaliveInterval: -1,
+		OnEvent:           func(c *wsrpc.Conn, ev json.RawMessage) { serverEvents <- string(ev) },
+	}})
+	url := startServer(t, srv)
+	clientEvents := make(chan string, 1)
+	c := dial(t, url, &client.Options{Options: wsrpc.Options{
+		OnEvent: func(c *wsrpc.Conn, ev json.RawMessage) { clientEvents <- string(ev) },
+	}})
+	ctx := testCtx(t)
+	require.NoError(t, c.Emit(ctx, map[string]string{"from": "client"}))
+	require.JSONEq(t, `{"from":"client"}`, <-serverEvents)
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Emit(ctx, map[string]string{"from": "server"}))
+	require.JSONEq(t, `{"from":"server"}`, <-clientEvents)
+	require.Error(t, c.Emit(ctx, map[string]int{"id": 1}), "an event must not carry an id")
+}
+
+func TestHooksOrderAndAuthorization(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	record := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	closed := make(chan struct{}, 2)
+	hooks := &wsrpc.Hooks{
+		OnOpen:        func(r *http.Request) { record("open") },
+		OnAuthSuccess: func(r *http.Request) { record("auth-ok") },
+		OnAuthFail:    func(r *http.Request) { record("auth-fail") },
+		OnConnect:     func(c *wsrpc.Conn) { record("connect") },
+		OnClose:       func(c *wsrpc.Conn, err error) { record("close"); closed <- struct{}{} },
+		OnCallStart:   func(ctx context.Context, ci *wsrpc.CallInfo) { record("start " + ci.Method) },
+		OnCallSuccess: func(ctx context.Context, ci *wsrpc.CallInfo, res json.RawMessage) {
+			record("success " + ci.Method + " " + string(res))
+		},
+		OnCallFail: func(ctx context.Context, ci *wsrpc.CallInfo, err error) {
+			record("fail " + ci.Method + " " + err.Error())
+		},
+	}
+	srv := server.New(testRegistry(t), &server.Options{
+		Options:   wsrpc.Options{KeepaliveInterval: -1, Hooks: hooks},
+		Authorize: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer good" },
+	})
+	url := startServer(t, srv)
+	ctx := testCtx(t)
+
+	_, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer bad"}}})
+	var he *client.HandshakeError
+	require.ErrorAs(t, err, &he)
+	require.Equal(t, http.StatusForbidden, he.StatusCode)
+
+	c, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer good"}}})
+	require.NoError(t, err)
+	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
+	require.Error(t, c.Call(ctx, "fail", map[string]string{"message": "m"}, nil))
+	require.NoError(t, c.Close())
+	<-closed
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{
+		"open", "auth-fail",
+		"open", "auth-ok", "connect",
+		"start subtract", "success subtract 3",
+		"start fail", "fail fail KeyError: m",
+		"close",
+	}, events)
+}
+
+func TestNonUpgradeRequestGets400(t *testing.T) {
+	_, url := newServer(t, nil)
+	resp, err := http.Get("http" + strings.TrimPrefix(url, "ws"))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestHandlerSeesConnectionAndRequest(t *testing.T) {
+	reg := testRegistry(t)
+	reg.MustAdd("whoami", func(ctx context.Context) map[string]string {
+		c := wsrpc.ConnFromContext(ctx)
+		cookie, _ := c.Request().Cookie("session")
+		return map[string]string{"id": c.ID(), "token": c.Request().Header.Get("X-Token"), "session": cookie.Value}
+	})
+	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	url := startServer(t, srv)
+	c := dial(t, url, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
+	var who map[string]string
+	require.NoError(t, c.Call(testCtx(t), "whoami", nil, &who))
+	require.Equal(t, "t1", who["token"])
+	require.Equal(t, "s1", who["session"])
+	require.Len(t, srv.Clients(), 1)
+	require.Equal(t, srv.Clients()[0].ID(), who["id"])
+	require.Same(t, srv.Clients()[0], srv.Client(who["id"]))
+}
+
+func TestBroadcast(t *testing.T) {
+	srv, url := newServer(t, nil)
+	for i := 0; i < 3; i++ {
+		reg := wsrpc.NewRegistry()
+		if i != 1 {
+			reg.MustAdd("hello", func() int { return i })
+		}
+		dial(t, url, &client.Options{Registry: reg})
+	}
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 3 }, 2*time.Second, 5*time.Millisecond)
+	var callbacks atomic.Int32
+	results := srv.BroadcastFunc(testCtx(t), "hello", nil, func(server.BroadcastResult) { callbacks.Add(1) })
+	require.Len(t, results, 3)
+	require.Equal(t, int32(3), callbacks.Load())
+	require.JSONEq(t, "0", string(results[0].Result))
+	require.ErrorIs(t, results[1].Err, &wsrpc.Error{Type: "NotImplementedError"})
+	require.JSONEq(t, "2", string(results[2].Result))
+}
+
+func TestKeepaliveAnsweredByGoClient(t *testing.T) {
+	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 20 * time.Millisecond}})
+	url := startServer(t, srv)
+	c := dial(t, url, nil)
+	require.Eventually(t, func() bool {
+		cs := srv.Clients()
+		return len(cs) == 1 && cs[0].Stats().Pongs >= 5
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, c.Call(testCtx(t), "ping", nil, nil))
+}
+
+func TestKeepaliveClosesSilentPeer(t *testing.T) {
+	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 50 * time.Millisecond}})
+	c := dialRaw(t, startServer(t, srv))
+	ping := c.read()
+	require.Regexp(t, `^\{"id":2,"method":"ping","params":\{"seq":[0-9.]+\}\}$`, ping)
+	require.Equal(t, ws.StatusGoingAway, c.closeCode())
+}
+
+func TestKeepaliveClosesSlowPeer(t *testing.T) {
+	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{
+		KeepaliveInterval: time.Second, ClientTimeout: 20 * time.Millisecond,
+	}})
+	c := dialRaw(t, startServer(t, srv))
+	var ping struct {
+		ID     int             `json:"id"`
+		Params json.RawMessage `json:"params"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.read()), &ping))
+	time.Sleep(60 * time.Millisecond)
+	c.send(fmt.Sprintf(`{"id":%d,"result":%s}`, ping.ID, ping.Params))
+	require.Equal(t, ws.StatusInternalServerError, c.closeCode())
+}
+
+func TestRoutesAddedAndRemovedWhileConnected(t *testing.T) {
+	srv, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	require.Error(t, c.Call(ctx, "late", nil, nil))
+	require.NoError(t, srv.Registry().Add("late", func() string { return "here" }))
+	v, err := wsrpc.Call[string](ctx, c, "late", nil)
+	require.NoError(t, err)
+	require.Equal(t, "here", v)
+	require.NoError(t, srv.Registry().Remove("late"))
+	require.ErrorIs(t, c.Call(ctx, "late", nil, nil), &wsrpc.Error{Type: "NotImplementedError"})
+	require.ErrorIs(t, srv.Registry().Remove("late"), wsrpc.ErrRouteNotFound)
+}
+
+// Closer is a struct route with an OnClose hook.
+type Closer struct {
+	wsrpc.Route `wsrpc:"proxy" methods:"Touch"`
+	closed      chan string
+}
+
+func (c *Closer) Touch(ctx context.Context) string { return wsrpc.ConnFromContext(ctx).ID() }
+func (c *Closer) OnClose(ctx context.Context) {
+	c.closed <- wsrpc.ConnFromContext(ctx).ID()
+}
+
+func TestStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
+	reg := testRegistry(t)
+	closed := make(chan string, 1)
+	require.NoError(t, reg.Add("closer", &Closer{closed: closed}))
+	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c := dial(t, startServer(t, srv), nil)
+	id, err := wsrpc.Call[string](testCtx(t), c, "closer.touch", nil)
+	require.NoError(t, err)
+	require.Error(t, c.Call(testCtx(t), "closer.on_close", nil, nil), "OnClose must not be callable")
+	require.NoError(t, c.Close())
+	select {
+	case got := <-closed:
+		require.Equal(t, id, got)
+	case <-time.After(3 * time.Second):
+		t.Fatal("OnClose did not run")
+	}
+}
+
+func TestReconnectRerunsOnConnect(t *testing.T) {
+	srv, url := newServer(t, nil)
+	var connects atomic.Int32
+	c := dial(t, url, &client.Options{
+		Reconnect:        true,
+		ReconnectMinWait: 10 * time.Millisecond,
+		OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
+			connects.Add(1)
+			return conn.Call(ctx, "kv.set", map[string]string{"key": "session", "value": "restored"}, nil)
+		},
+	})
+	ctx := testCtx(t)
+	require.Equal(t, int32(1), connects.Load())
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Clients()[0].Close())
+	require.Eventually(t, func() bool { return connects.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	v, err := wsrpc.Call[string](ctx, c, "kv.get", map[string]string{"key": "session"})
+	require.NoError(t, err)
+	require.Equal(t, "restored", v)
+}
+
+func TestShutdownLetsRunningCallsFinish(t *testing.T) {
+	srv, url := newServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Call(ctx, "sleep", map[string]int{"ms": 200}, nil) }()
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, srv.Shutdown(ctx))
+	require.NoError(t, <-errc, "the running call must be answered before the connection closes")
+	<-c.Done()
+}
+
+func TestMessageTooBigCloses1009(t *testing.T) {
+	_, url := newServer(t, &server.Options{MaxMessageSize: 1024})
+	c := dialRaw(t, url)
+	c.send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
+	require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
+}
+
+func TestClientDialUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := client.Dial(ctx, "ws://127.0.0.1:1/ws/", nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "connect to ws://127.0.0.1:1/ws/")
+	require.False(t, errors.Is(err, context.DeadlineExceeded))
+}

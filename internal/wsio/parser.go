@@ -1,0 +1,384 @@
+// Package wsio reads and writes WebSocket messages (RFC 6455) over a byte
+// stream, for both ends of a connection. The Parser is incremental: it is fed
+// whatever bytes arrived and never blocks, so an epoll loop and a
+// goroutine-per-connection Reader share the same frame rules.
+package wsio
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// Side says which end we are: a server expects masked frames and sends
+// unmasked ones; a client the reverse.
+type Side int
+
+// The two sides.
+const (
+	Server Side = iota
+	Client
+)
+
+// DefaultMaxMessageSize is the default limit of one message after
+// reassembly: 4 MiB, as the reference.
+const DefaultMaxMessageSize = 4 << 20
+
+// Limits bound what a peer can make us hold. Zero fields take the defaults.
+type Limits struct {
+	// MaxMessageSize is the largest message (after reassembly of fragments).
+	// A larger one is refused from its frame header, before its payload is
+	// read, with close code 1009. Default DefaultMaxMessageSize.
+	MaxMessageSize int64
+}
+
+func (l Limits) maxMessage() int64 {
+	if l.MaxMessageSize <= 0 {
+		return DefaultMaxMessageSize
+	}
+	return l.MaxMessageSize
+}
+
+// CloseError ends a connection: the peer sent a close frame (Remote, with
+// its code and reason; 1005 when the frame had no body), or it broke the
+// protocol (not Remote; Code is what to send back: 1002, 1007 or 1009).
+type CloseError struct {
+	Code   ws.StatusCode
+	Reason string
+	Remote bool
+}
+
+func (e *CloseError) Error() string {
+	if e.Remote {
+		return fmt.Sprintf("websocket: peer closed with code %d %q", e.Code, e.Reason)
+	}
+	return fmt.Sprintf("websocket: protocol error, closing with code %d: %s", e.Code, e.Reason)
+}
+
+func protocolError(code ws.StatusCode, reason string) *CloseError {
+	return &CloseError{Code: code, Reason: reason}
+}
+
+// Parser is an incremental message parser. Feed it bytes as they arrive,
+// then call Next until it reports that it needs more. Not safe for
+// concurrent use.
+type Parser struct {
+	side   Side
+	max    int64
+	onPing func(payload []byte)
+	retain bool // keep buffers between messages (Reader) or drop them (epoll)
+
+	buf []byte // received, unconsumed bytes start at off
+	off int
+
+	inMsg   bool
+	msgText bool
+	msg     []byte // fragments so far
+}
+
+// NewParser returns a parser for the given side.
+func NewParser(side Side, limits Limits) *Parser {
+	return &Parser{side: side, max: limits.maxMessage()}
+}
+
+// SetControlHandler sets the function called with the payload of each ping;
+// the caller answers it with a pong. The payload is only valid during the
+// call.
+func (p *Parser) SetControlHandler(onPing func(payload []byte)) { p.onPing = onPing }
+
+// Feed appends received bytes. It invalidates the payload Next returned last.
+func (p *Parser) Feed(b []byte) {
+	p.compact()
+	p.buf = append(p.buf, b...)
+}
+
+// Buffered returns how many bytes the parser holds: unparsed input and
+// unfinished fragmented messages.
+func (p *Parser) Buffered() int { return len(p.buf) - p.off + len(p.msg) }
+
+// compact drops consumed bytes, releasing the buffers of an idle parser.
+func (p *Parser) compact() {
+	if p.off == 0 {
+		return
+	}
+	n := copy(p.buf, p.buf[p.off:])
+	p.buf = p.buf[:n]
+	p.off = 0
+	if n == 0 && !p.retain {
+		p.buf = nil
+	}
+}
+
+// readFrom reads once from r into the parser's buffer (the Reader's path,
+// which saves a copy).
+func (p *Parser) readFrom(r io.Reader, want int) error {
+	p.compact()
+	if cap(p.buf)-len(p.buf) < want {
+		nb := make([]byte, len(p.buf), len(p.buf)+want)
+		copy(nb, p.buf)
+		p.buf = nb
+	}
+	n, err := r.Read(p.buf[len(p.buf):cap(p.buf)])
+	p.buf = p.buf[:len(p.buf)+n]
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// header is a parsed frame header.
+type header struct {
+	fin    bool
+	op     ws.OpCode
+	masked bool
+	mask   [4]byte
+	length int64
+	size   int // header bytes
+}
+
+// parseHeader reads a frame header from b; ok is false when b is too short.
+func parseHeader(b []byte) (h header, ok bool, err error) {
+	if len(b) < 2 {
+		return h, false, nil
+	}
+	h.fin = b[0]&0x80 != 0
+	if b[0]&0x70 != 0 {
+		return h, false, protocolError(ws.StatusProtocolError, "RSV bits set without a negotiated extension")
+	}
+	h.op = ws.OpCode(b[0] & 0x0f)
+	h.masked = b[1]&0x80 != 0
+	n := int64(b[1] & 0x7f)
+	h.size = 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return h, false, nil
+		}
+		n = int64(binary.BigEndian.Uint16(b[2:4]))
+		h.size = 4
+	case 127:
+		if len(b) < 10 {
+			return h, false, nil
+		}
+		u := binary.BigEndian.Uint64(b[2:10])
+		if u>>63 != 0 {
+			return h, false, protocolError(ws.StatusProtocolError, "frame length has its most significant bit set")
+		}
+		n = int64(u)
+		h.size = 10
+	}
+	h.length = n
+	if h.masked {
+		if len(b) < h.size+4 {
+			return h, false, nil
+		}
+		copy(h.mask[:], b[h.size:h.size+4])
+		h.size += 4
+	}
+	return h, true, nil
+}
+
+// check applies the frame rules that do not need the payload.
+func (p *Parser) check(h header) error {
+	switch {
+	case h.op.IsReserved():
+		return protocolError(ws.StatusProtocolError, fmt.Sprintf("reserved opcode %d", h.op))
+	case h.op.IsControl() && (!h.fin || h.length > 125):
+		return protocolError(ws.StatusProtocolError, "control frames must be unfragmented and at most 125 bytes")
+	case p.side == Server && !h.masked:
+		return protocolError(ws.StatusProtocolError, "client frames must be masked")
+	case p.side == Client && h.masked:
+		return protocolError(ws.StatusProtocolError, "server frames must not be masked")
+	case h.op == ws.OpContinuation && !p.inMsg:
+		return protocolError(ws.StatusProtocolError, "continuation frame without a message to continue")
+	case (h.op == ws.OpText || h.op == ws.OpBinary) && p.inMsg:
+		return protocolError(ws.StatusProtocolError, "new message before the fragmented one finished")
+	}
+	if !h.op.IsControl() {
+		total := h.length
+		if h.op == ws.OpContinuation {
+			total += int64(len(p.msg))
+		}
+		if total > p.max {
+			return protocolError(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", p.max))
+		}
+	}
+	return nil
+}
+
+// need returns how many more bytes the next frame needs (0 when it is
+// complete or the parser has an error to report).
+func (p *Parser) need() int {
+	b := p.buf[p.off:]
+	h, ok, err := parseHeader(b)
+	if err != nil {
+		return 0
+	}
+	if !ok {
+		return 14
+	}
+	if p.check(h) != nil {
+		return 0
+	}
+	if rest := int64(h.size) + h.length - int64(len(b)); rest > 0 {
+		return int(rest)
+	}
+	return 0
+}
+
+// Next returns the next complete data message. ok is false with a nil error
+// when more bytes are needed. The payload is valid until the next call of
+// Next or Feed. Errors are *CloseError (protocol violations, the peer's
+// close) and are final.
+func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
+	for {
+		b := p.buf[p.off:]
+		h, complete, err := parseHeader(b)
+		if err != nil {
+			return false, nil, false, err
+		}
+		if !complete {
+			p.release()
+			return false, nil, false, nil
+		}
+		if err := p.check(h); err != nil {
+			return false, nil, false, err
+		}
+		end := int64(h.size) + h.length
+		if int64(len(b)) < end {
+			return false, nil, false, nil
+		}
+		data := b[h.size:end]
+		if h.masked {
+			ws.Cipher(data, h.mask, 0)
+		}
+		p.off += int(end)
+
+		switch h.op {
+		case ws.OpPing:
+			if p.onPing != nil {
+				p.onPing(data)
+			}
+			continue
+		case ws.OpPong:
+			continue
+		case ws.OpClose:
+			return false, nil, false, parseClose(data)
+		case ws.OpText, ws.OpBinary:
+			if h.fin {
+				return p.deliver(h.op == ws.OpText, data)
+			}
+			p.inMsg, p.msgText = true, h.op == ws.OpText
+			p.msg = append(p.msg[:0], data...)
+		case ws.OpContinuation:
+			p.msg = append(p.msg, data...)
+			if h.fin {
+				p.inMsg = false
+				text, payload, ok, err := p.deliver(p.msgText, p.msg)
+				if !p.retain {
+					p.msg = nil
+				} else {
+					p.msg = p.msg[:0]
+				}
+				return text, payload, ok, err
+			}
+		}
+	}
+}
+
+// release drops the input buffer of an idle parser when nothing is pending.
+func (p *Parser) release() {
+	if !p.retain && p.off == len(p.buf) {
+		p.buf, p.off = nil, 0
+	}
+}
+
+func (p *Parser) deliver(text bool, data []byte) (bool, []byte, bool, error) {
+	if text && !utf8.Valid(data) {
+		return false, nil, false, protocolError(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	}
+	return text, data, true, nil
+}
+
+func parseClose(data []byte) error {
+	if len(data) == 0 {
+		return &CloseError{Code: ws.StatusNoStatusRcvd, Remote: true}
+	}
+	if len(data) == 1 {
+		return protocolError(ws.StatusProtocolError, "close frame with a 1-byte body")
+	}
+	code := ws.StatusCode(binary.BigEndian.Uint16(data))
+	reason := data[2:]
+	if !utf8.Valid(reason) {
+		return protocolError(ws.StatusInvalidFramePayloadData, "close reason is not valid UTF-8")
+	}
+	if !validCloseCode(code) {
+		return protocolError(ws.StatusProtocolError, fmt.Sprintf("invalid close code %d", code))
+	}
+	return &CloseError{Code: code, Reason: string(reason), Remote: true}
+}
+
+func validCloseCode(c ws.StatusCode) bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014, c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}
+
+// Reader reads messages from a stream, one at a time. Not safe for
+// concurrent use.
+type Reader struct {
+	r io.Reader
+	p *Parser
+}
+
+// NewReader returns a Reader of r for the given side.
+func NewReader(r io.Reader, side Side, limits Limits) *Reader {
+	p := NewParser(side, limits)
+	p.retain = true
+	return &Reader{r: r, p: p}
+}
+
+// SetControlHandler sets the function called with each ping's payload.
+func (r *Reader) SetControlHandler(onPing func(payload []byte)) { r.p.SetControlHandler(onPing) }
+
+// maxRetained is the buffer size a Reader keeps between messages; a larger
+// buffer, grown for one big message, is dropped after it.
+const maxRetained = 64 << 10
+
+// ReadMessage returns the next data message; text is false for binary.
+// The payload is valid until the next call. Errors: *CloseError, or the
+// stream's own (io.EOF, io.ErrUnexpectedEOF for a truncated frame).
+func (r *Reader) ReadMessage() (text bool, payload []byte, err error) {
+	p := r.p
+	if cap(p.buf) > maxRetained && p.off == len(p.buf) {
+		p.buf, p.off = nil, 0
+	}
+	if cap(p.msg) > maxRetained {
+		p.msg = nil
+	}
+	for {
+		text, payload, ok, err := p.Next()
+		if err != nil || ok {
+			return text, payload, err
+		}
+		want := p.need()
+		if want < 4096 {
+			want = 4096
+		}
+		if err := p.readFrom(r.r, want); err != nil {
+			if errors.Is(err, io.EOF) && p.Buffered() > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return false, nil, err
+		}
+	}
+}

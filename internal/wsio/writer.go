@@ -1,0 +1,126 @@
+package wsio
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"sync"
+
+	"github.com/gobwas/ws"
+)
+
+// ErrClosed is returned by writes after WriteClose.
+var ErrClosed = errors.New("wsio: close frame already sent")
+
+// Writer writes frames. It is safe for concurrent use: whole frames are
+// written under a mutex, so a pong or a close never lands inside a data
+// frame.
+type Writer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	side   Side
+	buf    []byte
+	closed bool
+	// Masking keys only have to be unpredictable to the page script of a
+	// browser (RFC 6455 §10.3); a ChaCha8 stream seeded from crypto/rand is
+	// that, at a fraction of crypto/rand's cost per frame.
+	rng *mrand.ChaCha8
+}
+
+// maxKeptWriteBuffer is the largest write buffer kept between writes.
+const maxKeptWriteBuffer = 16 << 10
+
+// NewWriter returns a Writer to w for the given side.
+func NewWriter(w io.Writer, side Side) *Writer {
+	wr := &Writer{w: w, side: side}
+	if side == Client {
+		var seed [32]byte
+		_, _ = rand.Read(seed[:])
+		wr.rng = mrand.NewChaCha8(seed)
+	}
+	return wr
+}
+
+// appendFrame appends one unfragmented frame.
+func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte) []byte {
+	n := len(payload)
+	b0 := byte(0x80) | byte(op)
+	var maskBit byte
+	if w.side == Client {
+		maskBit = 0x80
+	}
+	switch {
+	case n <= 125:
+		buf = append(buf, b0, maskBit|byte(n))
+	case n <= 0xffff:
+		buf = append(buf, b0, maskBit|126, byte(n>>8), byte(n))
+	default:
+		buf = append(buf, b0, maskBit|127)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	}
+	if w.side != Client {
+		return append(buf, payload...)
+	}
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], uint32(w.rng.Uint64()))
+	buf = append(buf, key[:]...)
+	start := len(buf)
+	buf = append(buf, payload...)
+	ws.Cipher(buf[start:], key, 0)
+	return buf
+}
+
+func (w *Writer) write(build func(buf []byte) []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.buf = build(w.buf[:0])
+	_, err := w.w.Write(w.buf)
+	if cap(w.buf) > maxKeptWriteBuffer {
+		w.buf = nil
+	}
+	return err
+}
+
+// WriteTexts writes each payload as one text frame, all in one write.
+func (w *Writer) WriteTexts(payloads [][]byte) error {
+	return w.write(func(buf []byte) []byte {
+		for _, p := range payloads {
+			buf = w.appendFrame(buf, ws.OpText, p)
+		}
+		return buf
+	})
+}
+
+// WritePong answers a ping.
+func (w *Writer) WritePong(payload []byte) error {
+	return w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpPong, payload) })
+}
+
+// WritePing sends a ping.
+func (w *Writer) WritePing(payload []byte) error {
+	return w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpPing, payload) })
+}
+
+// WriteClose sends a close frame with code and reason (cut to fit the 125
+// bytes of a control frame). Later writes return ErrClosed.
+func (w *Writer) WriteClose(code ws.StatusCode, reason string) error {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	body := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(body, uint16(code))
+	body = append(body, reason...)
+	if code == ws.StatusNoStatusRcvd || code == 0 {
+		body = nil
+	}
+	err := w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpClose, body) })
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	return err
+}

@@ -1,0 +1,134 @@
+// Package interop runs the unmodified JavaScript client @wsrpc/client (from
+// npm, under Node) against the Go server. Run `npm ci` in interop/js first;
+// without node or the packages the tests are skipped, unless
+// WSRPC_REQUIRE_INTEROP=1 (as in CI), which makes them fail instead.
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// testRoutes are the introduction's routes plus the ones interop.js needs.
+func testRoutes(t *testing.T) *wsrpc.Registry {
+	reg := intro.ServerRoutes()
+	reg.MustAdd("subtract_positional", func(a, b json.Number) (json.Number, error) { return intro.Subtract(a, b) })
+	reg.MustAdd("fail", func(p struct {
+		Message string `json:"message"`
+	}) error {
+		return wsrpc.NewError("KeyError", p.Message)
+	})
+	reg.MustAdd("bytes", func() []byte { return []byte("\x00\x01hello") })
+	reg.MustAdd("echo", func(p struct {
+		Data string `json:"data"`
+	}) string {
+		return p.Data
+	})
+	reg.MustAdd("js_fail_loopback", func(ctx context.Context) (*wsrpc.Error, error) {
+		err := wsrpc.ConnFromContext(ctx).Call(ctx, "js_fail", nil, nil)
+		var e *wsrpc.Error
+		if !errors.As(err, &e) {
+			return nil, errors.New("expected an error reply from js_fail, got: " + errString(err))
+		}
+		return &wsrpc.Error{Type: e.Type, Message: e.Message}, nil
+	})
+	reg.MustAdd("emit_event", func(ctx context.Context, event json.RawMessage) (bool, error) {
+		return true, wsrpc.ConnFromContext(ctx).Emit(ctx, event)
+	})
+	reg.MustAdd("pings_answered", func(ctx context.Context) uint64 {
+		return wsrpc.ConnFromContext(ctx).Stats().Pongs
+	})
+	return reg
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}
+
+func node(t *testing.T) (nodePath, dir string) {
+	t.Helper()
+	dir, err := filepath.Abs("js")
+	require.NoError(t, err)
+	nodePath, err = exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "@wsrpc", "client"))
+	if err != nil || modErr != nil {
+		if os.Getenv("WSRPC_REQUIRE_INTEROP") == "1" {
+			t.Fatalf("interop needs node and `npm ci` in interop/js: node: %v, packages: %v", err, modErr)
+		}
+		t.Skip("node or interop/js/node_modules missing: run `npm ci` in interop/js")
+	}
+	return nodePath, dir
+}
+
+// serve starts srv on a loopback port and returns its WebSocket URL.
+func serve(t *testing.T, srv *server.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/ws/", srv)
+	hs := &http.Server{Handler: mux}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		_ = srv.Close()
+	})
+	return "ws://" + ln.Addr().String() + "/ws/"
+}
+
+func runNode(t *testing.T, script, url string) string {
+	t.Helper()
+	nodePath, dir := node(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodePath, script, url)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "node %s failed:\n%s", script, out)
+	return string(out)
+}
+
+func TestJSClientChecks(t *testing.T) {
+	var closeErrs = make(chan error, 16)
+	srv := server.New(testRoutes(t), &server.Options{Options: wsrpc.Options{
+		KeepaliveInterval: 100 * time.Millisecond,
+		Hooks:             &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) { closeErrs <- err }},
+	}})
+	out := runNode(t, "interop.js", serve(t, srv))
+	t.Log(out)
+	require.Contains(t, out, "all checks passed")
+	require.NotContains(t, out, "FAIL")
+	select {
+	case err := <-closeErrs:
+		if err != nil {
+			require.NotContains(t, err.Error(), "keepalive", "the JS client was dropped by keepalive")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not see the JS client close")
+	}
+}
+
+func TestJSIntroductionExample(t *testing.T) {
+	srv := server.New(intro.ServerRoutes(), nil)
+	out := runNode(t, "introduction.js", serve(t, srv))
+	require.Equal(t, "subtract: -8\nkv.set: true\nkv.get: \"bar\"\nmultiply_loopback: 200\n", out)
+	require.True(t, strings.HasSuffix(out, "200\n"))
+}

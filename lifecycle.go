@@ -1,0 +1,94 @@
+package wsrpc
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Hooks observe the life of connections and calls: the Go form of the Python
+// reference's signals. Every field is optional. Hooks run synchronously on the
+// goroutine that reached that point, so they must be quick; a panic in a hook
+// is recovered and logged.
+//
+// The connection hooks fire in the order OnOpen → OnAuthSuccess or OnAuthFail →
+// (OnUpgradeFail) → OnConnect → OnClose. The call hooks fire OnCallStart →
+// OnCallSuccess or OnCallFail for calls the peer makes into this side's routes.
+// OnCallStart fires before the route is resolved; a call to an unknown route or
+// an unexposed member gets an error reply without OnCallFail, as in the
+// reference.
+type Hooks struct {
+	// OnOpen runs on the server when an upgrade request arrives, before
+	// authorization.
+	OnOpen func(r *http.Request)
+	// OnAuthSuccess and OnAuthFail run on the server after its Authorize hook.
+	OnAuthSuccess func(r *http.Request)
+	OnAuthFail    func(r *http.Request)
+	// OnUpgradeFail runs on the server when the WebSocket handshake fails.
+	OnUpgradeFail func(r *http.Request, err error)
+	// OnConnect runs once the connection is established and registered, before
+	// its first message is read.
+	OnConnect func(c *Conn)
+	// OnClose runs once when the connection ends, with the reason (nil for a
+	// clean close by this side). On the server it has run by the time the
+	// peer's close handshake completes.
+	OnClose func(c *Conn, err error)
+
+	// OnCallStart runs when an incoming call starts.
+	OnCallStart func(ctx context.Context, call *CallInfo)
+	// OnCallSuccess runs after the handler returned, before the reply is sent;
+	// result is the encoded JSON result.
+	OnCallSuccess func(ctx context.Context, call *CallInfo, result json.RawMessage)
+	// OnCallFail runs when the handler returned an error or panicked.
+	OnCallFail func(ctx context.Context, call *CallInfo, err error)
+}
+
+// CallInfo describes an incoming call for the call hooks. Its slices are only
+// valid during the hook: copy what you keep.
+type CallInfo struct {
+	Conn   *Conn
+	Method string          // the method name as sent, e.g. "kv.get"
+	ID     json.RawMessage // the call id as sent
+	Params json.RawMessage // the params as sent; nil when absent
+}
+
+func (c *Conn) hookCallStart(ctx context.Context, ci *CallInfo) {
+	if h := c.hooks; h != nil && h.OnCallStart != nil {
+		defer c.recoverHook("OnCallStart")
+		h.OnCallStart(ctx, ci)
+	}
+}
+
+func (c *Conn) hookCallSuccess(ctx context.Context, ci *CallInfo, result []byte) {
+	if h := c.hooks; h != nil && h.OnCallSuccess != nil {
+		defer c.recoverHook("OnCallSuccess")
+		h.OnCallSuccess(ctx, ci, result)
+	}
+}
+
+func (c *Conn) hookCallFail(ctx context.Context, ci *CallInfo, err error) {
+	if h := c.hooks; h != nil && h.OnCallFail != nil {
+		defer c.recoverHook("OnCallFail")
+		h.OnCallFail(ctx, ci, err)
+	}
+}
+
+func (c *Conn) hookConnect() {
+	if h := c.hooks; h != nil && h.OnConnect != nil {
+		defer c.recoverHook("OnConnect")
+		h.OnConnect(c)
+	}
+}
+
+func (c *Conn) hookClose(err error) {
+	if h := c.hooks; h != nil && h.OnClose != nil {
+		defer c.recoverHook("OnClose")
+		h.OnClose(c, err)
+	}
+}
+
+func (c *Conn) recoverHook(name string) {
+	if p := recover(); p != nil {
+		c.log.Error("wsrpc: hook panicked", "hook", name, "conn", c.id, "panic", p)
+	}
+}

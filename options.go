@@ -1,0 +1,123 @@
+package wsrpc
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Defaults of Options. Each applies when the field is zero.
+const (
+	// DefaultMaxConcurrentRequests is how many handlers of one connection run
+	// at once (the reference's max_concurrent_requests, enforced here).
+	DefaultMaxConcurrentRequests = 25
+	// DefaultMaxQueuedRequests is how many further calls of one connection
+	// may wait for a free handler slot; past it a call gets a RuntimeError
+	// reply at once. Large enough for ordinary pipelining (the reference's
+	// tests pipeline 200 calls).
+	DefaultMaxQueuedRequests = 1024
+	// DefaultMaxQueuedBytes bounds the total size of the waiting calls of one
+	// connection (100 calls of 12 KB fit many times over).
+	DefaultMaxQueuedBytes = 16 << 20
+	// DefaultMaxSendQueueBytes bounds what one connection may have waiting to
+	// be written. A peer that stops reading while replies pile up is
+	// disconnected (close code 1008) with ErrSendQueueFull instead of growing
+	// memory.
+	DefaultMaxSendQueueBytes = 16 << 20
+	// DefaultKeepaliveInterval is how often the server pings a client (and how
+	// long it waits for the pong) when keepalive is on.
+	DefaultKeepaliveInterval = 30 * time.Second
+	// DefaultClientTimeout is the largest ping round trip the server accepts
+	// before it closes the connection as dead.
+	DefaultClientTimeout = 10 * time.Second
+)
+
+// Options configure the connection engine of either side. The zero value is
+// ready to use: every zero field takes the default named in its comment.
+// The server and client packages embed Options in their own options.
+type Options struct {
+	// MaxConcurrentRequests caps the handlers running at once per connection.
+	// Default DefaultMaxConcurrentRequests.
+	MaxConcurrentRequests int
+	// MaxQueuedRequests caps the calls waiting for a handler slot per
+	// connection. Default DefaultMaxQueuedRequests; negative means none may
+	// wait (a call over the concurrency limit is refused at once).
+	MaxQueuedRequests int
+	// MaxQueuedBytes caps the bytes of the waiting calls per connection.
+	// Default DefaultMaxQueuedBytes.
+	MaxQueuedBytes int64
+	// MaxSendQueueBytes caps the bytes waiting to be written per connection.
+	// Default DefaultMaxSendQueueBytes.
+	MaxSendQueueBytes int64
+
+	// CallTimeout bounds outgoing calls whose context has no deadline.
+	// Default 0: wait until the context ends or the connection closes.
+	CallTimeout time.Duration
+
+	// KeepaliveInterval turns on application-level keepalive (PROTOCOL §9):
+	// this side calls the peer's "ping" right away and then every interval, and
+	// closes the connection when a pong does not arrive within the interval.
+	// Zero or negative: off. The server package turns it on by default
+	// (DefaultKeepaliveInterval); the reference clients do not ping.
+	KeepaliveInterval time.Duration
+	// ClientTimeout is the largest accepted ping round trip when keepalive is
+	// on. Default DefaultClientTimeout.
+	ClientTimeout time.Duration
+
+	// OnEvent receives every event (message without an "id") from the peer.
+	// The bytes are only valid during the call: copy what you keep.
+	OnEvent func(c *Conn, event json.RawMessage)
+
+	// Hooks observe connections and calls; nil for none.
+	Hooks *Hooks
+
+	// Logger receives the library's logs. Default: a logger that discards
+	// everything. Nothing is logged per call at Info level or above.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with every zero field set to its default.
+func (o *Options) withDefaults() *Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.MaxConcurrentRequests <= 0 {
+		r.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if r.MaxQueuedRequests == 0 {
+		r.MaxQueuedRequests = DefaultMaxQueuedRequests
+	} else if r.MaxQueuedRequests < 0 {
+		r.MaxQueuedRequests = 0
+	}
+	if r.MaxQueuedBytes <= 0 {
+		r.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if r.MaxSendQueueBytes <= 0 {
+		r.MaxSendQueueBytes = DefaultMaxSendQueueBytes
+	}
+	if r.ClientTimeout <= 0 {
+		r.ClientTimeout = DefaultClientTimeout
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &r
+}
+
+type connCtxKey struct{}
+type jobCtxKey struct{}
+
+// ConnFromContext returns the connection a handler was called on, or nil
+// outside a handler. Handlers use it to call back into the peer, to read the
+// connection's id, or (on the server) the upgrade request's headers and
+// cookies.
+func ConnFromContext(ctx context.Context) *Conn {
+	if j, ok := ctx.Value(jobCtxKey{}).(*callJob); ok {
+		return j.c
+	}
+	c, _ := ctx.Value(connCtxKey{}).(*Conn)
+	return c
+}

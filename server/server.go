@@ -1,0 +1,298 @@
+// Package server serves wsrpc over WebSocket: an http.Handler that upgrades
+// requests, runs the shared connection engine for each client, keeps a
+// registry of connected clients, and can broadcast calls and events to them.
+//
+//	reg := wsrpc.NewRegistry()
+//	reg.MustAdd("subtract", func(ctx context.Context, p struct{ A, B int }) int { return p.A - p.B })
+//	srv := server.New(reg, nil)
+//	http.Handle("/ws/", srv)
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/transport"
+	"github.com/wsrpc/wsrpc-go/internal/wsio"
+)
+
+// Defaults of Options. Each applies when the field is zero.
+const (
+	// DefaultMaxMessageSize is the largest message a client may send (the
+	// reference's limit); a larger one closes the connection with code 1009
+	// before it is read.
+	DefaultMaxMessageSize = wsio.DefaultMaxMessageSize
+	// DefaultWriteTimeout bounds each write to a client.
+	DefaultWriteTimeout = transport.DefaultWriteTimeout
+)
+
+// Options configure a Server. The zero value is ready to use.
+type Options struct {
+	// Options are the engine's limits, hooks and logger. Keepalive is on by
+	// default on the server: a zero KeepaliveInterval means
+	// wsrpc.DefaultKeepaliveInterval; a negative one turns keepalive off.
+	wsrpc.Options
+
+	// Authorize decides whether an upgrade request may proceed; false answers
+	// HTTP 403 without upgrading. It sees the request's headers and cookies.
+	// Default: every request is allowed.
+	Authorize func(r *http.Request) bool
+
+	// MaxMessageSize is the largest message a client may send. Default
+	// DefaultMaxMessageSize.
+	MaxMessageSize int64
+
+	// WriteTimeout bounds each write to a client; a client that does not read
+	// for that long is disconnected. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+}
+
+// Server is an http.Handler serving wsrpc connections. Mount it at any path.
+// All methods are safe for concurrent use.
+type Server struct {
+	reg    *wsrpc.Registry
+	opts   Options
+	engine *wsrpc.Options
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	clients map[string]*wsrpc.Conn
+	order   []*wsrpc.Conn // connection order, for Broadcast
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// New returns a server that exposes the routes of reg to its clients. opts
+// may be nil.
+func New(reg *wsrpc.Registry, opts *Options) *Server {
+	s := &Server{reg: reg, clients: make(map[string]*wsrpc.Conn)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.reg == nil {
+		s.reg = wsrpc.NewRegistry()
+	}
+	engine := s.opts.Options
+	switch {
+	case engine.KeepaliveInterval == 0:
+		engine.KeepaliveInterval = wsrpc.DefaultKeepaliveInterval
+	case engine.KeepaliveInterval < 0:
+		engine.KeepaliveInterval = 0
+	}
+	s.engine = &engine
+	if s.opts.MaxMessageSize <= 0 {
+		s.opts.MaxMessageSize = DefaultMaxMessageSize
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Registry returns the routes the server exposes.
+func (s *Server) Registry() *wsrpc.Registry { return s.reg }
+
+func (s *Server) hooks() *wsrpc.Hooks { return s.opts.Hooks }
+
+// ServeHTTP authorizes and upgrades the request, then serves the connection
+// until it closes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := s.hooks()
+	if h != nil && h.OnOpen != nil {
+		h.OnOpen(r)
+	}
+	if s.opts.Authorize != nil && !s.opts.Authorize(r) {
+		if h != nil && h.OnAuthFail != nil {
+			h.OnAuthFail(r)
+		}
+		http.Error(w, "403: Forbidden", http.StatusForbidden)
+		return
+	}
+	if h != nil && h.OnAuthSuccess != nil {
+		h.OnAuthSuccess(r)
+	}
+	if !isUpgrade(r) {
+		http.Error(w, "400: Bad Request: this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	closing := s.closing
+	if !closing {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "503: Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		if h != nil && h.OnUpgradeFail != nil {
+			h.OnUpgradeFail(r, err)
+		}
+		return
+	}
+	st := transport.New(nc, rw.Reader, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
+	c := wsrpc.NewConn(st, wsrpc.ConnConfig{
+		Role:     wsrpc.RoleServer,
+		Registry: s.reg,
+		Options:  s.engine,
+		Request:  r,
+		Context:  s.ctx,
+	})
+	s.add(c)
+	defer s.remove(c)
+	c.Start()
+	_ = st.Serve(c)
+}
+
+func isUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Server) add(c *wsrpc.Conn) {
+	s.mu.Lock()
+	s.clients[c.ID()] = c
+	s.order = append(s.order, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) remove(c *wsrpc.Conn) {
+	s.mu.Lock()
+	delete(s.clients, c.ID())
+	for i, o := range s.order {
+		if o == c {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Clients returns the connected clients in the order they connected.
+func (s *Server) Clients() []*wsrpc.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*wsrpc.Conn(nil), s.order...)
+}
+
+// Client returns the connected client with the given id, or nil.
+func (s *Server) Client(id string) *wsrpc.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[id]
+}
+
+// BroadcastResult is one client's answer to Broadcast.
+type BroadcastResult struct {
+	Conn   *wsrpc.Conn
+	Result json.RawMessage // the result, when Err is nil
+	Err    error           // the client's error reply (*wsrpc.Error), or why the call failed
+}
+
+// Broadcast calls method with params on every connected client at once and
+// returns one result per client, in connection order, once all have answered
+// or ctx ended. A failure of one client is reported in its entry and does
+// not stop the others (the reference's return_exceptions=True). With no
+// clients it returns an empty slice.
+func (s *Server) Broadcast(ctx context.Context, method string, params any) []BroadcastResult {
+	return s.BroadcastFunc(ctx, method, params, nil)
+}
+
+// BroadcastFunc is Broadcast with a callback that runs for each client as
+// soon as its call finishes (the reference's callback argument).
+func (s *Server) BroadcastFunc(ctx context.Context, method string, params any, each func(BroadcastResult)) []BroadcastResult {
+	conns := s.Clients()
+	out := make([]BroadcastResult, len(conns))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var res json.RawMessage
+			err := c.Call(ctx, method, params, &res)
+			r := BroadcastResult{Conn: c, Result: res, Err: err}
+			out[i] = r
+			if each != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				each(r)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Emit sends an event to every connected client and returns the errors of
+// the clients it could not reach, joined.
+func (s *Server) Emit(ctx context.Context, event any) error {
+	var errs []error
+	for _, c := range s.Clients() {
+		if err := c.Emit(ctx, event); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops accepting connections, waits for running handlers to
+// finish and their replies to be written, then closes every connection with
+// close code 1001 ("going away"). It returns when all connections are gone,
+// or with ctx's error when ctx ends first (the remaining connections are then
+// closed at once).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	for _, c := range s.Clients() {
+		go func() {
+			if err := c.Drain(ctx); err == nil {
+				_ = c.CloseWithError(1001, "server shutting down", nil)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes every connection at once (close code 1001); running handlers
+// see their context cancelled and their replies are not sent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range s.Clients() {
+		_ = c.CloseWithError(1001, "server closed", nil)
+	}
+	return nil
+}
