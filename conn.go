@@ -210,7 +210,9 @@ func (c *Conn) closedErrLocked() error {
 // keeps no reference to msg after it returns. It does not block on the
 // network: replies it produces itself are written asynchronously.
 func (c *Conn) HandleMessage(msg []byte) {
-	if !isObject(msg) {
+	// json.Valid first: the frame decoder is lenient (it takes 01 as a
+	// number), and nothing invalid may be echoed back.
+	if !isObject(msg) || !json.Valid(msg) {
 		c.log.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
 		return
 	}
