@@ -1,6 +1,6 @@
 package wsrpc
 
-//go:generate go run github.com/mailru/easyjson/easyjson -no_std_marshalers -output_filename frame_easyjson.go frame.go
+//go:generate go tool easyjson -no_std_marshalers -output_filename frame_easyjson.go frame.go
 
 import (
 	"github.com/mailru/easyjson"

@@ -13,3 +13,5 @@ require (
 	github.com/josharian/intern v1.0.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
+
+tool github.com/mailru/easyjson/easyjson
