@@ -1152,16 +1152,17 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	}
 	c.mu.Unlock()
 
+	// Stop writing before cancelling the handlers: a cancelled call gets no
+	// reply, as in the reference.
+	c.wmu.Lock()
+	c.wclosed = true
+	c.sendQ = nil
+	c.wmu.Unlock()
 	c.cancel()
 	for _, p := range pending {
 		p.complete(nil, closedErr)
 	}
 	c.hookClose(cause)
-
-	c.wmu.Lock()
-	c.wclosed = true
-	c.sendQ = nil
-	c.wmu.Unlock()
 	if err := c.t.Close(code, reason); err != nil {
 		c.log.Debug("wsrpc: transport close", "conn", c.id, "err", err)
 	}
