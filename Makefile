@@ -18,8 +18,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
 	$(GO) vet ./...
 
+# Everything once, then the behaviour suites again under each server engine
+# (ServeHTTP is the default of the first run).
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
+	WSRPC_TEST_ENGINE=goroutine $(GO) test -race -count=1 -timeout 10m . ./interop
+	WSRPC_TEST_ENGINE=netpoll $(GO) test -race -count=1 -timeout 10m . ./interop
 
 interop-deps:
 	@if command -v npm >/dev/null; then cd interop/js && npm ci --no-audit --no-fund --loglevel=error; \

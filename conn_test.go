@@ -206,7 +206,7 @@ func TestStructInstanceRunsOneCallAtATime(t *testing.T) {
 	reg := testRegistry(t)
 	var active, maxActive atomic.Int32
 	require.NoError(t, reg.Add("probe", &Probe{active: &active, maxActive: &maxActive}))
-	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
 
 	creg := wsrpc.NewRegistry()
@@ -239,7 +239,7 @@ func TestSameIDCallsRunOneAfterAnother(t *testing.T) {
 	require.NoError(t, reg.Add("probe_fn", func() int32 {
 		return (&Probe{active: &active, maxActive: &maxActive}).Slow(context.Background())
 	}))
-	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	c := dialRaw(t, startServer(t, srv))
 	for i := 0; i < 3; i++ {
 		c.send(`{"id":7,"method":"probe_fn"}`)
@@ -293,7 +293,7 @@ func TestHundredConcurrentLargeCalls(t *testing.T) {
 
 func TestEventsBothWays(t *testing.T) {
 	serverEvents := make(chan string, 1)
-	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: -1,
 		OnEvent:           func(c *wsrpc.Conn, ev json.RawMessage) { serverEvents <- string(ev) },
 	}})
@@ -330,7 +330,7 @@ func TestHooksOrderAndAuthorization(t *testing.T) {
 			record("fail " + ci.Method + " " + err.Error())
 		},
 	}
-	srv := server.New(testRegistry(t), &server.Options{
+	srv := newTestServer(testRegistry(t), &server.Options{
 		Options:   wsrpc.Options{KeepaliveInterval: -1, Hooks: hooks},
 		Authorize: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer good" },
 	})
@@ -374,7 +374,7 @@ func TestHandlerSeesConnectionAndRequest(t *testing.T) {
 		cookie, _ := c.Request().Cookie("session")
 		return map[string]string{"id": c.ID(), "token": c.Request().Header.Get("X-Token"), "session": cookie.Value}
 	})
-	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
 	c := dial(t, url, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
 	var who map[string]string
@@ -406,7 +406,7 @@ func TestBroadcast(t *testing.T) {
 }
 
 func TestKeepaliveAnsweredByGoClient(t *testing.T) {
-	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 20 * time.Millisecond}})
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 20 * time.Millisecond}})
 	url := startServer(t, srv)
 	c := dial(t, url, nil)
 	require.Eventually(t, func() bool {
@@ -417,7 +417,7 @@ func TestKeepaliveAnsweredByGoClient(t *testing.T) {
 }
 
 func TestKeepaliveClosesSilentPeer(t *testing.T) {
-	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 50 * time.Millisecond}})
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 50 * time.Millisecond}})
 	c := dialRaw(t, startServer(t, srv))
 	ping := c.read()
 	require.Regexp(t, `^\{"id":2,"method":"ping","params":\{"seq":[0-9.]+\}\}$`, ping)
@@ -425,7 +425,7 @@ func TestKeepaliveClosesSilentPeer(t *testing.T) {
 }
 
 func TestKeepaliveClosesSlowPeer(t *testing.T) {
-	srv := server.New(testRegistry(t), &server.Options{Options: wsrpc.Options{
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: time.Second, ClientTimeout: 20 * time.Millisecond,
 	}})
 	c := dialRaw(t, startServer(t, srv))
@@ -468,7 +468,7 @@ func TestStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
 	reg := testRegistry(t)
 	closed := make(chan string, 1)
 	require.NoError(t, reg.Add("closer", &Closer{closed: closed}))
-	srv := server.New(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	c := dial(t, startServer(t, srv), nil)
 	id, err := wsrpc.Call[string](testCtx(t), c, "closer.touch", nil)
 	require.NoError(t, err)

@@ -1,118 +1,190 @@
 package wsrpc
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/mailru/easyjson/jwriter"
+	"unicode"
 )
 
-// Registry holds the routes one side exposes to its peer: function routes
-// and struct routes (see the package documentation for the rules). It is
-// safe for concurrent use; routes added or removed while connections are open
-// take effect for their later calls. Lookups take no lock.
+// Registry holds the routes one side of a connection exposes to its peer.
 //
-// Every registry starts with the built-in route "ping", which echoes its
-// params (the keepalive of PROTOCOL §9); it may be replaced or removed.
+// It is safe for concurrent use: routes added or removed while connections
+// are open take effect for their later calls, and looking a route up takes
+// no lock. A registry made by NewRegistry starts with the built-in route
+// "ping", which echoes its params object (the keepalive of the Python
+// reference depends on it); it may be replaced or removed. The zero Registry
+// is empty and ready to use.
 type Registry struct {
-	mu     sync.Mutex // serializes writers
-	routes atomic.Pointer[map[string]any]
+	mu     sync.Mutex                          // serializes Add and Remove
+	routes atomic.Pointer[map[string]routeRef] // immutable; replaced on change
 }
 
-// NewRegistry returns a registry holding only the built-in "ping".
+// routeRef is one registered route: exactly one field is set.
+type routeRef struct {
+	fr *funcRoute
+	sr *structRoute
+}
+
+// NewRegistry returns a registry holding only the built-in route "ping".
 func NewRegistry() *Registry {
 	r := &Registry{}
-	m := map[string]any{"ping": pingRoute}
+	m := map[string]routeRef{"ping": {fr: pingRoute}}
 	r.routes.Store(&m)
 	return r
 }
 
-// pingRoute echoes a params object; absent or null params give {}.
-var pingRoute = &funcRoute{name: "ping", m: &method{name: "ping", call: func(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error {
-	switch paramsShape(params) {
-	case 0:
-		out.RawString("{}")
-	case '{':
-		out.Raw(params, nil)
-	default:
-		return typeErrorf("ping() takes keyword arguments only")
+func (r *Registry) load() map[string]routeRef {
+	if p := r.routes.Load(); p != nil {
+		return *p
 	}
 	return nil
-}}}
+}
 
-// Add registers handler under name, replacing an earlier route of that name.
-// handler is either a function (a function route, called by its exact name)
-// or a pointer to a struct that embeds Route (a struct route: one instance
-// per connection, its exposed methods called as "name.method"). The
-// handler's shape is checked here; the error wraps ErrInvalidRoute and names
-// the method and the rule it breaks.
+// Add registers handler under name, replacing an earlier route of that
+// name. Connections that already created an instance of an earlier struct
+// route keep using it.
+//
+// A handler is either a function or a pointer to a struct that embeds Route.
+//
+// A function is a function route, called by exactly its name, which may
+// contain dots ("math.add"; an exact function-route match wins over a
+// struct route "math").
+//
+// A pointer to a struct embedding Route is a struct route (see Route): the
+// peer calls its exposed methods as "name.method" and its Init as "name". Its
+// name must not contain a dot.
+//
+// Functions and exposed methods have this shape. Parameters, in order: an
+// optional context.Context (cancelled when the connection closes), then one
+// of:
+//
+//   - nothing: params must be absent, null, {} or [];
+//   - one struct or pointer to struct: named params. The keys of a JSON
+//     object map to fields by their json tag, else by the Go field name,
+//     case-sensitively (fields of embedded structs are promoted as in
+//     encoding/json). An unknown key, or a missing required field, is a
+//     TypeError. A field is optional when it is a pointer, or its json tag
+//     has omitempty or omitzero, or it has the tag wsrpc:"optional". Absent
+//     or null params give the zero struct (required fields then report
+//     missing). A JSON array of one object is taken as that object; any
+//     other array (or a single scalar) fills the fields in declaration
+//     order, like Python positional arguments. Structs that decode
+//     themselves (json.Unmarshaler or encoding.TextUnmarshaler without
+//     easyjson code, such as time.Time) are positional values instead;
+//   - one map[string]T: receives the JSON object (an empty map when params
+//     are absent);
+//   - one json.RawMessage or easyjson.RawMessage: receives params verbatim,
+//     whatever their shape (nil when absent or null);
+//   - otherwise positional: element i of a JSON array is parameter i, the
+//     counts must match; a single non-array value is the one parameter; a
+//     JSON object is a TypeError.
+//
+// Parameter types that cannot come from JSON (channels, functions,
+// unsafe.Pointer, complex numbers, interfaces with methods) and variadic
+// functions are rejected.
+//
+// Results: none, error, R, or (R, error). R is encoded with its easyjson
+// code when R or *R implements easyjson.Marshaler, else with encoding/json
+// (so []byte is sent as padded standard base64, as the reference does). No
+// result, or a nil R, is sent as null; a value that cannot be encoded (NaN,
+// a channel inside an interface) is a ValueError reply. A non-nil error is
+// sent as an error reply (see Error).
+//
+// Params are decoded with the type's easyjson code when *T implements
+// easyjson.Unmarshaler, else with encoding/json. A JSON value of the wrong
+// type, or a number that does not fit (1.5 or 1e300 for an int), is a
+// TypeError naming the argument.
+//
+// The error, which wraps ErrInvalidRoute, names the method and the rule it
+// breaks, e.g. `wsrpc: invalid route "kv": method Storage.Get: the second
+// result must be error`. Route names must not be empty, contain white space
+// or control characters, or begin or end with a dot, or contain "..".
 func (r *Registry) Add(name string, handler any) error {
-	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("%w: the route name is empty", ErrInvalidRoute)
+	if err := checkRouteName(name); err != nil {
+		return fmt.Errorf("%w %q: %s", ErrInvalidRoute, name, err)
 	}
-	var route any
-	v := reflect.ValueOf(handler)
-	switch {
-	case !v.IsValid():
-		return fmt.Errorf("%w %q: the handler is nil", ErrInvalidRoute, name)
-	case v.Kind() == reflect.Func:
-		if v.IsNil() {
-			return fmt.Errorf("%w %q: the handler is a nil func", ErrInvalidRoute, name)
-		}
-		fr, err := newFuncRoute(name, v)
-		if err != nil {
-			return fmt.Errorf("%w %q: %w", ErrInvalidRoute, name, err)
-		}
-		route = fr
-	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct:
-		if v.IsNil() {
-			return fmt.Errorf("%w %q: the handler is a nil pointer", ErrInvalidRoute, name)
-		}
-		sr, err := newStructRoute(name, v)
-		if err != nil {
-			return fmt.Errorf("%w %q: %w", ErrInvalidRoute, name, err)
-		}
-		route = sr
-	case v.Kind() == reflect.Struct:
-		return fmt.Errorf("%w %q: pass a pointer to the struct (&%s{})", ErrInvalidRoute, name, v.Type().Name())
-	default:
-		return fmt.Errorf("%w %q: a handler is a func or a pointer to a struct, not %s", ErrInvalidRoute, name, v.Type())
+	ref, err := newRoute(name, handler)
+	if err != nil {
+		return fmt.Errorf("%w %q: %w", ErrInvalidRoute, name, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.routes.Load()
-	m := make(map[string]any, len(old)+1)
+	old := r.load()
+	m := make(map[string]routeRef, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[name] = route
+	m[name] = ref
 	r.routes.Store(&m)
 	return nil
 }
 
-// MustAdd is Add for setup code: it panics on error.
+func newRoute(name string, handler any) (routeRef, error) {
+	if handler == nil {
+		return routeRef{}, fmt.Errorf("the handler is nil")
+	}
+	v := reflect.ValueOf(handler)
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Func:
+		if v.IsNil() {
+			return routeRef{}, fmt.Errorf("the handler is a nil %s", t)
+		}
+		fr, err := newFuncRoute(name, v)
+		return routeRef{fr: fr}, err
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		if v.IsNil() {
+			return routeRef{}, fmt.Errorf("the handler is a nil %s", t)
+		}
+		if strings.Contains(name, ".") {
+			return routeRef{}, fmt.Errorf("a struct route name cannot contain a dot: callers reach its methods as \"%s.method\"", name)
+		}
+		sr, err := newStructRoute(name, v)
+		return routeRef{sr: sr}, err
+	case t.Kind() == reflect.Struct:
+		return routeRef{}, fmt.Errorf("pass a pointer to the struct (&%s{}), not a %s value", t.Name(), t)
+	}
+	return routeRef{}, fmt.Errorf("a handler is a func or a pointer to a struct that embeds wsrpc.Route, not %s", t)
+}
+
+func checkRouteName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("the route name is empty")
+	}
+	for _, c := range name {
+		if unicode.IsSpace(c) || unicode.IsControl(c) {
+			return fmt.Errorf("the route name contains white space or a control character")
+		}
+	}
+	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+		return fmt.Errorf("the route name has an empty part between dots")
+	}
+	return nil
+}
+
+// MustAdd is like Add but panics on error; it is meant for package-level
+// setup, where an invalid route is a programming error.
 func (r *Registry) MustAdd(name string, handler any) {
 	if err := r.Add(name, handler); err != nil {
 		panic(err)
 	}
 }
 
-// Remove unregisters name. It returns an error matching ErrRouteNotFound if
-// there is no such route. Connections keep struct-route instances they
-// already made.
+// Remove unregisters the route name. It returns an error matching
+// ErrRouteNotFound (with errors.Is) when there is no such route.
+// Connections keep the struct-route instances they already created.
 func (r *Registry) Remove(name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.routes.Load()
+	old := r.load()
 	if _, ok := old[name]; !ok {
 		return fmt.Errorf("%w: %q", ErrRouteNotFound, name)
 	}
-	m := make(map[string]any, len(old))
+	m := make(map[string]routeRef, len(old))
 	for k, v := range old {
 		if k != name {
 			m[k] = v
@@ -122,9 +194,9 @@ func (r *Registry) Remove(name string) error {
 	return nil
 }
 
-// Names returns the registered route names, sorted.
+// Names returns the names of the registered routes, sorted.
 func (r *Registry) Names() []string {
-	m := *r.routes.Load()
+	m := r.load()
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)
@@ -133,35 +205,29 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// lookup resolves a wire method name: an exact function route first (so a
-// function registered as "a.b" is found), else "name.member" (or a bare
-// name) of a struct route.
+// lookup resolves a wire method name:
+//  1. an exact match of a function route wins (a func registered as "a.b"
+//     is found by "a.b");
+//  2. else the name splits at the first dot into route name and member (the
+//     member may contain dots; "" when there is no dot): a struct route of
+//     that name is returned with the member;
+//  3. else ok is false. So is "func.x" where func is a function route, and
+//     "kv." (an empty member after a dot).
 func (r *Registry) lookup(method string) (fr *funcRoute, sr *structRoute, member string, ok bool) {
-	m := *r.routes.Load()
-	if rt, found := m[method]; found {
-		switch rt := rt.(type) {
-		case *funcRoute:
-			return rt, nil, "", true
-		case *structRoute:
-			return nil, rt, "", true
+	m := r.load()
+	if ref, found := m[method]; found {
+		if ref.fr != nil {
+			return ref.fr, nil, "", true
 		}
+		// A struct route name has no dot: this is the bare name.
+		return nil, ref.sr, "", true
 	}
-	if i := strings.IndexByte(method, '.'); i >= 0 {
-		if rt, found := m[method[:i]].(*structRoute); found {
-			return nil, rt, method[i+1:], true
-		}
+	i := strings.IndexByte(method, '.')
+	if i < 0 || i == len(method)-1 {
+		return nil, nil, "", false
+	}
+	if ref := m[method[:i]]; ref.sr != nil {
+		return nil, ref.sr, method[i+1:], true
 	}
 	return nil, nil, "", false
-}
-
-// method is one callable handler with its decoding and encoding.
-type method struct {
-	name string // for messages: "subtract", "Storage.Get"
-	// call decodes params (nil when absent), calls the handler on recv (the
-	// zero Value for function routes) and appends the JSON result to out.
-	call func(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error
-}
-
-func methodOf(s *signature) *method {
-	return &method{name: s.name, call: s.invoke}
 }

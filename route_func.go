@@ -1,17 +1,42 @@
 package wsrpc
 
-import "reflect"
+import (
+	"context"
+	"fmt"
+	"reflect"
 
-// funcRoute is a plain function registered under a name.
+	"github.com/mailru/easyjson/jwriter"
+)
+
+// funcRoute is a function registered under a name; it is called by exactly
+// that name (which may contain dots).
 type funcRoute struct {
 	name string
 	m    *method
 }
 
 func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {
-	s, err := analyse(name, fn, fn.Type(), false)
+	m, err := newMethod(name, fn, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("func %s: %w", name, err)
 	}
-	return &funcRoute{name: name, m: methodOf(s)}, nil
+	return &funcRoute{name: name, m: m}, nil
+}
+
+// pingRoute is the built-in "ping" every registry starts with: it echoes a
+// params object verbatim (the keepalive of PROTOCOL §9 depends on it), and
+// answers {} when params are absent or null.
+var pingRoute = &funcRoute{name: "ping", m: &method{name: "ping", call: callPing}}
+
+func callPing(_ context.Context, _ reflect.Value, params []byte, out *jwriter.Writer) error {
+	params = trimJSONSpace(params)
+	switch shapeOf(params) {
+	case shapeAbsent:
+		out.RawString("{}")
+	case shapeObject:
+		out.Raw(params, nil)
+	default:
+		return typeErrorf("ping() takes keyword arguments only")
+	}
+	return nil
 }

@@ -2,17 +2,28 @@ package wsrpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
-// Route is the marker a struct embeds to become a struct route. The tag on
-// the embedded field says which methods the peer may call:
+// Route is the marker a struct embeds to become a struct route. Register a
+// pointer to the struct with Registry.Add; each connection gets its own
+// instance, a shallow copy of the registered value, created on first use (so
+// the registered value can carry dependencies such as a database handle).
+// Calls on one instance run one at a time, in arrival order, unless the
+// route opts into concurrency.
+//
+// The tag on the embedded field says which methods the peer may call; a
+// method is called as "<route name>.<wire name>":
 //
 //	type Storage struct {
 //		wsrpc.Route `wsrpc:"proxy" methods:"Get,Set"` // only Get and Set: "kv.get", "kv.set"
-//		data map[string]any
+//		db *sql.DB
 //	}
 //
 //	type Admin struct {
@@ -20,200 +31,326 @@ import (
 //	}
 //
 //	type Legacy struct {
-//		wsrpc.Route `wsrpc:"prefix"` // methods named RPCName, called as "name"; `wsrpc:"prefix=Do"` for DoName
+//		wsrpc.Route `wsrpc:"prefix"` // methods named RPCName, called as "name"
 //	}
 //
-// In methods, "Name=wire" overrides a wire name. Names in noproxy always
-// answer "Method masked". Add ",concurrent" to the wsrpc tag
-// (`wsrpc:"proxy,concurrent"`) to let calls on one instance run at once;
-// by default they run one at a time, in arrival order.
+// The wsrpc tag is a mode, optionally followed by flags after commas:
+//
+//   - proxy: only the methods listed in the methods tag are callable; other
+//     members answer NotImplementedError "Method not implemented". An entry
+//     "Go=wire" chooses the wire name (methods:"Get,GetData=data"). Every
+//     listed name must be an exported method with a valid shape. The mode
+//     may be left out when a methods tag is present.
+//   - allowed: every exported method is callable (the reference's
+//     AllowedRoute).
+//   - prefix: methods named RPC<Name> are callable as <name> (the reference's
+//     PrefixRoute); `wsrpc:"prefix=Do"` uses the prefix Do instead.
+//   - flag concurrent (`wsrpc:"proxy,concurrent"`): calls on one instance may
+//     run at the same time; the struct then guards its own state.
+//
+// Methods named in the noproxy tag (noproxy:"Shutdown,Reset") always answer
+// NotImplementedError "Method masked", whatever the mode.
+//
+// Wire names are the Go names in lower snake case: Get → get, GetData →
+// get_data, HTTPStatus → http_status, UserID → user_id, Get2FA → get2_fa
+// (digits stay with the word before them); in prefix mode the prefix is
+// removed first (RPCGetData → get_data). Two methods with the same wire name
+// are an error.
+//
+// Never callable as members: unexported methods, Init, OnClose, and methods
+// the mode does not select. Methods promoted from embedded types (other than
+// the marker, which has none) are not the struct's own: the allowed and
+// prefix modes do not expose them, so they answer "Method not implemented"
+// as mixin methods do in the reference; list them in proxy mode (or declare
+// them on the struct) to expose them.
+//
+// A method named Init, of any valid shape, is the route's initializer. It
+// runs once per connection, before the first member call; calling the bare
+// route name ("kv") runs it with that call's params and returns its result.
+// A struct without Init answers the bare name with "Method not implemented".
+// Implement OnCloser to be told when the connection closes.
+//
+// Methods follow the same shape rules as function routes (see
+// Registry.Add).
 type Route struct{}
 
-// OnCloser is implemented by struct routes that want to know when their
-// connection closes: OnClose runs once per instance, after the instance's
-// running calls returned. It is never callable from the wire.
+// OnCloser is implemented by struct routes that want a hook when their
+// connection closes: OnClose runs once per instance the connection created,
+// after the instance's calls ended. It is never callable from the wire. A
+// panic in it is recovered and logged.
 type OnCloser interface {
 	OnClose(ctx context.Context)
 }
 
-var typeRoute = reflect.TypeFor[Route]()
-
-// structRoute is a registered struct type with its method tables.
-type structRoute struct {
-	name       string
-	proto      reflect.Value // the registered *T
-	concurrent bool
-	init       *method
-	exposed    map[string]*method // wire name → method
-	masked     map[string]bool    // wire names that answer "Method masked"
-	onClose    bool
-}
-
 var (
-	errMasked         = &Error{Type: TypeNotImplemented, Message: "Method masked"}
-	errNotImplemented = &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
+	typeRoute    = reflect.TypeFor[Route]()
+	typeOnCloser = reflect.TypeFor[OnCloser]()
 )
 
-// exposure modes of the wsrpc tag.
+// Exposure modes of the wsrpc tag.
 const (
 	modeProxy   = "proxy"
 	modeAllowed = "allowed"
 	modePrefix  = "prefix"
 )
 
+// structRoute is a registered struct type with its method tables, built once
+// at Add and read-only afterwards.
+type structRoute struct {
+	name       string
+	concurrent bool // the struct opted into concurrent execution
+
+	typeName string
+	proto    reflect.Value // *T: a copy of the registered value, never mutated
+	init     *method
+	members  map[string]*method // wire name → exposed method
+	masked   map[string]bool    // wire names that answer "Method masked"
+	onClose  bool
+}
+
 func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 	pt := v.Type()
 	st := pt.Elem()
-	marker, ok := markerField(st)
-	if !ok {
-		return nil, fmt.Errorf("struct %s does not embed wsrpc.Route: add a field `wsrpc.Route `wsrpc:\"proxy\" methods:\"Get,Set\"`` that lists the methods to expose", st.Name())
+	tn := st.Name()
+	if tn == "" {
+		tn = st.String()
 	}
-	modeTag, flags, _ := strings.Cut(marker.Tag.Get("wsrpc"), ",")
-	mode, prefix, _ := strings.Cut(modeTag, "=")
-	if mode == "" {
-		mode = modeProxy
+	marker, err := findMarker(st, tn)
+	if err != nil {
+		return nil, err
 	}
 	sr := &structRoute{
-		name:    name,
-		proto:   v,
-		exposed: make(map[string]*method),
-		masked:  map[string]bool{"init": true, "on_close": true},
+		name:     name,
+		typeName: tn,
+		members:  map[string]*method{},
+		masked:   map[string]bool{},
+	}
+	sr.proto = reflect.New(st)
+	sr.proto.Elem().Set(v.Elem())
+
+	// The wsrpc tag: mode[=value][,flag...]
+	wtag := marker.Tag.Get("wsrpc")
+	methodsTag, hasMethods := marker.Tag.Lookup("methods")
+	modeSpec, flags, _ := strings.Cut(wtag, ",")
+	mode, modeArg, hasArg := strings.Cut(strings.TrimSpace(modeSpec), "=")
+	mode = strings.TrimSpace(mode)
+	if mode == "" {
+		if !hasMethods {
+			return nil, fmt.Errorf("struct %s: the embedded wsrpc.Route needs a tag saying which methods to expose: "+
+				"`wsrpc:\"proxy\" methods:\"Get,Set\"`, `wsrpc:\"allowed\"` or `wsrpc:\"prefix\"`", tn)
+		}
+		mode = modeProxy
 	}
 	for _, f := range splitList(flags) {
 		switch f {
 		case "concurrent":
 			sr.concurrent = true
 		default:
-			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent)", st.Name(), f)
+			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent)", tn, f)
 		}
 	}
-	sr.onClose = pt.Implements(reflect.TypeFor[OnCloser]())
-	methodSig := func(m reflect.Method) (*method, error) {
-		s, err := analyse(st.Name()+"."+m.Name, m.Func, m.Type, true)
-		if err != nil {
-			return nil, fmt.Errorf("method %w", err)
+	prefix := ""
+	switch mode {
+	case modeProxy, modeAllowed:
+		if hasArg {
+			return nil, fmt.Errorf("struct %s: the %s mode takes no value (%q)", tn, mode, modeSpec)
 		}
-		return methodOf(s), nil
+		if mode == modeAllowed && hasMethods {
+			return nil, fmt.Errorf("struct %s: the methods tag belongs to the proxy mode; in the allowed mode hide methods with noproxy", tn)
+		}
+	case modePrefix:
+		prefix = "RPC"
+		if hasArg {
+			prefix = strings.TrimSpace(modeArg)
+			if r, _ := utf8.DecodeRuneInString(prefix); !unicode.IsUpper(r) {
+				return nil, fmt.Errorf("struct %s: the prefix %q must start with an upper-case letter (only exported methods can be called)", tn, prefix)
+			}
+		}
+		if hasMethods {
+			return nil, fmt.Errorf("struct %s: the methods tag belongs to the proxy mode; in the prefix mode hide methods with noproxy", tn)
+		}
+	default:
+		return nil, fmt.Errorf("struct %s: unknown mode %q in the wsrpc tag (use proxy, allowed or prefix)", tn, mode)
 	}
-	if m, ok := pt.MethodByName("Init"); ok {
-		im, err := methodSig(m)
+
+	methods := map[string]reflect.Method{}
+	for i := 0; i < pt.NumMethod(); i++ {
+		m := pt.Method(i)
+		methods[m.Name] = m
+	}
+	build := func(goName string) (*method, error) {
+		m, err := newMethod(tn+"."+goName, methods[goName].Func, true)
 		if err != nil {
+			return nil, fmt.Errorf("method %s.%s: %w", tn, goName, err)
+		}
+		return m, nil
+	}
+
+	if _, ok := methods["Init"]; ok {
+		if sr.init, err = build("Init"); err != nil {
 			return nil, err
 		}
-		sr.init = im
 	}
-	promoted := promotedMethods(st)
+	if _, ok := methods["OnClose"]; ok {
+		if !pt.Implements(typeOnCloser) {
+			return nil, fmt.Errorf("method %s.OnClose: it must be OnClose(ctx context.Context), the wsrpc.OnCloser hook", tn)
+		}
+		sr.onClose = true
+	}
+
+	// modeWire is the wire name a method has in this mode, "" if none.
+	modeWire := func(goName string) string {
+		if mode == modePrefix {
+			rest, ok := strings.CutPrefix(goName, prefix)
+			if !ok || rest == "" {
+				return ""
+			}
+			return wireName(rest)
+		}
+		return wireName(goName)
+	}
+
 	noproxy := map[string]bool{}
 	for _, n := range splitList(marker.Tag.Get("noproxy")) {
-		if _, ok := pt.MethodByName(n); !ok {
-			return nil, fmt.Errorf("struct %s: noproxy names %s, which is not an exported method of *%s", st.Name(), n, st.Name())
+		if _, ok := methods[n]; !ok {
+			return nil, fmt.Errorf("struct %s: noproxy lists %s, which is not an exported method of *%s", tn, n, tn)
+		}
+		if n == "Init" || n == "OnClose" {
+			return nil, fmt.Errorf("struct %s: noproxy lists %s, which is never callable as a member anyway", tn, n)
 		}
 		noproxy[n] = true
+		sr.masked[wireName(n)] = true
+		if w := modeWire(n); w != "" {
+			sr.masked[w] = true
+		}
 	}
-	add := func(goName, wire string) error {
-		m, _ := pt.MethodByName(goName)
-		if noproxy[goName] {
-			sr.masked[wire] = true
-			return nil
+
+	owner := map[string]string{} // wire name → Go name
+	expose := func(goName, wire string) error {
+		if prev, dup := owner[wire]; dup {
+			return fmt.Errorf("struct %s: methods %s and %s both have the wire name %q; give one another name (methods:\"%s=other_name\")", tn, prev, goName, wire, goName)
 		}
-		if sr.masked[wire] && (wire == "init" || wire == "on_close") {
-			return nil
-		}
-		if _, dup := sr.exposed[wire]; dup {
-			return fmt.Errorf("struct %s: two methods are called %q on the wire; rename one with methods:\"%s=other_name\"", st.Name(), wire, goName)
-		}
-		mm, err := methodSig(m)
+		owner[wire] = goName
+		m, err := build(goName)
 		if err != nil {
 			return err
 		}
-		sr.exposed[wire] = mm
+		if !sr.masked[wire] {
+			sr.members[wire] = m
+		}
 		return nil
 	}
-	switch mode {
-	case modeProxy:
-		if prefix != "" {
-			return nil, fmt.Errorf("struct %s: the proxy mode takes no value", st.Name())
-		}
-		list := splitList(marker.Tag.Get("methods"))
-		if len(list) == 0 {
-			return nil, fmt.Errorf("struct %s: `wsrpc:\"proxy\"` needs a methods:\"A,B\" tag listing the methods to expose", st.Name())
-		}
-		for _, item := range list {
-			goName, wire, _ := strings.Cut(item, "=")
-			m, ok := pt.MethodByName(goName)
-			if !ok || m.Name == "" {
-				return nil, fmt.Errorf("struct %s: methods lists %s, which is not an exported method of *%s", st.Name(), goName, st.Name())
+
+	if mode == modeProxy {
+		for _, item := range splitList(methodsTag) {
+			goName, wire, renamed := strings.Cut(item, "=")
+			goName, wire = strings.TrimSpace(goName), strings.TrimSpace(wire)
+			if _, ok := methods[goName]; !ok {
+				return nil, fmt.Errorf("struct %s: methods lists %s, which is not an exported method of *%s", tn, goName, tn)
 			}
 			if goName == "Init" || goName == "OnClose" {
-				return nil, fmt.Errorf("struct %s: %s cannot be listed in methods (Init is called through the bare route name; OnClose never)", st.Name(), goName)
+				return nil, fmt.Errorf("struct %s: methods lists %s; Init runs through the bare route name and OnClose is never callable", tn, goName)
 			}
-			if wire == "" {
+			if renamed && wire == "" {
+				return nil, fmt.Errorf("struct %s: methods gives %s an empty wire name", tn, goName)
+			}
+			if !renamed {
 				wire = wireName(goName)
 			}
-			if err := add(goName, wire); err != nil {
-				return nil, err
-			}
-		}
-		for n := range noproxy {
-			sr.masked[wireName(n)] = true
-		}
-	case modeAllowed, modePrefix:
-		if mode == modeAllowed && prefix != "" {
-			return nil, fmt.Errorf("struct %s: the allowed mode takes no value", st.Name())
-		}
-		if mode == modePrefix && prefix == "" {
-			prefix = "RPC"
-		}
-		for i := 0; i < pt.NumMethod(); i++ {
-			m := pt.Method(i)
-			if m.Name == "Init" || m.Name == "OnClose" || promoted[m.Name] {
+			if noproxy[goName] {
+				sr.masked[wire] = true
 				continue
 			}
-			wire := wireName(m.Name)
-			if mode == modePrefix {
-				rest, ok := strings.CutPrefix(m.Name, prefix)
-				if !ok || rest == "" {
-					continue
-				}
-				wire = wireName(rest)
-			}
-			if err := add(m.Name, wire); err != nil {
+			if err := expose(goName, wire); err != nil {
 				return nil, err
 			}
 		}
-	default:
-		return nil, fmt.Errorf("struct %s: unknown mode %q in the wsrpc tag (use proxy, allowed or prefix)", st.Name(), mode)
+		return sr, nil
+	}
+
+	promoted := promotedMethods(st, pt)
+	for i := 0; i < pt.NumMethod(); i++ {
+		goName := pt.Method(i).Name
+		if goName == "Init" || goName == "OnClose" || noproxy[goName] || promoted[goName] {
+			continue
+		}
+		wire := modeWire(goName)
+		if wire == "" {
+			continue
+		}
+		if err := expose(goName, wire); err != nil {
+			return nil, err
+		}
 	}
 	return sr, nil
 }
 
-// markerField finds the embedded wsrpc.Route field.
-func markerField(st reflect.Type) (reflect.StructField, bool) {
-	for i := 0; i < st.NumField(); i++ {
-		f := st.Field(i)
-		if f.Anonymous && f.Type == typeRoute {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-// promotedMethods are the methods a struct gets from its embedded fields:
-// they are not its own, so the allowed and prefix modes do not expose them.
-func promotedMethods(st reflect.Type) map[string]bool {
-	out := map[string]bool{}
+// findMarker returns the embedded wsrpc.Route field of st.
+func findMarker(st reflect.Type, tn string) (reflect.StructField, error) {
 	for i := 0; i < st.NumField(); i++ {
 		f := st.Field(i)
 		if !f.Anonymous {
 			continue
 		}
-		for _, t := range []reflect.Type{f.Type, reflect.PointerTo(f.Type)} {
+		if f.Type == typeRoute {
+			return f, nil
+		}
+		if f.Type == reflect.PointerTo(typeRoute) {
+			return f, fmt.Errorf("struct %s: embed wsrpc.Route by value, not as *wsrpc.Route", tn)
+		}
+	}
+	return reflect.StructField{}, fmt.Errorf("struct %s does not embed wsrpc.Route: add the field "+
+		"wsrpc.Route `wsrpc:\"proxy\" methods:\"Get,Set\"` listing the methods to expose (see the Route documentation)", tn)
+}
+
+// promotedMethods returns the names of the methods of pt that come from
+// embedded fields rather than being declared for the struct itself.
+func promotedMethods(st, pt reflect.Type) map[string]bool {
+	fromEmbedded := map[string]bool{}
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		if !f.Anonymous || f.Type == typeRoute {
+			continue
+		}
+		sets := []reflect.Type{f.Type}
+		if f.Type.Kind() != reflect.Pointer && f.Type.Kind() != reflect.Interface {
+			sets = append(sets, reflect.PointerTo(f.Type))
+		}
+		for _, t := range sets {
 			for j := 0; j < t.NumMethod(); j++ {
-				out[t.Method(j).Name] = true
+				fromEmbedded[t.Method(j).Name] = true
 			}
 		}
 	}
+	out := map[string]bool{}
+	for name := range fromEmbedded {
+		if !declaredOn(st, pt, name) {
+			out[name] = true
+		}
+	}
 	return out
+}
+
+// declaredOn reports whether the method name (which an embedded field also
+// provides) is declared on the struct itself, shadowing the promoted one.
+// The compiler's wrappers for promoted methods (and for value methods called
+// through a pointer) have no source position; a declared method has one, on
+// T or on *T.
+func declaredOn(st, pt reflect.Type, name string) bool {
+	for _, t := range []reflect.Type{st, pt} {
+		m, ok := t.MethodByName(name)
+		if !ok {
+			continue
+		}
+		f := runtime.FuncForPC(m.Func.Pointer())
+		if f == nil {
+			continue
+		}
+		if file, _ := f.FileLine(f.Entry()); file != "" && file != "<autogenerated>" {
+			return true
+		}
+	}
+	return false
 }
 
 func splitList(s string) []string {
@@ -226,44 +363,49 @@ func splitList(s string) []string {
 	return out
 }
 
-// newInstance returns a connection's instance: a pointer to a shallow copy of
-// the registered value, so a prototype can carry dependencies.
+// newInstance returns a fresh per-connection instance: a pointer to a
+// shallow copy of the value registered with Add.
 func (s *structRoute) newInstance() reflect.Value {
 	inst := reflect.New(s.proto.Type().Elem())
 	inst.Elem().Set(s.proto.Elem())
 	return inst
 }
 
-// member resolves a wire member name; "" is the bare route name (Init).
+// member resolves a wire member name; "" (the bare route name) is Init.
 func (s *structRoute) member(name string) (*method, *Error) {
 	if name == "" {
 		if s.init == nil {
-			return nil, errNotImplemented
+			return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
 		}
 		return s.init, nil
 	}
 	if s.masked[name] {
-		return nil, errMasked
+		return nil, &Error{Type: TypeNotImplemented, Message: "Method masked"}
 	}
-	if m := s.exposed[name]; m != nil {
+	if m := s.members[name]; m != nil {
 		return m, nil
 	}
-	return nil, errNotImplemented
+	return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
 }
 
-// initMethod returns Init, or nil when the struct has none.
+// initMethod returns the Init method, or nil when the struct has none.
 func (s *structRoute) initMethod() *method { return s.init }
 
-// closeInstance runs the instance's OnClose hook, if it has one.
+// closeInstance runs OnClose when the type implements OnCloser; a panic in
+// it is recovered and returned as an error.
 func (s *structRoute) closeInstance(ctx context.Context, inst reflect.Value) (err error) {
 	if !s.onClose {
 		return nil
 	}
+	c, ok := inst.Interface().(OnCloser)
+	if !ok {
+		return errors.New("wsrpc: instance of route " + s.name + " does not implement OnCloser")
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("OnClose of route %q panicked: %v", s.name, p)
+			err = fmt.Errorf("wsrpc: OnClose of route %q (%s) panicked: %v", s.name, s.typeName, p)
 		}
 	}()
-	inst.Interface().(OnCloser).OnClose(ctx)
+	c.OnClose(ctx)
 	return nil
 }

@@ -80,16 +80,42 @@ func node(t *testing.T) (nodePath, dir string) {
 
 // serve starts srv on a loopback port and returns its WebSocket URL.
 func serve(t *testing.T, srv *server.Server) string {
+	return listen(t, srv)
+}
+
+// testEngine is how tests serve: "http" (ServeHTTP under net/http, the
+// default), "goroutine" or "netpoll" (Serve with that engine). The Makefile
+// runs the suites under each.
+var testEngine = os.Getenv("WSRPC_TEST_ENGINE")
+
+func newTestServer(reg *wsrpc.Registry, opts *server.Options) *server.Server {
+	if opts == nil {
+		opts = &server.Options{}
+	}
+	if testEngine == "goroutine" || testEngine == "netpoll" {
+		opts.Engine = testEngine
+	}
+	return server.New(reg, opts)
+}
+
+// listen serves srv on a loopback port the way testEngine says.
+func listen(t testing.TB, srv *server.Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if testEngine == "goroutine" || testEngine == "netpoll" {
+		require.Equal(t, testEngine, srv.Engine())
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { _ = srv.Close(); _ = ln.Close() })
+		return "ws://" + ln.Addr().String() + "/ws/"
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws/", srv)
 	hs := &http.Server{Handler: mux}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() {
-		_ = hs.Close()
 		_ = srv.Close()
+		_ = hs.Close()
 	})
 	return "ws://" + ln.Addr().String() + "/ws/"
 }
@@ -108,7 +134,7 @@ func runNode(t *testing.T, script, url string) string {
 
 func TestJSClientChecks(t *testing.T) {
 	var closeErrs = make(chan error, 16)
-	srv := server.New(testRoutes(t), &server.Options{Options: wsrpc.Options{
+	srv := newTestServer(testRoutes(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: 100 * time.Millisecond,
 		Hooks:             &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) { closeErrs <- err }},
 	}})
@@ -127,7 +153,7 @@ func TestJSClientChecks(t *testing.T) {
 }
 
 func TestJSIntroductionExample(t *testing.T) {
-	srv := server.New(intro.ServerRoutes(), nil)
+	srv := newTestServer(intro.ServerRoutes(), nil)
 	out := runNode(t, "introduction.js", serve(t, srv))
 	require.Equal(t, "subtract: -8\nkv.set: true\nkv.get: \"bar\"\nmultiply_loopback: 200\n", out)
 	require.True(t, strings.HasSuffix(out, "200\n"))

@@ -12,8 +12,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +55,22 @@ type Options struct {
 	// WriteTimeout bounds each write to a client; a client that does not read
 	// for that long is disconnected. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
+
+	// Engine chooses how Serve, ServeConn and ServeUpgraded run connections:
+	// EngineNetpoll (the default on Linux) or EngineGoroutine.
+	Engine string
+
+	// HandshakeTimeout bounds the time a client of Serve or ServeConn takes to
+	// send its upgrade request. Default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// MaxHandshakeSize bounds the upgrade request of Serve and ServeConn.
+	// Default DefaultMaxHandshakeSize.
+	MaxHandshakeSize int
+
+	// Path, when set, is the only request path Serve and ServeConn upgrade
+	// (others get 404). ServeHTTP leaves paths to your mux.
+	Path string
 }
 
 // Server is an http.Handler serving wsrpc connections. Mount it at any path.
@@ -69,6 +87,10 @@ type Server struct {
 	order   []*wsrpc.Conn // connection order, for Broadcast
 	closing bool
 	wg      sync.WaitGroup
+
+	npOnce sync.Once // the netpoll engine, started on first use
+	np     *netpoll
+	npErr  error
 }
 
 // New returns a server that exposes the routes of reg to its clients. opts
@@ -118,17 +140,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h != nil && h.OnAuthSuccess != nil {
 		h.OnAuthSuccess(r)
 	}
-	if !isUpgrade(r) {
-		http.Error(w, "400: Bad Request: this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)", http.StatusBadRequest)
+	if _, err := checkUpgrade(r); err != nil {
+		he := err.(*httpError)
+		if h != nil && h.OnUpgradeFail != nil {
+			h.OnUpgradeFail(r, err)
+		}
+		http.Error(w, fmt.Sprintf("%d: %s", he.status, he.msg), he.status)
 		return
 	}
-	s.mu.Lock()
-	closing := s.closing
-	if !closing {
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if closing {
+	if !s.track() {
 		http.Error(w, "503: Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -141,32 +161,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	st := transport.New(nc, rw.Reader, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
-	c := wsrpc.NewConn(st, wsrpc.ConnConfig{
-		Role:     wsrpc.RoleServer,
-		Registry: s.reg,
-		Options:  s.engine,
-		Request:  r,
-		Context:  s.ctx,
-	})
+	var rd io.Reader = nc
+	if rw != nil && rw.Reader.Buffered() > 0 {
+		rd = rw.Reader
+	}
+	s.serveStream(nc, rd, r)
+}
+
+// serveStream runs an upgraded connection on the calling goroutine (the
+// goroutine engine) until it closes.
+func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request) {
+	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
+	c := s.newConn(st, r)
 	s.add(c)
 	defer s.remove(c)
 	c.Start()
 	_ = st.Serve(c)
 }
 
-func isUpgrade(r *http.Request) bool {
-	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+func (s *Server) newConn(t wsrpc.Transport, r *http.Request) *wsrpc.Conn {
+	return wsrpc.NewConn(t, wsrpc.ConnConfig{
+		Role:     wsrpc.RoleServer,
+		Registry: s.reg,
+		Options:  s.engine,
+		Request:  r,
+		Context:  s.ctx,
+	})
+}
+
+// track counts a connection for Shutdown; false when shutting down.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
 		return false
 	}
-	for _, v := range r.Header.Values("Connection") {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
+	s.wg.Add(1)
+	return true
 }
 
 func (s *Server) add(c *wsrpc.Conn) {

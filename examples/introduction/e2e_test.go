@@ -34,9 +34,9 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func startServer(t *testing.T, bin, addr string) *exec.Cmd {
+func startServer(t *testing.T, bin, addr, engine string) *exec.Cmd {
 	t.Helper()
-	srv := exec.Command(bin, "-addr", addr)
+	srv := exec.Command(bin, "-addr", addr, "-engine", engine)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { _ = srv.Process.Kill() })
 	require.Eventually(t, func() bool {
@@ -69,8 +69,10 @@ func TestExampleServerAndClient(t *testing.T) {
 	addr := freeAddr(t)
 	url := "ws://" + addr + "/ws/"
 
-	for round := 0; round < 2; round++ { // the second round proves an immediate restart works
-		srv := startServer(t, serverBin, addr)
+	// The second engine's round also proves that an immediate restart on the
+	// same port works.
+	for _, engine := range []string{"netpoll", "goroutine"} {
+		srv := startServer(t, serverBin, addr, engine)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		out, err := exec.CommandContext(ctx, clientBin, "-url", url).Output()
 		cancel()

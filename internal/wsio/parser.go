@@ -72,8 +72,9 @@ type Parser struct {
 	onPing func(payload []byte)
 	retain bool // keep buffers between messages (Reader) or drop them (epoll)
 
-	buf []byte // received, unconsumed bytes start at off
-	off int
+	buf      []byte // received, unconsumed bytes start at off
+	off      int
+	borrowed bool // buf is the caller's slice (see Feed and Detach)
 
 	inMsg   bool
 	msgText bool
@@ -91,9 +92,36 @@ func NewParser(side Side, limits Limits) *Parser {
 func (p *Parser) SetControlHandler(onPing func(payload []byte)) { p.onPing = onPing }
 
 // Feed appends received bytes. It invalidates the payload Next returned last.
+//
+// When the parser holds nothing, it parses b in place instead of copying it:
+// b is then unmasked in place and must stay untouched until Detach, which
+// copies whatever is left unparsed (a partial frame) into the parser's own
+// storage. Call Detach before reusing b.
 func (p *Parser) Feed(b []byte) {
+	p.Detach()
+	if p.off == len(p.buf) && !p.retain {
+		p.buf, p.off, p.borrowed = b, 0, true
+		return
+	}
 	p.compact()
 	p.buf = append(p.buf, b...)
+}
+
+// Detach stops the parser from referring to the slice given to Feed,
+// keeping a copy of its unparsed rest. The payloads Next returned are
+// invalid afterwards.
+func (p *Parser) Detach() {
+	if !p.borrowed {
+		return
+	}
+	p.borrowed = false
+	rest := p.buf[p.off:]
+	p.off = 0
+	if len(rest) == 0 {
+		p.buf = nil
+		return
+	}
+	p.buf = append([]byte(nil), rest...)
 }
 
 // Buffered returns how many bytes the parser holds: unparsed input and
@@ -295,7 +323,7 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 
 // release drops the input buffer of an idle parser when nothing is pending.
 func (p *Parser) release() {
-	if !p.retain && p.off == len(p.buf) {
+	if !p.retain && !p.borrowed && p.off == len(p.buf) {
 		p.buf, p.off = nil, 0
 	}
 }

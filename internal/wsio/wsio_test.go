@@ -197,7 +197,7 @@ func collect(t *testing.T, chunks [][]byte) []string {
 	p := NewParser(Server, Limits{})
 	var out []string
 	for _, c := range chunks {
-		p.Feed(c)
+		p.Feed(append([]byte(nil), c...))
 		for {
 			text, payload, ok, err := p.Next()
 			require.NoError(t, err)
@@ -210,6 +210,7 @@ func collect(t *testing.T, chunks [][]byte) []string {
 			}
 			out = append(out, kind+string(payload))
 		}
+		p.Detach()
 	}
 	require.Equal(t, 0, p.Buffered(), "an idle parser holds no bytes")
 	require.Nil(t, p.buf, "an idle parser releases its buffer")
@@ -262,7 +263,7 @@ func FuzzParser(f *testing.F) {
 			p := NewParser(Server, Limits{MaxMessageSize: limit})
 			var out []string
 			for i := 0; i < len(in); i += chunk {
-				p.Feed(in[i:min(i+chunk, len(in))])
+				p.Feed(append([]byte(nil), in[i:min(i+chunk, len(in))]...))
 				for {
 					text, payload, ok, err := p.Next()
 					if err != nil {
@@ -276,6 +277,7 @@ func FuzzParser(f *testing.F) {
 					}
 					out = append(out, string(payload)+map[bool]string{true: "t", false: "b"}[text])
 				}
+				p.Detach()
 			}
 			return out, nil
 		}

@@ -15,9 +15,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -28,28 +28,41 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
+	engine := flag.String("engine", defaultEngine(), "connection engine: netpoll (epoll, Linux) or goroutine")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, log); err != nil {
+	if *engine != server.EngineNetpoll && *engine != server.EngineGoroutine {
+		fmt.Fprintf(os.Stderr, "server: unknown -engine %q: use netpoll or goroutine\n", *engine)
+		os.Exit(2)
+	}
+	if err := run(*addr, *engine, log); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, log *slog.Logger) error {
-	srv := server.New(intro.ServerRoutes(), &server.Options{Options: wsrpc.Options{Logger: log}})
-	mux := http.NewServeMux()
-	mux.Handle("/ws/", srv)
+func defaultEngine() string {
+	if runtime.GOOS == "linux" {
+		return server.EngineNetpoll
+	}
+	return server.EngineGoroutine
+}
+
+func run(addr, engine string, log *slog.Logger) error {
+	srv := server.New(intro.ServerRoutes(), &server.Options{
+		Options: wsrpc.Options{Logger: log},
+		Engine:  engine,
+		Path:    "/ws/",
+	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("wsrpc introduction server listening", "url", "ws://"+ln.Addr().String()+"/ws/")
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("wsrpc introduction server listening", "url", "ws://"+ln.Addr().String()+"/ws/", "engine", srv.Engine())
 	select {
 	case err := <-errc:
 		return err
@@ -58,7 +71,7 @@ func run(addr string, log *slog.Logger) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = hs.Shutdown(sctx) // stops the listener; hijacked WebSockets are the wsrpc server's
+	_ = ln.Close()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// DefaultMaxHandshakeSize bounds the HTTP upgrade request a client may send
+// to Serve or ServeConn; a larger request is answered 431 and dropped.
+const DefaultMaxHandshakeSize = 8 << 10
+
+// handshake accumulates an HTTP upgrade request as bytes arrive, without
+// blocking, so an epoll loop can parse a slow client's request piece by
+// piece.
+type handshake struct {
+	buf []byte
+	max int
+}
+
+// feed adds bytes and reports whether the request head is complete; rest is
+// what followed it (frames the client sent without waiting for the 101).
+func (h *handshake) feed(b []byte) (complete bool, rest []byte, err error) {
+	h.buf = append(h.buf, b...)
+	if i := bytes.Index(h.buf, []byte("\r\n\r\n")); i >= 0 {
+		rest = h.buf[i+4:]
+		h.buf = h.buf[:i+4]
+		return true, rest, nil
+	}
+	if len(h.buf) > h.max {
+		return false, nil, errHandshakeTooLarge
+	}
+	return false, nil, nil
+}
+
+// httpError is a handshake failure with the response to send.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.msg)
+}
+
+var errHandshakeTooLarge = &httpError{http.StatusRequestHeaderFieldsTooLarge, "the upgrade request is larger than MaxHandshakeSize"}
+
+// response is the HTTP response for a failed handshake.
+func (e *httpError) response() []byte {
+	body := fmt.Sprintf("%d: %s\n", e.status, e.msg)
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		e.status, http.StatusText(e.status), len(body), body)
+}
+
+// parseRequest parses a complete request head.
+func parseRequest(head []byte) (*http.Request, error) {
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, "malformed HTTP request"}
+	}
+	return r, nil
+}
+
+// checkUpgrade validates a WebSocket upgrade request (RFC 6455 §4.2.1) and
+// returns the Sec-WebSocket-Accept value.
+func checkUpgrade(r *http.Request) (accept string, err error) {
+	if r.Method != http.MethodGet {
+		return "", &httpError{http.StatusMethodNotAllowed, "a WebSocket upgrade must be a GET"}
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return "", &httpError{http.StatusBadRequest, "a WebSocket upgrade needs HTTP/1.1 or later"}
+	}
+	if !isUpgrade(r) {
+		return "", &httpError{http.StatusBadRequest, "this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)"}
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return "", &httpError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version; use 13"}
+	}
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+		return "", &httpError{http.StatusBadRequest, "invalid Sec-WebSocket-Key"}
+	}
+	return acceptKey(key), nil
+}
+
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// switchingProtocols is the 101 response.
+func switchingProtocols(accept string) []byte {
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")
+}
+
+func isUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// admit runs the server's hooks and checks on a parsed upgrade request: the
+// same order as ServeHTTP (open, authorize, upgrade check).
+func (s *Server) admit(r *http.Request) (accept string, err error) {
+	h := s.hooks()
+	if s.opts.Path != "" && r.URL.Path != s.opts.Path {
+		return "", &httpError{http.StatusNotFound, "no WebSocket endpoint at " + r.URL.Path}
+	}
+	if h != nil && h.OnOpen != nil {
+		h.OnOpen(r)
+	}
+	if s.opts.Authorize != nil && !s.opts.Authorize(r) {
+		if h != nil && h.OnAuthFail != nil {
+			h.OnAuthFail(r)
+		}
+		return "", &httpError{http.StatusForbidden, "Forbidden"}
+	}
+	if h != nil && h.OnAuthSuccess != nil {
+		h.OnAuthSuccess(r)
+	}
+	accept, err = checkUpgrade(r)
+	if err != nil && h != nil && h.OnUpgradeFail != nil {
+		h.OnUpgradeFail(r, err)
+	}
+	return accept, err
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package server
+
+import (
+	"errors"
+	"net"
+)
+
+const netpollSupported = false
+
+type netpoll struct{}
+
+func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
+	return errors.New("netpoll is only available on Linux")
+}

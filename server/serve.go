@@ -1,0 +1,219 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Engines for Serve, ServeConn and ServeUpgraded. ServeHTTP always uses the
+// goroutine engine, because net/http owns those connections.
+const (
+	// EngineNetpoll watches idle connections with epoll: they own no
+	// goroutine and no read or write buffer. Linux only; elsewhere it falls
+	// back to EngineGoroutine.
+	EngineNetpoll = "netpoll"
+	// EngineGoroutine gives every connection a reading goroutine.
+	EngineGoroutine = "goroutine"
+)
+
+// DefaultHandshakeTimeout bounds the time a client of Serve or ServeConn
+// may take to send its upgrade request.
+const DefaultHandshakeTimeout = 5 * time.Second
+
+func (s *Server) engineName() string {
+	switch s.opts.Engine {
+	case EngineGoroutine:
+		return EngineGoroutine
+	case "", EngineNetpoll:
+		if netpollSupported {
+			return EngineNetpoll
+		}
+		return EngineGoroutine
+	}
+	return EngineGoroutine
+}
+
+// Engine reports the engine Serve and ServeConn use.
+func (s *Server) Engine() string { return s.engineName() }
+
+// Serve accepts connections on ln and serves each with the configured
+// engine, without net/http: the upgrade request is read and checked by the
+// server itself (bounded by HandshakeTimeout and MaxHandshakeSize), at any
+// path. It returns when ln fails or the server is closed.
+func (s *Server) Serve(ln net.Listener) error {
+	go func() {
+		<-s.ctx.Done()
+		_ = ln.Close()
+	}()
+	var tempDelay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			if errors.Is(err, errTooManyFiles) {
+				s.engine.Logger.Warn("wsrpc server: accept: out of file descriptors", "err", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		s.ServeConn(nc)
+	}
+}
+
+// ServeConn serves a connection accepted by your own listener, before the
+// WebSocket upgrade: the server reads and answers the upgrade request. It
+// returns at once; the connection is served by the configured engine. This
+// is the embedding API for programs that run their own accept loop.
+func (s *Server) ServeConn(nc net.Conn) {
+	if s.engineName() == EngineNetpoll {
+		if err := s.netpollAdd(nc, nil); err == nil {
+			return
+		}
+	}
+	go s.serveConnGoroutine(nc)
+}
+
+// ServeUpgraded serves a connection on which you already completed the
+// WebSocket upgrade yourself (for example with gobwas/ws). buffered holds
+// bytes read past the upgrade request, if any; r is the upgrade request (its
+// headers are what handlers see through Conn.Request; may be nil). It
+// returns at once.
+func (s *Server) ServeUpgraded(nc net.Conn, buffered []byte, r *http.Request) {
+	if !s.track() {
+		_ = nc.Close()
+		return
+	}
+	up := &upgraded{req: r, rest: append([]byte(nil), buffered...)}
+	if s.engineName() == EngineNetpoll {
+		if err := s.netpollAdd(nc, up); err == nil {
+			return
+		}
+	}
+	go func() {
+		defer s.wg.Done()
+		var rd io.Reader = nc
+		if len(up.rest) > 0 {
+			rd = io.MultiReader(bytes.NewReader(up.rest), nc)
+		}
+		s.serveStream(nc, rd, r)
+	}()
+}
+
+// upgraded is a connection handed over after its upgrade.
+type upgraded struct {
+	req  *http.Request
+	rest []byte
+}
+
+func (s *Server) handshakeTimeout() time.Duration {
+	if s.opts.HandshakeTimeout > 0 {
+		return s.opts.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+func (s *Server) maxHandshake() int {
+	if s.opts.MaxHandshakeSize > 0 {
+		return s.opts.MaxHandshakeSize
+	}
+	return DefaultMaxHandshakeSize
+}
+
+// serveConnGoroutine reads the upgrade request with a deadline, answers it,
+// and serves the connection on this goroutine.
+func (s *Server) serveConnGoroutine(nc net.Conn) {
+	if !s.track() {
+		_ = nc.Close()
+		return
+	}
+	defer s.wg.Done()
+	_ = nc.SetReadDeadline(time.Now().Add(s.handshakeTimeout()))
+	hs := handshake{max: s.maxHandshake()}
+	buf := make([]byte, 1024)
+	var rest []byte
+	for {
+		n, err := nc.Read(buf)
+		if err != nil {
+			_ = nc.Close()
+			return
+		}
+		complete, r, herr := hs.feed(buf[:n])
+		if herr != nil {
+			s.refuse(nc, herr)
+			return
+		}
+		if complete {
+			rest = r
+			break
+		}
+	}
+	req, accept, err := s.upgrade(nc, hs.buf)
+	if err != nil {
+		s.refuse(nc, err)
+		return
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	var rd io.Reader = nc
+	if len(rest) > 0 {
+		rd = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), nc)
+	}
+	_ = accept
+	s.serveStream(nc, rd, req)
+}
+
+// upgrade parses and admits a complete request head and writes the 101.
+func (s *Server) upgrade(nc net.Conn, head []byte) (*http.Request, string, error) {
+	req, err := parseRequest(head)
+	if err != nil {
+		return nil, "", err
+	}
+	req.RemoteAddr = nc.RemoteAddr().String()
+	accept, err := s.admit(req)
+	if err != nil {
+		return nil, "", err
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
+	if _, err := nc.Write(switchingProtocols(accept)); err != nil {
+		return nil, "", err
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	return req, accept, nil
+}
+
+// refuse answers a failed handshake with its HTTP status and closes.
+func (s *Server) refuse(nc net.Conn, err error) {
+	var he *httpError
+	if errors.As(err, &he) {
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(he.response())
+	}
+	_ = nc.Close()
+}
+
+// ListenAndServe listens on the TCP address addr and calls Serve.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("wsrpc server: listen on %s: %w", addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// errTooManyFiles is the accept error of a process out of descriptors.
+var errTooManyFiles = syscall.EMFILE
