@@ -102,6 +102,7 @@ type handler struct {
 	hasResult bool
 	hasErr    bool
 	result    resultType
+	fast      *fastCall // the call path without reflection, when the shape allows
 }
 
 // newMethod checks the shape of fn (a func, or with hasRecv a method
@@ -184,6 +185,7 @@ func newMethod(name string, fn reflect.Value, hasRecv bool) (*method, error) {
 			easyPtr: t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(typeEasyMarshaler),
 		}
 	}
+	h.fast = newFastCall(h)
 	return &method{name: name, call: h.call}, nil
 }
 
@@ -404,6 +406,11 @@ func trimJSONSpace(b []byte) []byte {
 
 func (h *handler) call(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error {
 	params = trimJSONSpace(params)
+	if h.fast != nil {
+		if handled, err := h.fast.call(ctx, recv, params, out); handled {
+			return err
+		}
+	}
 	var stack [6]reflect.Value
 	in := stack[:0]
 	if h.recv {
@@ -558,6 +565,26 @@ func (h *handler) namedArgs(in []reflect.Value, params []byte) ([]reflect.Value,
 		return h.namedFromPositional(in, [][]byte{params})
 	}
 
+	if err := h.checkKeys(obj); err != nil {
+		return nil, err
+	}
+	v := reflect.New(np.vt.typ)
+	if obj != nil {
+		if err := decodeInto(obj, v, np.vt.easy); err != nil {
+			return nil, h.namedDecodeError(obj, err)
+		}
+	}
+	if np.ptr {
+		return append(in, v), nil
+	}
+	return append(in, v.Elem()), nil
+}
+
+// checkKeys checks the keys of a named-params object (nil when params were
+// absent): an unknown key or a missing required field is a TypeError. It
+// allocates nothing for keys without escapes.
+func (h *handler) checkKeys(obj []byte) error {
+	np := h.named
 	// Check the keys: no allocation for keys without escapes.
 	var seenBuf [4]uint64
 	seen := seenBuf[:]
@@ -575,7 +602,7 @@ func (h *handler) namedArgs(in []reflect.Value, params []byte) ([]reflect.Value,
 			}
 			i, ok := np.byKey[key]
 			if !ok {
-				return nil, typeErrorf("%s() got an unexpected keyword argument '%s'", h.name, key)
+				return typeErrorf("%s() got an unexpected keyword argument '%s'", h.name, key)
 			}
 			seen[i/64] |= 1 << (i % 64)
 			l.SkipRecursive()
@@ -584,24 +611,15 @@ func (h *handler) namedArgs(in []reflect.Value, params []byte) ([]reflect.Value,
 		l.Delim('}')
 		l.Consumed()
 		if err := l.Error(); err != nil {
-			return nil, typeErrorf("%s() got malformed params: %v", h.name, err)
+			return typeErrorf("%s() got malformed params: %v", h.name, err)
 		}
 	}
 	for _, i := range np.required {
 		if seen[i/64]&(1<<(i%64)) == 0 {
-			return nil, typeErrorf("%s() missing required argument '%s'", h.name, np.fields[i].name)
+			return typeErrorf("%s() missing required argument '%s'", h.name, np.fields[i].name)
 		}
 	}
-	v := reflect.New(np.vt.typ)
-	if obj != nil {
-		if err := decodeInto(obj, v, np.vt.easy); err != nil {
-			return nil, h.namedDecodeError(obj, err)
-		}
-	}
-	if np.ptr {
-		return append(in, v), nil
-	}
-	return append(in, v.Elem()), nil
+	return nil
 }
 
 // namedFromPositional maps a JSON array onto the fields of the params

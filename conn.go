@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ type ConnConfig struct {
 	Request  *http.Request   // the upgrade request, on the server; may be nil
 	ID       string          // the connection id; default a random UUID
 	Context  context.Context // parent of every handler context; default Background
+	// Workers runs the handlers; connections of one server share one pool.
+	// Default: a pool of this connection's own.
+	Workers *WorkerPool
 }
 
 // Close codes the engine uses.
@@ -82,6 +86,7 @@ type Conn struct {
 	hooks *Hooks
 	log   *slog.Logger
 	req   *http.Request
+	pool  *WorkerPool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,8 +108,9 @@ type Conn struct {
 	handlers    sync.WaitGroup
 
 	wmu       sync.Mutex
-	sendQ     [][]byte
-	spare     [][]byte
+	sendQ     []outMsg
+	spare     []outMsg
+	vec       [][]byte
 	sendBytes int64
 	flushing  bool
 	wclosed   bool
@@ -136,7 +142,11 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		hooks: opts.Hooks,
 		log:   opts.Logger,
 		req:   cfg.Request,
+		pool:  cfg.Workers,
 		done:  make(chan struct{}),
+	}
+	if c.pool == nil {
+		c.pool = NewWorkerPool(0)
 	}
 	if c.reg == nil {
 		c.reg = NewRegistry()
@@ -478,7 +488,7 @@ func (c *Conn) startLocked(j *callJob) {
 func (c *Conn) spawnLocked(j *callJob) {
 	j.started = true
 	c.handlers.Add(1)
-	go c.run(j)
+	c.pool.start(j)
 }
 
 // releaseLocked hands j's instance to the next waiting call.
@@ -560,33 +570,44 @@ func (c *Conn) finish(j *callJob) {
 	c.mu.Unlock()
 }
 
-// run executes one call on its own goroutine and sends the reply.
+// run executes one call on a worker goroutine and sends the reply.
 func (c *Conn) run(j *callJob) {
 	defer c.handlers.Done()
 	defer c.finish(j)
 	ctx := context.WithValue(c.ctx, jobCtxKey{}, j)
-	ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 
-	reply, err := c.execute(ctx, j)
-	if err != nil {
-		c.hookCallFail(ctx, &ci, err)
+	bp := getBuf()
+	var w jwriter.Writer
+	w.Buffer.Buf = (*bp)[:0]
+	if err := c.execute(ctx, j, &w); err != nil {
+		if c.hooks != nil && c.hooks.OnCallFail != nil {
+			ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
+			c.hookCallFail(ctx, &ci, err)
+		}
 		typ, msg := errorTypeMessage(err)
-		reply = appendErrorReply(nil, j.id, typ, msg)
+		w = jwriter.Writer{}
+		w.Buffer.Buf = (*bp)[:0]
+		appendErrorReplyTo(&w, j.id, typ, msg)
 	} else if c.hooks != nil && c.hooks.OnCallSuccess != nil {
+		reply, _ := w.BuildBytes()
+		w = jwriter.Writer{}
+		w.Buffer.Buf = reply
+		ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 		c.hookCallSuccess(ctx, &ci, resultOf(reply))
 	}
-	if err := c.send(reply, false); err != nil && !errors.Is(err, ErrClosed) {
+	*bp, _ = w.BuildBytes()
+	if err := c.sendBuf(bp, false); err != nil && !errors.Is(err, ErrClosed) {
 		c.log.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
 }
 
 // execute runs the handler of j (and a struct route's implicit Init) and
-// returns the encoded reply.
-func (c *Conn) execute(ctx context.Context, j *callJob) (reply []byte, err error) {
+// writes the whole reply to w.
+func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
-			reply, err = nil, &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
+			err = &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
 		}
 	}()
 	var (
@@ -600,28 +621,42 @@ func (c *Conn) execute(ctx context.Context, j *callJob) (reply []byte, err error
 		recv = inst.val
 		mm, e := inst.route.member(j.member)
 		if e != nil {
-			return nil, e
+			return e
 		}
 		m = mm
 		if init := inst.route.initMethod(); init != nil && !inst.initRan.Load() {
 			if err := c.runInit(ctx, inst, init, j.member == ""); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	var w jwriter.Writer
 	w.RawString(`{"id":`)
 	w.Raw(j.id, nil)
 	w.RawString(`,"result":`)
-	if err := m.call(ctx, recv, j.params, &w); err != nil {
-		return nil, err
+	if err := m.call(ctx, recv, j.params, w); err != nil {
+		return err
 	}
 	w.RawByte('}')
 	if w.Error != nil {
-		return nil, &Error{Type: TypeValueError, Message: "Can not serialize result: " + w.Error.Error()}
+		return &Error{Type: TypeValueError, Message: "Can not serialize result: " + w.Error.Error()}
 	}
-	out, _ := w.BuildBytes()
-	return out, nil
+	return nil
+}
+
+// bufPool recycles reply buffers: a reply is encoded into one, queued, and
+// the buffer comes back once the transport wrote it.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBuf is the largest buffer bufPool keeps.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		*bp = (*bp)[:0]
+		bufPool.Put(bp)
+	}
 }
 
 // runInit runs a struct route's Init once per connection before its first
@@ -669,6 +704,12 @@ func errorTypeMessage(err error) (string, string) {
 func appendErrorReply(dst, id []byte, typ, message string) []byte {
 	var w jwriter.Writer
 	w.Buffer.Buf = dst[:0]
+	appendErrorReplyTo(&w, id, typ, message)
+	out, _ := w.BuildBytes()
+	return out
+}
+
+func appendErrorReplyTo(w *jwriter.Writer, id []byte, typ, message string) {
 	w.RawString(`{"id":`)
 	w.Raw(id, nil)
 	w.RawString(`,"error":{"type":`)
@@ -676,8 +717,6 @@ func appendErrorReply(dst, id []byte, typ, message string) []byte {
 	w.RawString(`,"message":`)
 	w.String(message)
 	w.RawString(`}}`)
-	out, _ := w.BuildBytes()
-	return out
 }
 
 func (c *Conn) replyErrorAsync(id []byte, typ, message string) {
@@ -953,21 +992,37 @@ func Proxy[P, R any](method string) func(ctx context.Context, c Caller, params P
 // ---------------------------------------------------------------------------
 // Writing
 
+// outMsg is one queued message; pool is set when its buffer goes back to
+// bufPool after the write.
+type outMsg struct {
+	b    []byte
+	pool *[]byte
+}
+
 // send queues msg and writes the queue. With async, a goroutine does the
 // writing so that the caller (the reader) never blocks on the network.
 func (c *Conn) send(msg []byte, async bool) error {
+	return c.enqueue(outMsg{b: msg}, async)
+}
+
+// sendBuf is send for a message in a bufPool buffer.
+func (c *Conn) sendBuf(bp *[]byte, async bool) error {
+	return c.enqueue(outMsg{b: *bp, pool: bp}, async)
+}
+
+func (c *Conn) enqueue(m outMsg, async bool) error {
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
 		return c.Err()
 	}
-	if c.sendBytes+int64(len(msg)) > c.opts.MaxSendQueueBytes {
+	if c.sendBytes+int64(len(m.b)) > c.opts.MaxSendQueueBytes {
 		c.wmu.Unlock()
 		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
 		return ErrSendQueueFull
 	}
-	c.sendQ = append(c.sendQ, msg)
-	c.sendBytes += int64(len(msg))
+	c.sendQ = append(c.sendQ, m)
+	c.sendBytes += int64(len(m.b))
 	if c.flushing {
 		c.wmu.Unlock()
 		return nil
@@ -984,20 +1039,37 @@ func (c *Conn) send(msg []byte, async bool) error {
 // flush writes batches until the queue is empty. Only one flush runs at a
 // time (c.flushing); messages queued meanwhile go out in its next batch.
 func (c *Conn) flush() error {
+	// Let the handlers that are ready to run finish first, so that their
+	// replies join this write instead of costing a write each.
+	runtime.Gosched()
 	c.wmu.Lock()
 	for len(c.sendQ) > 0 && !c.wclosed {
 		batch := c.sendQ
 		c.sendQ = c.spare[:0]
+		vec := c.vec[:0]
+		for _, m := range batch {
+			vec = append(vec, m.b)
+		}
 		c.wmu.Unlock()
-		err := c.t.WriteMessages(batch)
+		err := c.t.WriteMessages(vec)
 		var n int64
 		for i := range batch {
-			n += int64(len(batch[i]))
-			batch[i] = nil
+			n += int64(len(batch[i].b))
+			if batch[i].pool != nil {
+				putBuf(batch[i].pool)
+			}
+			batch[i] = outMsg{}
+			vec[i] = nil
 		}
 		c.wmu.Lock()
 		c.sendBytes -= n
-		c.spare = batch[:0]
+		// Keep the small slices for the next batch; drop big ones so an
+		// idle connection does not pin them.
+		if cap(batch) <= 64 {
+			c.spare, c.vec = batch[:0], vec[:0]
+		} else {
+			c.spare, c.vec = nil, nil
+		}
 		if err != nil {
 			c.flushing = false
 			c.wmu.Unlock()

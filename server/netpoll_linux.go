@@ -150,8 +150,9 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 
 func (p *poller) loop() {
 	events := make([]unix.EpollEvent, 256)
+	wait := 0
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+		n, err := unix.EpollWait(p.epfd, events, wait)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -159,6 +160,20 @@ func (p *poller) loop() {
 			p.srv.engine.Logger.Error("wsrpc server: epoll_wait failed", "err", err)
 			return
 		}
+		if n == 0 {
+			if wait == 0 {
+				// Nothing ready: let the handlers this poller started run
+				// (and write their replies) before blocking. A goroutine
+				// blocked in epoll_wait keeps its P until the runtime's
+				// monitor takes it back, which can take milliseconds.
+				runtime.Gosched()
+				wait = 1
+			} else {
+				wait = -1
+			}
+			continue
+		}
+		wait = 0
 		for i := 0; i < n; i++ {
 			fd := int(events[i].Fd)
 			p.mu.Lock()

@@ -88,6 +88,8 @@ type Server struct {
 	closing bool
 	wg      sync.WaitGroup
 
+	workers *wsrpc.WorkerPool // handler goroutines shared by all connections
+
 	npOnce sync.Once // the netpoll engine, started on first use
 	np     *netpoll
 	npErr  error
@@ -96,7 +98,7 @@ type Server struct {
 // New returns a server that exposes the routes of reg to its clients. opts
 // may be nil.
 func New(reg *wsrpc.Registry, opts *Options) *Server {
-	s := &Server{reg: reg, clients: make(map[string]*wsrpc.Conn)}
+	s := &Server{reg: reg, clients: make(map[string]*wsrpc.Conn), workers: wsrpc.NewWorkerPool(0)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -186,6 +188,7 @@ func (s *Server) newConn(t wsrpc.Transport, r *http.Request) *wsrpc.Conn {
 		Options:  s.engine,
 		Request:  r,
 		Context:  s.ctx,
+		Workers:  s.workers,
 	})
 }
 

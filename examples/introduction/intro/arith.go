@@ -3,9 +3,12 @@ package intro
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
 )
 
 // ErrOverflow is returned when a result does not fit the wire's numbers.
@@ -13,15 +16,29 @@ var ErrOverflow = errors.New("result out of range")
 
 // Subtract returns a − b.
 func Subtract(a, b json.Number) (json.Number, error) {
-	return apply(a, b, new(big.Int).Sub, func(x, y float64) float64 { return x - y })
+	return apply(a, b, func(x, y int64) int64 { return x - y }, new(big.Int).Sub, func(x, y float64) float64 { return x - y })
 }
 
 // Multiply returns x × y.
 func Multiply(x, y json.Number) (json.Number, error) {
-	return apply(x, y, new(big.Int).Mul, func(x, y float64) float64 { return x * y })
+	return apply(x, y, func(x, y int64) int64 { return x * y }, new(big.Int).Mul, func(x, y float64) float64 { return x * y })
 }
 
-func apply(a, b json.Number, ints func(x, y *big.Int) *big.Int, floats func(x, y float64) float64) (json.Number, error) {
+func apply(a, b json.Number, small func(x, y int64) int64, ints func(x, y *big.Int) *big.Int, floats func(x, y float64) float64) (json.Number, error) {
+	for _, n := range []json.Number{a, b} {
+		if !isNumber(n) {
+			return "", wsrpc.NewError(wsrpc.TypeTypeError, fmt.Sprintf("arguments must be numbers, got %q", string(n)))
+		}
+	}
+	if x, err := strconv.ParseInt(string(a), 10, 64); err == nil {
+		if y, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			// Operands within ±2^31 cannot overflow int64 here.
+			const lim = 1 << 31
+			if -lim < x && x < lim && -lim < y && y < lim {
+				return json.Number(strconv.FormatInt(small(x, y), 10)), nil
+			}
+		}
+	}
 	x, okx := new(big.Int).SetString(string(a), 10)
 	y, oky := new(big.Int).SetString(string(b), 10)
 	if okx && oky {
@@ -40,4 +57,10 @@ func apply(a, b json.Number, ints func(x, y *big.Int) *big.Int, floats func(x, y
 		return "", ErrOverflow
 	}
 	return json.Number(strconv.FormatFloat(r, 'g', -1, 64)), nil
+}
+
+// isNumber reports whether n is a JSON number literal (the easyjson decoder
+// also accepts a string holding anything).
+func isNumber(n json.Number) bool {
+	return len(n) > 0 && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') && json.Valid([]byte(n))
 }

@@ -4,6 +4,8 @@
 // anything else is computed as float64.
 package intro
 
+//go:generate go tool easyjson -no_std_marshalers -output_filename routes_easyjson.go routes.go
+
 import (
 	"context"
 	"encoding/json"
@@ -12,13 +14,15 @@ import (
 )
 
 // SubtractParams are the named params of subtract.
+//
+//easyjson:json
 type SubtractParams struct {
 	A json.Number `json:"a"`
 	B json.Number `json:"b"`
 }
 
 // SubtractRoute returns a − b.
-func SubtractRoute(ctx context.Context, p SubtractParams) (json.Number, error) {
+func SubtractRoute(ctx context.Context, p *SubtractParams) (json.Number, error) {
 	return Subtract(p.A, p.B)
 }
 
@@ -35,32 +39,39 @@ func (s *Storage) Init(ctx context.Context) {
 }
 
 // GetParams are the named params of kv.get.
+//
+//easyjson:json
 type GetParams struct {
 	Key     string          `json:"key"`
 	Default json.RawMessage `json:"default,omitempty"`
 }
 
 // Get returns the value stored under key, or default (null when absent).
-func (s *Storage) Get(ctx context.Context, p GetParams) json.RawMessage {
+//
+// The params come as a pointer, which puts the method on the library's
+// allocation-free call path; the pointer is only valid during the call.
+func (s *Storage) Get(ctx context.Context, p *GetParams) (json.RawMessage, error) {
 	if v, ok := s.data[p.Key]; ok {
-		return v
+		return v, nil
 	}
 	if p.Default == nil {
-		return json.RawMessage("null")
+		return json.RawMessage("null"), nil
 	}
-	return p.Default
+	return p.Default, nil
 }
 
 // SetParams are the named params of kv.set.
+//
+//easyjson:json
 type SetParams struct {
 	Key   string          `json:"key"`
 	Value json.RawMessage `json:"value"`
 }
 
 // Set stores value under key, unchanged, and returns true.
-func (s *Storage) Set(ctx context.Context, p SetParams) bool {
-	s.data[p.Key] = p.Value
-	return true
+func (s *Storage) Set(ctx context.Context, p *SetParams) (bool, error) {
+	s.data[p.Key] = p.Value // a copy made while decoding: safe to keep
+	return true, nil
 }
 
 // MultiplyLoopback calls the connected client's multiply(x=10, y=20) and
@@ -82,13 +93,15 @@ func ServerRoutes() *wsrpc.Registry {
 }
 
 // MultiplyParams are the named params of multiply.
+//
+//easyjson:json
 type MultiplyParams struct {
 	X json.Number `json:"x"`
 	Y json.Number `json:"y"`
 }
 
 // MultiplyRoute returns x × y; the server calls it through multiply_loopback.
-func MultiplyRoute(ctx context.Context, p MultiplyParams) (json.Number, error) {
+func MultiplyRoute(ctx context.Context, p *MultiplyParams) (json.Number, error) {
 	return Multiply(p.X, p.Y)
 }
 

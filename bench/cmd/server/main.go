@@ -1,0 +1,61 @@
+// Command server is the benchmark target: the introduction's routes
+// (subtract, kv, multiply_loopback) on the chosen engine, with optional CPU
+// and heap profiles.
+//
+//	go run ./bench/cmd/server -addr 127.0.0.1:9002 -engine netpoll -cpuprofile cpu.out
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9002", "address to listen on")
+	engine := flag.String("engine", server.EngineNetpoll, "netpoll or goroutine")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
+	memprofile := flag.String("memprofile", "", "write a heap profile here at SIGTERM")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	srv := server.New(intro.ServerRoutes(), &server.Options{Engine: *engine})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fail(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "server:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,325 @@
+package wsrpc
+
+import (
+	"context"
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/mailru/easyjson"
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/mailru/easyjson/jwriter"
+)
+
+// The fast path calls handlers of one common shape without
+// reflect.Value.Call, which allocates and costs more than a small handler:
+//
+//	func (s *T) Method(ctx context.Context, p *Params) (R, error)
+//	func Handler(ctx context.Context, p *Params) (R, error)
+//
+// with Params a struct (named params) and R one of: a pointer, a bool or
+// integer, a string type (json.Number included), json.RawMessage,
+// easyjson.RawMessage or []byte; or no R at all (just error).
+//
+// At Add time the handler's func value is reinterpreted as a func of the
+// same register layout whose pointer arguments are unsafe.Pointer and whose
+// result is a machine word, string or slice: Go passes those in the same
+// registers, so the call is direct. The *Params comes from a pool and is
+// zeroed after the call; the handler must not keep it (or slices of it)
+// after it returns.
+
+type fastResult uint8
+
+const (
+	fastNone   fastResult = iota // just error
+	fastPtr                      // *R
+	fastWord                     // bool or an integer kind
+	fastString                   // a string kind
+	fastBytes                    // json.RawMessage, easyjson.RawMessage, []byte
+)
+
+type fastCall struct {
+	h       *handler
+	result  fastResult
+	resType reflect.Type
+	resKind reflect.Kind
+	number  bool // json.Number
+	rawJSON bool // json.RawMessage or easyjson.RawMessage
+	resEasy bool // *R implements easyjson.Marshaler (fastPtr)
+	pType   reflect.Type
+	pEasy   bool
+	params  sync.Pool
+
+	// Exactly one of these is set.
+	mNone   func(unsafe.Pointer, context.Context, unsafe.Pointer) error
+	mPtr    func(unsafe.Pointer, context.Context, unsafe.Pointer) (unsafe.Pointer, error)
+	mWord   func(unsafe.Pointer, context.Context, unsafe.Pointer) (uintptr, error)
+	mString func(unsafe.Pointer, context.Context, unsafe.Pointer) (string, error)
+	mBytes  func(unsafe.Pointer, context.Context, unsafe.Pointer) ([]byte, error)
+	fNone   func(context.Context, unsafe.Pointer) error
+	fPtr    func(context.Context, unsafe.Pointer) (unsafe.Pointer, error)
+	fWord   func(context.Context, unsafe.Pointer) (uintptr, error)
+	fString func(context.Context, unsafe.Pointer) (string, error)
+	fBytes  func(context.Context, unsafe.Pointer) ([]byte, error)
+}
+
+var (
+	typeJSONMarshaler = reflect.TypeFor[json.Marshaler]()
+	typeTextMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+	typeJSONNumber    = reflect.TypeFor[json.Number]()
+	typeBytes         = reflect.TypeFor[[]byte]()
+)
+
+// erase reinterprets the func value fn as the func type F, which must have
+// the same register layout.
+func erase[F any](fn reflect.Value) F {
+	f := fn.Interface()
+	var out F
+	*(*unsafe.Pointer)(unsafe.Pointer(&out)) = (*[2]unsafe.Pointer)(unsafe.Pointer(&f))[1]
+	return out
+}
+
+// newFastCall returns the fast path for h, or nil when its shape has none.
+func newFastCall(h *handler) *fastCall {
+	if !h.ctx || h.kind != paramsNamed || !h.named.ptr || !h.hasErr {
+		return nil
+	}
+	fc := &fastCall{h: h, pType: h.named.vt.typ, pEasy: h.named.vt.easy}
+	fc.params.New = func() any { return reflect.New(fc.pType).Interface() }
+	if h.hasResult {
+		t := h.result.typ
+		fc.resType, fc.resKind = t, t.Kind()
+		custom := t.Implements(typeJSONMarshaler) || t.Implements(typeTextMarshaler) ||
+			t.Implements(typeEasyMarshaler) || reflect.PointerTo(t).Implements(typeEasyMarshaler) ||
+			reflect.PointerTo(t).Implements(typeJSONMarshaler) || reflect.PointerTo(t).Implements(typeTextMarshaler)
+		switch {
+		case t.Kind() == reflect.Pointer:
+			fc.result = fastPtr
+			fc.resEasy = t.Implements(typeEasyMarshaler)
+		case t == typeJSONNumber:
+			fc.result, fc.number = fastString, true
+		case t == typeJSONRaw || t == typeEasyRaw:
+			fc.result, fc.rawJSON = fastBytes, true
+		case custom:
+			return nil
+		case t.Kind() == reflect.String:
+			fc.result = fastString
+		case t == typeBytes:
+			fc.result = fastBytes
+		case isWordKind(t.Kind()):
+			fc.result = fastWord
+		default:
+			return nil
+		}
+	}
+	fn := h.fn
+	if h.recv {
+		switch fc.result {
+		case fastNone:
+			fc.mNone = erase[func(unsafe.Pointer, context.Context, unsafe.Pointer) error](fn)
+		case fastPtr:
+			fc.mPtr = erase[func(unsafe.Pointer, context.Context, unsafe.Pointer) (unsafe.Pointer, error)](fn)
+		case fastWord:
+			fc.mWord = erase[func(unsafe.Pointer, context.Context, unsafe.Pointer) (uintptr, error)](fn)
+		case fastString:
+			fc.mString = erase[func(unsafe.Pointer, context.Context, unsafe.Pointer) (string, error)](fn)
+		case fastBytes:
+			fc.mBytes = erase[func(unsafe.Pointer, context.Context, unsafe.Pointer) ([]byte, error)](fn)
+		}
+		return fc
+	}
+	switch fc.result {
+	case fastNone:
+		fc.fNone = erase[func(context.Context, unsafe.Pointer) error](fn)
+	case fastPtr:
+		fc.fPtr = erase[func(context.Context, unsafe.Pointer) (unsafe.Pointer, error)](fn)
+	case fastWord:
+		fc.fWord = erase[func(context.Context, unsafe.Pointer) (uintptr, error)](fn)
+	case fastString:
+		fc.fString = erase[func(context.Context, unsafe.Pointer) (string, error)](fn)
+	case fastBytes:
+		fc.fBytes = erase[func(context.Context, unsafe.Pointer) ([]byte, error)](fn)
+	}
+	return fc
+}
+
+func isWordKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
+}
+
+// call is handler.call for the fast shape. It reports handled=false for
+// params it leaves to the general path (arrays, scalars).
+func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) (handled bool, err error) {
+	var obj []byte
+	switch shapeOf(params) {
+	case shapeObject:
+		obj = params
+	case shapeAbsent:
+	default:
+		return false, nil
+	}
+	h := fc.h
+	if err := h.checkKeys(obj); err != nil {
+		return true, err
+	}
+	p := fc.params.Get()
+	pp := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
+	defer func() {
+		reflect.NewAt(fc.pType, pp).Elem().SetZero()
+		fc.params.Put(p)
+	}()
+	if obj != nil {
+		if fc.pEasy {
+			l := jlexer.Lexer{Data: obj}
+			p.(easyjson.Unmarshaler).UnmarshalEasyJSON(&l)
+			l.Consumed()
+			err = l.Error()
+		} else {
+			err = json.Unmarshal(obj, p)
+		}
+		if err != nil {
+			return true, h.namedDecodeError(obj, err)
+		}
+	}
+	var rp unsafe.Pointer
+	if h.recv {
+		rp = recv.UnsafePointer()
+	}
+	switch fc.result {
+	case fastNone:
+		if h.recv {
+			err = fc.mNone(rp, ctx, pp)
+		} else {
+			err = fc.fNone(ctx, pp)
+		}
+		if err == nil {
+			out.RawString("null")
+		}
+		return true, err
+	case fastPtr:
+		var r unsafe.Pointer
+		if h.recv {
+			r, err = fc.mPtr(rp, ctx, pp)
+		} else {
+			r, err = fc.fPtr(ctx, pp)
+		}
+		if err != nil {
+			return true, err
+		}
+		return true, fc.encodePtr(out, r)
+	case fastWord:
+		var w uintptr
+		if h.recv {
+			w, err = fc.mWord(rp, ctx, pp)
+		} else {
+			w, err = fc.fWord(ctx, pp)
+		}
+		if err != nil {
+			return true, err
+		}
+		fc.encodeWord(out, w)
+		return true, nil
+	case fastString:
+		var s string
+		if h.recv {
+			s, err = fc.mString(rp, ctx, pp)
+		} else {
+			s, err = fc.fString(ctx, pp)
+		}
+		if err != nil {
+			return true, err
+		}
+		if fc.number {
+			if s == "" {
+				s = "0" // encoding/json writes the zero json.Number as 0
+			}
+			if !isJSONNumber(s) {
+				return true, cannotSerialize(fc.resType, errInvalidNumber(s))
+			}
+			out.RawString(s)
+			return true, nil
+		}
+		out.String(s)
+		return true, nil
+	default: // fastBytes
+		var b []byte
+		if h.recv {
+			b, err = fc.mBytes(rp, ctx, pp)
+		} else {
+			b, err = fc.fBytes(ctx, pp)
+		}
+		if err != nil {
+			return true, err
+		}
+		switch {
+		case b == nil:
+			out.RawString("null")
+		case fc.rawJSON:
+			if !json.Valid(b) {
+				return true, cannotSerialize(fc.resType, errInvalidRaw)
+			}
+			out.Raw(b, nil)
+		default:
+			out.Base64Bytes(b)
+		}
+		return true, nil
+	}
+}
+
+func (fc *fastCall) encodePtr(out *jwriter.Writer, r unsafe.Pointer) error {
+	if r == nil {
+		out.RawString("null")
+		return nil
+	}
+	v := reflect.NewAt(fc.resType.Elem(), r)
+	if fc.resEasy {
+		return encodeEasy(out, v.Interface().(easyjson.Marshaler), fc.resType)
+	}
+	return encodeStd(out, v)
+}
+
+func (fc *fastCall) encodeWord(out *jwriter.Writer, w uintptr) {
+	switch fc.resKind {
+	case reflect.Bool:
+		out.Bool(w&0xff != 0)
+	case reflect.Int8:
+		out.Int64(int64(int8(w)))
+	case reflect.Int16:
+		out.Int64(int64(int16(w)))
+	case reflect.Int32:
+		out.Int64(int64(int32(w)))
+	case reflect.Int, reflect.Int64:
+		out.Int64(int64(w))
+	case reflect.Uint8:
+		out.Uint64(uint64(uint8(w)))
+	case reflect.Uint16:
+		out.Uint64(uint64(uint16(w)))
+	case reflect.Uint32:
+		out.Uint64(uint64(uint32(w)))
+	default:
+		out.Uint64(uint64(w))
+	}
+}
+
+// isJSONNumber reports whether s is a JSON number literal.
+func isJSONNumber(s string) bool {
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	return json.Valid(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+type fastError string
+
+func (e fastError) Error() string { return string(e) }
+
+const errInvalidRaw = fastError("json.RawMessage result is not valid JSON")
+
+func errInvalidNumber(s string) error { return fastError("invalid number literal " + s) }
