@@ -87,6 +87,7 @@ type Conn struct {
 	log   *slog.Logger
 	req   *http.Request
 	pool  *WorkerPool
+	next  **callJob // set by finish while it holds mu (see spawnLocked)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -488,6 +489,12 @@ func (c *Conn) startLocked(j *callJob) {
 func (c *Conn) spawnLocked(j *callJob) {
 	j.started = true
 	c.handlers.Add(1)
+	if c.next != nil && *c.next == nil {
+		// finish asked to keep the first call it starts: the worker that
+		// just finished runs it without a hand-off.
+		*c.next = j
+		return
+	}
 	c.pool.start(j)
 }
 
@@ -539,8 +546,13 @@ func (c *Conn) reacquire(j *callJob) {
 }
 
 // finish releases everything j held and starts the calls that waited for it.
-func (c *Conn) finish(j *callJob) {
+//
+// It returns one of the calls it started, for the calling worker to run
+// next: calls queued behind a struct instance or the concurrency limit then
+// run back to back on one goroutine.
+func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.mu.Lock()
+	c.next = &next
 	c.releaseLocked(j)
 	c.running--
 	if j.hasKey && c.inflight[j.key] == j {
@@ -567,13 +579,15 @@ func (c *Conn) finish(j *callJob) {
 	if len(c.queue) == 0 {
 		c.queue = nil
 	}
+	c.next = nil
 	c.mu.Unlock()
+	return next
 }
 
-// run executes one call on a worker goroutine and sends the reply.
-func (c *Conn) run(j *callJob) {
+// run executes one call on a worker goroutine and sends the reply. It
+// returns the call the worker should run next, if any.
+func (c *Conn) run(j *callJob) *callJob {
 	defer c.handlers.Done()
-	defer c.finish(j)
 	ctx := context.WithValue(c.ctx, jobCtxKey{}, j)
 
 	bp := getBuf()
@@ -596,9 +610,17 @@ func (c *Conn) run(j *callJob) {
 		c.hookCallSuccess(ctx, &ci, resultOf(reply))
 	}
 	*bp, _ = w.BuildBytes()
-	if err := c.sendBuf(bp, false); err != nil && !errors.Is(err, ErrClosed) {
+	// When another call of this connection is about to run on this worker
+	// (see finish), leave the reply queued: that call's reply, or the last of
+	// the chain, carries it in the same write.
+	c.mu.Lock()
+	chained := j.holding && len(j.inst.waiters) > 0 && !j.inst.waiters[0].started ||
+		len(c.queue) > 0 && c.running <= c.opts.MaxConcurrentRequests
+	c.mu.Unlock()
+	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
 		c.log.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
+	return c.finish(j)
 }
 
 // execute runs the handler of j (and a struct route's implicit Init) and
@@ -1002,15 +1024,25 @@ type outMsg struct {
 // send queues msg and writes the queue. With async, a goroutine does the
 // writing so that the caller (the reader) never blocks on the network.
 func (c *Conn) send(msg []byte, async bool) error {
-	return c.enqueue(outMsg{b: msg}, async)
+	mode := sendNow
+	if async {
+		mode = sendAsync
+	}
+	return c.enqueue(outMsg{b: msg}, mode, false)
 }
 
-// sendBuf is send for a message in a bufPool buffer.
-func (c *Conn) sendBuf(bp *[]byte, async bool) error {
-	return c.enqueue(outMsg{b: *bp, pool: bp}, async)
-}
+// How enqueue writes.
+const (
+	sendNow   = iota // write on the calling goroutine
+	sendAsync        // write on a new goroutine (the caller is a reader)
+)
 
-func (c *Conn) enqueue(m outMsg, async bool) error {
+// maxDeferred bounds the replies left queued for a chained call to carry.
+const maxDeferred = 64
+
+// enqueue queues m and writes the queue, unless defer is set and a chained
+// call will write it soon.
+func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
@@ -1023,13 +1055,13 @@ func (c *Conn) enqueue(m outMsg, async bool) error {
 	}
 	c.sendQ = append(c.sendQ, m)
 	c.sendBytes += int64(len(m.b))
-	if c.flushing {
+	if c.flushing || deferWrite && len(c.sendQ) < maxDeferred {
 		c.wmu.Unlock()
 		return nil
 	}
 	c.flushing = true
 	c.wmu.Unlock()
-	if async {
+	if mode == sendAsync {
 		go c.flush()
 		return nil
 	}

@@ -50,7 +50,9 @@ func (p *WorkerPool) start(j *callJob) {
 
 func (w *worker) loop(p *WorkerPool, j *callJob) {
 	for {
-		j.c.run(j)
+		for j != nil {
+			j = j.c.run(j)
+		}
 		p.mu.Lock()
 		if len(p.idle) >= p.maxIdle {
 			p.mu.Unlock()
