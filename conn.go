@@ -221,9 +221,11 @@ func (c *Conn) closedErrLocked() error {
 // keeps no reference to msg after it returns. It does not block on the
 // network: replies it produces itself are written asynchronously.
 func (c *Conn) HandleMessage(msg []byte) {
-	// json.Valid first: the frame decoder is lenient (it takes 01 as a
-	// number), and nothing invalid may be echoed back.
-	if !isObject(msg) || !json.Valid(msg) {
+	// The frame decoder is lenient inside values (it takes 01 as a number):
+	// ids are checked strictly by parseID, params by whatever decodes them
+	// (ping validates what it echoes), and events and raw results are
+	// validated before anyone sees them.
+	if !isObject(msg) {
 		c.log.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
 		return
 	}
@@ -236,7 +238,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	}
 	switch {
 	case f.ID == nil:
-		if c.opts.OnEvent != nil {
+		if c.opts.OnEvent != nil && json.Valid(msg) {
 			c.opts.OnEvent(c, json.RawMessage(msg))
 		}
 	case f.Method != nil:
@@ -277,8 +279,8 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 	if digits[0] == '-' {
 		digits = digits[1:]
 	}
-	if len(digits) == 0 {
-		return 0, false, false
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false, false // JSON has no leading zeros
 	}
 	for _, b := range digits {
 		if b < '0' || b > '9' {
@@ -294,8 +296,11 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 	return n, true, true
 }
 
-// callJob is one incoming call from arrival to reply.
+// callJob is one incoming call from arrival to reply. It is also the
+// handler's context: the connection's context plus the job itself, so a
+// call costs no context allocation.
 type callJob struct {
+	context.Context
 	c      *Conn
 	buf    []byte // owns the message the slices below point into
 	id     []byte
@@ -314,6 +319,15 @@ type callJob struct {
 	wake     chan struct{}
 	nextSame *callJob // next call with the same id
 	lastSame *callJob // tail of that chain (on the head only)
+}
+
+// Value returns the job for the engine's key, else the connection
+// context's values.
+func (j *callJob) Value(key any) any {
+	if key == (jobCtxKey{}) {
+		return j
+	}
+	return j.Context.Value(key)
 }
 
 // rebase returns the part of dst at the offset s has in src.
@@ -337,15 +351,17 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	buf := make([]byte, len(msg))
 	copy(buf, msg)
 	j := &callJob{
-		c:      c,
-		buf:    buf,
-		id:     rebase(f.ID, msg, buf),
-		key:    key,
-		hasKey: fits,
-		params: rebase(f.Params, msg, buf),
-		size:   int64(len(msg)),
+		Context: c.ctx,
+		c:       c,
+		buf:     buf,
+		id:      rebase(f.ID, msg, buf),
+		key:     key,
+		hasKey:  fits,
+		params:  rebase(f.Params, msg, buf),
+		size:    int64(len(msg)),
 	}
-	name, err := unquote(f.Method)
+	// The method name points into j.buf, which no one reuses: no copy.
+	name, err := unquoteOwned(rebase(f.Method, msg, buf))
 	if err != nil {
 		c.replyErrorAsync(j.id, TypeNotImplemented, "method must be a string")
 		return
@@ -390,18 +406,31 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	c.mu.Unlock()
 }
 
+// unquoteOwned is unquote for bytes that are never modified again: the
+// string shares them.
+func unquoteOwned(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if len(inner) > 0 && simpleString(inner) {
+			return unsafe.String(&inner[0], len(inner)), nil
+		}
+	}
+	return unquote(raw)
+}
+
+func simpleString(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return true
+}
+
 // unquote returns the string a raw JSON string holds.
 func unquote(raw []byte) (string, error) {
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		inner := raw[1 : len(raw)-1]
-		simple := true
-		for _, b := range inner {
-			if b == '\\' || b == '"' || b < 0x20 {
-				simple = false
-				break
-			}
-		}
-		if simple {
+		if inner := raw[1 : len(raw)-1]; simpleString(inner) {
 			return string(inner), nil
 		}
 	}
@@ -588,7 +617,7 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 // returns the call the worker should run next, if any.
 func (c *Conn) run(j *callJob) *callJob {
 	defer c.handlers.Done()
-	ctx := context.WithValue(c.ctx, jobCtxKey{}, j)
+	var ctx context.Context = j
 
 	bp := getBuf()
 	var w jwriter.Writer
@@ -944,14 +973,22 @@ func appendJSON(w *jwriter.Writer, v any) error {
 	return nil
 }
 
+var errInvalidResult = errors.New("wsrpc: decode result: the peer sent a result that is not valid JSON")
+
 // decodeResult decodes a reply's result into target. The bytes are copied
 // first: they alias a read buffer that the transport reuses.
 func decodeResult(data []byte, target any) error {
 	switch t := target.(type) {
 	case *json.RawMessage:
+		if !json.Valid(data) {
+			return errInvalidResult
+		}
 		*t = append((*t)[:0], data...)
 		return nil
 	case *easyjson.RawMessage:
+		if !json.Valid(data) {
+			return errInvalidResult
+		}
 		*t = append((*t)[:0], data...)
 		return nil
 	case easyjson.Unmarshaler:

@@ -2,6 +2,7 @@ package wsrpc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 
@@ -34,6 +35,9 @@ func callPing(_ context.Context, _ reflect.Value, params []byte, out *jwriter.Wr
 	case shapeAbsent:
 		out.RawString("{}")
 	case shapeObject:
+		if !json.Valid(params) {
+			return typeErrorf("ping() got malformed params")
+		}
 		out.Raw(params, nil)
 	default:
 		return typeErrorf("ping() takes keyword arguments only")
