@@ -58,6 +58,11 @@ type ConnConfig struct {
 	// Workers runs the handlers; connections of one server share one pool.
 	// Default: a pool of this connection's own.
 	Workers *WorkerPool
+	// BatchedReads says that the reader calls Flush after each batch of
+	// HandleMessage calls (each read from the network). It lets the engine
+	// run inline routes (see Inline) on the reader's goroutine and write
+	// their replies together.
+	BatchedReads bool
 }
 
 // Close codes the engine uses.
@@ -88,6 +93,8 @@ type Conn struct {
 	req   *http.Request
 	pool  *WorkerPool
 	next  **callJob // set by finish while it holds mu (see spawnLocked)
+	inl   **callJob // set by handleCall while it holds mu (see spawnLocked)
+	batch bool      // ConnConfig.BatchedReads
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -144,6 +151,7 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		log:   opts.Logger,
 		req:   cfg.Request,
 		pool:  cfg.Workers,
+		batch: cfg.BatchedReads,
 		done:  make(chan struct{}),
 	}
 	if c.pool == nil {
@@ -317,6 +325,7 @@ type callJob struct {
 	started  bool // a goroutine runs it (guarded by c.mu)
 	holding  bool // it holds inst (guarded by c.mu)
 	wake     chan struct{}
+	inline   bool     // runs on the reader's goroutine (see Inline)
 	nextSame *callJob // next call with the same id
 	lastSame *callJob // tail of that chain (on the head only)
 }
@@ -398,12 +407,22 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
-	if reason := c.admitLocked(j); reason != "" {
-		c.mu.Unlock()
+	var inline *callJob
+	if c.batch && (j.fr != nil && j.fr.inline || j.inst != nil && j.inst.route.inline) {
+		c.inl = &inline
+	}
+	reason := c.admitLocked(j)
+	c.inl = nil
+	c.mu.Unlock()
+	if reason != "" {
 		c.replyErrorAsync(j.id, TypeRuntimeError, reason)
 		return
 	}
-	c.mu.Unlock()
+	if inline != nil {
+		if next := c.run(inline); next != nil {
+			c.pool.start(next)
+		}
+	}
 }
 
 // unquoteOwned is unquote for bytes that are never modified again: the
@@ -518,6 +537,12 @@ func (c *Conn) startLocked(j *callJob) {
 func (c *Conn) spawnLocked(j *callJob) {
 	j.started = true
 	c.handlers.Add(1)
+	if c.inl != nil && *c.inl == nil {
+		// handleCall runs an inline route itself, on the reader.
+		j.inline = true
+		*c.inl = j
+		return
+	}
 	if c.next != nil && *c.next == nil {
 		// finish asked to keep the first call it starts: the worker that
 		// just finished runs it without a hand-off.
@@ -646,7 +671,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	chained := j.holding && len(j.inst.waiters) > 0 && !j.inst.waiters[0].started ||
 		len(c.queue) > 0 && c.running <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
-	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
+	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
 		c.log.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
 	return c.finish(j)
@@ -833,6 +858,9 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 		return err
 	}
 	if j, _ := ctx.Value(jobCtxKey{}).(*callJob); j != nil && j.c == c {
+		if j.inline {
+			return ErrInlineCall
+		}
 		c.mu.Lock()
 		held := j.holding
 		c.releaseLocked(j)
@@ -1108,9 +1136,15 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 // flush writes batches until the queue is empty. Only one flush runs at a
 // time (c.flushing); messages queued meanwhile go out in its next batch.
 func (c *Conn) flush() error {
-	// Let the handlers that are ready to run finish first, so that their
-	// replies join this write instead of costing a write each.
-	runtime.Gosched()
+	// When other calls of this connection are running, let them finish
+	// first so that their replies join this write instead of costing a
+	// write each. A lone call writes at once.
+	c.mu.Lock()
+	busy := c.running > 1
+	c.mu.Unlock()
+	if busy {
+		runtime.Gosched()
+	}
 	c.wmu.Lock()
 	for len(c.sendQ) > 0 && !c.wclosed {
 		batch := c.sendQ
@@ -1234,6 +1268,25 @@ func (c *Conn) Close() error {
 // and reason; cause (may be nil) is what Err and the OnClose hook report.
 func (c *Conn) CloseWithError(code int, reason string, cause error) error {
 	c.closeWith(cause, code, reason)
+	return nil
+}
+
+// Flush writes the replies that inline routes produced during HandleMessage
+// (see Inline and ConnConfig.BatchedReads). With wait, it writes on the
+// calling goroutine; otherwise another goroutine writes and Flush returns at
+// once, which is what an event loop wants.
+func (c *Conn) Flush(wait bool) error {
+	c.wmu.Lock()
+	if c.flushing || len(c.sendQ) == 0 || c.wclosed {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.wmu.Unlock()
+	if wait {
+		return c.flush()
+	}
+	go c.flush()
 	return nil
 }
 

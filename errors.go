@@ -20,6 +20,11 @@ var (
 	// the rule (see the package documentation).
 	ErrInvalidRoute = errors.New("wsrpc: invalid route")
 
+	// ErrInlineCall is returned by Conn.Call made from an inline handler (see
+	// Inline): such a handler runs on the goroutine that reads the
+	// connection, so it could never read the reply. Drop the inline mark.
+	ErrInlineCall = errors.New("wsrpc: an inline handler cannot call the peer: register it without Inline (or the inline tag flag)")
+
 	// ErrSendQueueFull is the reason a connection is closed when its peer does
 	// not read fast enough and the bounded send queue overflows.
 	ErrSendQueueFull = errors.New("wsrpc: send queue full: the peer is not reading its replies")

@@ -124,6 +124,16 @@ func (r *Registry) Add(name string, handler any) error {
 }
 
 func newRoute(name string, handler any) (routeRef, error) {
+	if ih, ok := handler.(inlineHandler); ok {
+		ref, err := newRoute(name, ih.fn)
+		if err == nil && ref.fr == nil {
+			return routeRef{}, fmt.Errorf("Inline takes a func; mark a struct route with the tag flag `wsrpc:\"proxy,inline\"`")
+		}
+		if ref.fr != nil {
+			ref.fr.inline = true
+		}
+		return ref, err
+	}
 	if handler == nil {
 		return routeRef{}, fmt.Errorf("the handler is nil")
 	}

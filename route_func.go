@@ -12,9 +12,22 @@ import (
 // funcRoute is a function registered under a name; it is called by exactly
 // that name (which may contain dots).
 type funcRoute struct {
-	name string
-	m    *method
+	name   string
+	m      *method
+	inline bool // registered through Inline
 }
+
+// inlineHandler marks a function route registered with Inline.
+type inlineHandler struct{ fn any }
+
+// Inline marks a function handler that never blocks (no I/O, no calls to the
+// peer, no waiting on locks held elsewhere): the engine may run it on the
+// goroutine that reads the connection, with no hand-off, and write all
+// replies of one read in one write. A call to the peer from an inline
+// handler fails at once. Use it for cheap handlers on hot paths:
+//
+//	reg.MustAdd("subtract", wsrpc.Inline(subtract))
+func Inline(fn any) any { return inlineHandler{fn} }
 
 func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {
 	m, err := newMethod(name, fn, false)

@@ -45,6 +45,11 @@ import (
 //     AllowedRoute).
 //   - prefix: methods named RPC<Name> are callable as <name> (the reference's
 //     PrefixRoute); `wsrpc:"prefix=Do"` uses the prefix Do instead.
+//   - flag inline (`wsrpc:"proxy,inline"`): the methods never block (no
+//     I/O, no calls to the peer, no waiting on locks held elsewhere), so the
+//     engine may run them on the goroutine that reads the connection, with
+//     no hand-off, and write all replies of one read in one write. A call
+//     to the peer from an inline handler fails at once.
 //   - flag concurrent (`wsrpc:"proxy,concurrent"`): calls on one instance may
 //     run at the same time; the struct then guards its own state.
 //
@@ -99,6 +104,7 @@ const (
 type structRoute struct {
 	name       string
 	concurrent bool // the struct opted into concurrent execution
+	inline     bool // its methods never block: run them on the reading goroutine
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
@@ -145,8 +151,10 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		switch f {
 		case "concurrent":
 			sr.concurrent = true
+		case "inline":
+			sr.inline = true
 		default:
-			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent)", tn, f)
+			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent, inline)", tn, f)
 		}
 	}
 	prefix := ""

@@ -370,7 +370,7 @@ func TestRouteStructAddErrors(t *testing.T) {
 		{"pointer marker", &ptrMarker{}, "struct ptrMarker: embed wsrpc.Route by value, not as *wsrpc.Route"},
 		{"no tag", &noTag{}, "struct noTag: the embedded wsrpc.Route needs a tag saying which methods to expose"},
 		{"unknown mode", &badMode{}, `struct badMode: unknown mode "everything" in the wsrpc tag (use proxy, allowed or prefix)`},
-		{"unknown flag", &badFlag{}, `struct badFlag: unknown flag "fast" in the wsrpc tag (known: concurrent)`},
+		{"unknown flag", &badFlag{}, `struct badFlag: unknown flag "fast" in the wsrpc tag (known: concurrent, inline)`},
 		{"proxy with value", &proxyValue{}, `struct proxyValue: the proxy mode takes no value ("proxy=x")`},
 		{"lower-case prefix", &lowPrefix{}, `struct lowPrefix: the prefix "do" must start with an upper-case letter`},
 		{"methods in allowed mode", &allowedMethods{}, "struct allowedMethods: the methods tag belongs to the proxy mode"},

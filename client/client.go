@@ -155,9 +155,10 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	}
 	st := transport.New(nc, r, wsio.Client, wsio.Limits{MaxMessageSize: c.opts.MaxMessageSize}, c.opts.WriteTimeout)
 	conn := wsrpc.NewConn(st, wsrpc.ConnConfig{
-		Role:     wsrpc.RoleClient,
-		Registry: c.opts.Registry,
-		Options:  &c.opts.Options,
+		Role:         wsrpc.RoleClient,
+		Registry:     c.opts.Registry,
+		Options:      &c.opts.Options,
+		BatchedReads: true, // transport.Stream flushes after each read
 	})
 	conn.Start()
 	// The reader runs before OnConnect so that OnConnect can make calls.

@@ -150,7 +150,7 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 
 func (p *poller) loop() {
 	events := make([]unix.EpollEvent, 256)
-	wait := 0
+	wait, idle := 0, 0
 	for {
 		n, err := unix.EpollWait(p.epfd, events, wait)
 		if err != nil {
@@ -161,19 +161,19 @@ func (p *poller) loop() {
 			return
 		}
 		if n == 0 {
-			if wait == 0 {
+			if idle < 3 {
 				// Nothing ready: let the handlers this poller started run
 				// (and write their replies) before blocking. A goroutine
 				// blocked in epoll_wait keeps its P until the runtime's
 				// monitor takes it back, which can take milliseconds.
 				runtime.Gosched()
-				wait = 1
+				idle++
 			} else {
 				wait = -1
 			}
 			continue
 		}
-		wait = 0
+		wait, idle = 0, 0
 		for i := 0; i < n; i++ {
 			fd := int(events[i].Fd)
 			p.mu.Lock()
@@ -261,6 +261,7 @@ func (pc *pconn) onData(data []byte) {
 		}
 	}
 	pc.parser.Detach()
+	_ = pc.conn.Flush(false)
 }
 
 // start makes the engine connection once the upgrade is done.

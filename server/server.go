@@ -189,6 +189,8 @@ func (s *Server) newConn(t wsrpc.Transport, r *http.Request) *wsrpc.Conn {
 		Request:  r,
 		Context:  s.ctx,
 		Workers:  s.workers,
+		// Both engines flush after each read.
+		BatchedReads: true,
 	})
 }
 

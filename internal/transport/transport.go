@@ -102,6 +102,11 @@ func (s *Stream) Serve(c *wsrpc.Conn) error {
 		if text {
 			c.HandleMessage(payload)
 		}
+		if rd.Buffered() == 0 {
+			// The end of what one read brought: write the replies inline
+			// routes produced meanwhile, together.
+			_ = c.Flush(true)
+		}
 	}
 	var ce *wsio.CloseError
 	switch {

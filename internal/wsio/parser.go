@@ -378,6 +378,10 @@ func NewReader(r io.Reader, side Side, limits Limits) *Reader {
 // SetControlHandler sets the function called with each ping's payload.
 func (r *Reader) SetControlHandler(onPing func(payload []byte)) { r.p.SetControlHandler(onPing) }
 
+// Buffered returns how many received bytes wait to be parsed: when it is 0,
+// the next ReadMessage will wait for the network.
+func (r *Reader) Buffered() int { return r.p.Buffered() }
+
 // maxRetained is the buffer size a Reader keeps between messages; a larger
 // buffer, grown for one big message, is dropped after it.
 const maxRetained = 64 << 10

@@ -29,7 +29,7 @@ func SubtractRoute(ctx context.Context, p *SubtractParams) (json.Number, error) 
 // Storage is the introduction's key-value struct route: one instance per
 // connection, created on first use; Init runs before its first call.
 type Storage struct {
-	wsrpc.Route `wsrpc:"proxy" methods:"Get,Set"`
+	wsrpc.Route `wsrpc:"proxy,inline" methods:"Get,Set"`
 	data        map[string]json.RawMessage
 }
 
@@ -86,7 +86,7 @@ func MultiplyLoopback(ctx context.Context) (json.RawMessage, error) {
 // multiply_loopback (plus the built-in ping).
 func ServerRoutes() *wsrpc.Registry {
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("subtract", SubtractRoute)
+	reg.MustAdd("subtract", wsrpc.Inline(SubtractRoute))
 	reg.MustAdd("kv", &Storage{})
 	reg.MustAdd("multiply_loopback", MultiplyLoopback)
 	return reg
@@ -109,6 +109,6 @@ func MultiplyRoute(ctx context.Context, p *MultiplyParams) (json.Number, error) 
 // built-in ping).
 func ClientRoutes() *wsrpc.Registry {
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("multiply", MultiplyRoute)
+	reg.MustAdd("multiply", wsrpc.Inline(MultiplyRoute))
 	return reg
 }
