@@ -357,19 +357,16 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.log.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
 		return
 	}
-	buf := make([]byte, len(msg))
-	copy(buf, msg)
-	j := &callJob{
-		Context: c.ctx,
-		c:       c,
-		buf:     buf,
-		id:      rebase(f.ID, msg, buf),
-		key:     key,
-		hasKey:  fits,
-		params:  rebase(f.Params, msg, buf),
-		size:    int64(len(msg)),
-	}
-	// The method name points into j.buf, which no one reuses: no copy.
+	j := newJob(msg)
+	buf := j.buf
+	j.Context = c.ctx
+	j.c = c
+	j.id = rebase(f.ID, msg, buf)
+	j.key, j.hasKey = key, fits
+	j.params = rebase(f.Params, msg, buf)
+	j.size = int64(len(msg))
+	// The method name points into j.buf. Until the route is known (and its
+	// stable name replaces it) the job must not go back to the pool.
 	name, err := unquoteOwned(rebase(f.Method, msg, buf))
 	if err != nil {
 		c.replyErrorAsync(j.id, TypeNotImplemented, "method must be a string")
@@ -385,6 +382,11 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	j.fr, j.member = fr, member
+	if fr != nil {
+		j.method = fr.name
+	} else {
+		j.method = sr.fullName(member)
+	}
 
 	c.mu.Lock()
 	if c.closed {
@@ -422,7 +424,38 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
 		}
+		// An inline call is over when run returns (its handler may not keep
+		// its context), so its job is reused.
+		recycleJob(inline)
 	}
+}
+
+// jobPool recycles the jobs of inline calls.
+var jobPool = sync.Pool{New: func() any { return new(callJob) }}
+
+// maxPooledJobBuf is the largest message buffer a pooled job keeps.
+const maxPooledJobBuf = 4 << 10
+
+// newJob returns a job owning a copy of msg.
+func newJob(msg []byte) *callJob {
+	j := jobPool.Get().(*callJob)
+	buf := j.buf
+	if cap(buf) < len(msg) {
+		buf = make([]byte, len(msg))
+	}
+	buf = buf[:len(msg)]
+	copy(buf, msg)
+	j.buf = buf
+	return j
+}
+
+func recycleJob(j *callJob) {
+	buf := j.buf
+	if cap(buf) > maxPooledJobBuf {
+		buf = nil
+	}
+	*j = callJob{buf: buf[:0]}
+	jobPool.Put(j)
 }
 
 // unquoteOwned is unquote for bytes that are never modified again: the

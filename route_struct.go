@@ -110,6 +110,7 @@ type structRoute struct {
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
 	init     *method
 	members  map[string]*method // wire name → exposed method
+	full     map[string]string  // wire name → "route.member", for hooks and logs
 	masked   map[string]bool    // wire names that answer "Method masked"
 	onClose  bool
 }
@@ -273,6 +274,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 				return nil, err
 			}
 		}
+		sr.fillFullNames()
 		return sr, nil
 	}
 
@@ -290,7 +292,15 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 			return nil, err
 		}
 	}
+	sr.fillFullNames()
 	return sr, nil
+}
+
+func (s *structRoute) fillFullNames() {
+	s.full = make(map[string]string, len(s.members))
+	for w := range s.members {
+		s.full[w] = s.name + "." + w
+	}
 }
 
 // findMarker returns the embedded wsrpc.Route field of st.
@@ -394,6 +404,17 @@ func (s *structRoute) member(name string) (*method, *Error) {
 		return m, nil
 	}
 	return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
+}
+
+// fullName returns "route.member" without allocating for exposed members.
+func (s *structRoute) fullName(member string) string {
+	if member == "" {
+		return s.name
+	}
+	if n, ok := s.full[member]; ok {
+		return n
+	}
+	return s.name + "." + member
 }
 
 // initMethod returns the Init method, or nil when the struct has none.

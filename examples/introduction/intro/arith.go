@@ -62,5 +62,8 @@ func apply(a, b json.Number, small func(x, y int64) int64, ints func(x, y *big.I
 // isNumber reports whether n is a JSON number literal (the easyjson decoder
 // also accepts a string holding anything).
 func isNumber(n json.Number) bool {
+	if _, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return true
+	}
 	return len(n) > 0 && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') && json.Valid([]byte(n))
 }
