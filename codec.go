@@ -411,6 +411,11 @@ func (h *handler) call(ctx context.Context, recv reflect.Value, params []byte, o
 			return err
 		}
 	}
+	return h.callReflect(ctx, recv, params, out)
+}
+
+// callReflect is call through reflect.Value.Call, for every shape.
+func (h *handler) callReflect(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error {
 	var stack [6]reflect.Value
 	in := stack[:0]
 	if h.recv {

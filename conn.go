@@ -92,9 +92,11 @@ type Conn struct {
 	log   *slog.Logger
 	req   *http.Request
 	pool  *WorkerPool
-	next  **callJob // set by finish while it holds mu (see spawnLocked)
-	inl   **callJob // set by handleCall while it holds mu (see spawnLocked)
-	batch bool      // ConnConfig.BatchedReads
+	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
+	// call spawnLocked starts is left to them (see spawnLocked).
+	takeNext, takeInline bool
+	nextJob, inlineJob   *callJob
+	batch                bool // ConnConfig.BatchedReads
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -325,9 +327,10 @@ type callJob struct {
 	started  bool // a goroutine runs it (guarded by c.mu)
 	holding  bool // it holds inst (guarded by c.mu)
 	wake     chan struct{}
-	inline   bool     // runs on the reader's goroutine (see Inline)
-	nextSame *callJob // next call with the same id
-	lastSame *callJob // tail of that chain (on the head only)
+	w        jwriter.Writer // encodes the reply
+	inline   bool           // runs on the reader's goroutine (see Inline)
+	nextSame *callJob       // next call with the same id
+	lastSame *callJob       // tail of that chain (on the head only)
 }
 
 // Value returns the job for the engine's key, else the connection
@@ -373,8 +376,10 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	j.method = name
-	ci := CallInfo{Conn: c, Method: name, ID: j.id, Params: j.params}
-	c.hookCallStart(c.ctx, &ci)
+	if c.hooks != nil && c.hooks.OnCallStart != nil {
+		ci := CallInfo{Conn: c, Method: name, ID: j.id, Params: j.params}
+		c.hookCallStart(c.ctx, &ci)
+	}
 
 	fr, sr, member, found := c.reg.lookup(name)
 	if !found {
@@ -409,12 +414,10 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
-	var inline *callJob
-	if c.batch && (j.fr != nil && j.fr.inline || j.inst != nil && j.inst.route.inline) {
-		c.inl = &inline
-	}
+	c.takeInline = c.batch && (j.fr != nil && j.fr.inline || j.inst != nil && j.inst.route.inline)
 	reason := c.admitLocked(j)
-	c.inl = nil
+	inline := c.inlineJob
+	c.takeInline, c.inlineJob = false, nil
 	c.mu.Unlock()
 	if reason != "" {
 		c.replyErrorAsync(j.id, TypeRuntimeError, reason)
@@ -570,16 +573,16 @@ func (c *Conn) startLocked(j *callJob) {
 func (c *Conn) spawnLocked(j *callJob) {
 	j.started = true
 	c.handlers.Add(1)
-	if c.inl != nil && *c.inl == nil {
+	if c.takeInline && c.inlineJob == nil {
 		// handleCall runs an inline route itself, on the reader.
 		j.inline = true
-		*c.inl = j
+		c.inlineJob = j
 		return
 	}
-	if c.next != nil && *c.next == nil {
+	if c.takeNext && c.nextJob == nil {
 		// finish asked to keep the first call it starts: the worker that
 		// just finished runs it without a hand-off.
-		*c.next = j
+		c.nextJob = j
 		return
 	}
 	c.pool.start(j)
@@ -639,7 +642,7 @@ func (c *Conn) reacquire(j *callJob) {
 // run back to back on one goroutine.
 func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.mu.Lock()
-	c.next = &next
+	c.takeNext = true
 	c.releaseLocked(j)
 	c.running--
 	if j.hasKey && c.inflight[j.key] == j {
@@ -666,7 +669,8 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 	if len(c.queue) == 0 {
 		c.queue = nil
 	}
-	c.next = nil
+	next = c.nextJob
+	c.takeNext, c.nextJob = false, nil
 	c.mu.Unlock()
 	return next
 }
@@ -678,20 +682,21 @@ func (c *Conn) run(j *callJob) *callJob {
 	var ctx context.Context = j
 
 	bp := getBuf()
-	var w jwriter.Writer
+	w := &j.w
+	*w = jwriter.Writer{}
 	w.Buffer.Buf = (*bp)[:0]
-	if err := c.execute(ctx, j, &w); err != nil {
+	if err := c.execute(ctx, j, w); err != nil {
 		if c.hooks != nil && c.hooks.OnCallFail != nil {
 			ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 			c.hookCallFail(ctx, &ci, err)
 		}
 		typ, msg := errorTypeMessage(err)
-		w = jwriter.Writer{}
+		*w = jwriter.Writer{}
 		w.Buffer.Buf = (*bp)[:0]
-		appendErrorReplyTo(&w, j.id, typ, msg)
+		appendErrorReplyTo(w, j.id, typ, msg)
 	} else if c.hooks != nil && c.hooks.OnCallSuccess != nil {
 		reply, _ := w.BuildBytes()
-		w = jwriter.Writer{}
+		*w = jwriter.Writer{}
 		w.Buffer.Buf = reply
 		ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 		c.hookCallSuccess(ctx, &ci, resultOf(reply))

@@ -394,8 +394,10 @@ func TestBroadcast(t *testing.T) {
 			reg.MustAdd("hello", func() int { return i })
 		}
 		dial(t, url, &client.Options{Registry: reg})
+		// Registration follows the 101 response: wait for it, so that the
+		// connection order is the dial order.
+		require.Eventually(t, func() bool { return len(srv.Clients()) == i+1 }, 2*time.Second, time.Millisecond)
 	}
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 3 }, 2*time.Second, 5*time.Millisecond)
 	var callbacks atomic.Int32
 	results := srv.BroadcastFunc(testCtx(t), "hello", nil, func(server.BroadcastResult) { callbacks.Add(1) })
 	require.Len(t, results, 3)

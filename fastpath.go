@@ -30,6 +30,10 @@ import (
 // zeroed after the call; the handler must not keep it (or slices of it)
 // after it returns.
 
+// lexerPool spares the fast path a lexer allocation per call (a lexer
+// handed to generated code escapes).
+var lexerPool = sync.Pool{New: func() any { return new(jlexer.Lexer) }}
+
 type fastResult uint8
 
 const (
@@ -177,10 +181,13 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 	}()
 	if obj != nil {
 		if fc.pEasy {
-			l := jlexer.Lexer{Data: obj}
-			p.(easyjson.Unmarshaler).UnmarshalEasyJSON(&l)
+			l := lexerPool.Get().(*jlexer.Lexer)
+			*l = jlexer.Lexer{Data: obj}
+			p.(easyjson.Unmarshaler).UnmarshalEasyJSON(l)
 			l.Consumed()
 			err = l.Error()
+			*l = jlexer.Lexer{}
+			lexerPool.Put(l)
 		} else {
 			err = json.Unmarshal(obj, p)
 		}
