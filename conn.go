@@ -1,6 +1,8 @@
 package wsrpc
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -50,11 +52,15 @@ const (
 // ConnConfig is what NewConn needs besides the transport.
 type ConnConfig struct {
 	Role     Role
-	Registry *Registry       // the routes the peer may call; nil for none but ping
-	Options  *Options        // nil for the defaults
-	Request  *http.Request   // the upgrade request, on the server; may be nil
-	ID       string          // the connection id; default a random UUID
-	Context  context.Context // parent of every handler context; default Background
+	Registry *Registry     // the routes the peer may call; nil for none but ping
+	Options  *Options      // nil for the defaults
+	Request  *http.Request // the upgrade request, on the server; may be nil
+	// RequestHead is the raw head of the upgrade request, for servers that
+	// keep it instead of a parsed Request (it is much smaller); Request()
+	// parses it on first use.
+	RequestHead []byte
+	ID          string          // the connection id; default a random UUID
+	Context     context.Context // parent of every handler context; default Background
 	// Workers runs the handlers; connections of one server share one pool.
 	// Default: a pool of this connection's own.
 	Workers *WorkerPool
@@ -83,15 +89,17 @@ const (
 // Either side calls the other with Call (or the typed helpers Call and Proxy)
 // and sends events with Emit. All methods are safe for concurrent use.
 type Conn struct {
-	id    string
-	role  Role
-	reg   *Registry
-	t     Transport
-	opts  *Options
-	hooks *Hooks
-	log   *slog.Logger
-	req   *http.Request
-	pool  *WorkerPool
+	id      string
+	role    Role
+	reg     *Registry
+	t       Transport
+	opts    *Options
+	hooks   *Hooks
+	log     *slog.Logger
+	req     *http.Request
+	reqHead []byte
+	reqOnce sync.Once
+	pool    *WorkerPool
 	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
 	// call spawnLocked starts is left to them (see spawnLocked).
 	takeNext, takeInline bool
@@ -112,8 +120,8 @@ type Conn struct {
 	queue       []*callJob
 	queuedBytes int64
 	queuedCalls int
-	instances   map[string]*instance
-	inflight    map[int64]*callJob
+	instances   []*instance // few per connection: a slice beats a map in memory
+	inflight    inflightSet // incoming calls running or queued, by id
 	pending     map[int64]*pendingCall
 	handlers    sync.WaitGroup
 
@@ -144,17 +152,18 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		parent = context.Background()
 	}
 	c := &Conn{
-		id:    cfg.ID,
-		role:  cfg.Role,
-		reg:   cfg.Registry,
-		t:     t,
-		opts:  opts,
-		hooks: opts.Hooks,
-		log:   opts.Logger,
-		req:   cfg.Request,
-		pool:  cfg.Workers,
-		batch: cfg.BatchedReads,
-		done:  make(chan struct{}),
+		id:      cfg.ID,
+		role:    cfg.Role,
+		reg:     cfg.Registry,
+		t:       t,
+		opts:    opts,
+		hooks:   opts.Hooks,
+		log:     opts.Logger,
+		req:     cfg.Request,
+		reqHead: cfg.RequestHead,
+		pool:    cfg.Workers,
+		batch:   cfg.BatchedReads,
+		done:    make(chan struct{}),
 	}
 	if c.pool == nil {
 		c.pool = NewWorkerPool(0)
@@ -196,7 +205,17 @@ func (c *Conn) Role() Role { return c.role }
 
 // Request returns the HTTP upgrade request of a server connection (its
 // headers, cookies and URL), or nil on a client connection.
-func (c *Conn) Request() *http.Request { return c.req }
+func (c *Conn) Request() *http.Request {
+	c.reqOnce.Do(func() {
+		if c.reqHead != nil {
+			if r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.reqHead))); err == nil {
+				c.req = r
+			}
+			c.reqHead = nil
+		}
+	})
+	return c.req
+}
 
 // Context returns the connection's context: it carries the connection
 // (ConnFromContext) and is cancelled when the connection closes.
@@ -304,6 +323,47 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 		return 0, false, true
 	}
 	return n, true, true
+}
+
+// inflightSet maps the ids of a connection's incoming calls to their jobs.
+// One call in flight, the common case, needs no map; an idle connection
+// keeps none.
+type inflightSet struct {
+	oneKey int64
+	one    *callJob
+	more   map[int64]*callJob
+}
+
+func (s *inflightSet) get(key int64) *callJob {
+	if s.one != nil && s.oneKey == key {
+		return s.one
+	}
+	return s.more[key]
+}
+
+func (s *inflightSet) set(key int64, j *callJob) {
+	switch {
+	case s.one != nil && s.oneKey == key:
+		s.one = j
+	case s.one == nil && s.more[key] == nil:
+		s.oneKey, s.one = key, j
+	default:
+		if s.more == nil {
+			s.more = make(map[int64]*callJob)
+		}
+		s.more[key] = j
+	}
+}
+
+func (s *inflightSet) del(key int64) {
+	if s.one != nil && s.oneKey == key {
+		s.one = nil
+		return
+	}
+	delete(s.more, key)
+	if len(s.more) == 0 {
+		s.more = nil
+	}
 }
 
 // callJob is one incoming call from arrival to reply. It is also the
@@ -505,21 +565,20 @@ type instance struct {
 }
 
 func (c *Conn) instanceLocked(sr *structRoute) *instance {
-	if inst := c.instances[sr.name]; inst != nil {
-		return inst
-	}
-	if c.instances == nil {
-		c.instances = make(map[string]*instance)
+	for _, inst := range c.instances {
+		if inst.route.name == sr.name {
+			return inst
+		}
 	}
 	inst := &instance{route: sr, val: sr.newInstance()}
-	c.instances[sr.name] = inst
+	c.instances = append(c.instances, inst)
 	return inst
 }
 
 // admitLocked starts j, queues it, or returns why it is refused.
 func (c *Conn) admitLocked(j *callJob) string {
 	full := c.running >= c.opts.MaxConcurrentRequests
-	if full || (j.hasKey && c.inflight[j.key] != nil) {
+	if full || (j.hasKey && c.inflight.get(j.key) != nil) {
 		if c.queuedCalls >= c.opts.MaxQueuedRequests || c.queuedBytes+j.size > c.opts.MaxQueuedBytes {
 			return fmt.Sprintf("too many requests on this connection: %d running and %d waiting (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
 				c.running, c.queuedCalls, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
@@ -527,7 +586,7 @@ func (c *Conn) admitLocked(j *callJob) string {
 		c.queuedCalls++
 		c.queuedBytes += j.size
 		if j.hasKey {
-			if head := c.inflight[j.key]; head != nil {
+			if head := c.inflight.get(j.key); head != nil {
 				// Calls with the same id run one after another (PROTOCOL §3.3).
 				if head.lastSame == nil {
 					head.nextSame = j
@@ -537,19 +596,13 @@ func (c *Conn) admitLocked(j *callJob) string {
 				head.lastSame = j
 				return ""
 			}
-			if c.inflight == nil {
-				c.inflight = make(map[int64]*callJob)
-			}
-			c.inflight[j.key] = j
+			c.inflight.set(j.key, j)
 		}
 		c.queue = append(c.queue, j)
 		return ""
 	}
 	if j.hasKey {
-		if c.inflight == nil {
-			c.inflight = make(map[int64]*callJob)
-		}
-		c.inflight[j.key] = j
+		c.inflight.set(j.key, j)
 	}
 	c.running++
 	c.startLocked(j)
@@ -645,16 +698,16 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.takeNext = true
 	c.releaseLocked(j)
 	c.running--
-	if j.hasKey && c.inflight[j.key] == j {
+	if j.hasKey && c.inflight.get(j.key) == j {
 		if next := j.nextSame; next != nil {
 			next.lastSame = j.lastSame
 			if next.lastSame == next {
 				next.lastSame = nil
 			}
-			c.inflight[j.key] = next
+			c.inflight.set(j.key, next)
 			c.queue = append(c.queue, next)
 		} else {
-			delete(c.inflight, j.key)
+			c.inflight.del(j.key)
 		}
 	}
 	for !c.closed && c.running < c.opts.MaxConcurrentRequests && len(c.queue) > 0 {
@@ -970,6 +1023,9 @@ func (c *Conn) handleReply(f *frame) {
 	c.mu.Lock()
 	p := c.pending[key]
 	delete(c.pending, key)
+	if len(c.pending) == 0 {
+		c.pending = nil // an idle connection keeps no map
+	}
 	c.mu.Unlock()
 	if p == nil {
 		c.log.Debug("wsrpc: dropped a reply to no pending call", "conn", c.id, "id", key)

@@ -3,7 +3,6 @@ package wsrpc
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -76,10 +75,21 @@ type Options struct {
 	// Logger receives the library's logs. Default: a logger that discards
 	// everything. Nothing is logged per call at Info level or above.
 	Logger *slog.Logger
+
+	resolved bool // set on the copy withDefaults returns
 }
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// Resolved returns a copy of o with every default applied. Pass it to many
+// connections (ConnConfig.Options) to share one copy between them.
+func (o *Options) Resolved() *Options { return o.withDefaults() }
 
 // withDefaults returns a copy of o with every zero field set to its default.
 func (o *Options) withDefaults() *Options {
+	if o != nil && o.resolved {
+		return o // already resolved: connections of one server share it
+	}
 	var r Options
 	if o != nil {
 		r = *o
@@ -102,8 +112,9 @@ func (o *Options) withDefaults() *Options {
 		r.ClientTimeout = DefaultClientTimeout
 	}
 	if r.Logger == nil {
-		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		r.Logger = discardLogger
 	}
+	r.resolved = true
 	return &r
 }
 

@@ -125,7 +125,7 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 		pc.hs = &handshake{max: s.maxHandshake()}
 		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
 	} else {
-		pc.start(up.req)
+		pc.start(up.req, nil)
 	}
 	p.mu.Lock()
 	p.conns[fd] = pc
@@ -235,12 +235,11 @@ func (pc *pconn) onData(data []byte) {
 		}
 		head := pc.hs.buf
 		pc.hs = nil
-		req, _, err := pc.p.srv.upgrade(pc.nc, head)
-		if err != nil {
+		if _, _, err := pc.p.srv.upgrade(pc.nc, head); err != nil {
 			pc.refuse(err)
 			return
 		}
-		pc.start(req)
+		pc.start(nil, head)
 		if len(rest) == 0 {
 			return
 		}
@@ -265,7 +264,7 @@ func (pc *pconn) onData(data []byte) {
 }
 
 // start makes the engine connection once the upgrade is done.
-func (pc *pconn) start(req *http.Request) {
+func (pc *pconn) start(req *http.Request, head []byte) {
 	s := pc.p.srv
 	pc.parser = wsio.NewParser(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
 	pc.st = &pollStream{pc: pc, w: wsio.NewWriter(pc.nc, wsio.Server), writeTimeout: s.opts.WriteTimeout}
@@ -276,7 +275,7 @@ func (pc *pconn) start(req *http.Request) {
 		_ = pc.nc.SetWriteDeadline(time.Now().Add(pc.st.writeTimeout))
 		_ = pc.st.w.WritePong(payload)
 	})
-	conn := s.newConn(pc.st, req)
+	conn := s.newConn(pc.st, req, head)
 	pc.p.mu.Lock()
 	pc.conn = conn
 	pc.p.mu.Unlock()

@@ -111,7 +111,7 @@ func (s *Server) ServeUpgraded(nc net.Conn, buffered []byte, r *http.Request) {
 		if len(up.rest) > 0 {
 			rd = io.MultiReader(bytes.NewReader(up.rest), nc)
 		}
-		s.serveStream(nc, rd, r)
+		s.serveStream(nc, rd, r, nil)
 	}()
 }
 
@@ -163,7 +163,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 			break
 		}
 	}
-	req, accept, err := s.upgrade(nc, hs.buf)
+	_, accept, err := s.upgrade(nc, hs.buf)
 	if err != nil {
 		s.refuse(nc, err)
 		return
@@ -174,7 +174,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 		rd = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), nc)
 	}
 	_ = accept
-	s.serveStream(nc, rd, req)
+	s.serveStream(nc, rd, nil, hs.buf)
 }
 
 // upgrade parses and admits a complete request head and writes the 101.

@@ -9,6 +9,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,7 +113,7 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 	case engine.KeepaliveInterval < 0:
 		engine.KeepaliveInterval = 0
 	}
-	s.engine = &engine
+	s.engine = engine.Resolved() // one copy shared by every connection
 	if s.opts.MaxMessageSize <= 0 {
 		s.opts.MaxMessageSize = DefaultMaxMessageSize
 	}
@@ -167,28 +168,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw != nil && rw.Reader.Buffered() > 0 {
 		rd = rw.Reader
 	}
-	s.serveStream(nc, rd, r)
+	s.serveStream(nc, rd, r, nil)
 }
 
 // serveStream runs an upgraded connection on the calling goroutine (the
 // goroutine engine) until it closes.
-func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request) {
+func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte) {
 	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
-	c := s.newConn(st, r)
+	c := s.newConn(st, r, head)
 	s.add(c)
 	defer s.remove(c)
 	c.Start()
 	_ = st.Serve(c)
 }
 
-func (s *Server) newConn(t wsrpc.Transport, r *http.Request) *wsrpc.Conn {
+// newConn makes the engine of a server connection. r is the parsed upgrade
+// request, or head its raw bytes (kept instead: far smaller, parsed again
+// only if a handler asks for Conn.Request).
+func (s *Server) newConn(t wsrpc.Transport, r *http.Request, head []byte) *wsrpc.Conn {
 	return wsrpc.NewConn(t, wsrpc.ConnConfig{
-		Role:     wsrpc.RoleServer,
-		Registry: s.reg,
-		Options:  s.engine,
-		Request:  r,
-		Context:  s.ctx,
-		Workers:  s.workers,
+		Role:        wsrpc.RoleServer,
+		Registry:    s.reg,
+		Options:     s.engine,
+		Request:     r,
+		RequestHead: bytes.Clone(head), // exact size: the read buffer is larger
+		Context:     s.ctx,
+		Workers:     s.workers,
 		// Both engines flush after each read.
 		BatchedReads: true,
 	})

@@ -402,9 +402,11 @@ func (r *Reader) ReadMessage() (text bool, payload []byte, err error) {
 		if err != nil || ok {
 			return text, payload, err
 		}
+		// Small reads for small messages: an idle connection's reader keeps
+		// this buffer, so it starts small and grows for big frames only.
 		want := p.need()
-		if want < 4096 {
-			want = 4096
+		if want < 512 {
+			want = 512
 		}
 		if err := p.readFrom(r.r, want); err != nil {
 			if errors.Is(err, io.EOF) && p.Buffered() > 0 {

@@ -21,7 +21,6 @@ type Writer struct {
 	mu     sync.Mutex
 	w      io.Writer
 	side   Side
-	buf    []byte
 	closed bool
 	// Masking keys only have to be unpredictable to the page script of a
 	// browser (RFC 6455 §10.3); a ChaCha8 stream seeded from crypto/rand is
@@ -29,8 +28,8 @@ type Writer struct {
 	rng *mrand.ChaCha8
 }
 
-// maxKeptWriteBuffer is the largest write buffer kept between writes.
-const maxKeptWriteBuffer = 16 << 10
+// maxKeptWriteBuffer is the largest write buffer pooled for reuse.
+const maxKeptWriteBuffer = 64 << 10
 
 // NewWriter returns a Writer to w for the given side.
 func NewWriter(w io.Writer, side Side) *Writer {
@@ -72,38 +71,43 @@ func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte) []byte {
 	return buf
 }
 
-func (w *Writer) write(build func(buf []byte) []byte) error {
+// writeBufs lends frame buffers to Writers between writes, so that an idle
+// connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// writeFrames writes the frames of op with each payload, in one write.
+func (w *Writer) writeFrames(op ws.OpCode, payloads ...[]byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
 	}
-	w.buf = build(w.buf[:0])
-	_, err := w.w.Write(w.buf)
-	if cap(w.buf) > maxKeptWriteBuffer {
-		w.buf = nil
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, p := range payloads {
+		buf = w.appendFrame(buf, op, p)
+	}
+	_, err := w.w.Write(buf)
+	if cap(buf) <= maxKeptWriteBuffer {
+		*bp = buf[:0]
+		writeBufs.Put(bp)
 	}
 	return err
 }
 
 // WriteTexts writes each payload as one text frame, all in one write.
 func (w *Writer) WriteTexts(payloads [][]byte) error {
-	return w.write(func(buf []byte) []byte {
-		for _, p := range payloads {
-			buf = w.appendFrame(buf, ws.OpText, p)
-		}
-		return buf
-	})
+	return w.writeFrames(ws.OpText, payloads...)
 }
 
 // WritePong answers a ping.
 func (w *Writer) WritePong(payload []byte) error {
-	return w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpPong, payload) })
+	return w.writeFrames(ws.OpPong, payload)
 }
 
 // WritePing sends a ping.
 func (w *Writer) WritePing(payload []byte) error {
-	return w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpPing, payload) })
+	return w.writeFrames(ws.OpPing, payload)
 }
 
 // WriteClose sends a close frame with code and reason (cut to fit the 125
@@ -118,7 +122,7 @@ func (w *Writer) WriteClose(code ws.StatusCode, reason string) error {
 	if code == ws.StatusNoStatusRcvd || code == 0 {
 		body = nil
 	}
-	err := w.write(func(buf []byte) []byte { return w.appendFrame(buf, ws.OpClose, body) })
+	err := w.writeFrames(ws.OpClose, body)
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
