@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Reproduces the README's performance table on this machine: the floor
+# server, and the wsrpc benchmark server under both engines, each pinned to
+# CPU 0 with the load generator on CPU 1, measured in the same run.
+#   bash bench/run.sh            # throughput and latency (about 1 minute)
+#   IDLE=1 bash bench/run.sh     # also idle memory with 19,000 connections
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+go build -o "$out/floor" ./bench/cmd/floor
+go build -o "$out/server" ./bench/cmd/server
+go build -o "$out/loadgen" ./bench/cmd/loadgen
+DUR=${DUR:-5s}
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$out/server" -addr 127.0.0.1:9302 -engine netpoll >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine goroutine >/dev/null 2>&1 & pids+=($!)
+sleep 1
+load() { taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -duration "$DUR" "${@:2}" | tail -1; }
+field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
+echo "| server | call | conns×depth | calls/s | vs floor | p50 | p99 |"
+echo "|---|---|---|---:|---:|---:|---:|"
+floor=$(load 9301 -conns 64 -depth 16)
+fcps=$(echo "$floor" | field 'calls/s')
+echo "| floor (raw gobwas/ws) | subtract | 64×16 | $fcps | 1.00 | $(echo "$floor" | field p50) | $(echo "$floor" | field p99) |"
+for port in 9302 9303; do
+  name=$([ $port = 9302 ] && echo "wsrpc netpoll" || echo "wsrpc goroutine")
+  for call in subtract kv; do
+    r=$(load $port -conns 64 -depth 16 -call $call)
+    cps=$(echo "$r" | field 'calls/s')
+    echo "| $name | $call | 64×16 | $cps | $(awk "BEGIN{printf \"%.2f\", $cps/$fcps}") | $(echo "$r" | field p50) | $(echo "$r" | field p99) |"
+  done
+done
+f1=$(load 9301 -conns 1 -depth 1)
+fp50=$(echo "$f1" | field p50)
+echo "| floor | subtract | 1×1 | $(echo "$f1" | field 'calls/s') | 1.00 | $fp50 | $(echo "$f1" | field p99) |"
+for port in 9302 9303; do
+  name=$([ $port = 9302 ] && echo "wsrpc netpoll" || echo "wsrpc goroutine")
+  r=$(load $port -conns 1 -depth 1)
+  echo "| $name | subtract | 1×1 | $(echo "$r" | field "calls/s") | — | $(echo "$r" | field p50) | $(echo "$r" | field p99) |"
+done
+if [ "${IDLE:-0}" = 1 ]; then
+  ulimit -n 20000
+  kill "${pids[@]}" 2>/dev/null || true
+  sleep 1
+  for engine in netpoll goroutine; do
+    taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine $engine >/dev/null 2>&1 &
+    pid=$!
+    sleep 0.5
+    echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9304/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
+    kill $pid
+    sleep 1
+  done
+fi
