@@ -133,8 +133,10 @@ type Conn struct {
 	flushing  bool
 	wclosed   bool
 
-	pongs   atomic.Uint64
-	lastRTT atomic.Int64
+	pongs      atomic.Uint64
+	lastActive atomic.Int64 // unix nanoseconds of the last call or event, for IdleTimeout
+	idleTimer  *time.Timer
+	lastRTT    atomic.Int64
 
 	kaTimer   *time.Timer
 	kaWaiting bool  // guarded by mu
@@ -186,6 +188,14 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 // HandleMessage.
 func (c *Conn) Start() {
 	c.hookConnect()
+	if c.opts.IdleTimeout > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+		c.mu.Lock()
+		if !c.closed {
+			c.idleTimer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+		}
+		c.mu.Unlock()
+	}
 	if c.opts.KeepaliveInterval > 0 {
 		c.mu.Lock()
 		if !c.closed {
@@ -258,12 +268,24 @@ func (c *Conn) HandleMessage(msg []byte) {
 		c.log.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
 		return
 	}
+	tooDeep := exceedsDepth(msg, c.opts.MaxDepth)
 	var f frame
 	l := jlexer.Lexer{Data: msg}
 	f.UnmarshalEasyJSON(&l)
 	if err := l.Error(); err != nil {
 		c.log.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
 		return
+	}
+	if tooDeep {
+		if key, fits, ok := parseID(f.ID); ok && f.Method != nil && !(fits && key == 0) {
+			c.replyErrorAsync(append([]byte(nil), f.ID...), TypeTypeError,
+				fmt.Sprintf("params nested deeper than %d levels (MaxDepth)", c.opts.MaxDepth))
+		}
+		c.log.Debug("wsrpc: dropped a message nested too deep", "conn", c.id)
+		return
+	}
+	if f.ID == nil || f.Method != nil {
+		c.touch()
 	}
 	switch {
 	case f.ID == nil:
@@ -275,6 +297,57 @@ func (c *Conn) HandleMessage(msg []byte) {
 	default:
 		c.handleReply(&f)
 	}
+}
+
+// exceedsDepth reports whether msg nests arrays and objects deeper than max
+// (brackets inside strings do not count).
+func exceedsDepth(msg []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, b := range msg {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			if depth > max {
+				return true
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// touch records activity for IdleTimeout.
+func (c *Conn) touch() {
+	if c.opts.IdleTimeout > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+// idleCheck closes the connection when it has been idle for IdleTimeout,
+// else checks again when it could next be.
+func (c *Conn) idleCheck() {
+	idle := time.Since(time.Unix(0, c.lastActive.Load()))
+	if rest := c.opts.IdleTimeout - idle; rest > 0 {
+		c.mu.Lock()
+		if !c.closed {
+			c.idleTimer.Reset(rest)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.closeWith(fmt.Errorf("idle for %s (IdleTimeout)", idle.Round(time.Millisecond)), closeGoingAway, "idle timeout")
 }
 
 func isObject(msg []byte) bool {
@@ -1292,12 +1365,12 @@ func (c *Conn) keepaliveTick() {
 		id := c.kaID
 		delete(c.pending, id)
 		c.mu.Unlock()
-		c.closeWith(errors.New("keepalive: no pong within "+c.opts.KeepaliveInterval.String()), closeGoingAway, "keepalive timeout")
+		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
 		return
 	}
 	c.kaWaiting = true
 	c.kaStart = time.Now()
-	c.kaTimer.Reset(c.opts.KeepaliveInterval)
+	c.kaTimer.Reset(c.pongWait())
 	c.mu.Unlock()
 
 	seq := time.Since(processStart).Seconds()
@@ -1314,6 +1387,13 @@ func (c *Conn) keepaliveTick() {
 // processStart is the origin of the keepalive "seq" clock (the reference
 // sends its monotonic clock in seconds).
 var processStart = time.Now()
+
+// pongWait is how long a ping may stay unanswered: the interval, or the
+// accepted round trip when that is longer (a pong later than ClientTimeout
+// closes the connection when it arrives anyway).
+func (c *Conn) pongWait() time.Duration {
+	return max(c.opts.KeepaliveInterval, c.opts.ClientTimeout)
+}
 
 // onPong checks the round trip of a keepalive ping. A falsy or error reply
 // counts as a pong without a latency check (no busy loop, unlike the
@@ -1437,6 +1517,9 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	closedErr := c.closedErrLocked()
 	if c.kaTimer != nil {
 		c.kaTimer.Stop()
+	}
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
 	}
 	c.mu.Unlock()
 

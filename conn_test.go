@@ -419,7 +419,9 @@ func TestKeepaliveAnsweredByGoClient(t *testing.T) {
 }
 
 func TestKeepaliveClosesSilentPeer(t *testing.T) {
-	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 50 * time.Millisecond}})
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
+		KeepaliveInterval: 50 * time.Millisecond, ClientTimeout: 50 * time.Millisecond,
+	}})
 	c := dialRaw(t, startServer(t, srv))
 	ping := c.read()
 	require.Regexp(t, `^\{"id":2,"method":"ping","params":\{"seq":[0-9.]+\}\}$`, ping)

@@ -25,6 +25,11 @@ const (
 	// disconnected (close code 1008) with ErrSendQueueFull instead of growing
 	// memory.
 	DefaultMaxSendQueueBytes = 16 << 20
+	// DefaultMaxDepth bounds the nesting of arrays and objects in a message.
+	// A deeper call gets a TypeError reply; other deeper messages are
+	// dropped. Nothing legitimate nests this deep; a hostile message that
+	// does could make decoders recurse for a long time.
+	DefaultMaxDepth = 64
 	// DefaultKeepaliveInterval is how often the server pings a client (and how
 	// long it waits for the pong) when keepalive is on.
 	DefaultKeepaliveInterval = 30 * time.Second
@@ -51,14 +56,24 @@ type Options struct {
 	// Default DefaultMaxSendQueueBytes.
 	MaxSendQueueBytes int64
 
+	// MaxDepth bounds the nesting of arrays and objects in a message.
+	// Default DefaultMaxDepth.
+	MaxDepth int
+
+	// IdleTimeout closes a connection (code 1001) on which the peer has sent
+	// no call and no event for this long. Replies and keepalive pongs do not
+	// count. Default 0: never.
+	IdleTimeout time.Duration
+
 	// CallTimeout bounds outgoing calls whose context has no deadline.
 	// Default 0: wait until the context ends or the connection closes.
 	CallTimeout time.Duration
 
 	// KeepaliveInterval turns on application-level keepalive (PROTOCOL §9):
-	// this side calls the peer's "ping" right away and then every interval, and
-	// closes the connection when a pong does not arrive within the interval.
-	// Zero or negative: off. The server package turns it on by default
+	// this side calls the peer's "ping" right away and then an interval after
+	// each pong, and closes the connection (1001) when a ping stays
+	// unanswered for the longer of the interval and ClientTimeout, or (1011)
+	// when a pong comes later than ClientTimeout. Zero or negative: off. The server package turns it on by default
 	// (DefaultKeepaliveInterval); the reference clients do not ping.
 	KeepaliveInterval time.Duration
 	// ClientTimeout is the largest accepted ping round trip when keepalive is
@@ -107,6 +122,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if r.MaxSendQueueBytes <= 0 {
 		r.MaxSendQueueBytes = DefaultMaxSendQueueBytes
+	}
+	if r.MaxDepth <= 0 {
+		r.MaxDepth = DefaultMaxDepth
 	}
 	if r.ClientTimeout <= 0 {
 		r.ClientTimeout = DefaultClientTimeout

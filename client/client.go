@@ -10,6 +10,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ type Options struct {
 
 	// Header is sent with the upgrade request (an Authorization token, say).
 	Header http.Header
+
+	// TLSConfig configures wss:// connections (root CAs, client
+	// certificates). Default: the system's roots.
+	TLSConfig *tls.Config
 
 	// DialTimeout bounds each connection attempt when the context has no
 	// deadline. Default DefaultDialTimeout.
@@ -137,7 +142,7 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 		dctx, cancel = context.WithTimeout(ctx, c.opts.DialTimeout)
 		defer cancel()
 	}
-	d := ws.Dialer{}
+	d := ws.Dialer{TLSConfig: c.opts.TLSConfig}
 	if len(c.opts.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(c.opts.Header)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -115,13 +116,19 @@ func isUpgrade(r *http.Request) bool {
 
 // admit runs the server's hooks and checks on a parsed upgrade request: the
 // same order as ServeHTTP (open, authorize, upgrade check).
-func (s *Server) admit(r *http.Request) (accept string, err error) {
+func (s *Server) admit(r *http.Request, checkPath bool) (accept string, err error) {
 	h := s.hooks()
-	if s.opts.Path != "" && r.URL.Path != s.opts.Path {
+	if checkPath && s.opts.Path != "" && r.URL.Path != s.opts.Path {
 		return "", &httpError{http.StatusNotFound, "no WebSocket endpoint at " + r.URL.Path}
 	}
 	if h != nil && h.OnOpen != nil {
 		h.OnOpen(r)
+	}
+	if !s.originAllowed(r) {
+		if h != nil && h.OnAuthFail != nil {
+			h.OnAuthFail(r)
+		}
+		return "", &httpError{http.StatusForbidden, "Forbidden: cross-origin WebSocket request (see Options.AllowedOrigins)"}
 	}
 	if s.opts.Authorize != nil && !s.opts.Authorize(r) {
 		if h != nil && h.OnAuthFail != nil {
@@ -133,8 +140,39 @@ func (s *Server) admit(r *http.Request) (accept string, err error) {
 		h.OnAuthSuccess(r)
 	}
 	accept, err = checkUpgrade(r)
+	if err == nil && s.opts.MaxConnections > 0 && s.connections() >= s.opts.MaxConnections {
+		err = &httpError{http.StatusServiceUnavailable, "too many connections (MaxConnections); retry later"}
+	}
 	if err != nil && h != nil && h.OnUpgradeFail != nil {
 		h.OnUpgradeFail(r, err)
 	}
 	return accept, err
+}
+
+// originAllowed is the defence against cross-site WebSocket hijacking: a
+// browser always sends Origin, and a page of another site must not borrow
+// the user's cookies to open a connection. Requests without Origin (non-
+// browser clients) pass; with one, it must match the request's host or an
+// entry of AllowedOrigins ("*" allows any), or CheckOrigin decides.
+func (s *Server) originAllowed(r *http.Request) bool {
+	if s.opts.CheckOrigin != nil {
+		return s.opts.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, allowed := range s.opts.AllowedOrigins {
+		if allowed == "*" || strings.EqualFold(allowed, origin) || strings.EqualFold(allowed, u.Host) {
+			return true
+		}
+	}
+	return false
 }

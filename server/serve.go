@@ -184,7 +184,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte) (*http.Request, string, error
 		return nil, "", err
 	}
 	req.RemoteAddr = nc.RemoteAddr().String()
-	accept, err := s.admit(req)
+	accept, err := s.admit(req, true)
 	if err != nil {
 		return nil, "", err
 	}

@@ -72,6 +72,20 @@ type Options struct {
 	// Path, when set, is the only request path Serve and ServeConn upgrade
 	// (others get 404). ServeHTTP leaves paths to your mux.
 	Path string
+
+	// AllowedOrigins lists the origins ("https://app.example.com", or just
+	// the host "app.example.com"; "*" for any) whose pages may connect, on
+	// top of the server's own host. By default a request that carries an
+	// Origin header (every browser's does) must come from the same host:
+	// the defence against cross-site WebSocket hijacking. Requests without
+	// Origin (non-browser clients) are not affected.
+	AllowedOrigins []string
+	// CheckOrigin, when set, replaces the origin rule above.
+	CheckOrigin func(r *http.Request) bool
+
+	// MaxConnections caps the connections served at once; further upgrade
+	// requests get HTTP 503. Default 0: no cap.
+	MaxConnections int
 }
 
 // Server is an http.Handler serving wsrpc connections. Mount it at any path.
@@ -130,24 +144,8 @@ func (s *Server) hooks() *wsrpc.Hooks { return s.opts.Hooks }
 // until it closes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := s.hooks()
-	if h != nil && h.OnOpen != nil {
-		h.OnOpen(r)
-	}
-	if s.opts.Authorize != nil && !s.opts.Authorize(r) {
-		if h != nil && h.OnAuthFail != nil {
-			h.OnAuthFail(r)
-		}
-		http.Error(w, "403: Forbidden", http.StatusForbidden)
-		return
-	}
-	if h != nil && h.OnAuthSuccess != nil {
-		h.OnAuthSuccess(r)
-	}
-	if _, err := checkUpgrade(r); err != nil {
+	if _, err := s.admit(r, false); err != nil {
 		he := err.(*httpError)
-		if h != nil && h.OnUpgradeFail != nil {
-			h.OnUpgradeFail(r, err)
-		}
 		http.Error(w, fmt.Sprintf("%d: %s", he.status, he.msg), he.status)
 		return
 	}
@@ -227,6 +225,12 @@ func (s *Server) remove(c *wsrpc.Conn) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+func (s *Server) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
 }
 
 // Clients returns the connected clients in the order they connected.
