@@ -28,6 +28,9 @@ type handshake struct {
 func (h *handshake) feed(b []byte) (complete bool, rest []byte, err error) {
 	h.buf = append(h.buf, b...)
 	if i := bytes.Index(h.buf, []byte("\r\n\r\n")); i >= 0 {
+		if i+4 > h.max {
+			return false, nil, errHandshakeTooLarge
+		}
 		rest = h.buf[i+4:]
 		h.buf = h.buf[:i+4]
 		return true, rest, nil
