@@ -1,10 +1,17 @@
 package wsrpc
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // DefaultMaxIdleWorkers is how many parked handler goroutines a WorkerPool
 // keeps for reuse.
 const DefaultMaxIdleWorkers = 1024
+
+// IdleWorkerTimeout is how long a parked worker waits for a call before it
+// exits, so that a burst leaves no goroutines behind.
+const IdleWorkerTimeout = 5 * time.Second
 
 // WorkerPool runs handlers on reused goroutines. A goroutine that served a
 // call keeps its grown stack, so the next call does not pay for growing a
@@ -15,12 +22,14 @@ const DefaultMaxIdleWorkers = 1024
 // use NewWorkerPool.
 type WorkerPool struct {
 	mu      sync.Mutex
-	idle    []*worker
+	idle    []*worker // parked workers, oldest first
 	maxIdle int
+	reaping bool
 }
 
 type worker struct {
-	jobs chan *callJob
+	jobs   chan *callJob // nil job: exit
+	parked time.Time
 }
 
 // NewWorkerPool returns a pool that keeps at most maxIdle parked goroutines
@@ -58,8 +67,37 @@ func (w *worker) loop(p *WorkerPool, j *callJob) {
 			p.mu.Unlock()
 			return
 		}
+		w.parked = time.Now()
 		p.idle = append(p.idle, w)
+		if !p.reaping {
+			p.reaping = true
+			go p.reap()
+		}
 		p.mu.Unlock()
-		j = <-w.jobs
+		if j = <-w.jobs; j == nil {
+			return
+		}
+	}
+}
+
+// reap ends workers parked for longer than IdleWorkerTimeout; it runs while
+// any worker is parked.
+func (p *WorkerPool) reap() {
+	for {
+		time.Sleep(IdleWorkerTimeout / 4)
+		p.mu.Lock()
+		n := 0
+		for n < len(p.idle) && time.Since(p.idle[n].parked) > IdleWorkerTimeout {
+			p.idle[n].jobs <- nil // buffered: never blocks
+			p.idle[n] = nil
+			n++
+		}
+		p.idle = append(p.idle[:0], p.idle[n:]...)
+		if len(p.idle) == 0 {
+			p.reaping = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
 	}
 }

@@ -1,0 +1,164 @@
+package wsrpc_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("needs /proc/self/fd")
+	}
+	return len(entries)
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// TestSoakAbuse opens 600 connections that flood calls, drop
+// abruptly (RST), stop reading, or send garbage, all at once, and checks
+// that afterwards goroutines, file descriptors and heap are back near their
+// baseline and that a well-behaved client was served throughout. Bounded in
+// count and time; loopback only.
+func TestSoakAbuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak test")
+	}
+	baseG, baseFD, baseHeap := runtime.NumGoroutine(), openFDs(t), heapInuse()
+
+	reg := testRegistry(t)
+	reg.MustAdd("blob", func() string { return string(make([]byte, 32<<10)) })
+	srv := newTestServer(reg, &server.Options{
+		Options:      wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: 256 << 10},
+		WriteTimeout: 2 * time.Second,
+	})
+	url := startServer(t, srv)
+	addr := url[len("ws://") : len(url)-len("/ws/")]
+
+	good := dial(t, url, nil)
+	stopGood := make(chan struct{})
+	var goodCalls, goodErrs int
+	var gwg sync.WaitGroup
+	gwg.Add(1)
+	go func() {
+		defer gwg.Done()
+		for {
+			select {
+			case <-stopGood:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := wsrpc.Call[int](ctx, good, "subtract", map[string]int{"a": 2, "b": 1}); err != nil {
+				goodErrs++
+			}
+			cancel()
+			goodCalls++
+		}
+	}()
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 100)
+	open := func(f func(nc net.Conn)) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			nc, _, _, err := ws.Dial(ctx, url)
+			if err != nil {
+				return
+			}
+			f(nc)
+		}()
+	}
+	for i := 0; i < 600; i++ {
+		switch i % 4 {
+		case 0: // floods calls and reads the replies
+			open(func(nc net.Conn) {
+				defer nc.Close()
+				for j := 0; j < 50; j++ {
+					_, _ = nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"subtract","params":{"a":%d,"b":1}}`, j+1, j)))
+				}
+				r := &rawConn{t: t, nc: nc, rw: nc}
+				for j := 0; j < 50; j++ {
+					if _, err := r.readErr(5 * time.Second); err != nil {
+						return
+					}
+				}
+			})
+		case 1: // sends calls and resets the connection
+			open(func(nc net.Conn) {
+				for j := 0; j < 20; j++ {
+					_, _ = nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"sleep","params":{"ms":50}}`, j+1)))
+				}
+				if tc, ok := nc.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
+				nc.Close()
+			})
+		case 2: // asks for big replies and never reads
+			open(func(nc net.Conn) {
+				for j := 0; j < 40; j++ {
+					_, _ = nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"blob"}`, j+1)))
+				}
+				time.Sleep(300 * time.Millisecond)
+				nc.Close()
+			})
+		default: // garbage: invalid frames and invalid JSON
+			open(func(nc net.Conn) {
+				_, _ = nc.Write(maskedText(`{"id":1,"method":`))
+				_, _ = nc.Write([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // unmasked: protocol error
+				time.Sleep(50 * time.Millisecond)
+				nc.Close()
+			})
+		}
+	}
+	// Half-open TCP connections that never finish a handshake.
+	var halfOpen []net.Conn
+	for i := 0; i < 50; i++ {
+		if nc, err := net.Dial("tcp", addr); err == nil {
+			_, _ = nc.Write([]byte("GET /ws/ HTTP/1.1\r\n"))
+			halfOpen = append(halfOpen, nc)
+		}
+	}
+	wg.Wait()
+	for _, nc := range halfOpen {
+		nc.Close()
+	}
+	close(stopGood)
+	gwg.Wait()
+	require.Greater(t, goodCalls, 10)
+	require.Zero(t, goodErrs, "the well-behaved client must be served throughout")
+	require.NoError(t, good.Close())
+
+	// Everything the abuse left behind must go away.
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, 15*time.Second, 20*time.Millisecond,
+		"connections still registered: %d", len(srv.Clients()))
+	require.NoError(t, srv.Close())
+	require.Eventually(t, func() bool {
+		return runtime.NumGoroutine() <= baseG+20 && openFDs(t) <= baseFD+60
+	}, 2*wsrpc.IdleWorkerTimeout+5*time.Second, 50*time.Millisecond, "goroutines %d (baseline %d), fds %d (baseline %d)",
+		runtime.NumGoroutine(), baseG, openFDs(t), baseFD)
+	require.Less(t, heapInuse(), baseHeap+32<<20, "heap did not return near its baseline")
+}
