@@ -7,8 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -101,42 +100,11 @@ func startServer(t testing.TB, srv *server.Server) string {
 	return listen(t, srv)
 }
 
-// testEngine is how tests serve: "http" (ServeHTTP under net/http, the
-// default), "goroutine" or "netpoll" (Serve with that engine). The Makefile
-// runs the suites under each.
-var testEngine = os.Getenv("WSRPC_TEST_ENGINE")
-
 func newTestServer(reg *wsrpc.Registry, opts *server.Options) *server.Server {
-	if opts == nil {
-		opts = &server.Options{}
-	}
-	if testEngine == "goroutine" || testEngine == "netpoll" {
-		opts.Engine = testEngine
-	}
-	return server.New(reg, opts)
+	return testserver.New(reg, opts)
 }
 
-// listen serves srv on a loopback port the way testEngine says.
-func listen(t testing.TB, srv *server.Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	if testEngine == "goroutine" || testEngine == "netpoll" {
-		require.Equal(t, testEngine, srv.Engine())
-		go func() { _ = srv.Serve(ln) }()
-		t.Cleanup(func() { _ = srv.Close(); _ = ln.Close() })
-		return "ws://" + ln.Addr().String() + "/ws/"
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws/", srv)
-	hs := &http.Server{Handler: mux}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		_ = hs.Close()
-	})
-	return "ws://" + ln.Addr().String() + "/ws/"
-}
+func listen(t testing.TB, srv *server.Server) string { return testserver.Listen(t, srv) }
 
 // newServer starts a server with the test routes and keepalive off.
 func newServer(t testing.TB, opts *server.Options) (*server.Server, string) {

@@ -356,12 +356,7 @@ func (ps *pollStream) WriteMessages(msgs [][]byte) error {
 
 func (ps *pollStream) Close(code int, reason string) error {
 	ps.closeOnce.Do(func() {
-		if pc := ps.peerCode.Load(); pc != 0 {
-			code, reason = int(pc), ""
-			if code == int(ws.StatusNoStatusRcvd) {
-				code = int(ws.StatusNormalClosure)
-			}
-		}
+		code, reason = transport.EchoPeer(ps.peerCode.Load(), code, reason)
 		_ = ps.pc.nc.SetWriteDeadline(time.Now().Add(transport.CloseTimeout))
 		_ = ps.w.WriteClose(ws.StatusCode(code), reason)
 		if ps.peerClosed.Load() {

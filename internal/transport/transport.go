@@ -66,12 +66,7 @@ func (s *Stream) WriteMessages(msgs [][]byte) error {
 // the peer answered, or after CloseTimeout.
 func (s *Stream) Close(code int, reason string) error {
 	s.closeOnce.Do(func() {
-		if pc := s.peerCode.Load(); pc != 0 {
-			code, reason = int(pc), ""
-			if code == int(ws.StatusNoStatusRcvd) {
-				code = int(ws.StatusNormalClosure)
-			}
-		}
+		code, reason = EchoPeer(s.peerCode.Load(), code, reason)
 		_ = s.nc.SetWriteDeadline(time.Now().Add(CloseTimeout))
 		_ = s.w.WriteClose(ws.StatusCode(code), reason)
 		if s.readerDone.Load() {
@@ -81,6 +76,19 @@ func (s *Stream) Close(code int, reason string) error {
 		}
 	})
 	return nil
+}
+
+// EchoPeer returns the close code and reason to send: the peer's code when
+// the peer closed first (RFC 6455 §5.5.1; 1000 when its frame had no code),
+// else this side's own.
+func EchoPeer(peer int32, code int, reason string) (int, string) {
+	switch {
+	case peer == int32(ws.StatusNoStatusRcvd):
+		return int(ws.StatusNormalClosure), ""
+	case peer != 0:
+		return int(peer), ""
+	}
+	return code, reason
 }
 
 // Serve reads messages until the stream ends and feeds them to c; binary
