@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -79,12 +80,21 @@ type Parser struct {
 	inMsg   bool
 	msgText bool
 	msg     []byte // fragments so far
+
+	deflate     bool    // permessage-deflate was negotiated
+	msgDeflated bool    // the message being reassembled is compressed
+	inflated    *[]byte // the last inflated message; pooled unless retain
 }
 
 // NewParser returns a parser for the given side.
 func NewParser(side Side, limits Limits) *Parser {
 	return &Parser{side: side, max: limits.maxMessage()}
 }
+
+// EnableDeflate accepts compressed messages (RSV1 set on their first frame),
+// for a connection that negotiated permessage-deflate without context
+// takeover. Inflated messages are bounded by the same MaxMessageSize.
+func (p *Parser) EnableDeflate() { p.deflate = true }
 
 // SetControlHandler sets the function called with the payload of each ping;
 // the caller answers it with a pong. The payload is only valid during the
@@ -111,6 +121,7 @@ func (p *Parser) Feed(b []byte) {
 // keeping a copy of its unparsed rest. The payloads Next returned are
 // invalid afterwards.
 func (p *Parser) Detach() {
+	p.releaseInflated()
 	if !p.borrowed {
 		return
 	}
@@ -164,6 +175,7 @@ func (p *Parser) readFrom(r io.Reader, want int) error {
 // header is a parsed frame header.
 type header struct {
 	fin    bool
+	rsv1   bool // "compressed" under permessage-deflate
 	op     ws.OpCode
 	masked bool
 	mask   [4]byte
@@ -177,9 +189,10 @@ func parseHeader(b []byte) (h header, ok bool, err error) {
 		return h, false, nil
 	}
 	h.fin = b[0]&0x80 != 0
-	if b[0]&0x70 != 0 {
-		return h, false, protocolError(ws.StatusProtocolError, "RSV bits set without a negotiated extension")
+	if b[0]&0x30 != 0 {
+		return h, false, protocolError(ws.StatusProtocolError, "RSV2 or RSV3 set without a negotiated extension")
 	}
+	h.rsv1 = b[0]&0x40 != 0
 	h.op = ws.OpCode(b[0] & 0x0f)
 	h.masked = b[1]&0x80 != 0
 	n := int64(b[1] & 0x7f)
@@ -224,6 +237,10 @@ func (p *Parser) check(h header) error {
 		return protocolError(ws.StatusProtocolError, "client frames must be masked")
 	case p.side == Client && h.masked:
 		return protocolError(ws.StatusProtocolError, "server frames must not be masked")
+	case h.rsv1 && !p.deflate:
+		return protocolError(ws.StatusProtocolError, "RSV1 set without a negotiated extension")
+	case h.rsv1 && (h.op.IsControl() || h.op == ws.OpContinuation):
+		return protocolError(ws.StatusProtocolError, "RSV1 set on a control frame or a continuation")
 	case h.op == ws.OpContinuation && !p.inMsg:
 		return protocolError(ws.StatusProtocolError, "continuation frame without a message to continue")
 	case (h.op == ws.OpText || h.op == ws.OpBinary) && p.inMsg:
@@ -266,6 +283,7 @@ func (p *Parser) need() int {
 // Next or Feed. Errors are *CloseError (protocol violations, the peer's
 // close) and are final.
 func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
+	p.releaseInflated()
 	for {
 		b := p.buf[p.off:]
 		h, complete, err := parseHeader(b)
@@ -301,15 +319,15 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 			return false, nil, false, parseClose(data)
 		case ws.OpText, ws.OpBinary:
 			if h.fin {
-				return p.deliver(h.op == ws.OpText, data)
+				return p.deliver(h.op == ws.OpText, data, h.rsv1)
 			}
-			p.inMsg, p.msgText = true, h.op == ws.OpText
+			p.inMsg, p.msgText, p.msgDeflated = true, h.op == ws.OpText, h.rsv1
 			p.msg = append(p.msg[:0], data...)
 		case ws.OpContinuation:
 			p.msg = append(p.msg, data...)
 			if h.fin {
 				p.inMsg = false
-				text, payload, ok, err := p.deliver(p.msgText, p.msg)
+				text, payload, ok, err := p.deliver(p.msgText, p.msg, p.msgDeflated)
 				if !p.retain {
 					p.msg = nil
 				} else {
@@ -328,11 +346,38 @@ func (p *Parser) release() {
 	}
 }
 
-func (p *Parser) deliver(text bool, data []byte) (bool, []byte, bool, error) {
+func (p *Parser) deliver(text bool, data []byte, compressed bool) (bool, []byte, bool, error) {
+	if compressed {
+		if p.inflated == nil {
+			p.inflated = inflateBufs.Get().(*[]byte)
+		}
+		out, err := inflate((*p.inflated)[:0], data, p.max)
+		*p.inflated = out
+		if err != nil {
+			return false, nil, false, err
+		}
+		data = out
+	}
 	if text && !utf8.Valid(data) {
 		return false, nil, false, protocolError(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
 	}
 	return text, data, true, nil
+}
+
+// inflateBufs lends buffers for inflated messages to parsers.
+var inflateBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// releaseInflated gives the last inflated message's buffer back: no
+// connection keeps one between messages.
+func (p *Parser) releaseInflated() {
+	if p.inflated == nil {
+		return
+	}
+	if cap(*p.inflated) <= maxRetained {
+		*p.inflated = (*p.inflated)[:0]
+		inflateBufs.Put(p.inflated)
+	}
+	p.inflated = nil
 }
 
 func parseClose(data []byte) error {
@@ -374,6 +419,9 @@ func NewReader(r io.Reader, side Side, limits Limits) *Reader {
 	p.retain = true
 	return &Reader{r: r, p: p}
 }
+
+// EnableDeflate accepts compressed messages; see Parser.EnableDeflate.
+func (r *Reader) EnableDeflate() { r.p.EnableDeflate() }
 
 // SetControlHandler sets the function called with each ping's payload.
 func (r *Reader) SetControlHandler(onPing func(payload []byte)) { r.p.SetControlHandler(onPing) }

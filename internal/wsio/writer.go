@@ -26,6 +26,8 @@ type Writer struct {
 	// browser (RFC 6455 §10.3); a ChaCha8 stream seeded from crypto/rand is
 	// that, at a fraction of crypto/rand's cost per frame.
 	rng *mrand.ChaCha8
+	// comp is set when permessage-deflate was negotiated.
+	comp *Compression
 }
 
 // maxKeptWriteBuffer is the largest write buffer pooled for reuse.
@@ -42,10 +44,22 @@ func NewWriter(w io.Writer, side Side) *Writer {
 	return wr
 }
 
-// appendFrame appends one unfragmented frame.
-func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte) []byte {
+// EnableDeflate compresses the text messages written from now on that are
+// at least c.Threshold long, for a connection that negotiated
+// permessage-deflate without context takeover. Call it before the first
+// write.
+func (w *Writer) EnableDeflate(c Compression) {
+	c.Threshold, c.Level = c.threshold(), c.level()
+	w.comp = &c
+}
+
+// appendFrame appends one unfragmented frame; rsv1 marks it compressed.
+func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool) []byte {
 	n := len(payload)
 	b0 := byte(0x80) | byte(op)
+	if rsv1 {
+		b0 |= 0x40
+	}
 	var maskBit byte
 	if w.side == Client {
 		maskBit = 0x80
@@ -84,15 +98,34 @@ func (w *Writer) writeFrames(op ws.OpCode, payloads ...[]byte) error {
 	}
 	bp := writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
+	var scratch *[]byte
 	for _, p := range payloads {
-		buf = w.appendFrame(buf, op, p)
+		if c := w.comp; c != nil && op == ws.OpText && len(p) >= c.Threshold {
+			if scratch == nil {
+				scratch = writeBufs.Get().(*[]byte)
+			}
+			if z, ok := compress((*scratch)[:0], p, c.Level); ok {
+				*scratch = z
+				buf = w.appendFrame(buf, op, z, true)
+				continue
+			}
+		}
+		buf = w.appendFrame(buf, op, p, false)
 	}
 	_, err := w.w.Write(buf)
+	putWriteBuf(bp, buf)
+	if scratch != nil {
+		putWriteBuf(scratch, *scratch)
+	}
+	return err
+}
+
+// putWriteBuf returns a buffer to writeBufs unless it grew too large.
+func putWriteBuf(bp *[]byte, buf []byte) {
 	if cap(buf) <= maxKeptWriteBuffer {
 		*bp = buf[:0]
 		writeBufs.Put(bp)
 	}
-	return err
 }
 
 // WriteTexts writes each payload as one text frame, all in one write.
