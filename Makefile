@@ -33,6 +33,7 @@ interop-deps:
 FUZZ_TARGETS = \
 	./internal/wsio:FuzzParser \
 	./internal/wsio:FuzzReader \
+	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
 	.:FuzzParams
 

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
@@ -76,7 +77,30 @@ type Options struct {
 	// place to log in again or re-subscribe. An error closes that connection
 	// (and, with Reconnect, a new attempt follows).
 	OnConnect func(ctx context.Context, c *wsrpc.Conn) error
+
+	// EnableCompression offers permessage-deflate (RFC 7692) without
+	// context takeover. When the server accepts, messages of at least
+	// CompressionThreshold bytes go out compressed and compressed messages
+	// are inflated, bounded by MaxMessageSize. A server that accepts but
+	// keeps its compression context between messages is refused: the dial
+	// fails with ErrCompressionParameters. Default off.
+	EnableCompression bool
+	// CompressionThreshold is the smallest message compressed. Default
+	// DefaultCompressionThreshold.
+	CompressionThreshold int
+	// CompressionLevel is the compress/flate level. Default
+	// flate.BestSpeed.
+	CompressionLevel int
 }
+
+// DefaultCompressionThreshold is the default Options.CompressionThreshold.
+const DefaultCompressionThreshold = wsio.DefaultCompressionThreshold
+
+// ErrCompressionParameters is returned by Dial, with EnableCompression, when
+// the server accepted permessage-deflate with parameters this client cannot
+// follow (it kept its context between messages, or limited our window).
+// Dial again without EnableCompression to talk to such a server.
+var ErrCompressionParameters = wsio.ErrDeflateResponse
 
 // HandshakeError reports an upgrade the server refused with an HTTP status,
 // such as 403 from an Authorize hook.
@@ -146,7 +170,10 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if len(c.opts.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(c.opts.Header)
 	}
-	nc, br, _, err := d.Dial(dctx, c.url)
+	if c.opts.EnableCompression {
+		d.Extensions = []httphead.Option{wsio.ClientOfferOption()}
+	}
+	nc, br, hs, err := d.Dial(dctx, c.url)
 	if err != nil {
 		var se ws.StatusError
 		if errors.As(err, &se) {
@@ -159,6 +186,16 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 		r = br
 	}
 	st := transport.New(nc, r, wsio.Client, wsio.Limits{MaxMessageSize: c.opts.MaxMessageSize}, c.opts.WriteTimeout)
+	if c.opts.EnableCompression {
+		on, err := wsio.CheckDeflateResponse(hs.Extensions)
+		if err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("wsrpc client: connect to %s: %w", c.url, err)
+		}
+		if on {
+			st.EnableDeflate(wsio.Compression{Threshold: c.opts.CompressionThreshold, Level: c.opts.CompressionLevel})
+		}
+	}
 	conn := wsrpc.NewConn(st, wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
 		Registry:     c.opts.Registry,

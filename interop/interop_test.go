@@ -101,22 +101,36 @@ func runNode(t *testing.T, script, url string) string {
 }
 
 func TestJSClientChecks(t *testing.T) {
-	var closeErrs = make(chan error, 16)
-	srv := newTestServer(testRoutes(t), &server.Options{Options: wsrpc.Options{
-		KeepaliveInterval: 100 * time.Millisecond,
-		Hooks:             &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) { closeErrs <- err }},
-	}})
-	out := runNode(t, "interop.js", serve(t, srv))
-	t.Log(out)
-	require.Contains(t, out, "all checks passed")
-	require.NotContains(t, out, "FAIL")
-	select {
-	case err := <-closeErrs:
-		if err != nil {
-			require.NotContains(t, err.Error(), "keepalive", "the JS client was dropped by keepalive")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the server did not see the JS client close")
+	for _, compression := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "permessage-deflate"}[compression], func(t *testing.T) {
+			var closeErrs = make(chan error, 16)
+			srv := newTestServer(testRoutes(t), &server.Options{
+				Options: wsrpc.Options{
+					KeepaliveInterval: 100 * time.Millisecond,
+					Hooks:             &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) { closeErrs <- err }},
+				},
+				EnableCompression: compression,
+			})
+			out := runNode(t, "interop.js", serve(t, srv))
+			t.Log(out)
+			require.Contains(t, out, "all checks passed")
+			require.NotContains(t, out, "FAIL")
+			// ws offers permessage-deflate; the server accepts it only when
+			// enabled, and then the 12 KB calls above went both ways compressed.
+			if compression {
+				require.Contains(t, out, "extensions: permessage-deflate")
+			} else {
+				require.Contains(t, out, "extensions: none")
+			}
+			select {
+			case err := <-closeErrs:
+				if err != nil {
+					require.NotContains(t, err.Error(), "keepalive", "the JS client was dropped by keepalive")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server did not see the JS client close")
+			}
+		})
 	}
 }
 

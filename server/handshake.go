@@ -98,9 +98,14 @@ func acceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
-// switchingProtocols is the 101 response.
-func switchingProtocols(accept string) []byte {
-	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")
+// switchingProtocols is the 101 response; ext, when set, is the accepted
+// Sec-WebSocket-Extensions value.
+func switchingProtocols(accept, ext string) []byte {
+	b := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n")
+	if ext != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "+ext+"\r\n"...)
+	}
+	return append(b, "\r\n"...)
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -125,7 +125,7 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 		pc.hs = &handshake{max: s.maxHandshake()}
 		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
 	} else {
-		pc.start(up.req, nil)
+		pc.start(up.req, nil, false)
 	}
 	p.mu.Lock()
 	p.conns[fd] = pc
@@ -235,11 +235,12 @@ func (pc *pconn) onData(data []byte) {
 		}
 		head := pc.hs.buf
 		pc.hs = nil
-		if _, _, err := pc.p.srv.upgrade(pc.nc, head); err != nil {
+		_, deflate, err := pc.p.srv.upgrade(pc.nc, head)
+		if err != nil {
 			pc.refuse(err)
 			return
 		}
-		pc.start(nil, head)
+		pc.start(nil, head, deflate)
 		if len(rest) == 0 {
 			return
 		}
@@ -263,11 +264,16 @@ func (pc *pconn) onData(data []byte) {
 	_ = pc.conn.Flush(false)
 }
 
-// start makes the engine connection once the upgrade is done.
-func (pc *pconn) start(req *http.Request, head []byte) {
+// start makes the engine connection once the upgrade is done; deflate says
+// whether permessage-deflate was negotiated.
+func (pc *pconn) start(req *http.Request, head []byte, deflate bool) {
 	s := pc.p.srv
 	pc.parser = wsio.NewParser(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
 	pc.st = &pollStream{pc: pc, w: wsio.NewWriter(pc.nc, wsio.Server), writeTimeout: s.opts.WriteTimeout}
+	if deflate {
+		pc.parser.EnableDeflate()
+		pc.st.w.EnableDeflate(s.compression())
+	}
 	if pc.st.writeTimeout <= 0 {
 		pc.st.writeTimeout = transport.DefaultWriteTimeout
 	}

@@ -93,7 +93,8 @@ func (s *Server) ServeConn(nc net.Conn) {
 // WebSocket upgrade yourself (for example with gobwas/ws). buffered holds
 // bytes read past the upgrade request, if any; r is the upgrade request (its
 // headers are what handlers see through Conn.Request; may be nil). It
-// returns at once.
+// returns at once. The connection is served without extensions: your
+// upgrade must not have accepted permessage-deflate.
 func (s *Server) ServeUpgraded(nc net.Conn, buffered []byte, r *http.Request) {
 	if !s.track() {
 		_ = nc.Close()
@@ -111,7 +112,7 @@ func (s *Server) ServeUpgraded(nc net.Conn, buffered []byte, r *http.Request) {
 		if len(up.rest) > 0 {
 			rd = io.MultiReader(bytes.NewReader(up.rest), nc)
 		}
-		s.serveStream(nc, rd, r, nil)
+		s.serveStream(nc, rd, r, nil, false)
 	}()
 }
 
@@ -163,7 +164,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 			break
 		}
 	}
-	_, accept, err := s.upgrade(nc, hs.buf)
+	_, deflate, err := s.upgrade(nc, hs.buf)
 	if err != nil {
 		s.refuse(nc, err)
 		return
@@ -173,27 +174,28 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 	if len(rest) > 0 {
 		rd = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), nc)
 	}
-	_ = accept
-	s.serveStream(nc, rd, nil, hs.buf)
+	s.serveStream(nc, rd, nil, hs.buf, deflate)
 }
 
 // upgrade parses and admits a complete request head and writes the 101.
-func (s *Server) upgrade(nc net.Conn, head []byte) (*http.Request, string, error) {
+// deflate reports whether permessage-deflate was negotiated.
+func (s *Server) upgrade(nc net.Conn, head []byte) (_ *http.Request, deflate bool, _ error) {
 	req, err := parseRequest(head)
 	if err != nil {
-		return nil, "", err
+		return nil, false, err
 	}
 	req.RemoteAddr = nc.RemoteAddr().String()
 	accept, err := s.admit(req, true)
 	if err != nil {
-		return nil, "", err
+		return nil, false, err
 	}
+	ext := s.negotiate(req)
 	_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
-	if _, err := nc.Write(switchingProtocols(accept)); err != nil {
-		return nil, "", err
+	if _, err := nc.Write(switchingProtocols(accept, ext)); err != nil {
+		return nil, false, err
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
-	return req, accept, nil
+	return req, ext != "", nil
 }
 
 // refuse answers a failed handshake with its HTTP status and closes.

@@ -86,7 +86,26 @@ type Options struct {
 	// MaxConnections caps the connections served at once; further upgrade
 	// requests get HTTP 503. Default 0: no cap.
 	MaxConnections int
+
+	// EnableCompression negotiates permessage-deflate (RFC 7692) with
+	// clients that offer it (browsers and Node's ws do), always without
+	// context takeover, so compression state is pooled rather than kept per
+	// connection. Inflated messages are bounded by MaxMessageSize: a small
+	// message that would inflate past it closes the connection with 1009
+	// without being inflated. Off by default: compression trades CPU for
+	// bandwidth. Connections given to ServeUpgraded never use it.
+	EnableCompression bool
+	// CompressionThreshold is the smallest message the server compresses;
+	// shorter ones go out as they are. Default DefaultCompressionThreshold.
+	CompressionThreshold int
+	// CompressionLevel is the compress/flate level of outgoing messages.
+	// Default flate.BestSpeed.
+	CompressionLevel int
 }
+
+// DefaultCompressionThreshold is the default Options.CompressionThreshold:
+// compressing a short JSON reply costs more than it saves.
+const DefaultCompressionThreshold = wsio.DefaultCompressionThreshold
 
 // Server is an http.Handler serving wsrpc connections. Mount it at any path.
 // All methods are safe for concurrent use.
@@ -155,7 +174,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	var up ws.HTTPUpgrader
+	ext := s.negotiate(r)
+	if ext != "" {
+		up.Header = http.Header{wsio.ExtensionHeader: {ext}}
+	}
+	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		if h != nil && h.OnUpgradeFail != nil {
 			h.OnUpgradeFail(r, err)
@@ -166,13 +190,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw != nil && rw.Reader.Buffered() > 0 {
 		rd = rw.Reader
 	}
-	s.serveStream(nc, rd, r, nil)
+	s.serveStream(nc, rd, r, nil, ext != "")
+}
+
+// negotiate returns the Sec-WebSocket-Extensions answer to r: the accepted
+// permessage-deflate parameters, or "".
+func (s *Server) negotiate(r *http.Request) string {
+	if !s.opts.EnableCompression {
+		return ""
+	}
+	return wsio.NegotiateDeflate(r.Header.Values(wsio.ExtensionHeader))
+}
+
+// compression is how the server compresses on a connection that
+// negotiated permessage-deflate.
+func (s *Server) compression() wsio.Compression {
+	return wsio.Compression{Threshold: s.opts.CompressionThreshold, Level: s.opts.CompressionLevel}
 }
 
 // serveStream runs an upgraded connection on the calling goroutine (the
-// goroutine engine) until it closes.
-func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte) {
+// goroutine engine) until it closes. deflate says whether permessage-deflate
+// was negotiated.
+func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool) {
 	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
+	if deflate {
+		st.EnableDeflate(s.compression())
+	}
 	c := s.newConn(st, r, head)
 	s.add(c)
 	defer s.remove(c)

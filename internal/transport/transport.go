@@ -32,6 +32,7 @@ type Stream struct {
 	r            io.Reader
 	side         wsio.Side
 	limits       wsio.Limits
+	deflate      bool
 	w            *wsio.Writer
 	writeTimeout time.Duration
 
@@ -50,6 +51,13 @@ func New(nc net.Conn, r io.Reader, side wsio.Side, limits wsio.Limits, writeTime
 		writeTimeout = DefaultWriteTimeout
 	}
 	return &Stream{nc: nc, r: r, side: side, limits: limits, w: wsio.NewWriter(nc, side), writeTimeout: writeTimeout}
+}
+
+// EnableDeflate turns permessage-deflate on, for a connection that
+// negotiated it. Call it before Serve.
+func (s *Stream) EnableDeflate(c wsio.Compression) {
+	s.deflate = true
+	s.w.EnableDeflate(c)
 }
 
 // NetConn returns the underlying connection.
@@ -96,6 +104,9 @@ func EchoPeer(peer int32, code int, reason string) (int, string) {
 // end and always leaves the TCP connection closed.
 func (s *Stream) Serve(c *wsrpc.Conn) error {
 	rd := wsio.NewReader(s.r, s.side, s.limits)
+	if s.deflate {
+		rd.EnableDeflate()
+	}
 	rd.SetControlHandler(func(p []byte) {
 		_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 		_ = s.w.WritePong(p)

@@ -5,7 +5,12 @@
 // if any check failed. The Go test interop_test.go starts the server (with
 // the introduction's routes plus a few test routes) and runs this script.
 'use strict';
-global.WebSocket = require('ws');
+// ws offers permessage-deflate by default, as browsers do; the sockets are
+// kept to report what was negotiated.
+const sockets = [];
+global.WebSocket = class extends require('ws') {
+  constructor(...args) { super(...args); sockets.push(this); }
+};
 const WSRPC = require('@wsrpc/client');
 const assert = require('node:assert/strict');
 
@@ -134,6 +139,8 @@ async function rejection(promise) {
     assert.equal(rpc.state(), 'OPEN');
   });
 
+  // The Go test checks this line against the server's EnableCompression.
+  console.log('extensions: ' + (sockets[0].extensions || 'none'));
   rpc.destroy();
   console.log(failed === 0 ? 'all checks passed' : failed + ' checks failed');
   process.exit(failed === 0 ? 0 : 1);
