@@ -106,9 +106,12 @@ type Conn struct {
 	nextJob, inlineJob   *callJob
 	batch                bool // ConnConfig.BatchedReads
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	parent      context.Context // ConnConfig.Context
+	ctx         connContext     // c itself, as the handlers' context
+	ctxDone     chan struct{}   // made on the first ctx.Done (guarded by mu)
+	ctxCanceled bool            // guarded by mu
+	ctxStop     func() bool     // unregisters from parent (guarded by mu)
+	done        chan struct{}
 
 	nextID atomic.Int64
 
@@ -126,9 +129,7 @@ type Conn struct {
 	handlers    sync.WaitGroup
 
 	wmu       sync.Mutex
-	sendQ     []outMsg
-	spare     []outMsg
-	vec       [][]byte
+	sb        *sendBufs // nil while nothing waits to be written
 	sendBytes int64
 	flushing  bool
 	wclosed   bool
@@ -179,8 +180,80 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 	if c.role == RoleClient {
 		c.nextID.Store(1)
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(parent, connCtxKey{}, c))
+	c.parent = parent
+	c.ctx = connContext{c}
 	return c
+}
+
+// connContext is a connection's context, which its handlers receive: it
+// carries the Conn (ConnFromContext) and is cancelled when the connection
+// closes or its parent context ends. It is the Conn itself, so a
+// connection allocates no context of its own, and its Done channel is only
+// made when someone asks for it.
+type connContext struct{ c *Conn }
+
+// Deadline is the parent's.
+func (x connContext) Deadline() (time.Time, bool) { return x.c.parent.Deadline() }
+
+// Value returns the Conn for connCtxKey, else the parent's value.
+func (x connContext) Value(key any) any {
+	if _, ok := key.(connCtxKey); ok {
+		return x.c
+	}
+	return x.c.parent.Value(key)
+}
+
+// Done returns a channel closed when the connection closes or the parent
+// context ends.
+func (x connContext) Done() <-chan struct{} {
+	c := x.c
+	c.mu.Lock()
+	if c.ctxDone == nil {
+		c.ctxDone = make(chan struct{})
+		if c.ctxCanceled {
+			close(c.ctxDone)
+		} else if c.parent.Done() != nil {
+			c.ctxStop = context.AfterFunc(c.parent, c.cancelContext)
+		}
+	}
+	ch := c.ctxDone
+	c.mu.Unlock()
+	return ch
+}
+
+// Err is context.Canceled once the connection closed, else the parent's.
+func (x connContext) Err() error {
+	c := x.c
+	c.mu.Lock()
+	canceled := c.ctxCanceled
+	c.mu.Unlock()
+	if canceled {
+		return context.Canceled
+	}
+	if err := c.parent.Err(); err != nil {
+		c.cancelContext()
+		return context.Canceled
+	}
+	return nil
+}
+
+func (x connContext) String() string { return "wsrpc.Conn(" + x.c.id + ").Context" }
+
+// cancelContext cancels the connection's context. Idempotent.
+func (c *Conn) cancelContext() {
+	c.mu.Lock()
+	var stop func() bool
+	if !c.ctxCanceled {
+		c.ctxCanceled = true
+		if c.ctxDone != nil {
+			close(c.ctxDone)
+		}
+		stop, c.ctxStop = c.ctxStop, nil
+	}
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // Start runs the OnConnect hook and starts keepalive if it is configured.
@@ -1285,9 +1358,12 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
 		return ErrSendQueueFull
 	}
-	c.sendQ = append(c.sendQ, m)
+	if c.sb == nil {
+		c.sb = sendBufsPool.Get().(*sendBufs)
+	}
+	c.sb.q = append(c.sb.q, m)
 	c.sendBytes += int64(len(m.b))
-	if c.flushing || deferWrite && len(c.sendQ) < maxDeferred {
+	if c.flushing || deferWrite && len(c.sb.q) < maxDeferred {
 		c.wmu.Unlock()
 		return nil
 	}
@@ -1313,10 +1389,11 @@ func (c *Conn) flush() error {
 		runtime.Gosched()
 	}
 	c.wmu.Lock()
-	for len(c.sendQ) > 0 && !c.wclosed {
-		batch := c.sendQ
-		c.sendQ = c.spare[:0]
-		vec := c.vec[:0]
+	for c.sb != nil && len(c.sb.q) > 0 && !c.wclosed {
+		sb := c.sb
+		batch := sb.q
+		sb.q = sb.spare[:0]
+		vec := sb.vec[:0]
 		for _, m := range batch {
 			vec = append(vec, m.b)
 		}
@@ -1336,9 +1413,9 @@ func (c *Conn) flush() error {
 		// Keep the small slices for the next batch; drop big ones so an
 		// idle connection does not pin them.
 		if cap(batch) <= 64 {
-			c.spare, c.vec = batch[:0], vec[:0]
+			sb.spare, sb.vec = batch[:0], vec[:0]
 		} else {
-			c.spare, c.vec = nil, nil
+			sb.spare, sb.vec = nil, nil
 		}
 		if err != nil {
 			c.flushing = false
@@ -1347,9 +1424,32 @@ func (c *Conn) flush() error {
 			return c.Err()
 		}
 	}
+	if sb := c.sb; sb != nil && len(sb.q) == 0 {
+		// Idle: the slices go back to the pool, not pinned by this
+		// connection.
+		c.sb = nil
+		sendBufsPool.Put(sb)
+	}
 	c.flushing = false
 	c.wmu.Unlock()
 	return nil
+}
+
+// sendBufs are the slices a connection writes from. They are lent to a
+// connection while it has something to write.
+type sendBufs struct {
+	q, spare []outMsg
+	vec      [][]byte
+}
+
+var sendBufsPool = sync.Pool{New: func() any { return new(sendBufs) }}
+
+// queued is the number of messages waiting to be written (wmu held).
+func (c *Conn) queued() int {
+	if c.sb == nil {
+		return 0
+	}
+	return len(c.sb.q)
 }
 
 // ---------------------------------------------------------------------------
@@ -1451,7 +1551,7 @@ func (c *Conn) CloseWithError(code int, reason string, cause error) error {
 // once, which is what an event loop wants.
 func (c *Conn) Flush(wait bool) error {
 	c.wmu.Lock()
-	if c.flushing || len(c.sendQ) == 0 || c.wclosed {
+	if c.flushing || c.queued() == 0 || c.wclosed {
 		c.wmu.Unlock()
 		return nil
 	}
@@ -1480,7 +1580,7 @@ func (c *Conn) Drain(ctx context.Context) error {
 		c.mu.Unlock()
 		if idle {
 			c.wmu.Lock()
-			idle = !c.flushing && len(c.sendQ) == 0
+			idle = !c.flushing && c.queued() == 0
 			c.wmu.Unlock()
 		}
 		if idle {
@@ -1527,9 +1627,9 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	// reply, as in the reference.
 	c.wmu.Lock()
 	c.wclosed = true
-	c.sendQ = nil
+	c.sb = nil
 	c.wmu.Unlock()
-	c.cancel()
+	c.cancelContext()
 	for _, p := range pending {
 		p.complete(nil, closedErr)
 	}

@@ -535,3 +535,50 @@ func TestClientDialUnreachable(t *testing.T) {
 	require.Contains(t, err.Error(), "connect to ws://127.0.0.1:1/ws/")
 	require.False(t, errors.Is(err, context.DeadlineExceeded))
 }
+
+func TestHandlerContextEndsWithTheConnection(t *testing.T) {
+	type seen struct {
+		conn    bool
+		value   any
+		err     error
+		doneErr error
+	}
+	type key struct{}
+	tests := []struct {
+		name string
+		end  func(srv *server.Server, c *client.Client)
+	}{
+		{"client closes", func(_ *server.Server, c *client.Client) { _ = c.Close() }},
+		{"server closes", func(srv *server.Server, _ *client.Client) { _ = srv.Close() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started := make(chan struct{})
+			result := make(chan seen, 1)
+			reg := wsrpc.NewRegistry()
+			reg.MustAdd("wait", func(ctx context.Context) bool {
+				s := seen{conn: wsrpc.ConnFromContext(ctx) != nil, value: ctx.Value(key{}), err: ctx.Err()}
+				close(started)
+				<-ctx.Done()
+				s.doneErr = ctx.Err()
+				result <- s
+				return true
+			})
+			srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+			url := startServer(t, srv)
+			c := dial(t, url, nil)
+			go func() { _ = c.Call(context.Background(), "wait", nil, nil) }()
+			<-started
+			tt.end(srv, c)
+			select {
+			case s := <-result:
+				require.True(t, s.conn, "ConnFromContext finds the connection")
+				require.Nil(t, s.value)
+				require.NoError(t, s.err, "not cancelled while the connection is up")
+				require.ErrorIs(t, s.doneErr, context.Canceled)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the handler's context was not cancelled when the connection ended")
+			}
+		})
+	}
+}

@@ -230,6 +230,7 @@ func (pc *pconn) onData(data []byte) {
 			return
 		}
 		pc.hsStop.Stop()
+		pc.hsStop = nil // an idle connection keeps no timer
 		if pc.closed.Load() {
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -25,7 +26,11 @@ func main() {
 	engine := flag.String("engine", server.EngineNetpoll, "netpoll or goroutine")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
 	memprofile := flag.String("memprofile", "", "write a heap profile here at SIGTERM")
+	memrate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1 records every allocation; 0 keeps the default)")
 	flag.Parse()
+	if *memrate > 0 {
+		runtime.MemProfileRate = *memrate
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -44,6 +49,7 @@ func main() {
 	defer stop()
 	<-ctx.Done()
 	if *memprofile != "" {
+		runtime.GC() // the profile shows what is live now
 		f, err := os.Create(*memprofile)
 		if err == nil {
 			_ = pprof.WriteHeapProfile(f)
