@@ -111,7 +111,8 @@ type Conn struct {
 	ctxDone     chan struct{}   // made on the first ctx.Done (guarded by mu)
 	ctxCanceled bool            // guarded by mu
 	ctxStop     func() bool     // unregisters from parent (guarded by mu)
-	done        chan struct{}
+	done        chan struct{} // made on the first Done (guarded by mu)
+	finished    bool          // closed and cleaned up (guarded by mu)
 
 	nextID atomic.Int64
 
@@ -166,7 +167,6 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		reqHead: cfg.RequestHead,
 		pool:    cfg.Workers,
 		batch:   cfg.BatchedReads,
-		done:    make(chan struct{}),
 	}
 	if c.pool == nil {
 		c.pool = NewWorkerPool(0)
@@ -306,7 +306,22 @@ func (c *Conn) Context() context.Context { return c.ctx }
 
 // Done is closed when the connection has closed, its handlers have returned
 // and its struct routes' OnClose hooks have run.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.finished {
+			c.mu.Lock()
+		c.finished = true
+		if c.done != nil {
+			close(c.done)
+		}
+		c.mu.Unlock()
+		}
+	}
+	return c.done
+}
 
 // Err returns why the connection closed (matching ErrClosed), or nil while it
 // is open.
@@ -1646,7 +1661,12 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 				c.log.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
 			}
 		}
-		close(c.done)
+		c.mu.Lock()
+		c.finished = true
+		if c.done != nil {
+			close(c.done)
+		}
+		c.mu.Unlock()
 	}()
 }
 
