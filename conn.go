@@ -111,8 +111,8 @@ type Conn struct {
 	ctxDone     chan struct{}   // made on the first ctx.Done (guarded by mu)
 	ctxCanceled bool            // guarded by mu
 	ctxStop     func() bool     // unregisters from parent (guarded by mu)
-	done        chan struct{} // made on the first Done (guarded by mu)
-	finished    bool          // closed and cleaned up (guarded by mu)
+	done        chan struct{}   // made on the first Done (guarded by mu)
+	finished    bool            // closed and cleaned up (guarded by mu)
 
 	nextID atomic.Int64
 
@@ -140,10 +140,15 @@ type Conn struct {
 	idleTimer  *time.Timer
 	lastRTT    atomic.Int64
 
-	kaTimer   *time.Timer
-	kaWaiting bool  // guarded by mu
-	kaID      int64 // guarded by mu
-	kaStart   time.Time
+	// Keepalive: the pool's kaScheduler owns kaQueue, kaPrev, kaNext and
+	// kaDue (under its mutex).
+	kaQueue        *kaQueue
+	kaPrev, kaNext *Conn
+	kaDue          int64
+	kaOn           bool  // keepalive started and not stopped (guarded by mu)
+	kaWaiting      bool  // guarded by mu
+	kaID           int64 // guarded by mu
+	kaStart        int64 // monotonic time the ping left (guarded by mu)
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the
@@ -272,8 +277,7 @@ func (c *Conn) Start() {
 	if c.opts.KeepaliveInterval > 0 {
 		c.mu.Lock()
 		if !c.closed {
-			c.kaTimer = time.AfterFunc(time.Hour, c.keepaliveTick)
-			c.kaTimer.Stop()
+			c.kaOn = true
 		}
 		c.mu.Unlock()
 		c.keepaliveTick()
@@ -313,11 +317,11 @@ func (c *Conn) Done() <-chan struct{} {
 		c.done = make(chan struct{})
 		if c.finished {
 			c.mu.Lock()
-		c.finished = true
-		if c.done != nil {
-			close(c.done)
-		}
-		c.mu.Unlock()
+			c.finished = true
+			if c.done != nil {
+				close(c.done)
+			}
+			c.mu.Unlock()
 		}
 	}
 	return c.done
@@ -1484,8 +1488,8 @@ func (c *Conn) keepaliveTick() {
 		return
 	}
 	c.kaWaiting = true
-	c.kaStart = time.Now()
-	c.kaTimer.Reset(c.pongWait())
+	c.kaStart = monotonic()
+	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
 	seq := time.Since(processStart).Seconds()
@@ -1520,10 +1524,10 @@ func (c *Conn) onPong(result []byte, err error) {
 		return
 	}
 	c.kaWaiting = false
-	rtt := time.Since(c.kaStart)
+	rtt := time.Duration(monotonic() - c.kaStart)
 	c.pongs.Add(1)
 	c.lastRTT.Store(int64(rtt))
-	c.kaTimer.Reset(c.opts.KeepaliveInterval)
+	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()
 	if err == nil && rtt > c.opts.ClientTimeout {
 		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
@@ -1630,8 +1634,9 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	c.queuedCalls, c.queuedBytes = 0, 0
 	instances := c.instances
 	closedErr := c.closedErrLocked()
-	if c.kaTimer != nil {
-		c.kaTimer.Stop()
+	if c.kaOn {
+		c.kaOn = false
+		c.pool.keepalive.cancel(c)
 	}
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()

@@ -582,3 +582,29 @@ func TestHandlerContextEndsWithTheConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepaliveSharedSchedulerServesEveryConnection(t *testing.T) {
+	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 30 * time.Millisecond}})
+	url := startServer(t, srv)
+	clients := make([]*client.Client, 30)
+	for i := range clients {
+		clients[i] = dial(t, url, nil)
+	}
+	pongs := func(min uint64) func() bool {
+		return func() bool {
+			for _, c := range srv.Clients() {
+				if c.Stats().Pongs < min {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	require.Eventually(t, pongs(3), 10*time.Second, 10*time.Millisecond)
+	// Half leave; the others' keepalive goes on.
+	for _, c := range clients[:15] {
+		require.NoError(t, c.Close())
+	}
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 15 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, pongs(8), 10*time.Second, 10*time.Millisecond)
+}

@@ -21,6 +21,10 @@ const IdleWorkerTimeout = 5 * time.Second
 // server share one pool (ConnConfig.Workers); the zero value is not usable,
 // use NewWorkerPool.
 type WorkerPool struct {
+	// keepalive schedules the keepalive pings of the connections sharing
+	// the pool on one timer.
+	keepalive kaScheduler
+
 	mu      sync.Mutex
 	idle    []*worker // parked workers, oldest first
 	maxIdle int

@@ -1,0 +1,57 @@
+package wsrpc
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// queued lists the connections waiting in s, queue by queue.
+func (s *kaScheduler) queued() map[time.Duration][]*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[time.Duration][]*Conn{}
+	for _, q := range s.queues {
+		for c := q.head; c != nil; c = c.kaNext {
+			out[q.delay] = append(out[q.delay], c)
+		}
+	}
+	return out
+}
+
+func TestKeepaliveSchedulerQueues(t *testing.T) {
+	var s kaScheduler
+	a, b, c := &Conn{closed: true}, &Conn{closed: true}, &Conn{closed: true} // ticks do nothing
+	s.schedule(a, time.Hour)
+	s.schedule(b, time.Hour)
+	s.schedule(c, 2*time.Hour)
+	require.Equal(t, map[time.Duration][]*Conn{time.Hour: {a, b}, 2 * time.Hour: {c}}, s.queued())
+
+	// Rescheduling moves a connection to the back of its new queue.
+	s.schedule(a, time.Hour)
+	require.Equal(t, []*Conn{b, a}, s.queued()[time.Hour])
+	s.schedule(b, 2*time.Hour)
+	require.Equal(t, map[time.Duration][]*Conn{time.Hour: {a}, 2 * time.Hour: {c, b}}, s.queued())
+
+	// Cancelled connections leave no trace; cancelling twice is harmless.
+	for _, x := range []*Conn{a, b, c, c} {
+		s.cancel(x)
+	}
+	require.Empty(t, s.queued())
+	require.Nil(t, a.kaQueue)
+}
+
+func TestKeepaliveSchedulerFiresDueOnly(t *testing.T) {
+	var s kaScheduler
+	soon, later := &Conn{closed: true}, &Conn{closed: true}
+	s.schedule(later, time.Hour)
+	s.schedule(soon, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(s.queued()[10*time.Millisecond]) == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, []*Conn{later}, s.queued()[time.Hour], "the later deadline still waits")
+	s.mu.Lock()
+	armed := s.armed
+	s.mu.Unlock()
+	require.Equal(t, later.kaDue, armed, "the timer is re-armed for the next deadline")
+	s.cancel(later)
+}
