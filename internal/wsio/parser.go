@@ -70,7 +70,7 @@ func protocolError(code ws.StatusCode, reason string) *CloseError {
 type Parser struct {
 	side   Side
 	max    int64
-	onPing func(payload []byte)
+	onPing PingHandler
 	retain bool // keep buffers between messages (Reader) or drop them (epoll)
 
 	buf      []byte // received, unconsumed bytes start at off
@@ -99,7 +99,44 @@ func (p *Parser) EnableDeflate() { p.deflate = true }
 // SetControlHandler sets the function called with the payload of each ping;
 // the caller answers it with a pong. The payload is only valid during the
 // call.
-func (p *Parser) SetControlHandler(onPing func(payload []byte)) { p.onPing = onPing }
+func (p *Parser) SetControlHandler(onPing func(payload []byte)) {
+	if onPing == nil {
+		p.onPing = nil
+		return
+	}
+	p.onPing = PingFunc(onPing)
+}
+
+// PingHandler answers pings; see SetPingHandler.
+type PingHandler interface {
+	// OnPing is called with the payload of each ping, valid only during
+	// the call.
+	OnPing(payload []byte)
+}
+
+// PingFunc is a function as a PingHandler.
+type PingFunc func(payload []byte)
+
+// OnPing calls f.
+func (f PingFunc) OnPing(payload []byte) { f(payload) }
+
+// SetPingHandler is SetControlHandler with an interface, which a
+// connection can implement itself: setting it allocates nothing.
+func (p *Parser) SetPingHandler(h PingHandler) { p.onPing = h }
+
+// Reset makes p a new parser for side and limits, keeping nothing of what it
+// parsed (for parsers reused from a pool).
+func (p *Parser) Reset(side Side, limits Limits) {
+	p.releaseInflated()
+	*p = Parser{side: side, max: limits.maxMessage()}
+}
+
+// Idle reports whether p holds nothing between messages: no partial frame,
+// no unfinished fragmented message and no borrowed input. An idle parser
+// can be Reset and reused by another connection.
+func (p *Parser) Idle() bool {
+	return !p.borrowed && p.off == len(p.buf) && !p.inMsg && p.inflated == nil
+}
 
 // Feed appends received bytes. It invalidates the payload Next returned last.
 //
@@ -150,6 +187,25 @@ func (p *Parser) compact() {
 	if n == 0 && !p.retain {
 		p.buf = nil
 	}
+}
+
+// Need returns how many more bytes the frame being parsed needs: 0 when
+// the parser holds no partial frame, or a complete one (or an error) that
+// Next will report. Large values mean a big frame is under way: ReadSome
+// it straight into the parser.
+func (p *Parser) Need() int {
+	if p.off == len(p.buf) {
+		return 0
+	}
+	return p.need()
+}
+
+// ReadSome reads once from r into the parser's own buffer, with room for
+// want more bytes (a copy saved for big frames). It returns r's error only
+// when nothing was read.
+func (p *Parser) ReadSome(r io.Reader, want int) error {
+	p.Detach()
+	return p.readFrom(r, want)
 }
 
 // readFrom reads once from r into the parser's buffer (the Reader's path,
@@ -310,7 +366,7 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 		switch h.op {
 		case ws.OpPing:
 			if p.onPing != nil {
-				p.onPing(data)
+				p.onPing.OnPing(data)
 			}
 			continue
 		case ws.OpPong:

@@ -35,13 +35,20 @@ const maxKeptWriteBuffer = 64 << 10
 
 // NewWriter returns a Writer to w for the given side.
 func NewWriter(w io.Writer, side Side) *Writer {
-	wr := &Writer{w: w, side: side}
+	wr := new(Writer)
+	wr.Init(w, side)
+	return wr
+}
+
+// Init makes the zero Writer a Writer to w for the given side, for a
+// Writer kept inside another structure. Call it before any write.
+func (wr *Writer) Init(w io.Writer, side Side) {
+	wr.w, wr.side = w, side
 	if side == Client {
 		var seed [32]byte
 		_, _ = rand.Read(seed[:])
 		wr.rng = mrand.NewChaCha8(seed)
 	}
-	return wr
 }
 
 // EnableDeflate compresses the text messages written from now on that are
