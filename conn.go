@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -90,35 +90,24 @@ const (
 // and sends events with Emit. All methods are safe for concurrent use.
 type Conn struct {
 	id      string
-	role    Role
 	reg     *Registry
 	t       Transport
-	opts    *Options
-	hooks   *Hooks
-	log     *slog.Logger
+	opts    *Options // resolved: Hooks and Logger are read from here
 	req     *http.Request
-	reqHead []byte
-	reqOnce sync.Once
+	reqHead []byte // parsed into req on the first Request (guarded by mu)
 	pool    *WorkerPool
 	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
 	// call spawnLocked starts is left to them (see spawnLocked).
-	takeNext, takeInline bool
-	nextJob, inlineJob   *callJob
-	batch                bool // ConnConfig.BatchedReads
+	nextJob, inlineJob *callJob
 
-	parent      context.Context // ConnConfig.Context
-	ctx         connContext     // c itself, as the handlers' context
-	ctxDone     chan struct{}   // made on the first ctx.Done (guarded by mu)
-	ctxCanceled bool            // guarded by mu
-	ctxStop     func() bool     // unregisters from parent (guarded by mu)
-	done        chan struct{}   // made on the first Done (guarded by mu)
-	finished    bool            // closed and cleaned up (guarded by mu)
+	parent  context.Context // ConnConfig.Context
+	ctxDone chan struct{}   // made on the first ctx.Done (guarded by mu)
+	ctxStop func() bool     // unregisters from parent (guarded by mu)
+	done    chan struct{}   // made on the first Done (guarded by mu)
 
 	nextID atomic.Int64
 
 	mu          sync.Mutex
-	closed      bool
-	draining    bool
 	closeErr    error
 	running     int
 	queue       []*callJob
@@ -132,8 +121,6 @@ type Conn struct {
 	wmu       sync.Mutex
 	sb        *sendBufs // nil while nothing waits to be written
 	sendBytes int64
-	flushing  bool
-	wclosed   bool
 
 	pongs      atomic.Uint64
 	lastActive atomic.Int64 // unix nanoseconds of the last call or event, for IdleTimeout
@@ -145,10 +132,19 @@ type Conn struct {
 	kaQueue        *kaQueue
 	kaPrev, kaNext *Conn
 	kaDue          int64
-	kaOn           bool  // keepalive started and not stopped (guarded by mu)
-	kaWaiting      bool  // guarded by mu
 	kaID           int64 // guarded by mu
 	kaStart        int64 // monotonic time the ping left (guarded by mu)
+
+	// The flags, together so that they share words.
+	role                 Role
+	batch                bool // ConnConfig.BatchedReads
+	takeNext, takeInline bool // guarded by mu
+	ctxCanceled          bool // guarded by mu
+	finished             bool // closed and cleaned up (guarded by mu)
+	closed, draining     bool // guarded by mu
+	flushing, wclosed    bool // guarded by wmu
+	kaOn                 bool // keepalive started and not stopped (guarded by mu)
+	kaWaiting            bool // guarded by mu
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the
@@ -166,8 +162,6 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		reg:     cfg.Registry,
 		t:       t,
 		opts:    opts,
-		hooks:   opts.Hooks,
-		log:     opts.Logger,
 		req:     cfg.Request,
 		reqHead: cfg.RequestHead,
 		pool:    cfg.Workers,
@@ -186,7 +180,6 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		c.nextID.Store(1)
 	}
 	c.parent = parent
-	c.ctx = connContext{c}
 	return c
 }
 
@@ -278,9 +271,12 @@ func (c *Conn) Start() {
 		c.mu.Lock()
 		if !c.closed {
 			c.kaOn = true
+			// The first ping leaves at once, from the scheduler's goroutine:
+			// not the caller's, which may be a reader whose stack should
+			// stay small.
+			c.pool.keepalive.schedule(c, 0)
 		}
 		c.mu.Unlock()
-		c.keepaliveTick()
 	}
 }
 
@@ -291,22 +287,50 @@ func (c *Conn) ID() string { return c.id }
 func (c *Conn) Role() Role { return c.role }
 
 // Request returns the HTTP upgrade request of a server connection (its
-// headers, cookies and URL), or nil on a client connection.
+// headers, cookies and URL), or nil on a client connection. Its RemoteAddr
+// is the client's address.
+//
+// Connections served by the server's Serve or ServeConn keep the raw head
+// of the request, without the headers that only served the handshake
+// (Upgrade, Connection and Sec-WebSocket-Key, -Version and -Extensions),
+// and parse it on the first call.
 func (c *Conn) Request() *http.Request {
-	c.reqOnce.Do(func() {
-		if c.reqHead != nil {
-			if r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.reqHead))); err == nil {
-				c.req = r
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reqHead != nil {
+		if r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.reqHead))); err == nil {
+			if a := c.RemoteAddr(); a != nil {
+				r.RemoteAddr = a.String()
 			}
-			c.reqHead = nil
+			c.req = r
 		}
-	})
+		c.reqHead = nil
+	}
 	return c.req
+}
+
+// RemoteAddr returns the peer's network address, or nil when the transport
+// does not know it (a Transport reports it with a RemoteAddr() net.Addr
+// method, as the server's and the client's do).
+func (c *Conn) RemoteAddr() net.Addr {
+	if a, ok := c.t.(interface{ RemoteAddr() net.Addr }); ok {
+		return a.RemoteAddr()
+	}
+	return nil
+}
+
+// LocalAddr returns this side's network address, or nil when the transport
+// does not know it (see RemoteAddr).
+func (c *Conn) LocalAddr() net.Addr {
+	if a, ok := c.t.(interface{ LocalAddr() net.Addr }); ok {
+		return a.LocalAddr()
+	}
+	return nil
 }
 
 // Context returns the connection's context: it carries the connection
 // (ConnFromContext) and is cancelled when the connection closes.
-func (c *Conn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context { return connContext{c} }
 
 // Done is closed when the connection has closed, its handlers have returned
 // and its struct routes' OnClose hooks have run.
@@ -316,12 +340,7 @@ func (c *Conn) Done() <-chan struct{} {
 	if c.done == nil {
 		c.done = make(chan struct{})
 		if c.finished {
-			c.mu.Lock()
-			c.finished = true
-			if c.done != nil {
-				close(c.done)
-			}
-			c.mu.Unlock()
+			close(c.done) // asked for after the end
 		}
 	}
 	return c.done
@@ -357,7 +376,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	// (ping validates what it echoes), and events and raw results are
 	// validated before anyone sees them.
 	if !isObject(msg) {
-		c.log.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
+		c.opts.Logger.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
 		return
 	}
 	tooDeep := exceedsDepth(msg, c.opts.MaxDepth)
@@ -365,7 +384,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	l := jlexer.Lexer{Data: msg}
 	f.UnmarshalEasyJSON(&l)
 	if err := l.Error(); err != nil {
-		c.log.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
 		return
 	}
 	if tooDeep {
@@ -373,7 +392,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 			c.replyErrorAsync(append([]byte(nil), f.ID...), TypeTypeError,
 				fmt.Sprintf("params nested deeper than %d levels (MaxDepth)", c.opts.MaxDepth))
 		}
-		c.log.Debug("wsrpc: dropped a message nested too deep", "conn", c.id)
+		c.opts.Logger.Debug("wsrpc: dropped a message nested too deep", "conn", c.id)
 		return
 	}
 	if f.ID == nil || f.Method != nil {
@@ -582,12 +601,12 @@ func rebase(s, src, dst []byte) []byte {
 func (c *Conn) handleCall(msg []byte, f *frame) {
 	key, fits, ok := parseID(f.ID)
 	if !ok || (fits && key == 0) {
-		c.log.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
+		c.opts.Logger.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
 		return
 	}
 	j := newJob(msg)
 	buf := j.buf
-	j.Context = c.ctx
+	j.Context = connContext{c}
 	j.c = c
 	j.id = rebase(f.ID, msg, buf)
 	j.key, j.hasKey = key, fits
@@ -601,9 +620,9 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	j.method = name
-	if c.hooks != nil && c.hooks.OnCallStart != nil {
+	if c.opts.Hooks != nil && c.opts.Hooks.OnCallStart != nil {
 		ci := CallInfo{Conn: c, Method: name, ID: j.id, Params: j.params}
-		c.hookCallStart(c.ctx, &ci)
+		c.hookCallStart(connContext{c}, &ci)
 	}
 
 	fr, sr, member, found := c.reg.lookup(name)
@@ -849,7 +868,7 @@ func (c *Conn) reacquire(j *callJob) {
 	c.mu.Unlock()
 	select {
 	case <-j.wake:
-	case <-c.ctx.Done():
+	case <-connContext{c}.Done():
 	}
 }
 
@@ -904,7 +923,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	*w = jwriter.Writer{}
 	w.Buffer.Buf = (*bp)[:0]
 	if err := c.execute(ctx, j, w); err != nil {
-		if c.hooks != nil && c.hooks.OnCallFail != nil {
+		if c.opts.Hooks != nil && c.opts.Hooks.OnCallFail != nil {
 			ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 			c.hookCallFail(ctx, &ci, err)
 		}
@@ -912,7 +931,7 @@ func (c *Conn) run(j *callJob) *callJob {
 		*w = jwriter.Writer{}
 		w.Buffer.Buf = (*bp)[:0]
 		appendErrorReplyTo(w, j.id, typ, msg)
-	} else if c.hooks != nil && c.hooks.OnCallSuccess != nil {
+	} else if c.opts.Hooks != nil && c.opts.Hooks.OnCallSuccess != nil {
 		reply, _ := w.BuildBytes()
 		*w = jwriter.Writer{}
 		w.Buffer.Buf = reply
@@ -928,7 +947,7 @@ func (c *Conn) run(j *callJob) *callJob {
 		len(c.queue) > 0 && c.running <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
 	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
-		c.log.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
+		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
 	return c.finish(j)
 }
@@ -938,7 +957,7 @@ func (c *Conn) run(j *callJob) *callJob {
 func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
+			c.opts.Logger.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
 			err = &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
 		}
 	}()
@@ -1182,7 +1201,7 @@ func (c *Conn) startCall(method string, params any, p *pendingCall) (int64, erro
 func (c *Conn) handleReply(f *frame) {
 	key, fits, ok := parseID(f.ID)
 	if !ok || !fits {
-		c.log.Debug("wsrpc: dropped a reply with an unusable id", "conn", c.id, "id", string(f.ID))
+		c.opts.Logger.Debug("wsrpc: dropped a reply with an unusable id", "conn", c.id, "id", string(f.ID))
 		return
 	}
 	c.mu.Lock()
@@ -1193,7 +1212,7 @@ func (c *Conn) handleReply(f *frame) {
 	}
 	c.mu.Unlock()
 	if p == nil {
-		c.log.Debug("wsrpc: dropped a reply to no pending call", "conn", c.id, "id", key)
+		c.opts.Logger.Debug("wsrpc: dropped a reply to no pending call", "conn", c.id, "id", key)
 		return
 	}
 	if f.Error != nil {
@@ -1655,15 +1674,15 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	}
 	c.hookClose(cause)
 	if err := c.t.Close(code, reason); err != nil {
-		c.log.Debug("wsrpc: transport close", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
 	}
 
 	go func() {
 		c.handlers.Wait()
-		hookCtx := context.WithoutCancel(c.ctx)
+		hookCtx := context.WithoutCancel(connContext{c})
 		for _, inst := range instances {
 			if err := inst.route.closeInstance(hookCtx, inst.val); err != nil {
-				c.log.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
 			}
 		}
 		c.mu.Lock()

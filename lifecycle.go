@@ -53,35 +53,35 @@ type CallInfo struct {
 }
 
 func (c *Conn) hookCallStart(ctx context.Context, ci *CallInfo) {
-	if h := c.hooks; h != nil && h.OnCallStart != nil {
+	if h := c.opts.Hooks; h != nil && h.OnCallStart != nil {
 		defer c.recoverHook("OnCallStart")
 		h.OnCallStart(ctx, ci)
 	}
 }
 
 func (c *Conn) hookCallSuccess(ctx context.Context, ci *CallInfo, result []byte) {
-	if h := c.hooks; h != nil && h.OnCallSuccess != nil {
+	if h := c.opts.Hooks; h != nil && h.OnCallSuccess != nil {
 		defer c.recoverHook("OnCallSuccess")
 		h.OnCallSuccess(ctx, ci, result)
 	}
 }
 
 func (c *Conn) hookCallFail(ctx context.Context, ci *CallInfo, err error) {
-	if h := c.hooks; h != nil && h.OnCallFail != nil {
+	if h := c.opts.Hooks; h != nil && h.OnCallFail != nil {
 		defer c.recoverHook("OnCallFail")
 		h.OnCallFail(ctx, ci, err)
 	}
 }
 
 func (c *Conn) hookConnect() {
-	if h := c.hooks; h != nil && h.OnConnect != nil {
+	if h := c.opts.Hooks; h != nil && h.OnConnect != nil {
 		defer c.recoverHook("OnConnect")
 		h.OnConnect(c)
 	}
 }
 
 func (c *Conn) hookClose(err error) {
-	if h := c.hooks; h != nil && h.OnClose != nil {
+	if h := c.opts.Hooks; h != nil && h.OnClose != nil {
 		defer c.recoverHook("OnClose")
 		h.OnClose(c, err)
 	}
@@ -89,6 +89,6 @@ func (c *Conn) hookClose(err error) {
 
 func (c *Conn) recoverHook(name string) {
 	if p := recover(); p != nil {
-		c.log.Error("wsrpc: hook panicked", "hook", name, "conn", c.id, "panic", p)
+		c.opts.Logger.Error("wsrpc: hook panicked", "hook", name, "conn", c.id, "panic", p)
 	}
 }

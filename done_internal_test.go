@@ -1,0 +1,33 @@
+package wsrpc
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type nopTransport struct{}
+
+func (nopTransport) WriteMessages([][]byte) error { return nil }
+func (nopTransport) Close(int, string) error      { return nil }
+
+// Done asked for the first time after the connection ended and cleaned up
+// is closed at once (it used to deadlock on the connection's mutex).
+func TestDoneAfterTheEnd(t *testing.T) {
+	c := NewConn(nopTransport{}, ConnConfig{})
+	c.Start()
+	c.HandleClose(nil)
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.finished
+	}, 5*time.Second, time.Millisecond)
+	done := make(chan struct{})
+	go func() { <-c.Done(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done after the end blocked")
+	}
+}
