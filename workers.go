@@ -32,7 +32,7 @@ type WorkerPool struct {
 }
 
 type worker struct {
-	jobs   chan *callJob // nil job: exit
+	jobs   chan work // zero work: exit
 	parked time.Time
 }
 
@@ -45,25 +45,58 @@ func NewWorkerPool(maxIdle int) *WorkerPool {
 	return &WorkerPool{maxIdle: maxIdle}
 }
 
+// work is what a worker runs: a call, or a Task.
+type work struct {
+	job  *callJob
+	task *Task
+}
+
+// Task is a function for WorkerPool.Run. Make it once with NewTask and
+// reuse it: Run then allocates nothing.
+type Task struct {
+	fn   func()
+	done chan struct{}
+}
+
+// NewTask returns a Task that runs fn.
+func NewTask(fn func()) *Task { return &Task{fn: fn, done: make(chan struct{}, 1)} }
+
+// Run runs t on one of the pool's goroutines and returns when it has
+// returned. A goroutine-per-connection reader uses it for the work of each
+// read (parsing, inline handlers, the write of their replies): that work
+// grows the stack of a pooled worker instead of the reader's, whose stack
+// then stays at its minimum while it waits for the network, which is what
+// an idle connection costs. One Task must not be run twice at once.
+func (p *WorkerPool) Run(t *Task) {
+	p.dispatch(work{task: t})
+	<-t.done
+}
+
 // start runs j on an idle worker, or on a new one.
-func (p *WorkerPool) start(j *callJob) {
+func (p *WorkerPool) start(j *callJob) { p.dispatch(work{job: j}) }
+
+func (p *WorkerPool) dispatch(wk work) {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
 		w := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		w.jobs <- j
+		w.jobs <- wk
 		return
 	}
 	p.mu.Unlock()
-	w := &worker{jobs: make(chan *callJob, 1)}
-	go w.loop(p, j)
+	w := &worker{jobs: make(chan work, 1)}
+	go w.loop(p, wk)
 }
 
-func (w *worker) loop(p *WorkerPool, j *callJob) {
+func (w *worker) loop(p *WorkerPool, wk work) {
 	for {
-		for j != nil {
+		if t := wk.task; t != nil {
+			t.fn()
+			t.done <- struct{}{}
+		}
+		for j := wk.job; j != nil; {
 			j = j.c.run(j)
 		}
 		p.mu.Lock()
@@ -78,7 +111,7 @@ func (w *worker) loop(p *WorkerPool, j *callJob) {
 			go p.reap()
 		}
 		p.mu.Unlock()
-		if j = <-w.jobs; j == nil {
+		if wk = <-w.jobs; wk == (work{}) {
 			return
 		}
 	}
@@ -92,7 +125,7 @@ func (p *WorkerPool) reap() {
 		p.mu.Lock()
 		n := 0
 		for n < len(p.idle) && time.Since(p.idle[n].parked) > IdleWorkerTimeout {
-			p.idle[n].jobs <- nil // buffered: never blocks
+			p.idle[n].jobs <- work{} // buffered: never blocks
 			p.idle[n] = nil
 			n++
 		}

@@ -196,15 +196,17 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 			st.EnableDeflate(wsio.Compression{Threshold: c.opts.CompressionThreshold, Level: c.opts.CompressionLevel})
 		}
 	}
+	pool := wsrpc.NewWorkerPool(0)
 	conn := wsrpc.NewConn(st, wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
 		Registry:     c.opts.Registry,
 		Options:      &c.opts.Options,
+		Workers:      pool,
 		BatchedReads: true, // transport.Stream flushes after each read
 	})
 	conn.Start()
 	// The reader runs before OnConnect so that OnConnect can make calls.
-	go func() { _ = st.Serve(conn) }()
+	go func() { _ = st.Serve(conn, pool) }()
 	if c.opts.OnConnect != nil {
 		if err := c.opts.OnConnect(ctx, conn); err != nil {
 			_ = conn.Close()

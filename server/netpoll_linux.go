@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,12 @@ const readBufferSize = 64 << 10
 // so no connection starves the others), parses it incrementally and hands
 // whole messages to the engine, which never blocks it: handlers run on
 // goroutines of their own and replies are written by them.
+//
+// Connections that Serve accepts from a TCP listener are kept as bare
+// descriptors: no net.Conn, no runtime poller entry, no address objects.
+// Writes go straight to the socket; one that would block (a client that
+// reads slowly) waits in the runtime's poller on a duplicate of the
+// descriptor, made for that write only.
 type netpoll struct {
 	pollers []*poller
 	next    atomic.Uint32
@@ -47,17 +54,35 @@ type poller struct {
 	buf   []byte
 }
 
-// pconn is one connection under the netpoll engine.
+// parsers lends frame parsers to connections while they hold part of a
+// frame: an idle connection keeps none.
+var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
+
+// pconn is one connection under the netpoll engine, and its Transport.
 type pconn struct {
 	p      *poller
+	nc     net.Conn // nil for a descriptor the server accepted itself
 	fd     int
-	nc     net.Conn
 	hs     *handshake // until the upgrade completes
 	hsStop *time.Timer
-	parser *wsio.Parser
-	st     *pollStream
+	parser *wsio.Parser // only while a frame or message is incomplete
 	conn   *wsrpc.Conn
-	closed atomic.Bool
+	w      wsio.Writer
+
+	deflate    bool
+	closed     atomic.Bool
+	peerClosed atomic.Bool
+	peerCode   atomic.Int32
+	pongBusy   atomic.Bool
+	deadline   atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
+	closeOnce  sync.Once
+
+	// The descriptor is closed when shutdown has run and no read or write
+	// uses it any more, so that no use can reach a number the kernel has
+	// given to another connection.
+	fdMu    sync.Mutex
+	fdUsers int32
+	fdDone  bool
 }
 
 // netpollEngine starts the pollers on first use.
@@ -103,6 +128,40 @@ func fdOf(nc net.Conn) (int, error) {
 	return fd, nil
 }
 
+// netpollAccepted serves a connection that Serve accepted from a TCP
+// listener: the engine keeps a duplicate of its descriptor and closes nc,
+// so that an idle connection holds no net.Conn, no runtime poller entry
+// and no address objects. false means nc could not be taken over and is
+// left untouched.
+func (s *Server) netpollAccepted(nc net.Conn) bool {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	if _, err := s.netpollEngine(); err != nil {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		return false
+	}
+	_ = nc.Close() // the duplicate keeps the socket open
+	if !s.track() {
+		_ = unix.Close(fd)
+		return true
+	}
+	if err := s.netpollRegister(fd, nil, nil); err != nil {
+		_ = unix.Close(fd)
+		s.wg.Done()
+	}
+	return true
+}
+
 // netpollAdd puts nc under epoll. up is nil for a connection that still has
 // to send its upgrade request. An error means nc cannot be polled (a TLS
 // connection, say) and is left untouched for the goroutine engine.
@@ -111,25 +170,46 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 	if err != nil {
 		return err
 	}
-	np, err := s.netpollEngine()
-	if err != nil {
+	if _, err := s.netpollEngine(); err != nil {
 		return err
 	}
 	if up == nil && !s.track() {
 		_ = nc.Close()
 		return nil
 	}
+	if err := s.netpollRegister(fd, nc, up); err != nil {
+		if up == nil {
+			s.wg.Done()
+		}
+		return err
+	}
+	return nil
+}
+
+// netpollRegister serves the socket fd (of nc, when not nil) on a poller.
+// An error leaves the socket untouched.
+func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
+	np := s.np
 	p := np.pollers[np.next.Add(1)%uint32(len(np.pollers))]
 	pc := &pconn{p: p, fd: fd, nc: nc}
 	if up == nil {
 		pc.hs = &handshake{max: s.maxHandshake()}
 		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
-	} else {
-		pc.start(up.req, nil, false)
 	}
 	p.mu.Lock()
 	p.conns[fd] = pc
 	p.mu.Unlock()
+	if up != nil {
+		pc.start(up.req, nil, false)
+		// Bytes that came with the upgrade are handled before the poller
+		// can see the socket.
+		if len(up.rest) > 0 {
+			pc.onData(up.rest)
+		}
+	}
+	if pc.closed.Load() {
+		return nil // ended by what came with the upgrade
+	}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
 		p.mu.Lock()
 		delete(p.conns, fd)
@@ -137,13 +217,12 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 		if pc.hsStop != nil {
 			pc.hsStop.Stop()
 		}
-		if up == nil {
-			s.wg.Done()
+		if pc.conn != nil {
+			// Already started (a ServeUpgraded connection): end it properly.
+			pc.shutdown(err)
+			return nil
 		}
 		return err
-	}
-	if up != nil && len(up.rest) > 0 {
-		pc.onData(up.rest)
 	}
 	return nil
 }
@@ -200,12 +279,58 @@ func (p *poller) closeAll() {
 	}
 }
 
+// acquire marks a use of the descriptor; false once it is retired.
+func (pc *pconn) acquire() bool {
+	pc.fdMu.Lock()
+	ok := !pc.fdDone
+	if ok {
+		pc.fdUsers++
+	}
+	pc.fdMu.Unlock()
+	return ok
+}
+
+// release ends a use, closing the descriptor if it was the last use of a
+// retired one.
+func (pc *pconn) release() {
+	pc.fdMu.Lock()
+	pc.fdUsers--
+	last := pc.fdDone && pc.fdUsers == 0
+	pc.fdMu.Unlock()
+	if last {
+		pc.closeFD()
+	}
+}
+
+// retire closes the descriptor now, or once its last use ends; uses under
+// way are woken by shutting the socket down.
+func (pc *pconn) retire() {
+	pc.fdMu.Lock()
+	pc.fdDone = true
+	if pc.fdUsers > 0 {
+		_ = unix.Shutdown(pc.fd, unix.SHUT_RDWR)
+		pc.fdMu.Unlock()
+		return
+	}
+	pc.fdMu.Unlock()
+	pc.closeFD()
+}
+
+func (pc *pconn) closeFD() {
+	if pc.nc != nil {
+		_ = pc.nc.Close()
+		return
+	}
+	_ = unix.Close(pc.fd)
+}
+
 // onReadable reads once and processes what arrived.
 func (pc *pconn) onReadable() {
-	if pc.closed.Load() {
+	if pc.closed.Load() || !pc.acquire() {
 		return
 	}
 	n, err := unix.Read(pc.fd, pc.p.buf)
+	pc.release()
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -220,6 +345,7 @@ func (pc *pconn) onReadable() {
 }
 
 func (pc *pconn) onData(data []byte) {
+	s := pc.p.srv
 	if pc.hs != nil {
 		complete, rest, err := pc.hs.feed(data)
 		if err != nil {
@@ -236,7 +362,7 @@ func (pc *pconn) onData(data []byte) {
 		}
 		head := pc.hs.buf
 		pc.hs = nil
-		_, deflate, err := pc.p.srv.upgrade(pc.nc, head)
+		_, deflate, err := s.upgrade(pc.remoteAddr(), head, pc.writeHandshake)
 		if err != nil {
 			pc.refuse(err)
 			return
@@ -247,10 +373,21 @@ func (pc *pconn) onData(data []byte) {
 		}
 		data = rest
 	}
-	pc.parser.Feed(data)
+	p := pc.parser
+	if p == nil {
+		p = parsers.Get().(*wsio.Parser)
+		p.Reset(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
+		if pc.deflate {
+			p.EnableDeflate()
+		}
+		p.SetPingHandler(pc)
+		pc.parser = p
+	}
+	p.Feed(data)
 	for {
-		text, payload, ok, err := pc.parser.Next()
+		text, payload, ok, err := p.Next()
 		if err != nil {
+			pc.parser = nil // it may refer to the poller's buffer: not reused
 			pc.protocolEnd(err)
 			return
 		}
@@ -261,7 +398,11 @@ func (pc *pconn) onData(data []byte) {
 			pc.conn.HandleMessage(payload)
 		}
 	}
-	pc.parser.Detach()
+	p.Detach()
+	if p.Idle() {
+		pc.parser = nil
+		parsers.Put(p)
+	}
 	_ = pc.conn.Flush(false)
 }
 
@@ -269,20 +410,12 @@ func (pc *pconn) onData(data []byte) {
 // whether permessage-deflate was negotiated.
 func (pc *pconn) start(req *http.Request, head []byte, deflate bool) {
 	s := pc.p.srv
-	pc.parser = wsio.NewParser(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
-	pc.st = &pollStream{pc: pc, w: wsio.NewWriter(pc.nc, wsio.Server), writeTimeout: s.opts.WriteTimeout}
+	pc.deflate = deflate
+	pc.w.Init(pc, wsio.Server)
 	if deflate {
-		pc.parser.EnableDeflate()
-		pc.st.w.EnableDeflate(s.compression())
+		pc.w.EnableDeflate(s.compression())
 	}
-	if pc.st.writeTimeout <= 0 {
-		pc.st.writeTimeout = transport.DefaultWriteTimeout
-	}
-	pc.parser.SetControlHandler(func(payload []byte) {
-		_ = pc.nc.SetWriteDeadline(time.Now().Add(pc.st.writeTimeout))
-		_ = pc.st.w.WritePong(payload)
-	})
-	conn := s.newConn(pc.st, req, head)
+	conn := s.newConn(pc, req, head)
 	pc.p.mu.Lock()
 	pc.conn = conn
 	pc.p.mu.Unlock()
@@ -298,8 +431,8 @@ func (pc *pconn) protocolEnd(err error) {
 		return
 	}
 	if ce.Remote {
-		pc.st.peerCode.Store(int32(ce.Code))
-		pc.st.peerClosed.Store(true)
+		pc.peerCode.Store(int32(ce.Code))
+		pc.peerClosed.Store(true)
 		var cause error
 		if ce.Code != ws.StatusNormalClosure && ce.Code != ws.StatusNoStatusRcvd && ce.Code != ws.StatusGoingAway {
 			cause = err
@@ -317,8 +450,7 @@ func (pc *pconn) refuse(err error) {
 	}
 	var he *httpError
 	if errors.As(err, &he) {
-		_ = pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = pc.nc.Write(he.response())
+		_ = pc.writeHandshake(he.response())
 	}
 	pc.shutdown(err)
 }
@@ -336,7 +468,7 @@ func (pc *pconn) shutdown(cause error) {
 	conn := pc.conn
 	p.mu.Unlock()
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pc.fd, nil)
-	_ = pc.nc.Close()
+	pc.retire()
 	if conn != nil {
 		conn.HandleClose(cause)
 		p.srv.remove(conn)
@@ -344,34 +476,182 @@ func (pc *pconn) shutdown(cause error) {
 	p.srv.wg.Done()
 }
 
-// pollStream is the Transport of a netpoll connection: writes go straight to
-// the socket from the goroutine that flushes (a handler's, or one the engine
-// starts), so the poller never waits on a slow reader.
-type pollStream struct {
-	pc           *pconn
-	w            *wsio.Writer
-	writeTimeout time.Duration
-	closeOnce    sync.Once
-	peerClosed   atomic.Bool
-	peerCode     atomic.Int32
+// errWouldBlock is a handshake response that did not fit the socket's
+// buffer at once: the poller never waits for a client.
+var errWouldBlock = errors.New("wsrpc server: the client does not read its handshake response")
+
+// writeHandshake writes a handshake response from the poller, which must
+// not wait: a response that does not fit the socket's buffer at once fails.
+func (pc *pconn) writeHandshake(b []byte) error {
+	if pc.nc != nil {
+		_ = pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, err := pc.nc.Write(b)
+		_ = pc.nc.SetWriteDeadline(time.Time{})
+		return err
+	}
+	if !pc.acquire() {
+		return net.ErrClosed
+	}
+	defer pc.release()
+	for len(b) > 0 {
+		n, err := unix.Write(pc.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return errWouldBlock
+		case err != nil:
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
-func (ps *pollStream) WriteMessages(msgs [][]byte) error {
-	_ = ps.pc.nc.SetWriteDeadline(time.Now().Add(ps.writeTimeout))
-	return ps.w.WriteTexts(msgs)
+// setDeadline bounds the writes that follow.
+func (pc *pconn) setDeadline(d time.Duration) { pc.deadline.Store(time.Now().Add(d).UnixNano()) }
+
+func (pc *pconn) deadlineTime() time.Time {
+	if d := pc.deadline.Load(); d != 0 {
+		return time.Unix(0, d)
+	}
+	return time.Time{}
 }
 
-func (ps *pollStream) Close(code int, reason string) error {
-	ps.closeOnce.Do(func() {
-		code, reason = transport.EchoPeer(ps.peerCode.Load(), code, reason)
-		_ = ps.pc.nc.SetWriteDeadline(time.Now().Add(transport.CloseTimeout))
-		_ = ps.w.WriteClose(ws.StatusCode(code), reason)
-		if ps.peerClosed.Load() {
-			ps.pc.shutdown(nil)
+// Write writes b to the socket (the wsio.Writer's destination), within the
+// deadline of the write under way.
+func (pc *pconn) Write(b []byte) (int, error) {
+	if !pc.acquire() {
+		return 0, net.ErrClosed
+	}
+	defer pc.release()
+	if pc.nc != nil {
+		_ = pc.nc.SetWriteDeadline(pc.deadlineTime())
+		return pc.nc.Write(b)
+	}
+	total := 0
+	for total < len(b) {
+		n, err := unix.Write(pc.fd, b[total:])
+		if n > 0 {
+			total += n
+		}
+		switch {
+		case err == nil, err == unix.EINTR:
+		case err == unix.EAGAIN:
+			n, err := pc.writeBlocking(b[total:])
+			return total + n, err
+		default:
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writeBlocking writes to a socket whose buffer is full, waiting in the
+// runtime's poller (on a duplicate of the descriptor, made for this write)
+// until the client reads or the deadline passes. The caller holds a use
+// of the descriptor.
+func (pc *pconn) writeBlocking(b []byte) (int, error) {
+	dfd, err := unix.FcntlInt(uintptr(pc.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	f := os.NewFile(uintptr(dfd), "wsrpc")
+	nc, err := net.FileConn(f) // duplicates it again, for the runtime's poller
+	_ = f.Close()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	_ = nc.SetWriteDeadline(pc.deadlineTime())
+	return nc.Write(b)
+}
+
+// remoteAddr is the client's address as net/http writes it, or "".
+func (pc *pconn) remoteAddr() string {
+	if a := pc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// RemoteAddr returns the client's address, or nil once the connection is
+// closed.
+func (pc *pconn) RemoteAddr() net.Addr {
+	if pc.nc != nil {
+		return pc.nc.RemoteAddr()
+	}
+	return pc.sockAddr(unix.Getpeername)
+}
+
+// LocalAddr returns the server's address of the connection, or nil once it
+// is closed.
+func (pc *pconn) LocalAddr() net.Addr {
+	if pc.nc != nil {
+		return pc.nc.LocalAddr()
+	}
+	return pc.sockAddr(unix.Getsockname)
+}
+
+func (pc *pconn) sockAddr(get func(int) (unix.Sockaddr, error)) net.Addr {
+	if !pc.acquire() {
+		return nil
+	}
+	defer pc.release()
+	sa, err := get(pc.fd)
+	if err != nil {
+		return nil
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *unix.SockaddrInet6:
+		addr := &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		if a.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
+				addr.Zone = ifi.Name
+			}
+		}
+		return addr
+	}
+	return nil
+}
+
+// OnPing answers a ping (wsio.PingHandler). The pong is written from a
+// goroutine of its own, so that the poller never waits on a client that
+// does not read; while one pong is on its way, further pings get none.
+func (pc *pconn) OnPing(payload []byte) {
+	if !pc.pongBusy.CompareAndSwap(false, true) {
+		return
+	}
+	b := append([]byte(nil), payload...)
+	go func() {
+		defer pc.pongBusy.Store(false)
+		pc.setDeadline(pc.p.srv.writeTimeout())
+		_ = pc.w.WritePong(b)
+	}()
+}
+
+// WriteMessages implements wsrpc.Transport: writes go straight to the socket
+// from the goroutine that flushes (a handler's, or one the engine starts),
+// so the poller never waits on a slow reader.
+func (pc *pconn) WriteMessages(msgs [][]byte) error {
+	pc.setDeadline(pc.p.srv.writeTimeout())
+	return pc.w.WriteTexts(msgs)
+}
+
+// Close implements wsrpc.Transport.
+func (pc *pconn) Close(code int, reason string) error {
+	pc.closeOnce.Do(func() {
+		code, reason = transport.EchoPeer(pc.peerCode.Load(), code, reason)
+		pc.setDeadline(transport.CloseTimeout)
+		_ = pc.w.WriteClose(ws.StatusCode(code), reason)
+		if pc.peerClosed.Load() {
+			pc.shutdown(nil)
 			return
 		}
 		// Wait for the peer's close frame, but not forever.
-		time.AfterFunc(transport.CloseTimeout, func() { ps.pc.shutdown(nil) })
+		time.AfterFunc(transport.CloseTimeout, func() { pc.shutdown(nil) })
 	})
 	return nil
 }

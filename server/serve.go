@@ -72,6 +72,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		tempDelay = 0
+		if s.engineName() == EngineNetpoll && s.netpollAccepted(nc) {
+			continue
+		}
 		s.ServeConn(nc)
 	}
 }
@@ -122,6 +125,13 @@ type upgraded struct {
 	rest []byte
 }
 
+func (s *Server) writeTimeout() time.Duration {
+	if s.opts.WriteTimeout > 0 {
+		return s.opts.WriteTimeout
+	}
+	return DefaultWriteTimeout
+}
+
 func (s *Server) handshakeTimeout() time.Duration {
 	if s.opts.HandshakeTimeout > 0 {
 		return s.opts.HandshakeTimeout
@@ -137,13 +147,21 @@ func (s *Server) maxHandshake() int {
 }
 
 // serveConnGoroutine reads the upgrade request with a deadline, answers it,
-// and serves the connection on this goroutine.
+// starts the connection's engine and serves it on a new goroutine: the
+// handshake and the set-up grow this goroutine's stack, and the
+// connection's reader, which lives as long as the connection, should start
+// from a small one.
 func (s *Server) serveConnGoroutine(nc net.Conn) {
 	if !s.track() {
 		_ = nc.Close()
 		return
 	}
-	defer s.wg.Done()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			s.wg.Done()
+		}
+	}()
 	_ = nc.SetReadDeadline(time.Now().Add(s.handshakeTimeout()))
 	hs := handshake{max: s.maxHandshake()}
 	buf := make([]byte, 1024)
@@ -164,7 +182,12 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 			break
 		}
 	}
-	_, deflate, err := s.upgrade(nc, hs.buf)
+	_, deflate, err := s.upgrade(nc.RemoteAddr().String(), hs.buf, func(b []byte) error {
+		_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
+		_, err := nc.Write(b)
+		_ = nc.SetWriteDeadline(time.Time{})
+		return err
+	})
 	if err != nil {
 		s.refuse(nc, err)
 		return
@@ -174,27 +197,31 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 	if len(rest) > 0 {
 		rd = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), nc)
 	}
-	s.serveStream(nc, rd, nil, hs.buf, deflate)
+	handedOver = true
+	st, c := s.startStream(nc, rd, nil, hs.buf, deflate)
+	go func() {
+		defer s.wg.Done()
+		s.runStream(st, c)
+	}()
 }
 
-// upgrade parses and admits a complete request head and writes the 101.
-// deflate reports whether permessage-deflate was negotiated.
-func (s *Server) upgrade(nc net.Conn, head []byte) (_ *http.Request, deflate bool, _ error) {
+// upgrade parses and admits a complete request head from remoteAddr and
+// writes the 101 with write. deflate reports whether permessage-deflate was
+// negotiated.
+func (s *Server) upgrade(remoteAddr string, head []byte, write func([]byte) error) (_ *http.Request, deflate bool, _ error) {
 	req, err := parseRequest(head)
 	if err != nil {
 		return nil, false, err
 	}
-	req.RemoteAddr = nc.RemoteAddr().String()
+	req.RemoteAddr = remoteAddr
 	accept, err := s.admit(req, true)
 	if err != nil {
 		return nil, false, err
 	}
 	ext := s.negotiate(req)
-	_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
-	if _, err := nc.Write(switchingProtocols(accept, ext)); err != nil {
+	if err := write(switchingProtocols(accept, ext)); err != nil {
 		return nil, false, err
 	}
-	_ = nc.SetWriteDeadline(time.Time{})
 	return req, ext != "", nil
 }
 

@@ -208,19 +208,33 @@ func (s *Server) compression() wsio.Compression {
 	return wsio.Compression{Threshold: s.opts.CompressionThreshold, Level: s.opts.CompressionLevel}
 }
 
-// serveStream runs an upgraded connection on the calling goroutine (the
-// goroutine engine) until it closes. deflate says whether permessage-deflate
-// was negotiated.
+// serveStream runs an upgraded connection on the calling goroutine until it
+// closes. deflate says whether permessage-deflate was negotiated.
 func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool) {
+	st, c := s.startStream(nc, rd, r, head, deflate)
+	s.runStream(st, c)
+}
+
+// startStream makes and registers the engine of an upgraded connection and
+// starts it (its OnConnect hook runs here); runStream then reads it. The
+// goroutine engine runs the two on different goroutines, so that the
+// reader, which lives as long as the connection, starts from a small stack
+// that this set-up did not grow.
+func (s *Server) startStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool) (*transport.Stream, *wsrpc.Conn) {
 	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
 	if deflate {
 		st.EnableDeflate(s.compression())
 	}
 	c := s.newConn(st, r, head)
 	s.add(c)
-	defer s.remove(c)
 	c.Start()
-	_ = st.Serve(c)
+	return st, c
+}
+
+// runStream reads the connection until it ends.
+func (s *Server) runStream(st *transport.Stream, c *wsrpc.Conn) {
+	defer s.remove(c)
+	_ = st.Serve(c, s.workers)
 }
 
 // newConn makes the engine of a server connection. r is the parsed upgrade
@@ -232,12 +246,53 @@ func (s *Server) newConn(t wsrpc.Transport, r *http.Request, head []byte) *wsrpc
 		Registry:    s.reg,
 		Options:     s.engine,
 		Request:     r,
-		RequestHead: bytes.Clone(head), // exact size: the read buffer is larger
+		RequestHead: compactHead(head),
 		Context:     s.ctx,
 		Workers:     s.workers,
 		// Both engines flush after each read.
 		BatchedReads: true,
 	})
+}
+
+// handshakeOnly are the request headers that only served the upgrade:
+// connections do not keep them.
+var handshakeOnly = []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"}
+
+// compactHead returns a copy of exactly the size needed of a request head
+// without the handshakeOnly headers (the head as it is if it folds header
+// lines). nil stays nil.
+func compactHead(head []byte) []byte {
+	if head == nil {
+		return nil
+	}
+	keep := func(line []byte) bool {
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return true
+		}
+		for _, h := range handshakeOnly {
+			if bytes.EqualFold(bytes.TrimSpace(name), []byte(h)) {
+				return false
+			}
+		}
+		return true
+	}
+	size := 0
+	for i, line := range bytes.SplitAfter(head, []byte("\n")) {
+		if i > 0 && len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			return append(make([]byte, 0, len(head)), head...) // obsolete line folding: keep every line
+		}
+		if i == 0 || keep(line) {
+			size += len(line)
+		}
+	}
+	out := make([]byte, 0, size)
+	for i, line := range bytes.SplitAfter(head, []byte("\n")) {
+		if i == 0 || keep(line) {
+			out = append(out, line...)
+		}
+	}
+	return out
 }
 
 // track counts a connection for Shutdown; false when shutting down.

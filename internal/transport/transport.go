@@ -36,6 +36,8 @@ type Stream struct {
 	w            *wsio.Writer
 	writeTimeout time.Duration
 
+	peek [1]byte // for readiness checks (the reader's)
+
 	closeOnce  sync.Once
 	readerDone atomic.Bool
 	peerCode   atomic.Int32 // close code the peer sent, 0 if none
@@ -59,6 +61,12 @@ func (s *Stream) EnableDeflate(c wsio.Compression) {
 	s.deflate = true
 	s.w.EnableDeflate(c)
 }
+
+// RemoteAddr returns the peer's address.
+func (s *Stream) RemoteAddr() net.Addr { return s.nc.RemoteAddr() }
+
+// LocalAddr returns this side's address.
+func (s *Stream) LocalAddr() net.Addr { return s.nc.LocalAddr() }
 
 // NetConn returns the underlying connection.
 func (s *Stream) NetConn() net.Conn { return s.nc }
@@ -99,34 +107,132 @@ func EchoPeer(peer int32, code int, reason string) (int, string) {
 	return code, reason
 }
 
+// readSize is the read buffer of a connection: big frames are read
+// straight into the parser instead.
+const readSize = 4096
+
+// readBufs lends read buffers to connections between waiting and handling,
+// so that an idle connection holds none (where readiness is available).
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readSize); return &b }}
+
 // Serve reads messages until the stream ends and feeds them to c; binary
 // messages are ignored, as the reference does. It returns the cause of the
 // end and always leaves the TCP connection closed.
-func (s *Stream) Serve(c *wsrpc.Conn) error {
-	rd := wsio.NewReader(s.r, s.side, s.limits)
+//
+// The calling goroutine only waits and reads. What each read brought is
+// parsed and handled on one of pool's goroutines (inline routes run there,
+// and their replies leave in one write) while this one waits: its stack
+// stays at the minimum, and that stack is most of what an idle connection
+// costs. Where the socket can be watched for readiness, the read buffer is
+// borrowed only once bytes have arrived, so an idle connection holds none.
+func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
+	rd := s.newReader(c)
+	return s.finish(c, rd.loop(pool))
+}
+
+// reader is the state of Serve, kept off the reading goroutine's stack.
+type reader struct {
+	s     *Stream
+	c     *wsrpc.Conn
+	p     *wsio.Parser
+	wait  func() error // waits for readability; nil: read into own
+	own   []byte
+	chunk []byte // what the last read brought, for step
+	perr  error  // the parser's error, final
+	task  *wsrpc.Task
+}
+
+func (s *Stream) newReader(c *wsrpc.Conn) *reader {
+	rd := &reader{s: s, c: c, p: wsio.NewParser(s.side, s.limits)}
 	if s.deflate {
-		rd.EnableDeflate()
+		rd.p.EnableDeflate()
 	}
-	rd.SetControlHandler(func(p []byte) {
-		_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-		_ = s.w.WritePong(p)
-	})
-	var cause error
+	rd.p.SetControlHandler(s.pong)
+	if rd.wait = s.readiness(); rd.wait == nil {
+		rd.own = make([]byte, 512)
+	}
+	rd.task = wsrpc.NewTask(rd.step)
+	return rd
+}
+
+// pong answers a ping.
+func (s *Stream) pong(b []byte) {
+	_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	_ = s.w.WritePong(b)
+}
+
+// step parses and handles what the last read brought (on a pool goroutine).
+func (rd *reader) step() {
+	p := rd.p
+	if rd.chunk != nil {
+		p.Feed(rd.chunk)
+	}
 	for {
-		text, payload, err := rd.ReadMessage()
+		text, payload, ok, err := p.Next()
 		if err != nil {
-			cause = err
+			rd.perr = err
+			break
+		}
+		if !ok {
 			break
 		}
 		if text {
-			c.HandleMessage(payload)
-		}
-		if rd.Buffered() == 0 {
-			// The end of what one read brought: write the replies inline
-			// routes produced meanwhile, together.
-			_ = c.Flush(true)
+			rd.c.HandleMessage(payload)
 		}
 	}
+	p.Detach()
+	// The end of what one read brought: write the replies inline routes
+	// produced meanwhile, together.
+	_ = rd.c.Flush(true)
+}
+
+// loop reads until the stream ends or breaks the protocol.
+func (rd *reader) loop(pool *wsrpc.WorkerPool) error {
+	for {
+		var err error
+		var bp *[]byte
+		if want := rd.p.Need(); want > readSize {
+			// A big frame is under way: read it straight into the parser.
+			rd.chunk = nil
+			if err = rd.p.ReadSome(rd.s.r, want); err == nil && rd.p.Need() > 0 {
+				continue // still incomplete: nothing to handle
+			}
+		} else {
+			buf := rd.own
+			if rd.wait != nil {
+				err = rd.wait()
+				bp = readBufs.Get().(*[]byte)
+				buf = *bp
+			}
+			if err == nil {
+				var n int
+				n, err = rd.s.r.Read(buf)
+				if n > 0 {
+					rd.chunk = buf[:n]
+				}
+			}
+		}
+		if err == nil || rd.chunk != nil {
+			pool.Run(rd.task)
+		}
+		rd.chunk = nil
+		if bp != nil {
+			readBufs.Put(bp)
+		}
+		if rd.perr != nil {
+			return rd.perr
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && rd.p.Buffered() > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+}
+
+// finish reports the end of the stream to c and closes the connection.
+func (s *Stream) finish(c *wsrpc.Conn, cause error) error {
 	var ce *wsio.CloseError
 	switch {
 	case errors.As(cause, &ce) && ce.Remote:

@@ -48,6 +48,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "server: at exit: goroutines=%d stacks-in-use=%d heap-in-use=%d heap-alloc=%d heap-idle=%d heap-released=%d gc-sys=%d other-sys=%d mspan=%d next-gc=%d sys=%d\n",
+		runtime.NumGoroutine(), ms.StackInuse, ms.HeapInuse, ms.HeapAlloc, ms.HeapIdle, ms.HeapReleased, ms.GCSys, ms.OtherSys, ms.MSpanInuse, ms.NextGC, ms.Sys)
 	if *memprofile != "" {
 		runtime.GC() // the profile shows what is live now
 		f, err := os.Create(*memprofile)

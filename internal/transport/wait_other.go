@@ -1,0 +1,6 @@
+//go:build !linux
+
+package transport
+
+// readiness is not available here: connections wait in Read, with a buffer.
+func (s *Stream) readiness() func() error { return nil }
