@@ -372,7 +372,8 @@ func TestHandlerSeesConnectionAndRequest(t *testing.T) {
 	reg.MustAdd("whoami", func(ctx context.Context) map[string]string {
 		c := wsrpc.ConnFromContext(ctx)
 		cookie, _ := c.Request().Cookie("session")
-		return map[string]string{"id": c.ID(), "token": c.Request().Header.Get("X-Token"), "session": cookie.Value}
+		return map[string]string{"id": c.ID(), "token": c.Request().Header.Get("X-Token"), "session": cookie.Value,
+			"remote": c.Request().RemoteAddr, "conn-remote": c.RemoteAddr().String()}
 	})
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
@@ -381,6 +382,12 @@ func TestHandlerSeesConnectionAndRequest(t *testing.T) {
 	require.NoError(t, c.Call(testCtx(t), "whoami", nil, &who))
 	require.Equal(t, "t1", who["token"])
 	require.Equal(t, "s1", who["session"])
+	// The client's own address, on every engine (the netpoll engine keeps
+	// no net.Conn: it asks the socket).
+	local := c.Conn().LocalAddr()
+	require.NotNil(t, local)
+	require.Equal(t, local.String(), who["remote"])
+	require.Equal(t, local.String(), who["conn-remote"])
 	require.Len(t, srv.Clients(), 1)
 	require.Equal(t, srv.Clients()[0].ID(), who["id"])
 	require.Same(t, srv.Clients()[0], srv.Client(who["id"]))
