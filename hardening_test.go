@@ -25,6 +25,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/wsio"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -317,4 +318,62 @@ func TestTLS(t *testing.T) {
 			require.True(t, errors.As(err, &uerr) || strings.Contains(fmt.Sprint(err), "certificate"), "%v", err)
 		})
 	}
+}
+
+// A reply far larger than the socket buffers, to a client that only starts
+// reading later, arrives whole: the server's write waits for the client
+// (on the netpoll engine, in the runtime's poller on a duplicate of the
+// bare descriptor) instead of failing or losing bytes.
+func TestLargeReplyToSlowReaderArrivesWhole(t *testing.T) {
+	reg := testRegistry(t)
+	const size = 12 << 20 // more than loopback buffers hold (send 4 MiB, receive up to 6 MiB before the reader reads)
+	reg.MustAdd("pattern", func() string {
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = 'a' + byte(i%26)
+		}
+		return string(b)
+	})
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	url := startServer(t, srv)
+	c := dialRaw(t, url)
+	c.send(`{"id":1,"method":"pattern"}`)
+	time.Sleep(300 * time.Millisecond) // the server fills the socket and waits
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rd := wsio.NewReader(c.rw, wsio.Client, wsio.Limits{MaxMessageSize: 16 << 20})
+	text, msg, err := rd.ReadMessage()
+	require.NoError(t, err)
+	require.True(t, text)
+	var reply struct {
+		ID     int    `json:"id"`
+		Result string `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(msg, &reply))
+	require.Equal(t, 1, reply.ID)
+	require.Len(t, reply.Result, size)
+	for i := 0; i < size; i += 4099 {
+		require.Equal(t, 'a'+byte(i%26), reply.Result[i], "byte %d", i)
+	}
+}
+
+// Pings are answered with pongs carrying the same payload, on every engine.
+func TestPingsAreAnswered(t *testing.T) {
+	_, url := newServer(t, nil)
+	c := dialRaw(t, url)
+	for i := 0; i < 3; i++ {
+		payload := []byte(fmt.Sprintf("ping %d", i))
+		f := ws.MaskFrameInPlace(ws.NewPingFrame(append([]byte(nil), payload...)))
+		require.NoError(t, ws.WriteFrame(c.nc, f))
+		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		h, err := ws.ReadHeader(c.rw)
+		require.NoError(t, err)
+		require.Equal(t, ws.OpPong, h.OpCode)
+		body := make([]byte, h.Length)
+		_, err = io.ReadFull(c.rw, body)
+		require.NoError(t, err)
+		require.Equal(t, payload, body)
+	}
+	// The connection still serves calls.
+	c.send(`{"id":7,"method":"subtract","params":{"a":3,"b":1}}`)
+	require.JSONEq(t, `{"id":7,"result":2}`, c.read())
 }

@@ -46,6 +46,11 @@ func (s *Server) Engine() string { return s.engineName() }
 // engine, without net/http: the upgrade request is read and checked by the
 // server itself (bounded by HandshakeTimeout and MaxHandshakeSize), at any
 // path. It returns when ln fails or the server is closed.
+//
+// With the netpoll engine, connections accepted from a *net.TCPListener are
+// taken over as bare socket descriptors (Serve duplicates each descriptor
+// and closes its net.Conn), which is most of what makes an idle connection
+// cheap; other listeners' connections keep their net.Conn.
 func (s *Server) Serve(ln net.Listener) error {
 	go func() {
 		<-s.ctx.Done()
