@@ -1,0 +1,147 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// TestGoClientAgainstPythonReference runs our client against the reference
+// server (python/server.py on wsrpc-aiohttp). The reference is not a
+// dependency of this module and PyPI is not reachable from CI, so the test
+// runs only when WSRPC_PYTHON_REFERENCE names a checkout of wsrpc-aiohttp
+// (and python3 has aiohttp):
+//
+//	WSRPC_PYTHON_REFERENCE=$HOME/src/wsrpc-aiohttp go test -run Python ./interop
+func TestGoClientAgainstPythonReference(t *testing.T) {
+	ref := os.Getenv("WSRPC_PYTHON_REFERENCE")
+	if ref == "" {
+		t.Skip("set WSRPC_PYTHON_REFERENCE to a wsrpc-aiohttp checkout to run the reference server")
+	}
+	python := os.Getenv("WSRPC_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, filepath.Join("python", "server.py"), strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+ref)
+	var stderr bytes.Buffer // the reference logs tracebacks of expected errors
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("reference server's log:\n%s", stderr.String())
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the reference server did not start")
+	require.Equal(t, "listening", strings.TrimSpace(line))
+
+	c, err := client.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(port)+"/ws/", &client.Options{Registry: intro.ClientRoutes()})
+	require.NoError(t, err)
+	defer c.Close()
+
+	// The introduction's four calls, on one connection.
+	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
+	require.NoError(t, err)
+	require.Equal(t, -8, diff)
+	ok, err := wsrpc.Call[bool](ctx, c, "kv.set", map[string]string{"key": "foo", "value": "bar"})
+	require.NoError(t, err)
+	require.True(t, ok)
+	v, err := wsrpc.Call[string](ctx, c, "kv.get", map[string]string{"key": "foo"})
+	require.NoError(t, err)
+	require.Equal(t, "bar", v)
+	product, err := wsrpc.Call[int](ctx, c, "multiply_loopback", nil)
+	require.NoError(t, err, "the reference calls our client's multiply")
+	require.Equal(t, 200, product)
+
+	// Errors come back typed, as the reference serializes them.
+	err = c.Call(ctx, "fail", map[string]string{"message": "nope"}, nil)
+	var e *wsrpc.Error
+	require.True(t, errors.As(err, &e), "got %v", err)
+	require.Equal(t, "KeyError", e.Type)
+	err = c.Call(ctx, "no_such_route", nil, nil)
+	require.True(t, errors.As(err, &e), "got %v", err)
+
+	// Large and concurrent calls.
+	big := strings.Repeat("wsrpc ", 50_000)
+	echoed, err := wsrpc.Call[string](ctx, c, "echo", map[string]string{"data": big})
+	require.NoError(t, err)
+	require.Equal(t, big, echoed)
+	errs := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		go func() {
+			got, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": i, "b": 1})
+			if err == nil && got != i-1 {
+				err = errors.New("wrong result " + strconv.Itoa(got))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		require.NoError(t, <-errs)
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestPythonReferenceClientAgainstGoServer runs the reference client
+// (python/client.py on wsrpc-aiohttp, unmodified) against our server, under
+// the engine the suite runs with. Like the test above, it needs
+// WSRPC_PYTHON_REFERENCE.
+func TestPythonReferenceClientAgainstGoServer(t *testing.T) {
+	ref := os.Getenv("WSRPC_PYTHON_REFERENCE")
+	if ref == "" {
+		t.Skip("set WSRPC_PYTHON_REFERENCE to a wsrpc-aiohttp checkout to run the reference client")
+	}
+	python := os.Getenv("WSRPC_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	srv := testserver.New(testRoutes(t), &server.Options{})
+	url := testserver.Listen(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, filepath.Join("python", "client.py"), url)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+ref)
+	var stderr bytes.Buffer // the reference logs the error replies it gets
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s%s", out, stderr.String())
+	require.Equal(t, `subtract: -8
+kv.set: True
+kv.get: bar
+multiply_loopback: 200
+no_such_route: ClientException NotImplementedError
+echo: True
+concurrent: True
+`, string(out))
+}
