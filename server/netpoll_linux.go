@@ -196,20 +196,21 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 		pc.hs = &handshake{max: s.maxHandshake()}
 		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
 	}
-	p.mu.Lock()
-	p.conns[fd] = pc
-	p.mu.Unlock()
 	if up != nil {
 		pc.start(up.req, nil, false)
 		// Bytes that came with the upgrade are handled before the poller
-		// can see the socket.
+		// can see the connection (the map below, under p.mu, orders this
+		// before the poller's reads).
 		if len(up.rest) > 0 {
 			pc.onData(up.rest)
 		}
+		if pc.closed.Load() {
+			return nil // ended by what came with the upgrade
+		}
 	}
-	if pc.closed.Load() {
-		return nil // ended by what came with the upgrade
-	}
+	p.mu.Lock()
+	p.conns[fd] = pc
+	p.mu.Unlock()
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
 		p.mu.Lock()
 		delete(p.conns, fd)
@@ -265,17 +266,20 @@ func (p *poller) loop() {
 	}
 }
 
+// closeAll drops the connections still in their handshake (the others are
+// closed by their engines). pc.conn is set under p.mu when a handshake
+// completes, so it tells them apart without racing the poller.
 func (p *poller) closeAll() {
 	p.mu.Lock()
-	all := make([]*pconn, 0, len(p.conns))
+	var pending []*pconn
 	for _, pc := range p.conns {
-		all = append(all, pc)
+		if pc.conn == nil {
+			pending = append(pending, pc)
+		}
 	}
 	p.mu.Unlock()
-	for _, pc := range all {
-		if pc.hs != nil {
-			pc.shutdown(errors.New("server closed"))
-		}
+	for _, pc := range pending {
+		pc.shutdown(errors.New("server closed"))
 	}
 }
 

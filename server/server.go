@@ -117,8 +117,9 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	clients map[string]*wsrpc.Conn
-	order   []*wsrpc.Conn // connection order, for Broadcast
+	clients map[string]clientSlot
+	order   []*wsrpc.Conn // connection order, for Broadcast; nil where a client left
+	holes   int           // nils in order
 	closing bool
 	wg      sync.WaitGroup
 
@@ -132,7 +133,7 @@ type Server struct {
 // New returns a server that exposes the routes of reg to its clients. opts
 // may be nil.
 func New(reg *wsrpc.Registry, opts *Options) *Server {
-	s := &Server{reg: reg, clients: make(map[string]*wsrpc.Conn), workers: wsrpc.NewWorkerPool(0)}
+	s := &Server{reg: reg, clients: make(map[string]clientSlot), workers: wsrpc.NewWorkerPool(0)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -306,23 +307,55 @@ func (s *Server) track() bool {
 	return true
 }
 
+// clientSlot is a connected client and its place in Server.order.
+type clientSlot struct {
+	c  *wsrpc.Conn
+	at int
+}
+
 func (s *Server) add(c *wsrpc.Conn) {
 	s.mu.Lock()
-	s.clients[c.ID()] = c
+	s.clients[c.ID()] = clientSlot{c: c, at: len(s.order)}
 	s.order = append(s.order, c)
 	s.mu.Unlock()
 }
 
+// remove forgets c in O(1): its place in order is left nil, and order is
+// compacted once half of it is holes, so that a server with many
+// connections never scans them all for each one that leaves.
 func (s *Server) remove(c *wsrpc.Conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	slot, ok := s.clients[c.ID()]
+	if !ok || slot.c != c {
+		return
+	}
 	delete(s.clients, c.ID())
-	for i, o := range s.order {
-		if o == c {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
+	s.order[slot.at] = nil
+	s.holes++
+	if s.holes >= 32 && 2*s.holes >= len(s.order) {
+		s.compactLocked()
+	}
+}
+
+// compactLocked drops the holes of order, keeping the connection order,
+// and gives back memory when order shrank a lot.
+func (s *Server) compactLocked() {
+	inPlace := len(s.clients) >= cap(s.order)/4
+	live := s.order[:0]
+	if !inPlace {
+		live = make([]*wsrpc.Conn, 0, 2*len(s.clients))
+	}
+	for _, c := range s.order {
+		if c != nil {
+			s.clients[c.ID()] = clientSlot{c: c, at: len(live)}
+			live = append(live, c)
 		}
 	}
-	s.mu.Unlock()
+	if inPlace {
+		clear(s.order[len(live):]) // no stale references past the end
+	}
+	s.order, s.holes = live, 0
 }
 
 func (s *Server) connections() int {
@@ -335,14 +368,20 @@ func (s *Server) connections() int {
 func (s *Server) Clients() []*wsrpc.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]*wsrpc.Conn(nil), s.order...)
+	out := make([]*wsrpc.Conn, 0, len(s.clients))
+	for _, c := range s.order {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Client returns the connected client with the given id, or nil.
 func (s *Server) Client(id string) *wsrpc.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.clients[id]
+	return s.clients[id].c
 }
 
 // BroadcastResult is one client's answer to Broadcast.
