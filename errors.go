@@ -21,8 +21,8 @@ var (
 	ErrInvalidRoute = errors.New("wsrpc: invalid route")
 
 	// ErrInlineCall is returned by Conn.Call made from an inline handler (see
-	// Inline): such a handler runs on the goroutine that reads the
-	// connection, so it could never read the reply. Drop the inline mark.
+	// Inline): such a handler runs in the connection's read path, so
+	// the reply could never be handled while it waits. Drop the inline mark.
 	ErrInlineCall = errors.New("wsrpc: an inline handler cannot call the peer: register it without Inline (or the inline tag flag)")
 
 	// ErrSendQueueFull is the reason a connection is closed when its peer does

@@ -21,8 +21,9 @@ type funcRoute struct {
 type inlineHandler struct{ fn any }
 
 // Inline marks a function handler that never blocks (no I/O, no calls to the
-// peer, no waiting on locks held elsewhere): the engine may run it on the
-// goroutine that reads the connection, with no hand-off, and write all
+// peer, no waiting on locks held elsewhere): the engine may run it in the
+// connection's read path (while no further input of that connection is
+// handled), with no hand-off, and write all
 // replies of one read in one write. A call to the peer from an inline
 // handler fails at once. Use it for cheap handlers on hot paths:
 //

@@ -47,8 +47,8 @@ import (
 //     PrefixRoute); `wsrpc:"prefix=Do"` uses the prefix Do instead.
 //   - flag inline (`wsrpc:"proxy,inline"`): the methods never block (no
 //     I/O, no calls to the peer, no waiting on locks held elsewhere), so the
-//     engine may run them on the goroutine that reads the connection, with
-//     no hand-off, and write all replies of one read in one write. A call
+//     engine may run them in the connection's read path, with no
+//     hand-off, and write all replies of one read in one write. A call
 //     to the peer from an inline handler fails at once.
 //   - flag concurrent (`wsrpc:"proxy,concurrent"`): calls on one instance may
 //     run at the same time; the struct then guards its own state.
