@@ -3,6 +3,7 @@ package server
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,4 +49,27 @@ func TestClientIndexKeepsOrder(t *testing.T) {
 	require.Nil(t, s.Client("nope"))
 	require.LessOrEqual(t, cap(s.order), 64, "the index shrinks once clients left")
 	require.Zero(t, s.connections())
+}
+
+// BenchmarkClientChurn connects and disconnects one client while n others
+// stay connected: the cost must not grow with n.
+func BenchmarkClientChurn(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s := New(nil, nil)
+			for i := 0; i < n; i++ {
+				s.add(wsrpc.NewConn(nopTransport{}, wsrpc.ConnConfig{ID: strconv.Itoa(i)}))
+			}
+			conns := make([]*wsrpc.Conn, 1024)
+			for i := range conns {
+				conns[i] = wsrpc.NewConn(nopTransport{}, wsrpc.ConnConfig{ID: "churn" + strconv.Itoa(i)})
+			}
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				c := conns[i%len(conns)]
+				s.add(c)
+				s.remove(c)
+			}
+		})
+	}
 }
