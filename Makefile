@@ -35,7 +35,8 @@ FUZZ_TARGETS = \
 	./internal/wsio:FuzzReader \
 	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
-	.:FuzzParams
+	.:FuzzParams \
+	./server:FuzzHandshake
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
