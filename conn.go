@@ -107,16 +107,14 @@ type Conn struct {
 
 	nextID atomic.Int64
 
-	mu          sync.Mutex
-	closeErr    error
-	running     int
-	queue       []*callJob
-	queuedBytes int64
-	queuedCalls int
-	instances   []*instance // few per connection: a slice beats a map in memory
-	inflight    inflightSet // incoming calls running or queued, by id
-	pending     map[int64]*pendingCall
-	handlers    sync.WaitGroup
+	mu        sync.Mutex
+	closeErr  error
+	running   int
+	waiting   *waitQueue  // admitted calls not started yet; nil while none
+	instances []*instance // few per connection: a slice beats a map in memory
+	inflight  inflightSet // incoming calls running or queued, by id
+	pending   map[int64]*pendingCall
+	handlers  sync.WaitGroup
 
 	wmu       sync.Mutex
 	sb        *sendBufs // nil while nothing waits to be written
@@ -759,16 +757,33 @@ func (c *Conn) instanceLocked(sr *structRoute) *instance {
 	return inst
 }
 
+// waitQueue holds the calls of a connection that were admitted but wait:
+// for a free slot under MaxConcurrentRequests (in jobs, in arrival order), or
+// behind a running call with the same id (chained from it, counted here).
+type waitQueue struct {
+	jobs  []*callJob
+	calls int   // waiting calls, in jobs or chained
+	bytes int64 // their message sizes
+}
+
+// queued reports whether calls wait in jobs; false for nil.
+func (w *waitQueue) queued() bool { return w != nil && len(w.jobs) > 0 }
+
 // admitLocked starts j, queues it, or returns why it is refused.
 func (c *Conn) admitLocked(j *callJob) string {
 	full := c.running >= c.opts.MaxConcurrentRequests
 	if full || (j.hasKey && c.inflight.get(j.key) != nil) {
-		if c.queuedCalls >= c.opts.MaxQueuedRequests || c.queuedBytes+j.size > c.opts.MaxQueuedBytes {
-			return fmt.Sprintf("too many requests on this connection: %d running and %d waiting (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
-				c.running, c.queuedCalls, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
+		w := c.waiting
+		if w == nil {
+			w = &waitQueue{}
 		}
-		c.queuedCalls++
-		c.queuedBytes += j.size
+		if w.calls >= c.opts.MaxQueuedRequests || w.bytes+j.size > c.opts.MaxQueuedBytes {
+			return fmt.Sprintf("too many requests on this connection: %d running and %d waiting (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
+				c.running, w.calls, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
+		}
+		c.waiting = w
+		w.calls++
+		w.bytes += j.size
 		if j.hasKey {
 			if head := c.inflight.get(j.key); head != nil {
 				// Calls with the same id run one after another (PROTOCOL §3.3).
@@ -782,7 +797,7 @@ func (c *Conn) admitLocked(j *callJob) string {
 			}
 			c.inflight.set(j.key, j)
 		}
-		c.queue = append(c.queue, j)
+		w.jobs = append(w.jobs, j)
 		return ""
 	}
 	if j.hasKey {
@@ -889,22 +904,29 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 				next.lastSame = nil
 			}
 			c.inflight.set(j.key, next)
-			c.queue = append(c.queue, next)
+			if c.waiting != nil { // nil once closed: next never runs
+				c.waiting.jobs = append(c.waiting.jobs, next) // next was counted in waiting
+			}
 		} else {
 			c.inflight.del(j.key)
 		}
 	}
-	for !c.closed && c.running < c.opts.MaxConcurrentRequests && len(c.queue) > 0 {
-		next := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		c.queuedCalls--
-		c.queuedBytes -= next.size
+	for w := c.waiting; !c.closed && c.running < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
+		next := w.jobs[0]
+		w.jobs[0] = nil
+		w.jobs = w.jobs[1:]
+		w.calls--
+		w.bytes -= next.size
 		c.running++
 		c.startLocked(next)
 	}
-	if len(c.queue) == 0 {
-		c.queue = nil
+	if w := c.waiting; w != nil {
+		if len(w.jobs) == 0 {
+			w.jobs = nil
+		}
+		if w.calls == 0 {
+			c.waiting = nil // an idle connection holds no queue
+		}
 	}
 	next = c.nextJob
 	c.takeNext, c.nextJob = false, nil
@@ -944,7 +966,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	// the chain, carries it in the same write.
 	c.mu.Lock()
 	chained := j.holding && len(j.inst.waiters) > 0 && !j.inst.waiters[0].started ||
-		len(c.queue) > 0 && c.running <= c.opts.MaxConcurrentRequests
+		c.waiting.queued() && c.running <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
 	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
@@ -1614,7 +1636,7 @@ func (c *Conn) Drain(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		idle := c.running == 0 && len(c.queue) == 0 || c.closed
+		idle := c.running == 0 && !c.waiting.queued() || c.closed
 		c.mu.Unlock()
 		if idle {
 			c.wmu.Lock()
@@ -1649,8 +1671,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	c.closeErr = cause
 	pending := c.pending
 	c.pending = nil
-	c.queue = nil
-	c.queuedCalls, c.queuedBytes = 0, 0
+	c.waiting = nil
 	instances := c.instances
 	closedErr := c.closedErrLocked()
 	if c.kaOn {
