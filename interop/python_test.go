@@ -31,14 +31,7 @@ import (
 //
 //	WSRPC_PYTHON_REFERENCE=$HOME/src/wsrpc-aiohttp go test -run Python ./interop
 func TestGoClientAgainstPythonReference(t *testing.T) {
-	ref := os.Getenv("WSRPC_PYTHON_REFERENCE")
-	if ref == "" {
-		t.Skip("set WSRPC_PYTHON_REFERENCE to a wsrpc-aiohttp checkout to run the reference server")
-	}
-	python := os.Getenv("WSRPC_PYTHON")
-	if python == "" {
-		python = "python3"
-	}
+	python, ref := pythonReference(t)
 	port := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -106,6 +99,21 @@ func TestGoClientAgainstPythonReference(t *testing.T) {
 	}
 }
 
+// pythonReference returns the Python interpreter (WSRPC_PYTHON, default
+// python3) and the wsrpc-aiohttp checkout (WSRPC_PYTHON_REFERENCE), or skips
+// the test when no checkout is named.
+func pythonReference(t *testing.T) (python, ref string) {
+	ref = os.Getenv("WSRPC_PYTHON_REFERENCE")
+	if ref == "" {
+		t.Skip("set WSRPC_PYTHON_REFERENCE to a wsrpc-aiohttp checkout to run the Python reference")
+	}
+	python = os.Getenv("WSRPC_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	return python, ref
+}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -118,14 +126,7 @@ func freePort(t *testing.T) int {
 // the engine the suite runs with. Like the test above, it needs
 // WSRPC_PYTHON_REFERENCE.
 func TestPythonReferenceClientAgainstGoServer(t *testing.T) {
-	ref := os.Getenv("WSRPC_PYTHON_REFERENCE")
-	if ref == "" {
-		t.Skip("set WSRPC_PYTHON_REFERENCE to a wsrpc-aiohttp checkout to run the reference client")
-	}
-	python := os.Getenv("WSRPC_PYTHON")
-	if python == "" {
-		python = "python3"
-	}
+	python, ref := pythonReference(t)
 	srv := testserver.New(testRoutes(t), &server.Options{})
 	url := testserver.Listen(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
