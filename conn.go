@@ -294,15 +294,25 @@ func (c *Conn) Role() Role { return c.role }
 // and parse it on the first call.
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reqHead != nil {
-		if r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.reqHead))); err == nil {
-			if a := c.RemoteAddr(); a != nil {
-				r.RemoteAddr = a.String()
-			}
-			c.req = r
+	head, req := c.reqHead, c.req
+	c.mu.Unlock()
+	if head == nil {
+		return req
+	}
+	// Parsed outside the lock, which guards the engine's hot paths; the
+	// transport's RemoteAddr may be any code.
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err == nil {
+		if a := c.RemoteAddr(); a != nil {
+			r.RemoteAddr = a.String()
 		}
-		c.reqHead = nil
+	} else {
+		r = nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reqHead != nil { // the first parse wins
+		c.req, c.reqHead = r, nil
 	}
 	return c.req
 }

@@ -373,6 +373,24 @@ func TestPingsAreAnswered(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, payload, body)
 	}
+	// A burst of pings: the last one is answered, whatever the engine
+	// answered of the others meanwhile.
+	for i := 0; i < 50; i++ {
+		f := ws.MaskFrameInPlace(ws.NewPingFrame([]byte(fmt.Sprintf("burst %d", i))))
+		require.NoError(t, ws.WriteFrame(c.nc, f))
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		h, err := ws.ReadHeader(c.rw)
+		require.NoError(t, err, "the last ping of the burst got no pong")
+		body := make([]byte, h.Length)
+		_, err = io.ReadFull(c.rw, body)
+		require.NoError(t, err)
+		require.Equal(t, ws.OpPong, h.OpCode)
+		if string(body) == "burst 49" {
+			break
+		}
+	}
 	// The connection still serves calls.
 	c.send(`{"id":7,"method":"subtract","params":{"a":3,"b":1}}`)
 	require.JSONEq(t, `{"id":7,"result":2}`, c.read())

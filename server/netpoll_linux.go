@@ -67,13 +67,13 @@ type pconn struct {
 	hsStop *time.Timer
 	parser *wsio.Parser // only while a frame or message is incomplete
 	conn   *wsrpc.Conn
+	pongs  *pongs // made on the first ping
 	w      wsio.Writer
 
 	deflate    bool
 	closed     atomic.Bool
 	peerClosed atomic.Bool
 	peerCode   atomic.Int32
-	pongBusy   atomic.Bool
 	deadline   atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
 	closeOnce  sync.Once
 
@@ -195,8 +195,7 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	if up == nil {
 		pc.hs = &handshake{max: s.maxHandshake()}
 		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
-	}
-	if up != nil {
+	} else {
 		pc.start(up.req, nil, false)
 		// Bytes that came with the upgrade are handled before the poller
 		// can see the connection (the map below, under p.mu, orders this
@@ -485,7 +484,9 @@ func (pc *pconn) shutdown(cause error) {
 var errWouldBlock = errors.New("wsrpc server: the client does not read its handshake response")
 
 // writeHandshake writes a handshake response from the poller, which must
-// not wait: a response that does not fit the socket's buffer at once fails.
+// not wait on a client: on a bare descriptor a response that does not fit
+// the socket's buffer at once fails; through a net.Conn the write may take
+// a second at most.
 func (pc *pconn) writeHandshake(b []byte) error {
 	if pc.nc != nil {
 		_ = pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -493,23 +494,8 @@ func (pc *pconn) writeHandshake(b []byte) error {
 		_ = pc.nc.SetWriteDeadline(time.Time{})
 		return err
 	}
-	if !pc.acquire() {
-		return net.ErrClosed
-	}
-	defer pc.release()
-	for len(b) > 0 {
-		n, err := unix.Write(pc.fd, b)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return errWouldBlock
-		case err != nil:
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
+	_, err := pc.writeFD(b, false)
+	return err
 }
 
 // setDeadline bounds the writes that follow.
@@ -525,14 +511,25 @@ func (pc *pconn) deadlineTime() time.Time {
 // Write writes b to the socket (the wsio.Writer's destination), within the
 // deadline of the write under way.
 func (pc *pconn) Write(b []byte) (int, error) {
+	if pc.nc != nil {
+		if !pc.acquire() {
+			return 0, net.ErrClosed
+		}
+		defer pc.release()
+		_ = pc.nc.SetWriteDeadline(pc.deadlineTime())
+		return pc.nc.Write(b)
+	}
+	return pc.writeFD(b, true)
+}
+
+// writeFD writes b to the bare descriptor. When the socket's buffer is
+// full it waits for the client (writeBlocking) if wait is set, and fails
+// with errWouldBlock if not.
+func (pc *pconn) writeFD(b []byte, wait bool) (int, error) {
 	if !pc.acquire() {
 		return 0, net.ErrClosed
 	}
 	defer pc.release()
-	if pc.nc != nil {
-		_ = pc.nc.SetWriteDeadline(pc.deadlineTime())
-		return pc.nc.Write(b)
-	}
 	total := 0
 	for total < len(b) {
 		n, err := unix.Write(pc.fd, b[total:])
@@ -541,9 +538,11 @@ func (pc *pconn) Write(b []byte) (int, error) {
 		}
 		switch {
 		case err == nil, err == unix.EINTR:
-		case err == unix.EAGAIN:
+		case err == unix.EAGAIN && wait:
 			n, err := pc.writeBlocking(b[total:])
 			return total + n, err
+		case err == unix.EAGAIN:
+			return total, errWouldBlock
 		default:
 			return total, err
 		}
@@ -621,26 +620,53 @@ func (pc *pconn) sockAddr(get func(int) (unix.Sockaddr, error)) net.Addr {
 	return nil
 }
 
-// OnPing answers a ping (wsio.PingHandler). The pong is written from a
-// goroutine of its own, so that the poller never waits on a client that
-// does not read; while one pong is on its way, further pings get none.
+// pongs is the pong writer of a connection that was pinged.
+type pongs struct {
+	mu        sync.Mutex
+	next, out []byte // the latest ping's payload; the one being answered
+	has, busy bool   // next is unanswered; a writer runs
+}
+
+// OnPing answers a ping (wsio.PingHandler). Pongs are written by a
+// goroutine of their own, so that the poller never waits on a client that
+// does not read. While a pong is on its way, later pings replace each
+// other and the latest is answered next (RFC 6455 §5.5.3).
 func (pc *pconn) OnPing(payload []byte) {
-	if !pc.pongBusy.CompareAndSwap(false, true) {
-		return
+	ps := pc.pongs // only the poller calls OnPing
+	if ps == nil {
+		ps = new(pongs)
+		pc.pongs = ps
 	}
-	b := append([]byte(nil), payload...)
-	go func() {
-		defer pc.pongBusy.Store(false)
-		pc.setDeadline(pc.p.srv.writeTimeout())
-		_ = pc.w.WritePong(b)
-	}()
+	ps.mu.Lock()
+	ps.next, ps.has = append(ps.next[:0], payload...), true
+	start := !ps.busy
+	ps.busy = true
+	ps.mu.Unlock()
+	if start {
+		go pc.writePongs(ps)
+	}
+}
+
+func (pc *pconn) writePongs(ps *pongs) {
+	for {
+		ps.mu.Lock()
+		if !ps.has {
+			ps.busy = false
+			ps.mu.Unlock()
+			return
+		}
+		ps.next, ps.out, ps.has = ps.out[:0], ps.next, false
+		ps.mu.Unlock()
+		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
+		_ = pc.w.WritePong(ps.out) // once closed, later writes fail at once
+	}
 }
 
 // WriteMessages implements wsrpc.Transport: writes go straight to the socket
 // from the goroutine that flushes (a handler's, or one the engine starts),
 // so the poller never waits on a slow reader.
 func (pc *pconn) WriteMessages(msgs [][]byte) error {
-	pc.setDeadline(pc.p.srv.writeTimeout())
+	pc.setDeadline(pc.p.srv.opts.WriteTimeout)
 	return pc.w.WriteTexts(msgs)
 }
 

@@ -130,13 +130,6 @@ type upgraded struct {
 	rest []byte
 }
 
-func (s *Server) writeTimeout() time.Duration {
-	if s.opts.WriteTimeout > 0 {
-		return s.opts.WriteTimeout
-	}
-	return DefaultWriteTimeout
-}
-
 func (s *Server) handshakeTimeout() time.Duration {
 	if s.opts.HandshakeTimeout > 0 {
 		return s.opts.HandshakeTimeout

@@ -151,6 +151,9 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 	if s.opts.MaxMessageSize <= 0 {
 		s.opts.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if s.opts.WriteTimeout <= 0 {
+		s.opts.WriteTimeout = DefaultWriteTimeout
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -266,34 +269,39 @@ func compactHead(head []byte) []byte {
 	if head == nil {
 		return nil
 	}
-	keep := func(line []byte) bool {
-		name, _, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return true
-		}
-		for _, h := range handshakeOnly {
-			if bytes.EqualFold(bytes.TrimSpace(name), []byte(h)) {
-				return false
-			}
-		}
-		return true
-	}
-	size := 0
-	for i, line := range bytes.SplitAfter(head, []byte("\n")) {
-		if i > 0 && len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+	size, first := 0, true
+	for line := range bytes.Lines(head) {
+		if !first && (line[0] == ' ' || line[0] == '\t') {
 			return append(make([]byte, 0, len(head)), head...) // obsolete line folding: keep every line
 		}
-		if i == 0 || keep(line) {
+		if first || keepHeaderLine(line) {
 			size += len(line)
 		}
+		first = false
 	}
 	out := make([]byte, 0, size)
-	for i, line := range bytes.SplitAfter(head, []byte("\n")) {
-		if i == 0 || keep(line) {
+	first = true
+	for line := range bytes.Lines(head) {
+		if first || keepHeaderLine(line) {
 			out = append(out, line...)
 		}
+		first = false
 	}
 	return out
+}
+
+// keepHeaderLine reports whether a header line is not one of handshakeOnly.
+func keepHeaderLine(line []byte) bool {
+	name, _, ok := bytes.Cut(line, []byte(":"))
+	if !ok {
+		return true
+	}
+	for _, h := range handshakeOnly {
+		if bytes.EqualFold(bytes.TrimSpace(name), []byte(h)) {
+			return false
+		}
+	}
+	return true
 }
 
 // track counts a connection for Shutdown; false when shutting down.

@@ -132,14 +132,13 @@ func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 
 // reader is the state of Serve, kept off the reading goroutine's stack.
 type reader struct {
-	s     *Stream
-	c     *wsrpc.Conn
-	p     *wsio.Parser
-	wait  func() error // waits for readability; nil: read into own
-	own   []byte
-	chunk []byte // what the last read brought, for step
-	perr  error  // the parser's error, final
-	task  *wsrpc.Task
+	s    *Stream
+	c    *wsrpc.Conn
+	p    *wsio.Parser
+	wait func() error // waits for readability; nil: read into own
+	own  []byte
+	perr error // the parser's error, final
+	task *wsrpc.Task
 }
 
 func (s *Stream) newReader(c *wsrpc.Conn) *reader {
@@ -147,7 +146,7 @@ func (s *Stream) newReader(c *wsrpc.Conn) *reader {
 	if s.deflate {
 		rd.p.EnableDeflate()
 	}
-	rd.p.SetControlHandler(s.pong)
+	rd.p.SetPingHandler(s)
 	if rd.wait = s.readiness(); rd.wait == nil {
 		rd.own = make([]byte, 512)
 	}
@@ -155,18 +154,15 @@ func (s *Stream) newReader(c *wsrpc.Conn) *reader {
 	return rd
 }
 
-// pong answers a ping.
-func (s *Stream) pong(b []byte) {
+// OnPing answers a ping (wsio.PingHandler).
+func (s *Stream) OnPing(b []byte) {
 	_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	_ = s.w.WritePong(b)
 }
 
-// step parses and handles what the last read brought (on a pool goroutine).
+// step parses and handles what the parser holds (on a pool goroutine).
 func (rd *reader) step() {
 	p := rd.p
-	if rd.chunk != nil {
-		p.Feed(rd.chunk)
-	}
 	for {
 		text, payload, ok, err := p.Next()
 		if err != nil {
@@ -190,15 +186,14 @@ func (rd *reader) step() {
 func (rd *reader) loop(pool *wsrpc.WorkerPool) error {
 	for {
 		var err error
-		var bp *[]byte
 		if want := rd.p.Need(); want > readSize {
 			// A big frame is under way: read it straight into the parser.
-			rd.chunk = nil
-			if err = rd.p.ReadSome(rd.s.r, want); err == nil && rd.p.Need() > 0 {
-				continue // still incomplete: nothing to handle
+			if err = rd.p.ReadSome(rd.s.r, want); rd.p.Ready() {
+				pool.Run(rd.task)
 			}
 		} else {
 			buf := rd.own
+			var bp *[]byte
 			if rd.wait != nil {
 				err = rd.wait()
 				bp = readBufs.Get().(*[]byte)
@@ -206,18 +201,19 @@ func (rd *reader) loop(pool *wsrpc.WorkerPool) error {
 			}
 			if err == nil {
 				var n int
-				n, err = rd.s.r.Read(buf)
-				if n > 0 {
-					rd.chunk = buf[:n]
+				if n, err = rd.s.r.Read(buf); n > 0 {
+					rd.p.Feed(buf[:n]) // parsed in place, in step
 				}
 			}
-		}
-		if err == nil || rd.chunk != nil {
-			pool.Run(rd.task)
-		}
-		rd.chunk = nil
-		if bp != nil {
-			readBufs.Put(bp)
+			// Only a complete frame is worth a hand-off to the pool; a
+			// partial one waits in the parser for the next read.
+			if rd.p.Ready() {
+				pool.Run(rd.task)
+			}
+			rd.p.Detach() // the parser keeps a copy of what it still needs of buf
+			if bp != nil {
+				readBufs.Put(bp)
+			}
 		}
 		if rd.perr != nil {
 			return rd.perr

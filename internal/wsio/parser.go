@@ -200,6 +200,10 @@ func (p *Parser) Need() int {
 	return p.need()
 }
 
+// Ready reports whether Next has something to report: a complete frame,
+// or an error. false means the parser needs more bytes first.
+func (p *Parser) Ready() bool { return p.off < len(p.buf) && p.need() == 0 }
+
 // ReadSome reads once from r into the parser's own buffer, with room for
 // want more bytes (a copy saved for big frames). It returns r's error only
 // when nothing was read.
