@@ -54,7 +54,7 @@ func FuzzHandshake(f *testing.F) {
 			if len(accept) != 28 {
 				t.Fatalf("accept key %q", accept)
 			}
-			_ = switchingProtocols(accept, s.negotiate(req))
+			_ = switchingProtocols(nil, accept, s.negotiate(req))
 		}
 		_ = wsio.NegotiateDeflate(req.Header.Values(wsio.ExtensionHeader))
 		kept := compactHead(hs.buf)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 )
 
 // DefaultMaxHandshakeSize bounds the HTTP upgrade request a client may send
@@ -19,8 +21,9 @@ const DefaultMaxHandshakeSize = 8 << 10
 // blocking, so an epoll loop can parse a slow client's request piece by
 // piece.
 type handshake struct {
-	buf []byte
-	max int
+	buf  []byte
+	max  int
+	stop *time.Timer // the netpoll engine's handshake timeout
 }
 
 // feed adds bytes and reports whether the request head is complete; rest is
@@ -60,9 +63,33 @@ func (e *httpError) response() []byte {
 		e.status, http.StatusText(e.status), len(body), body)
 }
 
-// parseRequest parses a complete request head.
+// headReader is the reader http.ReadRequest parses a head from; it is
+// pooled, so that an accept storm does not leave a 4 KB buffer of garbage
+// behind each connection.
+type headReader struct {
+	src bytes.Reader
+	br  *bufio.Reader
+}
+
+var headReaders = sync.Pool{New: func() any {
+	h := new(headReader)
+	h.br = bufio.NewReader(&h.src)
+	return h
+}}
+
+// parseRequest parses a complete request head. The request has no body:
+// whatever follows the head is WebSocket frames.
 func parseRequest(head []byte) (*http.Request, error) {
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	h := headReaders.Get().(*headReader)
+	h.src.Reset(head)
+	h.br.Reset(&h.src)
+	r, err := http.ReadRequest(h.br)
+	if r != nil {
+		r.Body = http.NoBody // never the pooled reader
+	}
+	h.src.Reset(nil)
+	h.br.Reset(&h.src)
+	headReaders.Put(h)
 	if err != nil {
 		return nil, &httpError{http.StatusBadRequest, "malformed HTTP request"}
 	}
@@ -91,22 +118,31 @@ func checkUpgrade(r *http.Request) (accept string, err error) {
 	return acceptKey(key), nil
 }
 
+// websocketGUID is RFC 6455's fixed suffix of the accept key.
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
 func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+	var in [24 + len(websocketGUID)]byte // a valid key is 24 characters
+	sum := sha1.Sum(append(append(in[:0], key...), websocketGUID...))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// switchingProtocols is the 101 response; ext, when set, is the accepted
-// Sec-WebSocket-Extensions value.
-func switchingProtocols(accept, ext string) []byte {
-	b := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n")
+// switchingProtocols appends the 101 response to dst; ext, when set, is the
+// accepted Sec-WebSocket-Extensions value.
+func switchingProtocols(dst []byte, accept, ext string) []byte {
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	dst = append(dst, accept...)
+	dst = append(dst, "\r\n"...)
 	if ext != "" {
-		b = append(b, "Sec-WebSocket-Extensions: "+ext+"\r\n"...)
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = append(dst, ext...)
+		dst = append(dst, "\r\n"...)
 	}
-	return append(b, "\r\n"...)
+	return append(dst, "\r\n"...)
 }
+
+// responseBufs holds the buffers 101 responses are written from.
+var responseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 func isUpgrade(r *http.Request) bool {
 	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -162,16 +163,18 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 	}()
 	_ = nc.SetReadDeadline(time.Now().Add(s.handshakeTimeout()))
 	hs := handshake{max: s.maxHandshake()}
-	buf := make([]byte, 1024)
+	bp := handshakeReads.Get().(*[1024]byte)
 	var rest []byte
 	for {
-		n, err := nc.Read(buf)
+		n, err := nc.Read(bp[:])
 		if err != nil {
+			handshakeReads.Put(bp)
 			_ = nc.Close()
 			return
 		}
-		complete, r, herr := hs.feed(buf[:n])
+		complete, r, herr := hs.feed(bp[:n])
 		if herr != nil {
+			handshakeReads.Put(bp)
 			s.refuse(nc, herr)
 			return
 		}
@@ -180,6 +183,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 			break
 		}
 	}
+	handshakeReads.Put(bp) // hs.feed copied what it needs
 	_, deflate, err := s.upgrade(nc.RemoteAddr().String(), hs.buf, func(b []byte) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 		_, err := nc.Write(b)
@@ -203,6 +207,10 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 	}()
 }
 
+// handshakeReads holds the buffers the goroutine engine reads upgrade
+// requests into.
+var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
+
 // upgrade parses and admits a complete request head from remoteAddr and
 // writes the 101 with write. deflate reports whether permessage-deflate was
 // negotiated.
@@ -217,7 +225,11 @@ func (s *Server) upgrade(remoteAddr string, head []byte, write func([]byte) erro
 		return nil, false, err
 	}
 	ext := s.negotiate(req)
-	if err := write(switchingProtocols(accept, ext)); err != nil {
+	bp := responseBufs.Get().(*[]byte)
+	*bp = switchingProtocols((*bp)[:0], accept, ext)
+	err = write(*bp)
+	responseBufs.Put(bp)
+	if err != nil {
 		return nil, false, err
 	}
 	return req, ext != "", nil
