@@ -47,11 +47,36 @@ type netpoll struct {
 }
 
 type poller struct {
-	srv   *Server
-	epfd  int
-	mu    sync.Mutex
-	conns map[int]*pconn
+	srv  *Server
+	epfd int
+	mu   sync.Mutex
+	// slots holds the poller's connections; an epoll event carries its
+	// connection's slot. Free slots are nil and listed in free, so the
+	// table costs a word a connection and lookups are one index.
+	slots []*pconn
+	free  []int32
 	buf   []byte
+}
+
+// addLocked gives pc a slot.
+func (p *poller) addLocked(pc *pconn) {
+	if n := len(p.free); n > 0 {
+		pc.slot = p.free[n-1]
+		p.free = p.free[:n-1]
+		p.slots[pc.slot] = pc
+		return
+	}
+	pc.slot = int32(len(p.slots))
+	p.slots = append(p.slots, pc)
+}
+
+// removeLocked frees pc's slot.
+func (p *poller) removeLocked(pc *pconn) {
+	if pc.slot >= 0 && int(pc.slot) < len(p.slots) && p.slots[pc.slot] == pc {
+		p.slots[pc.slot] = nil
+		p.free = append(p.free, pc.slot)
+		pc.slot = -1
+	}
 }
 
 // parsers lends frame parsers to connections while they hold part of a
@@ -59,31 +84,49 @@ type poller struct {
 var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
 
 // pconn is one connection under the netpoll engine, and its Transport.
+//
+// It is what an idle connection costs besides its wsrpc.Conn, so it is kept
+// small: the flags and the peer's close code share one word, and the
+// descriptor's use count is one atomic.
 type pconn struct {
 	p      *poller
 	nc     net.Conn // nil for a descriptor the server accepted itself
-	fd     int
-	hs     *handshake // until the upgrade completes
-	hsStop *time.Timer
+	fd     int32
+	slot   int32        // the connection's place in p.slots
+	hs     *handshake   // until the upgrade completes
 	parser *wsio.Parser // only while a frame or message is incomplete
 	conn   *wsrpc.Conn
 	pongs  *pongs // made on the first ping
 	w      wsio.Writer
 
-	deflate    bool
-	closed     atomic.Bool
-	peerClosed atomic.Bool
-	peerCode   atomic.Int32
-	deadline   atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
-	closeOnce  sync.Once
+	state    atomic.Uint32 // st… flags; the peer's close code in the top 16 bits
+	deadline atomic.Int64  // of the writes under way, unix nanoseconds; 0 for none
 
-	// The descriptor is closed when shutdown has run and no read or write
-	// uses it any more, so that no use can reach a number the kernel has
-	// given to another connection.
-	fdMu    sync.Mutex
-	fdUsers int32
-	fdDone  bool
+	// fdRef counts the uses of the descriptor under way, with fdRetired
+	// set once shutdown has run. The descriptor is closed when it is
+	// retired and no read or write uses it any more, so that no use can
+	// reach a number the kernel has given to another connection.
+	fdRef atomic.Int32
 }
+
+// The flags of pconn.state.
+const (
+	stClosed     = 1 << iota // shutdown ran
+	stCloseSent              // Close wrote (or tried) the close frame
+	stPeerClosed             // the peer's close frame arrived
+	stDeflate                // permessage-deflate was negotiated
+	stCodeShift  = 16
+)
+
+// setState sets the flags in bits and reports whether they were all clear.
+func (pc *pconn) setState(bits uint32) bool { return pc.state.Or(bits)&bits == 0 }
+
+func (pc *pconn) isClosed() bool { return pc.state.Load()&stClosed != 0 }
+
+// peerCode is the code of the peer's close frame, 0 before one came.
+func (pc *pconn) peerCode() int32 { return int32(pc.state.Load() >> stCodeShift) }
+
+const fdRetired = 1 << 30
 
 // netpollEngine starts the pollers on first use.
 func (s *Server) netpollEngine() (*netpoll, error) {
@@ -99,7 +142,7 @@ func (s *Server) startNetpoll() (*netpoll, error) {
 		if err != nil {
 			return nil, fmt.Errorf("wsrpc server: epoll_create1: %w", err)
 		}
-		p := &poller{srv: s, epfd: epfd, conns: make(map[int]*pconn), buf: make([]byte, readBufferSize)}
+		p := &poller{srv: s, epfd: epfd, buf: make([]byte, readBufferSize)}
 		np.pollers = append(np.pollers, p)
 		go p.loop()
 	}
@@ -191,10 +234,10 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	np := s.np
 	p := np.pollers[np.next.Add(1)%uint32(len(np.pollers))]
-	pc := &pconn{p: p, fd: fd, nc: nc}
+	pc := &pconn{p: p, fd: int32(fd), nc: nc, slot: -1}
 	if up == nil {
 		pc.hs = &handshake{max: s.maxHandshake()}
-		pc.hsStop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
+		pc.hs.stop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
 	} else {
 		pc.start(up.req, nil, false)
 		// Bytes that came with the upgrade are handled before the poller
@@ -203,19 +246,20 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 		if len(up.rest) > 0 {
 			pc.onData(up.rest)
 		}
-		if pc.closed.Load() {
+		if pc.isClosed() {
 			return nil // ended by what came with the upgrade
 		}
 	}
 	p.mu.Lock()
-	p.conns[fd] = pc
+	p.addLocked(pc)
+	slot := pc.slot
 	p.mu.Unlock()
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd), Pad: slot}); err != nil {
 		p.mu.Lock()
-		delete(p.conns, fd)
+		p.removeLocked(pc)
 		p.mu.Unlock()
-		if pc.hsStop != nil {
-			pc.hsStop.Stop()
+		if pc.hs != nil {
+			pc.hs.stop.Stop()
 		}
 		if pc.conn != nil {
 			// Already started (a ServeUpgraded connection): end it properly.
@@ -254,11 +298,17 @@ func (p *poller) loop() {
 		}
 		wait, idle = 0, 0
 		for i := 0; i < n; i++ {
-			fd := int(events[i].Fd)
+			ev := &events[i]
+			var pc *pconn
 			p.mu.Lock()
-			pc := p.conns[fd]
+			if int(ev.Pad) < len(p.slots) {
+				pc = p.slots[ev.Pad]
+			}
 			p.mu.Unlock()
-			if pc != nil {
+			// A slot freed and given to another connection earlier in
+			// this batch has another descriptor (or the same number
+			// reused, which then is readable).
+			if pc != nil && pc.fd == ev.Fd {
 				pc.onReadable()
 			}
 		}
@@ -271,8 +321,8 @@ func (p *poller) loop() {
 func (p *poller) closeAll() {
 	p.mu.Lock()
 	var pending []*pconn
-	for _, pc := range p.conns {
-		if pc.conn == nil {
+	for _, pc := range p.slots {
+		if pc != nil && pc.conn == nil {
 			pending = append(pending, pc)
 		}
 	}
@@ -284,39 +334,40 @@ func (p *poller) closeAll() {
 
 // acquire marks a use of the descriptor; false once it is retired.
 func (pc *pconn) acquire() bool {
-	pc.fdMu.Lock()
-	ok := !pc.fdDone
-	if ok {
-		pc.fdUsers++
+	for {
+		v := pc.fdRef.Load()
+		if v&fdRetired != 0 {
+			return false
+		}
+		if pc.fdRef.CompareAndSwap(v, v+1) {
+			return true
+		}
 	}
-	pc.fdMu.Unlock()
-	return ok
 }
 
 // release ends a use, closing the descriptor if it was the last use of a
 // retired one.
 func (pc *pconn) release() {
-	pc.fdMu.Lock()
-	pc.fdUsers--
-	last := pc.fdDone && pc.fdUsers == 0
-	pc.fdMu.Unlock()
-	if last {
+	if pc.fdRef.Add(-1) == fdRetired {
 		pc.closeFD()
 	}
 }
 
 // retire closes the descriptor now, or once its last use ends; uses under
-// way are woken by shutting the socket down.
+// way are woken by shutting the socket down. It runs once (from shutdown),
+// and holds a use of its own while it shuts the socket down, so that the
+// last other use cannot close the descriptor under it.
 func (pc *pconn) retire() {
-	pc.fdMu.Lock()
-	pc.fdDone = true
-	if pc.fdUsers > 0 {
-		_ = unix.Shutdown(pc.fd, unix.SHUT_RDWR)
-		pc.fdMu.Unlock()
-		return
+	for {
+		v := pc.fdRef.Load()
+		if pc.fdRef.CompareAndSwap(v, (v+1)|fdRetired) {
+			if v > 0 {
+				_ = unix.Shutdown(int(pc.fd), unix.SHUT_RDWR)
+			}
+			pc.release()
+			return
+		}
 	}
-	pc.fdMu.Unlock()
-	pc.closeFD()
 }
 
 func (pc *pconn) closeFD() {
@@ -324,15 +375,15 @@ func (pc *pconn) closeFD() {
 		_ = pc.nc.Close()
 		return
 	}
-	_ = unix.Close(pc.fd)
+	_ = unix.Close(int(pc.fd))
 }
 
 // onReadable reads once and processes what arrived.
 func (pc *pconn) onReadable() {
-	if pc.closed.Load() || !pc.acquire() {
+	if pc.isClosed() || !pc.acquire() {
 		return
 	}
-	n, err := unix.Read(pc.fd, pc.p.buf)
+	n, err := unix.Read(int(pc.fd), pc.p.buf)
 	pc.release()
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -358,9 +409,8 @@ func (pc *pconn) onData(data []byte) {
 		if !complete {
 			return
 		}
-		pc.hsStop.Stop()
-		pc.hsStop = nil // an idle connection keeps no timer
-		if pc.closed.Load() {
+		pc.hs.stop.Stop() // an idle connection keeps no timer
+		if pc.isClosed() {
 			return
 		}
 		head := pc.hs.buf
@@ -380,7 +430,7 @@ func (pc *pconn) onData(data []byte) {
 	if p == nil {
 		p = parsers.Get().(*wsio.Parser)
 		p.Reset(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
-		if pc.deflate {
+		if pc.state.Load()&stDeflate != 0 {
 			p.EnableDeflate()
 		}
 		p.SetPingHandler(pc)
@@ -413,7 +463,9 @@ func (pc *pconn) onData(data []byte) {
 // whether permessage-deflate was negotiated.
 func (pc *pconn) start(req *http.Request, head []byte, deflate bool) {
 	s := pc.p.srv
-	pc.deflate = deflate
+	if deflate {
+		pc.setState(stDeflate)
+	}
 	pc.w.Init(pc, wsio.Server)
 	if deflate {
 		pc.w.EnableDeflate(s.compression())
@@ -434,8 +486,7 @@ func (pc *pconn) protocolEnd(err error) {
 		return
 	}
 	if ce.Remote {
-		pc.peerCode.Store(int32(ce.Code))
-		pc.peerClosed.Store(true)
+		pc.setState(uint32(uint16(ce.Code))<<stCodeShift | stPeerClosed)
 		var cause error
 		if ce.Code != ws.StatusNormalClosure && ce.Code != ws.StatusNoStatusRcvd && ce.Code != ws.StatusGoingAway {
 			cause = err
@@ -448,8 +499,8 @@ func (pc *pconn) protocolEnd(err error) {
 }
 
 func (pc *pconn) refuse(err error) {
-	if pc.hsStop != nil {
-		pc.hsStop.Stop()
+	if pc.hs != nil {
+		pc.hs.stop.Stop()
 	}
 	var he *httpError
 	if errors.As(err, &he) {
@@ -460,17 +511,15 @@ func (pc *pconn) refuse(err error) {
 
 // shutdown removes the connection from epoll and closes it. Idempotent.
 func (pc *pconn) shutdown(cause error) {
-	if !pc.closed.CompareAndSwap(false, true) {
+	if !pc.setState(stClosed) {
 		return
 	}
 	p := pc.p
 	p.mu.Lock()
-	if p.conns[pc.fd] == pc {
-		delete(p.conns, pc.fd)
-	}
+	p.removeLocked(pc)
 	conn := pc.conn
 	p.mu.Unlock()
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pc.fd, nil)
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(pc.fd), nil)
 	pc.retire()
 	if conn != nil {
 		conn.HandleClose(cause)
@@ -532,7 +581,7 @@ func (pc *pconn) writeFD(b []byte, wait bool) (int, error) {
 	defer pc.release()
 	total := 0
 	for total < len(b) {
-		n, err := unix.Write(pc.fd, b[total:])
+		n, err := unix.Write(int(pc.fd), b[total:])
 		if n > 0 {
 			total += n
 		}
@@ -601,7 +650,7 @@ func (pc *pconn) sockAddr(get func(int) (unix.Sockaddr, error)) net.Addr {
 		return nil
 	}
 	defer pc.release()
-	sa, err := get(pc.fd)
+	sa, err := get(int(pc.fd))
 	if err != nil {
 		return nil
 	}
@@ -672,16 +721,17 @@ func (pc *pconn) WriteMessages(msgs [][]byte) error {
 
 // Close implements wsrpc.Transport.
 func (pc *pconn) Close(code int, reason string) error {
-	pc.closeOnce.Do(func() {
-		code, reason = transport.EchoPeer(pc.peerCode.Load(), code, reason)
-		pc.setDeadline(transport.CloseTimeout)
-		_ = pc.w.WriteClose(ws.StatusCode(code), reason)
-		if pc.peerClosed.Load() {
-			pc.shutdown(nil)
-			return
-		}
-		// Wait for the peer's close frame, but not forever.
-		time.AfterFunc(transport.CloseTimeout, func() { pc.shutdown(nil) })
-	})
+	if !pc.setState(stCloseSent) {
+		return nil
+	}
+	code, reason = transport.EchoPeer(pc.peerCode(), code, reason)
+	pc.setDeadline(transport.CloseTimeout)
+	_ = pc.w.WriteClose(ws.StatusCode(code), reason)
+	if pc.state.Load()&stPeerClosed != 0 {
+		pc.shutdown(nil)
+		return nil
+	}
+	// Wait for the peer's close frame, but not forever.
+	time.AfterFunc(transport.CloseTimeout, func() { pc.shutdown(nil) })
 	return nil
 }
