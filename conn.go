@@ -2,18 +2,19 @@ package wsrpc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,8 @@ type ConnConfig struct {
 	Request  *http.Request // the upgrade request, on the server; may be nil
 	// RequestHead is the raw head of the upgrade request, for servers that
 	// keep it instead of a parsed Request (it is much smaller); Request()
-	// parses it on first use.
+	// parses it on first use. The Conn keeps these bytes without copying
+	// them: do not modify them after NewConn.
 	RequestHead []byte
 	ID          string          // the connection id; default a random UUID
 	Context     context.Context // parent of every handler context; default Background
@@ -94,24 +96,21 @@ type Conn struct {
 	t       Transport
 	opts    *Options // resolved: Hooks and Logger are read from here
 	req     *http.Request
-	reqHead []byte // parsed into req on the first Request (guarded by mu)
+	reqHead string // parsed into req on the first Request (guarded by mu)
 	pool    *WorkerPool
 	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
 	// call spawnLocked starts is left to them (see spawnLocked).
 	nextJob, inlineJob *callJob
 
-	parent  context.Context // ConnConfig.Context
-	ctxDone chan struct{}   // made on the first ctx.Done (guarded by mu)
-	ctxStop func() bool     // unregisters from parent (guarded by mu)
-	done    chan struct{}   // made on the first Done (guarded by mu)
+	parent context.Context // ConnConfig.Context
+	sig    *connSignals    // made when first needed (guarded by mu)
 
 	nextID atomic.Int64
 
 	mu        sync.Mutex
 	closeErr  error
-	running   int
 	waiting   *waitQueue  // admitted calls not started yet; nil while none
-	instances []*instance // few per connection: a slice beats a map in memory
+	instances *instance   // a list: there are few per connection
 	inflight  inflightSet // incoming calls running or queued, by id
 	pending   map[int64]*pendingCall
 	handlers  sync.WaitGroup
@@ -120,10 +119,8 @@ type Conn struct {
 	sb        *sendBufs // nil while nothing waits to be written
 	sendBytes int64
 
-	pongs      atomic.Uint64
-	lastActive atomic.Int64 // unix nanoseconds of the last call or event, for IdleTimeout
-	idleTimer  *time.Timer
-	lastRTT    atomic.Int64
+	pongStats atomic.Uint64 // pongs in the top 32 bits, the last RTT in µs below
+	idle      *idleState    // with IdleTimeout only
 
 	// Keepalive: the pool's kaScheduler owns kaQueue, kaPrev, kaNext and
 	// kaDue (under its mutex).
@@ -132,6 +129,8 @@ type Conn struct {
 	kaDue          int64
 	kaID           int64 // guarded by mu
 	kaStart        int64 // monotonic time the ping left (guarded by mu)
+
+	running int32 // calls running (guarded by mu)
 
 	// The flags, together so that they share words.
 	role                 Role
@@ -161,7 +160,7 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		t:       t,
 		opts:    opts,
 		req:     cfg.Request,
-		reqHead: cfg.RequestHead,
+		reqHead: unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
 		pool:    cfg.Workers,
 		batch:   cfg.BatchedReads,
 	}
@@ -178,7 +177,33 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		c.nextID.Store(1)
 	}
 	c.parent = parent
+	if opts.IdleTimeout > 0 {
+		c.idle = new(idleState)
+		c.idle.lastActive.Store(time.Now().UnixNano())
+	}
 	return c
+}
+
+// connSignals are the channels of a connection that someone waits on, made
+// on first use: most connections never need them.
+type connSignals struct {
+	ctxDone chan struct{} // made on the first ctx.Done
+	ctxStop func() bool   // unregisters from the parent context
+	done    chan struct{} // made on the first Done
+}
+
+// signalsLocked returns c.sig, making it (mu held).
+func (c *Conn) signalsLocked() *connSignals {
+	if c.sig == nil {
+		c.sig = new(connSignals)
+	}
+	return c.sig
+}
+
+// idleState is the IdleTimeout bookkeeping of a connection.
+type idleState struct {
+	lastActive atomic.Int64 // unix nanoseconds of the last call or event
+	timer      *time.Timer  // guarded by Conn.mu
 }
 
 // connContext is a connection's context, which its handlers receive: it
@@ -204,15 +229,16 @@ func (x connContext) Value(key any) any {
 func (x connContext) Done() <-chan struct{} {
 	c := x.c
 	c.mu.Lock()
-	if c.ctxDone == nil {
-		c.ctxDone = make(chan struct{})
+	sig := c.signalsLocked()
+	if sig.ctxDone == nil {
+		sig.ctxDone = make(chan struct{})
 		if c.ctxCanceled {
-			close(c.ctxDone)
+			close(sig.ctxDone)
 		} else if c.parent.Done() != nil {
-			c.ctxStop = context.AfterFunc(c.parent, c.cancelContext)
+			sig.ctxStop = context.AfterFunc(c.parent, c.cancelContext)
 		}
 	}
-	ch := c.ctxDone
+	ch := sig.ctxDone
 	c.mu.Unlock()
 	return ch
 }
@@ -241,10 +267,12 @@ func (c *Conn) cancelContext() {
 	var stop func() bool
 	if !c.ctxCanceled {
 		c.ctxCanceled = true
-		if c.ctxDone != nil {
-			close(c.ctxDone)
+		if sig := c.sig; sig != nil {
+			if sig.ctxDone != nil {
+				close(sig.ctxDone)
+			}
+			stop, sig.ctxStop = sig.ctxStop, nil
 		}
-		stop, c.ctxStop = c.ctxStop, nil
 	}
 	c.mu.Unlock()
 	if stop != nil {
@@ -257,11 +285,11 @@ func (c *Conn) cancelContext() {
 // HandleMessage.
 func (c *Conn) Start() {
 	c.hookConnect()
-	if c.opts.IdleTimeout > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+	if c.idle != nil {
+		c.idle.lastActive.Store(time.Now().UnixNano())
 		c.mu.Lock()
 		if !c.closed {
-			c.idleTimer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+			c.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
 		}
 		c.mu.Unlock()
 	}
@@ -296,12 +324,12 @@ func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
 	head, req := c.reqHead, c.req
 	c.mu.Unlock()
-	if head == nil {
+	if head == "" {
 		return req
 	}
 	// Parsed outside the lock, which guards the engine's hot paths; the
 	// transport's RemoteAddr may be any code.
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
 	if err == nil {
 		if a := c.RemoteAddr(); a != nil {
 			r.RemoteAddr = a.String()
@@ -311,8 +339,8 @@ func (c *Conn) Request() *http.Request {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reqHead != nil { // the first parse wins
-		c.req, c.reqHead = r, nil
+	if c.reqHead != "" { // the first parse wins
+		c.req, c.reqHead = r, ""
 	}
 	return c.req
 }
@@ -345,13 +373,14 @@ func (c *Conn) Context() context.Context { return connContext{c} }
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
+	sig := c.signalsLocked()
+	if sig.done == nil {
+		sig.done = make(chan struct{})
 		if c.finished {
-			close(c.done) // asked for after the end
+			close(sig.done) // asked for after the end
 		}
 	}
-	return c.done
+	return sig.done
 }
 
 // Err returns why the connection closed (matching ErrClosed), or nil while it
@@ -449,19 +478,19 @@ func exceedsDepth(msg []byte, max int) bool {
 
 // touch records activity for IdleTimeout.
 func (c *Conn) touch() {
-	if c.opts.IdleTimeout > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+	if c.idle != nil {
+		c.idle.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
 // idleCheck closes the connection when it has been idle for IdleTimeout,
 // else checks again when it could next be.
 func (c *Conn) idleCheck() {
-	idle := time.Since(time.Unix(0, c.lastActive.Load()))
+	idle := time.Since(time.Unix(0, c.idle.lastActive.Load()))
 	if rest := c.opts.IdleTimeout - idle; rest > 0 {
 		c.mu.Lock()
 		if !c.closed {
-			c.idleTimer.Reset(rest)
+			c.idle.timer.Reset(rest)
 		}
 		c.mu.Unlock()
 		return
@@ -749,21 +778,25 @@ func unquote(raw []byte) (string, error) {
 
 type instance struct {
 	route   *structRoute
-	val     reflect.Value
-	initMu  sync.Mutex // serializes Init of concurrent routes
+	ptr     unsafe.Pointer // the *T, a new copy of the route's registered value
+	next    *instance      // the connection's next instance
+	initMu  sync.Mutex     // serializes Init of concurrent routes
 	initRan atomic.Bool
 	busy    bool       // a call holds the instance (guarded by Conn.mu)
 	waiters []*callJob // calls waiting for it, in arrival order (guarded by Conn.mu)
 }
 
+// val is the instance as a reflect.Value of the route's pointer type.
+func (inst *instance) val() reflect.Value { return reflect.NewAt(inst.route.elem, inst.ptr) }
+
 func (c *Conn) instanceLocked(sr *structRoute) *instance {
-	for _, inst := range c.instances {
-		if inst.route.name == sr.name {
+	for inst := c.instances; inst != nil; inst = inst.next {
+		if inst.route == sr {
 			return inst
 		}
 	}
-	inst := &instance{route: sr, val: sr.newInstance()}
-	c.instances = append(c.instances, inst)
+	inst := &instance{route: sr, ptr: sr.newInstance().UnsafePointer(), next: c.instances}
+	c.instances = inst
 	return inst
 }
 
@@ -781,7 +814,7 @@ func (w *waitQueue) queued() bool { return w != nil && len(w.jobs) > 0 }
 
 // admitLocked starts j, queues it, or returns why it is refused.
 func (c *Conn) admitLocked(j *callJob) string {
-	full := c.running >= c.opts.MaxConcurrentRequests
+	full := int(c.running) >= c.opts.MaxConcurrentRequests
 	if full || (j.hasKey && c.inflight.get(j.key) != nil) {
 		w := c.waiting
 		if w == nil {
@@ -921,7 +954,7 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 			c.inflight.del(j.key)
 		}
 	}
-	for w := c.waiting; !c.closed && c.running < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
+	for w := c.waiting; !c.closed && int(c.running) < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
 		next := w.jobs[0]
 		w.jobs[0] = nil
 		w.jobs = w.jobs[1:]
@@ -976,7 +1009,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	// the chain, carries it in the same write.
 	c.mu.Lock()
 	chained := j.holding && len(j.inst.waiters) > 0 && !j.inst.waiters[0].started ||
-		c.waiting.queued() && c.running <= c.opts.MaxConcurrentRequests
+		c.waiting.queued() && int(c.running) <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
 	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
@@ -1001,7 +1034,7 @@ func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err 
 		m = j.fr.m
 	} else {
 		inst := j.inst
-		recv = inst.val
+		recv = inst.val()
 		mm, e := inst.route.member(j.member)
 		if e != nil {
 			return e
@@ -1055,8 +1088,17 @@ func (c *Conn) runInit(ctx context.Context, inst *instance, init *method, explic
 	if explicit {
 		return nil
 	}
+	// The usual shapes are called through an interface: reflect's Call
+	// would allocate on every connection.
+	switch x := inst.val().Interface().(type) {
+	case interface{ Init(context.Context) }:
+		x.Init(ctx)
+		return nil
+	case interface{ Init(context.Context) error }:
+		return x.Init(ctx)
+	}
 	var discard jwriter.Writer
-	return init.call(ctx, inst.val, nil, &discard)
+	return init.call(ctx, inst.val(), nil, &discard)
 }
 
 // resultOf returns the result member of an encoded success reply.
@@ -1237,6 +1279,15 @@ func (c *Conn) handleReply(f *frame) {
 		return
 	}
 	c.mu.Lock()
+	if c.kaWaiting && key == c.kaID {
+		c.mu.Unlock()
+		if f.Error != nil {
+			c.onPong(remoteError(f.Error))
+		} else {
+			c.onPong(nil)
+		}
+		return
+	}
 	p := c.pending[key]
 	delete(c.pending, key)
 	if len(c.pending) == 0 {
@@ -1532,26 +1583,28 @@ func (c *Conn) keepaliveTick() {
 		return
 	}
 	if c.kaWaiting {
-		id := c.kaID
-		delete(c.pending, id)
 		c.mu.Unlock()
 		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
 		return
 	}
+	// The ping is not a pending call: its reply is recognised by kaID
+	// (handleReply), so a ping allocates nothing, which matters when a
+	// server pings a million connections every interval.
+	id := c.nextID.Add(2)
 	c.kaWaiting = true
+	c.kaID = id
 	c.kaStart = monotonic()
 	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
-	seq := time.Since(processStart).Seconds()
-	params := json.RawMessage(`{"seq":` + strconv.FormatFloat(seq, 'f', 6, 64) + `}`)
-	id, err := c.startCall("ping", params, &pendingCall{onReply: c.onPong})
-	if err != nil {
-		return
-	}
-	c.mu.Lock()
-	c.kaID = id
-	c.mu.Unlock()
+	bp := getBuf()
+	b := append((*bp)[:0], `{"id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"method":"ping","params":{"seq":`...)
+	b = strconv.AppendFloat(b, time.Since(processStart).Seconds(), 'f', 6, 64)
+	*bp = append(b, "}}"...)
+	// keepaliveTick runs on a goroutine of its own: it may write.
+	_ = c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, false)
 }
 
 // processStart is the origin of the keepalive "seq" clock (the reference
@@ -1568,7 +1621,7 @@ func (c *Conn) pongWait() time.Duration {
 // onPong checks the round trip of a keepalive ping. A falsy or error reply
 // counts as a pong without a latency check (no busy loop, unlike the
 // reference).
-func (c *Conn) onPong(result []byte, err error) {
+func (c *Conn) onPong(err error) {
 	c.mu.Lock()
 	if c.closed || !c.kaWaiting {
 		c.mu.Unlock()
@@ -1576,8 +1629,7 @@ func (c *Conn) onPong(result []byte, err error) {
 	}
 	c.kaWaiting = false
 	rtt := time.Duration(monotonic() - c.kaStart)
-	c.pongs.Add(1)
-	c.lastRTT.Store(int64(rtt))
+	c.pongStats.Store(packPongStats(c.pongStats.Load()>>32+1, rtt)) // under mu: one writer
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()
 	if err == nil && rtt > c.opts.ClientTimeout {
@@ -1587,15 +1639,24 @@ func (c *Conn) onPong(result []byte, err error) {
 
 // Stats are counters of one connection.
 type Stats struct {
-	// Pongs counts the keepalive pings the peer answered.
+	// Pongs counts the keepalive pings the peer answered (modulo 2³²).
 	Pongs uint64
-	// LastPingRTT is the round trip of the last answered keepalive ping.
+	// LastPingRTT is the round trip of the last answered keepalive ping,
+	// to the microsecond.
 	LastPingRTT time.Duration
+}
+
+// packPongStats packs a pong count (mod 2³²) and a round trip (in
+// microseconds, at most about 71 minutes) into one word.
+func packPongStats(pongs uint64, rtt time.Duration) uint64 {
+	us := uint64(max(rtt/time.Microsecond, 0))
+	return pongs<<32 | min(us, math.MaxUint32)
 }
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
-	return Stats{Pongs: c.pongs.Load(), LastPingRTT: time.Duration(c.lastRTT.Load())}
+	v := c.pongStats.Load()
+	return Stats{Pongs: v >> 32, LastPingRTT: time.Duration(uint32(v)) * time.Microsecond}
 }
 
 // ---------------------------------------------------------------------------
@@ -1688,8 +1749,8 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		c.kaOn = false
 		c.pool.keepalive.cancel(c)
 	}
-	if c.idleTimer != nil {
-		c.idleTimer.Stop()
+	if c.idle != nil && c.idle.timer != nil {
+		c.idle.timer.Stop()
 	}
 	c.mu.Unlock()
 
@@ -1711,15 +1772,15 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	go func() {
 		c.handlers.Wait()
 		hookCtx := context.WithoutCancel(connContext{c})
-		for _, inst := range instances {
-			if err := inst.route.closeInstance(hookCtx, inst.val); err != nil {
+		for inst := instances; inst != nil; inst = inst.next {
+			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
 				c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
 			}
 		}
 		c.mu.Lock()
 		c.finished = true
-		if c.done != nil {
-			close(c.done)
+		if c.sig != nil && c.sig.done != nil {
+			close(c.sig.done)
 		}
 		c.mu.Unlock()
 	}()

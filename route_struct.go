@@ -108,6 +108,7 @@ type structRoute struct {
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
+	elem     reflect.Type  // T
 	init     *method
 	members  map[string]*method // wire name → exposed method
 	full     map[string]string  // wire name → "route.member", for hooks and logs
@@ -133,6 +134,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		masked:   map[string]bool{},
 	}
 	sr.proto = reflect.New(st)
+	sr.elem = st
 	sr.proto.Elem().Set(v.Elem())
 
 	// The wsrpc tag: mode[=value][,flag...]
