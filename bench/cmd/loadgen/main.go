@@ -49,7 +49,7 @@ func main() {
 	flag.BoolVar(&o.idle, "idle", false, "idle mode: open connections, one kv.set each, report server RSS per connection")
 	flag.IntVar(&o.pid, "pid", 0, "server process id (idle mode; /proc/PID/status)")
 	flag.IntVar(&o.sources, "sources", 1, "source addresses 127.0.0.1 … 127.0.0.N")
-	flag.DurationVar(&o.hold, "hold", 0, "idle mode: keep the connections open this long after measuring")
+	flag.DurationVar(&o.hold, "hold", 0, "idle mode: keep the connections open this long after measuring, then measure again (keepalive pings run meanwhile)")
 	flag.Parse()
 	var err error
 	if o.idle {
@@ -406,6 +406,11 @@ func runIdle(o options) error {
 	runtime.KeepAlive(conns)
 	if o.hold > 0 {
 		time.Sleep(o.hold)
+		held, err := rssKB(o.pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("server RSS after hold=%s: %d KiB per-connection=%.0f bytes\n", o.hold, held, float64(held-before)*1024/float64(len(conns)))
 	}
 	return nil
 }
