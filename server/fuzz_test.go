@@ -14,7 +14,9 @@ import (
 // upgrade: accumulation with its size bound, request parsing, the upgrade
 // and origin checks, extension negotiation and the compaction of the kept
 // head. Nothing may panic, the size bound must hold, an accepted upgrade
-// must carry a valid accept key, and a compacted head must still parse.
+// must carry a valid accept key, a head the quick upgrade admits must be
+// admitted by the net/http way with the same answer, and a compacted head
+// must still parse.
 func FuzzHandshake(f *testing.F) {
 	valid := "GET /ws/ HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
 	f.Add([]byte(valid+"\r\n"), uint8(7))
@@ -23,6 +25,9 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n"), uint8(30))
 	f.Add([]byte(strings.Repeat("X", 600)), uint8(200))
 	s := New(nil, &Options{EnableCompression: true, AllowedOrigins: []string{"app.example.com"}})
+	onPath := New(nil, &Options{Path: "/ws/", AllowedOrigins: []string{"*"}})
+	f.Add([]byte(valid+"Origin: http://h\r\n\r\n"), uint8(64))
+	f.Add([]byte("GET /ws/?a=b HTTP/1.1\r\nhost: h:80\r\nconnection: keep-alive, Upgrade\r\nupgrade: WebSocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nOrigin: https://app.example.com\r\n\r\n"), uint8(64))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		const max = 512
 		hs := handshake{max: max}
@@ -44,6 +49,22 @@ func FuzzHandshake(f *testing.F) {
 		}
 		if !bytes.HasSuffix(hs.buf, []byte("\r\n\r\n")) || len(rest) > len(in) {
 			t.Fatalf("head %q rest %q", hs.buf, rest)
+		}
+		// Whatever the quick upgrade admits, net/http and admit admit too,
+		// with the same answer.
+		for _, srv := range []*Server{s, onPath} {
+			accept, ext, ok := srv.quickUpgrade(hs.buf)
+			if !ok {
+				continue
+			}
+			req, err := parseRequest(hs.buf)
+			if err != nil {
+				t.Fatalf("quick upgrade admitted %q, which net/http does not parse: %v", hs.buf, err)
+			}
+			slow, err := srv.admit(req, true)
+			if err != nil || slow != accept || srv.negotiate(req) != ext {
+				t.Fatalf("quick upgrade admitted %q (accept %q, ext %q); the full checks say %q, %q, %v", hs.buf, accept, ext, slow, srv.negotiate(req), err)
+			}
 		}
 		req, err := parseRequest(hs.buf)
 		if err != nil {

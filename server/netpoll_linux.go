@@ -415,7 +415,7 @@ func (pc *pconn) onData(data []byte) {
 		}
 		head := pc.hs.buf
 		pc.hs = nil
-		_, deflate, err := s.upgrade(pc.remoteAddr(), head, pc.writeHandshake)
+		deflate, err := s.upgrade(pc, head, pc.writeHandshake)
 		if err != nil {
 			pc.refuse(err)
 			return
@@ -620,13 +620,6 @@ func (pc *pconn) writeBlocking(b []byte) (int, error) {
 }
 
 // remoteAddr is the client's address as net/http writes it, or "".
-func (pc *pconn) remoteAddr() string {
-	if a := pc.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
-
 // RemoteAddr returns the client's address, or nil once the connection is
 // closed.
 func (pc *pconn) RemoteAddr() net.Addr {

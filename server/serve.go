@@ -184,7 +184,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 		}
 	}
 	handshakeReads.Put(bp) // hs.feed copied what it needs
-	_, deflate, err := s.upgrade(nc.RemoteAddr().String(), hs.buf, func(b []byte) error {
+	deflate, err := s.upgrade(nc, hs.buf, func(b []byte) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 		_, err := nc.Write(b)
 		_ = nc.SetWriteDeadline(time.Time{})
@@ -211,28 +211,33 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 // requests into.
 var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
 
-// upgrade parses and admits a complete request head from remoteAddr and
-// writes the 101 with write. deflate reports whether permessage-deflate was
-// negotiated.
-func (s *Server) upgrade(remoteAddr string, head []byte, write func([]byte) error) (_ *http.Request, deflate bool, _ error) {
-	req, err := parseRequest(head)
-	if err != nil {
-		return nil, false, err
+// upgrade admits a complete request head from peer and writes the 101
+// with write. deflate reports whether permessage-deflate was negotiated.
+// The usual request is admitted by quickUpgrade; any other is parsed by
+// net/http and goes through admit, with its hooks.
+func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, write func([]byte) error) (deflate bool, _ error) {
+	accept, ext, ok := s.quickUpgrade(head)
+	if !ok {
+		req, err := parseRequest(head)
+		if err != nil {
+			return false, err
+		}
+		if a := peer.RemoteAddr(); a != nil {
+			req.RemoteAddr = a.String()
+		}
+		if accept, err = s.admit(req, true); err != nil {
+			return false, err
+		}
+		ext = s.negotiate(req)
 	}
-	req.RemoteAddr = remoteAddr
-	accept, err := s.admit(req, true)
-	if err != nil {
-		return nil, false, err
-	}
-	ext := s.negotiate(req)
 	bp := responseBufs.Get().(*[]byte)
 	*bp = switchingProtocols((*bp)[:0], accept, ext)
-	err = write(*bp)
+	err := write(*bp)
 	responseBufs.Put(bp)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	return req, ext != "", nil
+	return ext != "", nil
 }
 
 // refuse answers a failed handshake with its HTTP status and closes.

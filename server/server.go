@@ -296,8 +296,10 @@ func keepHeaderLine(line []byte) bool {
 	if !ok {
 		return true
 	}
+	// Compared as they are: net/http takes "Upgrade " (a space before the
+	// colon) for another header, so it is kept.
 	for _, h := range handshakeOnly {
-		if bytes.EqualFold(bytes.TrimSpace(name), []byte(h)) {
+		if bytes.EqualFold(name, []byte(h)) {
 			return false
 		}
 	}
