@@ -1,6 +1,7 @@
 package wsrpc
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -54,4 +55,25 @@ func TestKeepaliveSchedulerFiresDueOnly(t *testing.T) {
 	s.mu.Unlock()
 	require.Equal(t, later.kaDue, armed, "the timer is re-armed for the next deadline")
 	s.cancel(later)
+}
+
+func TestPackPongStats(t *testing.T) {
+	tests := []struct {
+		pongs   uint64
+		rtt     time.Duration
+		wantRTT time.Duration
+	}{
+		{1, 1500 * time.Microsecond, 1500 * time.Microsecond},
+		{7, 999 * time.Nanosecond, 0},                               // below the resolution
+		{1 << 31, 3 * time.Hour, math.MaxUint32 * time.Microsecond}, // saturates at ~71 min
+		{(1 << 32) + 5, time.Millisecond, time.Millisecond},         // the count wraps
+		{2, -time.Second, 0},
+	}
+	for _, tt := range tests {
+		c := &Conn{}
+		c.pongStats.Store(packPongStats(tt.pongs, tt.rtt))
+		st := c.Stats()
+		require.Equal(t, tt.pongs%(1<<32), st.Pongs)
+		require.Equal(t, tt.wantRTT, st.LastPingRTT)
+	}
 }

@@ -48,6 +48,13 @@ func (s *Server) Engine() string { return s.engineName() }
 // server itself (bounded by HandshakeTimeout and MaxHandshakeSize), at any
 // path. It returns when ln fails or the server is closed.
 //
+// A plain upgrade request is admitted without building an *http.Request
+// when nothing needs one at upgrade time (no Authorize, no CheckOrigin, no
+// OnOpen, OnAuthSuccess, OnAuthFail or OnUpgradeFail hook); anything else
+// is parsed by net/http and runs those checks and hooks. Either way the
+// connection keeps the request's head, and Conn.Request parses it on first
+// use.
+//
 // With the netpoll engine, connections accepted from a *net.TCPListener are
 // taken over as bare socket descriptors (Serve duplicates each descriptor
 // and closes its net.Conn), which is most of what makes an idle connection
