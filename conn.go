@@ -91,19 +91,18 @@ const (
 // Either side calls the other with Call (or the typed helpers Call and Proxy)
 // and sends events with Emit. All methods are safe for concurrent use.
 type Conn struct {
-	id      string
-	reg     *Registry
+	id string
+	// The registry, options, pool and parent context, shared with the
+	// other connections made with the same ones.
+	*connShared
 	t       Transport
-	opts    *Options // resolved: Hooks and Logger are read from here
 	req     *http.Request
 	reqHead string // parsed into req on the first Request (guarded by mu)
-	pool    *WorkerPool
 	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
 	// call spawnLocked starts is left to them (see spawnLocked).
 	nextJob, inlineJob *callJob
 
-	parent context.Context // ConnConfig.Context
-	sig    *connSignals    // made when first needed (guarded by mu)
+	sig *connSignals // made when first needed (guarded by mu)
 
 	nextID atomic.Int64
 
@@ -153,22 +152,21 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 	if parent == nil {
 		parent = context.Background()
 	}
+	pool, reg := cfg.Workers, cfg.Registry
+	if pool == nil {
+		pool = NewWorkerPool(0)
+	}
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	c := &Conn{
-		id:      cfg.ID,
-		role:    cfg.Role,
-		reg:     cfg.Registry,
-		t:       t,
-		opts:    opts,
-		req:     cfg.Request,
-		reqHead: unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
-		pool:    cfg.Workers,
-		batch:   cfg.BatchedReads,
-	}
-	if c.pool == nil {
-		c.pool = NewWorkerPool(0)
-	}
-	if c.reg == nil {
-		c.reg = NewRegistry()
+		id:         cfg.ID,
+		role:       cfg.Role,
+		connShared: pool.shared(reg, opts, parent),
+		t:          t,
+		req:        cfg.Request,
+		reqHead:    unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
+		batch:      cfg.BatchedReads,
 	}
 	if c.id == "" {
 		c.id = newUUID()
@@ -176,12 +174,39 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 	if c.role == RoleClient {
 		c.nextID.Store(1)
 	}
-	c.parent = parent
 	if opts.IdleTimeout > 0 {
 		c.idle = new(idleState)
 		c.idle.lastActive.Store(time.Now().UnixNano())
 	}
 	return c
+}
+
+// connShared is what the connections of one server have in common.
+type connShared struct {
+	reg    *Registry
+	opts   *Options // resolved: Hooks and Logger are read from here
+	pool   *WorkerPool
+	parent context.Context // ConnConfig.Context
+}
+
+// shared returns the connShared of connections made with p and these, the
+// last one made when it matches (a server makes all its connections with the
+// same), else a new one.
+func (p *WorkerPool) shared(reg *Registry, opts *Options, parent context.Context) *connShared {
+	if s := p.lastShared.Load(); s != nil && s.reg == reg && s.opts == opts && sameInterface(s.parent, parent) {
+		return s
+	}
+	s := &connShared{reg: reg, opts: opts, pool: p, parent: parent}
+	p.lastShared.Store(s)
+	return s
+}
+
+// sameInterface reports whether a and b hold the very same value: the same
+// dynamic type and the same data word. Unlike ==, it never panics on a value
+// that is not comparable; equal values that are not identical are not the
+// same to it, which only costs a connShared.
+func sameInterface(a, b context.Context) bool {
+	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // connSignals are the channels of a connection that someone waits on, made
@@ -782,8 +807,35 @@ type instance struct {
 	next    *instance      // the connection's next instance
 	initMu  sync.Mutex     // serializes Init of concurrent routes
 	initRan atomic.Bool
-	busy    bool       // a call holds the instance (guarded by Conn.mu)
-	waiters []*callJob // calls waiting for it, in arrival order (guarded by Conn.mu)
+	busy    bool     // a call holds the instance (guarded by Conn.mu)
+	waiters *waiters // calls waiting for it; nil until one has (guarded by Conn.mu)
+}
+
+// waiters are the calls waiting for a struct instance, in arrival order.
+// Most instances never have any, so the queue is made on first use.
+type waiters struct{ jobs []*callJob }
+
+func (inst *instance) waiting() int {
+	if inst.waiters == nil {
+		return 0
+	}
+	return len(inst.waiters.jobs)
+}
+
+func (inst *instance) wait(j *callJob) {
+	if inst.waiters == nil {
+		inst.waiters = new(waiters)
+	}
+	inst.waiters.jobs = append(inst.waiters.jobs, j)
+}
+
+// nextWaiter removes and returns the first waiting call (waiting() > 0).
+func (inst *instance) nextWaiter() *callJob {
+	w := inst.waiters
+	j := w.jobs[0]
+	w.jobs[0] = nil
+	w.jobs = w.jobs[1:]
+	return j
 }
 
 // val is the instance as a reflect.Value of the route's pointer type.
@@ -856,7 +908,7 @@ func (c *Conn) admitLocked(j *callJob) string {
 func (c *Conn) startLocked(j *callJob) {
 	if inst := j.inst; inst != nil && !inst.route.concurrent {
 		if inst.busy {
-			inst.waiters = append(inst.waiters, j)
+			inst.wait(j)
 			return
 		}
 		inst.busy = true
@@ -890,13 +942,11 @@ func (c *Conn) releaseLocked(j *callJob) {
 	}
 	j.holding = false
 	inst := j.inst
-	if len(inst.waiters) == 0 {
+	if inst.waiting() == 0 {
 		inst.busy = false
 		return
 	}
-	next := inst.waiters[0]
-	inst.waiters[0] = nil
-	inst.waiters = inst.waiters[1:]
+	next := inst.nextWaiter()
 	next.holding = true
 	if next.started {
 		next.wake <- struct{}{}
@@ -922,7 +972,7 @@ func (c *Conn) reacquire(j *callJob) {
 	if j.wake == nil {
 		j.wake = make(chan struct{}, 1)
 	}
-	inst.waiters = append(inst.waiters, j)
+	inst.wait(j)
 	c.mu.Unlock()
 	select {
 	case <-j.wake:
@@ -1008,7 +1058,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	// (see finish), leave the reply queued: that call's reply, or the last of
 	// the chain, carries it in the same write.
 	c.mu.Lock()
-	chained := j.holding && len(j.inst.waiters) > 0 && !j.inst.waiters[0].started ||
+	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
 		c.waiting.queued() && int(c.running) <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
 	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {

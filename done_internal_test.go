@@ -1,6 +1,7 @@
 package wsrpc
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -30,4 +31,23 @@ func TestDoneAfterTheEnd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Done after the end blocked")
 	}
+}
+
+func TestConnsOfOneConfigShareItsState(t *testing.T) {
+	pool := NewWorkerPool(0)
+	reg := NewRegistry()
+	opts := (&Options{}).withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := ConnConfig{Registry: reg, Options: opts, Workers: pool, Context: ctx}
+	a, b := NewConn(nopTransport{}, cfg), NewConn(nopTransport{}, cfg)
+	require.Same(t, a.connShared, b.connShared, "one server's connections share one connShared")
+
+	other := cfg
+	other.Context = context.WithValue(ctx, connCtxKey{}, 1)
+	c := NewConn(nopTransport{}, other)
+	require.NotSame(t, a.connShared, c.connShared, "another parent context is not shared")
+	require.Same(t, other.Context, c.parent)
+	require.Same(t, pool, c.pool)
+	require.Same(t, reg, c.reg)
 }

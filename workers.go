@@ -2,6 +2,7 @@ package wsrpc
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,10 @@ type WorkerPool struct {
 	// keepalive schedules the keepalive pings of the connections sharing
 	// the pool on one timer.
 	keepalive kaScheduler
+
+	// lastShared is the connShared of the last connection made with the
+	// pool (see shared).
+	lastShared atomic.Pointer[connShared]
 
 	mu      sync.Mutex
 	idle    []*worker // parked workers, oldest first
