@@ -117,9 +117,9 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	clients map[string]clientSlot
-	order   []*wsrpc.Conn // connection order, for Broadcast; nil where a client left
-	holes   int           // nils in order
+	clients map[string]int32 // a connected client's place in order, by id
+	order   []*wsrpc.Conn    // connection order, for Broadcast; nil where a client left
+	holes   int              // nils in order
 	closing bool
 	wg      sync.WaitGroup
 
@@ -133,7 +133,7 @@ type Server struct {
 // New returns a server that exposes the routes of reg to its clients. opts
 // may be nil.
 func New(reg *wsrpc.Registry, opts *Options) *Server {
-	s := &Server{reg: reg, clients: make(map[string]clientSlot), workers: wsrpc.NewWorkerPool(0)}
+	s := &Server{reg: reg, clients: make(map[string]int32), workers: wsrpc.NewWorkerPool(0)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -317,15 +317,9 @@ func (s *Server) track() bool {
 	return true
 }
 
-// clientSlot is a connected client and its place in Server.order.
-type clientSlot struct {
-	c  *wsrpc.Conn
-	at int
-}
-
 func (s *Server) add(c *wsrpc.Conn) {
 	s.mu.Lock()
-	s.clients[c.ID()] = clientSlot{c: c, at: len(s.order)}
+	s.clients[c.ID()] = int32(len(s.order))
 	s.order = append(s.order, c)
 	s.mu.Unlock()
 }
@@ -336,12 +330,12 @@ func (s *Server) add(c *wsrpc.Conn) {
 func (s *Server) remove(c *wsrpc.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	slot, ok := s.clients[c.ID()]
-	if !ok || slot.c != c {
+	at, ok := s.clients[c.ID()]
+	if !ok || s.order[at] != c {
 		return
 	}
 	delete(s.clients, c.ID())
-	s.order[slot.at] = nil
+	s.order[at] = nil
 	s.holes++
 	if s.holes >= 32 && 2*s.holes >= len(s.order) {
 		s.compactLocked()
@@ -358,7 +352,7 @@ func (s *Server) compactLocked() {
 	}
 	for _, c := range s.order {
 		if c != nil {
-			s.clients[c.ID()] = clientSlot{c: c, at: len(live)}
+			s.clients[c.ID()] = int32(len(live))
 			live = append(live, c)
 		}
 	}
@@ -391,7 +385,10 @@ func (s *Server) Clients() []*wsrpc.Conn {
 func (s *Server) Client(id string) *wsrpc.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.clients[id].c
+	if at, ok := s.clients[id]; ok {
+		return s.order[at]
+	}
+	return nil
 }
 
 // BroadcastResult is one client's answer to Broadcast.
