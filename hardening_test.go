@@ -117,6 +117,13 @@ func TestHandshakeLimits(t *testing.T) {
 			go func() { _ = srv.Serve(ln) }()
 			t.Cleanup(func() { _ = srv.Close() })
 
+			// Upgrades that complete first leave their handshakes (and,
+			// on netpoll, their timers) to be reused by the next ones.
+			for i := 0; i < 3; i++ {
+				c := dialRaw(t, "ws://"+ln.Addr().String()+"/ws/")
+				require.Contains(t, c.read(), `"method":"ping"`, "the server's first keepalive ping")
+			}
+
 			// Half a request: dropped after HandshakeTimeout.
 			nc, err := net.Dial("tcp", ln.Addr().String())
 			require.NoError(t, err)

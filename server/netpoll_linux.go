@@ -90,7 +90,7 @@ var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
 // descriptor's use count is one atomic.
 type pconn struct {
 	p      *poller
-	nc     net.Conn // nil for a descriptor the server accepted itself
+	nc     *netConn // nil for a descriptor the server accepted itself
 	fd     int32
 	slot   int32        // the connection's place in p.slots
 	hs     *handshake   // until the upgrade completes
@@ -99,15 +99,18 @@ type pconn struct {
 	pongs  *pongs // made on the first ping
 	w      wsio.Writer
 
-	state    atomic.Uint32 // st… flags; the peer's close code in the top 16 bits
-	deadline atomic.Int64  // of the writes under way, unix nanoseconds; 0 for none
-
+	state atomic.Uint32 // st… flags; the peer's close code in the top 16 bits
 	// fdRef counts the uses of the descriptor under way, with fdRetired
 	// set once shutdown has run. The descriptor is closed when it is
 	// retired and no read or write uses it any more, so that no use can
 	// reach a number the kernel has given to another connection.
-	fdRef atomic.Int32
+	fdRef    atomic.Int32
+	deadline atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
 }
+
+// netConn is the net.Conn of a connection the server did not accept itself
+// (a word in pconn where an interface would be two).
+type netConn struct{ net.Conn }
 
 // The flags of pconn.state.
 const (
@@ -234,10 +237,12 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	np := s.np
 	p := np.pollers[np.next.Add(1)%uint32(len(np.pollers))]
-	pc := &pconn{p: p, fd: int32(fd), nc: nc, slot: -1}
+	pc := &pconn{p: p, fd: int32(fd), slot: -1}
+	if nc != nil {
+		pc.nc = &netConn{nc}
+	}
 	if up == nil {
-		pc.hs = &handshake{max: s.maxHandshake()}
-		pc.hs.stop = time.AfterFunc(s.handshakeTimeout(), func() { pc.shutdown(errors.New("handshake timeout")) })
+		pc.hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
 	} else {
 		pc.start(up.req, nil, false)
 		// Bytes that came with the upgrade are handled before the poller
@@ -400,8 +405,8 @@ func (pc *pconn) onReadable() {
 
 func (pc *pconn) onData(data []byte) {
 	s := pc.p.srv
-	if pc.hs != nil {
-		complete, rest, err := pc.hs.feed(data)
+	if hs := pc.hs; hs != nil {
+		complete, rest, err := hs.feed(data)
 		if err != nil {
 			pc.refuse(err)
 			return
@@ -409,11 +414,16 @@ func (pc *pconn) onData(data []byte) {
 		if !complete {
 			return
 		}
-		pc.hs.stop.Stop() // an idle connection keeps no timer
+		if hs.finish() { // an idle connection keeps no timer
+			// head and rest are hs.buf's: it is pooled once this read
+			// is processed (the engine keeps a copy of the head, and
+			// the parser of what it keeps of rest).
+			defer hs.release()
+		}
 		if pc.isClosed() {
 			return
 		}
-		head := pc.hs.buf
+		head := hs.buf
 		pc.hs = nil
 		deflate, err := s.upgrade(pc, head, pc.writeHandshake)
 		if err != nil {
