@@ -5,14 +5,11 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // DefaultMaxHandshakeSize bounds the HTTP upgrade request a client may send
@@ -25,55 +22,6 @@ const DefaultMaxHandshakeSize = 8 << 10
 type handshake struct {
 	buf []byte
 	max int
-
-	// The netpoll engine's handshake timeout: stop fires expire, which
-	// shuts pc down. Its handshakes are pooled, timer included.
-	stop *time.Timer
-	pc   atomic.Pointer[pconn]
-}
-
-// maxKeptHandshake is the largest handshake buffer pooled for reuse.
-const maxKeptHandshake = 2 << 10
-
-var handshakes sync.Pool
-
-// startHandshake returns a pooled handshake for pc whose timeout runs.
-func startHandshake(pc *pconn, max int, timeout time.Duration) *handshake {
-	h, _ := handshakes.Get().(*handshake)
-	if h == nil {
-		h = new(handshake)
-	}
-	h.max = max
-	h.pc.Store(pc)
-	if h.stop == nil {
-		h.stop = time.AfterFunc(timeout, h.expire)
-	} else {
-		h.stop.Reset(timeout)
-	}
-	return h
-}
-
-func (h *handshake) expire() {
-	if pc := h.pc.Load(); pc != nil {
-		pc.shutdown(errHandshakeTimeout)
-	}
-}
-
-var errHandshakeTimeout = errors.New("handshake timeout")
-
-// finish stops the timeout and reports whether it had not fired; then, and
-// only then, release may pool h.
-func (h *handshake) finish() bool { return h.stop.Stop() }
-
-// release pools h once its connection no longer uses its buffer.
-func (h *handshake) release() {
-	h.pc.Store(nil)
-	if cap(h.buf) <= maxKeptHandshake {
-		h.buf = h.buf[:0]
-	} else {
-		h.buf = nil
-	}
-	handshakes.Put(h)
 }
 
 // feed adds bytes and reports whether the request head is complete; rest is

@@ -92,9 +92,9 @@ type pconn struct {
 	p      *poller
 	nc     *netConn // nil for a descriptor the server accepted itself
 	fd     int32
-	slot   int32        // the connection's place in p.slots
-	hs     *handshake   // until the upgrade completes
-	parser *wsio.Parser // only while a frame or message is incomplete
+	slot   int32          // the connection's place in p.slots
+	hs     *pollHandshake // until the upgrade completes
+	parser *wsio.Parser   // only while a frame or message is incomplete
 	conn   *wsrpc.Conn
 	pongs  *pongs // made on the first ping
 	w      wsio.Writer
@@ -206,6 +206,58 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 		s.wg.Done()
 	}
 	return true
+}
+
+// pollHandshake is a netpoll connection's handshake with its timeout:
+// stop fires expire, which shuts pc down. They are pooled, timer included.
+type pollHandshake struct {
+	handshake
+	stop *time.Timer
+	pc   atomic.Pointer[pconn]
+}
+
+// maxKeptHandshake is the largest handshake buffer pooled for reuse.
+const maxKeptHandshake = 2 << 10
+
+var handshakes sync.Pool
+
+// startHandshake returns a pooled handshake for pc whose timeout runs.
+func startHandshake(pc *pconn, max int, timeout time.Duration) *pollHandshake {
+	h, _ := handshakes.Get().(*pollHandshake)
+	if h == nil {
+		h = new(pollHandshake)
+	}
+	h.max = max
+	h.pc.Store(pc)
+	if h.stop == nil {
+		h.stop = time.AfterFunc(timeout, h.expire)
+	} else {
+		h.stop.Reset(timeout)
+	}
+	return h
+}
+
+func (h *pollHandshake) expire() {
+	if pc := h.pc.Load(); pc != nil {
+		pc.shutdown(errHandshakeTimeout)
+	}
+}
+
+var errHandshakeTimeout = errors.New("handshake timeout")
+
+// finish stops the timeout and reports whether it had not fired; then, and
+// only then, release may pool h.
+func (h *pollHandshake) finish() bool { return h.stop.Stop() }
+
+// release pools h once its connection no longer uses its buffer.
+func (h *pollHandshake) release() {
+	h.pc.Store(nil)
+	if cap(h.buf) <= maxKeptHandshake {
+		h.buf = h.buf[:0]
+	} else {
+		h.buf = nil
+	}
+	handshakes.Put(h)
 }
 
 // netpollAdd puts nc under epoll. up is nil for a connection that still has
