@@ -2,6 +2,7 @@ package wsrpc
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -121,7 +122,28 @@ func (s *kaScheduler) fire() {
 		s.armLocked(next)
 	}
 	s.mu.Unlock()
-	for _, c := range due {
-		go c.keepaliveTick()
+	runTicks(due, (*Conn).keepaliveTick)
+}
+
+// maxTickers bounds the goroutines that run one firing's keepalive ticks.
+// A tick may write, and a write may wait for a client that does not read,
+// so ticks do not all run on one goroutine; but the connections of a burst
+// of connects fall due together, and a goroutine each would grow as many
+// stacks at once.
+const maxTickers = 32
+
+// runTicks runs tick for each of due on at most maxTickers goroutines.
+func runTicks(due []*Conn, tick func(*Conn)) {
+	var next atomic.Int64
+	for range min(len(due), maxTickers) {
+		go func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(due)) {
+					return
+				}
+				tick(due[i])
+			}
+		}()
 	}
 }

@@ -2,6 +2,8 @@ package wsrpc
 
 import (
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,5 +77,36 @@ func TestPackPongStats(t *testing.T) {
 		st := c.Stats()
 		require.Equal(t, tt.pongs%(1<<32), st.Pongs)
 		require.Equal(t, tt.wantRTT, st.LastPingRTT)
+	}
+}
+
+func TestRunTicksRunsEachOnceOnFewGoroutines(t *testing.T) {
+	for _, n := range []int{1, maxTickers - 1, maxTickers, 5 * maxTickers} {
+		due := make([]*Conn, n)
+		for i := range due {
+			due[i] = &Conn{}
+		}
+		var mu sync.Mutex
+		ticks := map[*Conn]int{}
+		var running, most atomic.Int32
+		var wg sync.WaitGroup
+		wg.Add(n)
+		runTicks(due, func(c *Conn) {
+			defer wg.Done()
+			now := running.Add(1)
+			defer running.Add(-1)
+			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+			}
+			time.Sleep(time.Millisecond) // let the goroutines overlap
+			mu.Lock()
+			ticks[c]++
+			mu.Unlock()
+		})
+		wg.Wait()
+		require.Len(t, ticks, n)
+		for _, k := range ticks {
+			require.Equal(t, 1, k)
+		}
+		require.LessOrEqual(t, int(most.Load()), maxTickers)
 	}
 }
