@@ -849,13 +849,16 @@ func (inst *instance) nextWaiter() *callJob {
 func (inst *instance) val() reflect.Value { return reflect.NewAt(inst.route.elem, inst.ptr) }
 
 func (c *Conn) instanceLocked(sr *structRoute) *instance {
+	last := &c.instances
 	for inst := c.instances; inst != nil; inst = inst.next {
 		if inst.route == sr {
 			return inst
 		}
+		last = &inst.next
 	}
-	inst := &instance{route: sr, ptr: sr.newInstance().UnsafePointer(), next: c.instances}
-	c.instances = inst
+	// Appended, so that OnClose hooks run in the order instances were made.
+	inst := &instance{route: sr, ptr: sr.newInstance().UnsafePointer()}
+	*last = inst
 	return inst
 }
 

@@ -2,6 +2,7 @@ package wsrpc
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,4 +51,28 @@ func TestConnsOfOneConfigShareItsState(t *testing.T) {
 	require.Same(t, other.Context, c.parent)
 	require.Same(t, pool, c.pool)
 	require.Same(t, reg, c.reg)
+}
+
+func TestInstancesAreMadeOnceAndKeptInOrder(t *testing.T) {
+	var closed atomic.Int32
+	r := NewRegistry()
+	r.MustAdd("a", &closer{closed: &closed})
+	r.MustAdd("b", &closer{closed: &closed})
+	_, a, _, _ := r.lookup("a")
+	_, b, _, _ := r.lookup("b")
+	c := NewConn(nopTransport{}, ConnConfig{Registry: r})
+	c.mu.Lock()
+	ia, ib := c.instanceLocked(a), c.instanceLocked(b)
+	require.Same(t, ia, c.instanceLocked(a), "one instance per route and connection")
+	require.Same(t, ib, c.instanceLocked(b))
+	c.mu.Unlock()
+	require.Same(t, ia, c.instances, "in the order they were made (OnClose runs in it)")
+	require.Same(t, ib, c.instances.next)
+	require.Nil(t, ib.next)
+	require.NotEqual(t, ia.ptr, ib.ptr)
+
+	c.Start()
+	c.HandleClose(nil)
+	<-c.Done()
+	require.Equal(t, int32(2), closed.Load(), "each instance's OnClose ran")
 }
