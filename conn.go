@@ -1341,11 +1341,7 @@ func (c *Conn) handleReply(f *frame) {
 	c.mu.Lock()
 	if c.kaWaiting && key == c.kaID {
 		c.mu.Unlock()
-		if f.Error != nil {
-			c.onPong(remoteError(f.Error))
-		} else {
-			c.onPong(nil)
-		}
+		c.onPong(f.Error != nil)
 		return
 	}
 	p := c.pending[key]
@@ -1653,7 +1649,8 @@ func (c *Conn) keepaliveTick() {
 	id := c.nextID.Add(2)
 	c.kaWaiting = true
 	c.kaID = id
-	c.kaStart = monotonic()
+	start := monotonic()
+	c.kaStart = start
 	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
@@ -1661,7 +1658,7 @@ func (c *Conn) keepaliveTick() {
 	b := append((*bp)[:0], `{"id":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `,"method":"ping","params":{"seq":`...)
-	b = strconv.AppendFloat(b, time.Since(processStart).Seconds(), 'f', 6, 64)
+	b = strconv.AppendFloat(b, time.Duration(start).Seconds(), 'f', 6, 64) // seconds since processStart
 	*bp = append(b, "}}"...)
 	// keepaliveTick runs on a goroutine of its own: it may write.
 	_ = c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, false)
@@ -1678,10 +1675,9 @@ func (c *Conn) pongWait() time.Duration {
 	return max(c.opts.KeepaliveInterval, c.opts.ClientTimeout)
 }
 
-// onPong checks the round trip of a keepalive ping. A falsy or error reply
-// counts as a pong without a latency check (no busy loop, unlike the
-// reference).
-func (c *Conn) onPong(err error) {
+// onPong checks the round trip of a keepalive ping. An error reply counts as
+// a pong without the latency check (no busy loop, unlike the reference).
+func (c *Conn) onPong(errorReply bool) {
 	c.mu.Lock()
 	if c.closed || !c.kaWaiting {
 		c.mu.Unlock()
@@ -1692,7 +1688,7 @@ func (c *Conn) onPong(err error) {
 	c.pongStats.Store(packPongStats(c.pongStats.Load()>>32+1, rtt)) // under mu: one writer
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()
-	if err == nil && rtt > c.opts.ClientTimeout {
+	if !errorReply && rtt > c.opts.ClientTimeout {
 		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
 	}
 }
