@@ -157,7 +157,9 @@ func isUpgrade(r *http.Request) bool {
 }
 
 // admit runs the server's hooks and checks on a parsed upgrade request: the
-// same order as ServeHTTP (open, authorize, upgrade check).
+// same order as ServeHTTP (open, authorize, upgrade check). quickUpgrade
+// skips it only when none of the hooks and options it reads a request for
+// is set: a new one here must be added to quickUpgrade's list too.
 func (s *Server) admit(r *http.Request, checkPath bool) (accept string, err error) {
 	h := s.hooks()
 	if checkPath && s.opts.Path != "" && r.URL.Path != s.opts.Path {
