@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -57,12 +58,35 @@ var (
 
 // valueType describes a type decoded from JSON.
 type valueType struct {
-	typ  reflect.Type
-	easy bool // *typ implements easyjson.Unmarshaler: decode with a jlexer
+	typ    reflect.Type
+	easy   bool // *typ implements easyjson.Unmarshaler: decode with a jlexer
+	number bool // json.Number or *json.Number: takes a JSON number only
 }
 
 func newValueType(t reflect.Type) valueType {
-	return valueType{typ: t, easy: reflect.PointerTo(t).Implements(typeEasyUnmarshaler)}
+	return valueType{
+		typ:    t,
+		easy:   reflect.PointerTo(t).Implements(typeEasyUnmarshaler),
+		number: t == typeJSONNumber || t.Kind() == reflect.Pointer && t.Elem() == typeJSONNumber,
+	}
+}
+
+// numberOrNull reports whether the raw JSON value v is a number or null.
+// Both encoding/json and easyjson decode a string such as "1" into a
+// json.Number; the reference does not turn strings into numbers, so a
+// declared json.Number takes a JSON number (or null) only.
+func numberOrNull(v []byte) bool {
+	v = trimJSONSpace(v)
+	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9' || string(v) == "null")
+}
+
+// notANumberError is the TypeError for a value that is not a number where
+// the handler declares a json.Number; arg is the key or the position.
+func notANumberError(name, arg string, v []byte) *Error {
+	if arg[0] >= '0' && arg[0] <= '9' {
+		return typeErrorf("%s() argument %s must be a number, not %s", name, arg, jsonKind(v))
+	}
+	return typeErrorf("%s() argument '%s' must be a number, not %s", name, arg, jsonKind(v))
 }
 
 // namedField is one field of a named-params struct.
@@ -392,6 +416,27 @@ func shapeOf(params []byte) int {
 	return shapeScalar
 }
 
+// jsonKind names the kind of the raw JSON value v for error messages.
+func jsonKind(v []byte) string {
+	v = trimJSONSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func trimJSONSpace(b []byte) []byte {
@@ -515,6 +560,9 @@ func (h *handler) positionalArgs(in []reflect.Value, params []byte) ([]reflect.V
 	}
 	for i, raw := range elems {
 		a := h.args[i]
+		if a.number && !numberOrNull(raw) {
+			return nil, notANumberError(h.name, strconv.Itoa(i+1), raw)
+		}
 		v := reflect.New(a.typ)
 		if err := decodeInto(raw, v, a.easy); err != nil {
 			return nil, typeErrorf("%s() argument %d: %s", h.name, i+1, describeDecodeError(err))
@@ -529,15 +577,11 @@ func (h *handler) mapArg(in []reflect.Value, params []byte) ([]reflect.Value, er
 	switch shapeOf(params) {
 	case shapeAbsent:
 		return append(in, reflect.MakeMap(a.typ)), nil
-	case shapeArray:
-		var buf [2][]byte
-		elems, err := splitArray(params, buf[:0])
-		if err != nil || len(elems) != 1 || shapeOf(elems[0]) != shapeObject {
-			return nil, typeErrorf("%s() takes keyword arguments only", h.name)
+	case shapeArray, shapeScalar:
+		if !isEmptyArray(params) {
+			return nil, keywordOnlyError(h.name, params)
 		}
-		params = elems[0]
-	case shapeScalar:
-		return nil, typeErrorf("%s() takes keyword arguments only", h.name)
+		return append(in, reflect.MakeMap(a.typ)), nil
 	}
 	v := reflect.New(a.typ)
 	if err := decodeInto(params, v, a.easy); err != nil {
@@ -549,25 +593,25 @@ func (h *handler) mapArg(in []reflect.Value, params []byte) ([]reflect.Value, er
 	return append(in, v.Elem()), nil
 }
 
+// keywordOnlyError is the TypeError for positional params sent to a
+// handler that takes named params (a struct or a map): as on the reference,
+// whose routes take keyword arguments only, an array is not mapped onto the
+// fields.
+func keywordOnlyError(name string, params []byte) *Error {
+	return typeErrorf("%s() takes keyword arguments only: params must be a JSON object, not %s", name, jsonKind(params))
+}
+
 func (h *handler) namedArgs(in []reflect.Value, params []byte) ([]reflect.Value, error) {
 	np := h.named
 	var obj []byte
 	switch shapeOf(params) {
 	case shapeObject:
 		obj = params
-	case shapeArray:
-		var buf [8][]byte
-		elems, err := splitArray(params, buf[:0])
-		if err != nil {
-			return nil, typeErrorf("%s() got malformed params: %v", h.name, err)
+	case shapeArray, shapeScalar:
+		// An empty array is no arguments at all, as in Python.
+		if !isEmptyArray(params) {
+			return nil, keywordOnlyError(h.name, params)
 		}
-		if len(elems) == 1 && shapeOf(elems[0]) == shapeObject {
-			obj = elems[0]
-			break
-		}
-		return h.namedFromPositional(in, elems)
-	case shapeScalar:
-		return h.namedFromPositional(in, [][]byte{params})
 	}
 
 	if err := h.checkKeys(obj); err != nil {
@@ -610,7 +654,13 @@ func (h *handler) checkKeys(obj []byte) error {
 				return typeErrorf("%s() got an unexpected keyword argument '%s'", h.name, key)
 			}
 			seen[i/64] |= 1 << (i % 64)
-			l.SkipRecursive()
+			if np.fields[i].vt.number {
+				if v := l.Raw(); l.Ok() && !numberOrNull(v) {
+					return notANumberError(h.name, key, v)
+				}
+			} else {
+				l.SkipRecursive()
+			}
 			l.WantComma()
 		}
 		l.Delim('}')
@@ -625,47 +675,6 @@ func (h *handler) checkKeys(obj []byte) error {
 		}
 	}
 	return nil
-}
-
-// namedFromPositional maps a JSON array onto the fields of the params
-// struct in declaration order, as Python binds positional arguments to
-// parameters: subtract([1, 2]) with fields a, b is subtract(a=1, b=2).
-func (h *handler) namedFromPositional(in []reflect.Value, elems [][]byte) ([]reflect.Value, error) {
-	np := h.named
-	if len(elems) > len(np.fields) {
-		return nil, positionalCountError(h.name, len(np.fields), len(elems))
-	}
-	for _, i := range np.required {
-		if i >= len(elems) {
-			return nil, typeErrorf("%s() missing required argument '%s'", h.name, np.fields[i].name)
-		}
-	}
-	v := reflect.New(np.vt.typ)
-	for i, raw := range elems {
-		f := &np.fields[i]
-		if err := decodeInto(raw, fieldAddr(v.Elem(), f.index), f.vt.easy); err != nil {
-			return nil, typeErrorf("%s() argument '%s': %s", h.name, f.name, describeDecodeError(err))
-		}
-	}
-	if np.ptr {
-		return append(in, v), nil
-	}
-	return append(in, v.Elem()), nil
-}
-
-// fieldAddr returns a pointer to the field at index of the addressable
-// struct v, allocating embedded struct pointers on the way.
-func fieldAddr(v reflect.Value, index []int) reflect.Value {
-	for _, x := range index {
-		if v.Kind() == reflect.Pointer {
-			if v.IsNil() {
-				v.Set(reflect.New(v.Type().Elem()))
-			}
-			v = v.Elem()
-		}
-		v = v.Field(x)
-	}
-	return v.Addr()
 }
 
 // namedDecodeError turns a decoding error of a params object into a
@@ -729,6 +738,11 @@ func decodeInto(raw []byte, ptr reflect.Value, easy bool) error {
 		return l.Error()
 	}
 	return json.Unmarshal(raw, ptr.Interface())
+}
+
+func isEmptyArray(b []byte) bool {
+	b = trimJSONSpace(b)
+	return len(b) >= 2 && b[0] == '[' && b[len(b)-1] == ']' && len(trimJSONSpace(b[1:len(b)-1])) == 0
 }
 
 func isEmptyObject(b []byte) bool {

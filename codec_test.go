@@ -79,15 +79,13 @@ func TestCodecNamedParams(t *testing.T) {
 		{get, ``, "", "storage.Get() missing required argument 'key'"},
 		{get, `null`, "", "storage.Get() missing required argument 'key'"},
 		{get, `{}`, "", "storage.Get() missing required argument 'key'"},
-		// An array of one object is that object.
-		{get, `[{"key":"k","Plain":true}]`, `{"key":"k","page":null,"tag":"","Plain":true}`, ""},
-		{get, `[{"key":"k"}]`, "", "storage.Get() missing required argument 'Plain'"},
-		// Other arrays and scalars fill the fields in order.
-		{get, `["k",null,1,2,"t",true]`, `{"key":"k","default":null,"limit":1,"page":2,"tag":"t","Plain":true}`, ""},
-		{get, `["k",null,1,2,"t",true,7]`, "", "storage.Get() takes 6 positional arguments but 7 were given"},
-		{get, `["k"]`, "", "storage.Get() missing required argument 'Plain'"},
-		{get, `"k"`, "", "storage.Get() missing required argument 'Plain'"},
-		{get, `[1,null,1,2,"t",true]`, "", "storage.Get() argument 'key': cannot use JSON number as string"},
+		// Named params only: arrays (even of one object) and scalars are a
+		// TypeError naming the rule; an empty array is no params.
+		{get, `[{"key":"k","Plain":true}]`, "", "storage.Get() takes keyword arguments only: params must be a JSON object, not an array"},
+		{get, `["k",null,1,2,"t",true]`, "", "storage.Get() takes keyword arguments only: params must be a JSON object, not an array"},
+		{get, `"k"`, "", "storage.Get() takes keyword arguments only: params must be a JSON object, not a string"},
+		{get, `7`, "", "storage.Get() takes keyword arguments only: params must be a JSON object, not a number"},
+		{get, ` [ ] `, "", "storage.Get() missing required argument 'key'"},
 		// Wrong types name the field.
 		{get, `{"key":1,"Plain":true}`, "", "storage.Get() argument 'key': cannot use JSON number as string"},
 		{get, `{"key":"k","Plain":true,"limit":1.5}`, "", "storage.Get() argument 'limit': cannot use JSON number 1.5 as int"},
@@ -99,7 +97,8 @@ func TestCodecNamedParams(t *testing.T) {
 		// Fields of embedded structs are promoted.
 		{page, `{"key":"k","cursor":"c"}`, `{"cursor":"c","key":"k"}`, ""},
 		{page, `{"key":"k"}`, `{"key":"k"}`, ""},
-		{page, `["c","k"]`, `{"cursor":"c","key":"k"}`, ""},
+		{page, `["c","k"]`, "", "storage.Page() takes keyword arguments only"},
+		{page, `[]`, "", "storage.Page() missing required argument 'key'"},
 		{page, `{"pagination":{}}`, "", "unexpected keyword argument 'pagination'"},
 	}
 	for _, tt := range tests {
@@ -424,5 +423,48 @@ func BenchmarkCodecPositionalCall(b *testing.B) {
 		if err := m.call(context.Background(), reflect.Value{}, params, &w); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+type numberParams struct {
+	A json.Number  `json:"a"`
+	B *json.Number `json:"b,omitempty"`
+}
+
+// A declared json.Number takes a JSON number (or null), never a string
+// holding one, on every call path: named params by value (reflect), by
+// pointer (the fast path) and positional params.
+func TestCodecNumbersAreNotStrings(t *testing.T) {
+	byValue := funcMethod(t, "by_value", func(p numberParams) json.Number { return p.A })
+	byPtr := funcMethod(t, "by_ptr", func(ctx context.Context, p *numberParams) (json.Number, error) { return p.A, nil })
+	positional := funcMethod(t, "positional", func(a, b json.Number) json.Number { return a })
+	tests := []struct {
+		m              *method
+		params, result string
+		errMsg         string
+	}{
+		{byValue, `{"a":1}`, `1`, ""},
+		{byValue, `{"a":-2.5e3,"b":4}`, `-2.5e3`, ""},
+		{byValue, `{"a":null}`, `0`, ""},
+		{byValue, `{"a":"1"}`, "", "by_value() argument 'a' must be a number, not a string"},
+		{byValue, `{"a":1,"b":"9"}`, "", "by_value() argument 'b' must be a number, not a string"},
+		{byValue, `{"a":true}`, "", "by_value() argument 'a' must be a number, not a boolean"},
+		{byPtr, `{"a":7}`, `7`, ""},
+		{byPtr, `{"a":"7"}`, "", "by_ptr() argument 'a' must be a number, not a string"},
+		{byPtr, `{"a":[7]}`, "", "by_ptr() argument 'a' must be a number, not an array"},
+		{positional, `[1,9]`, `1`, ""},
+		{positional, `["1",9]`, "", "positional() argument 1 must be a number, not a string"},
+		{positional, `[1,{}]`, "", "positional() argument 2 must be a number, not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.m.name+" "+tt.params, func(t *testing.T) {
+			out, err := call(t, tt.m, reflect.Value{}, tt.params)
+			if tt.errMsg != "" {
+				requireWireError(t, err, TypeTypeError, tt.errMsg)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.result, out)
+		})
 	}
 }

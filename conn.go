@@ -685,7 +685,9 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	// stable name replaces it) the job must not go back to the pool.
 	name, err := unquoteOwned(rebase(f.Method, msg, buf))
 	if err != nil {
-		c.replyErrorAsync(j.id, TypeNotImplemented, "method must be a string")
+		// The reference fails with a TypeError too (it looks for a dot in
+		// the name): a call with "method": null is answered, not dropped.
+		c.replyErrorAsync(j.id, TypeTypeError, "method must be a string, not "+jsonKind(f.Method))
 		return
 	}
 	j.method = name

@@ -74,9 +74,12 @@
 //   - one struct (or pointer to struct): named params. A JSON object maps to
 //     its fields by their json names; an unknown key or a missing required
 //     field is a TypeError reply. Fields are required unless they are
-//     pointers or tagged omitempty, omitzero or wsrpc:"optional". A JSON
-//     array maps to the fields in declaration order.
-//   - one map[string]T: the params object;
+//     pointers or tagged omitempty, omitzero or wsrpc:"optional". Named
+//     params only, as the reference's keyword-only routes: any other JSON
+//     value (an array, even of one object, or a scalar) is a TypeError; an
+//     empty array counts as no params. A json.Number field takes a JSON
+//     number, not a string holding one.
+//   - one map[string]T: the params object (named params only, as above);
 //   - one json.RawMessage or easyjson.RawMessage: the params as sent;
 //   - any other list: positional params, from a JSON array (a lone scalar is
 //     one argument).

@@ -167,9 +167,10 @@ func TestRouteFuncMapParams(t *testing.T) {
 		{``, `{"n":0}`, ""},
 		{`null`, `{"n":0}`, ""},
 		{`{}`, `{"n":0}`, ""},
-		{`[{"a":1}]`, `{"a":1,"n":1}`, ""},
-		{`[1,2]`, "", "kw() takes keyword arguments only"},
-		{`3`, "", "kw() takes keyword arguments only"},
+		{`[]`, `{"n":0}`, ""},
+		{`[{"a":1}]`, "", "kw() takes keyword arguments only: params must be a JSON object, not an array"},
+		{`[1,2]`, "", "kw() takes keyword arguments only: params must be a JSON object, not an array"},
+		{`3`, "", "kw() takes keyword arguments only: params must be a JSON object, not a number"},
 		{`{"a":"x"}`, "", "kw() got a bad keyword argument: cannot use JSON string as int"},
 	}
 	for _, tt := range tests {

@@ -59,8 +59,9 @@ func apply(a, b json.Number, small func(x, y int64) int64, ints func(x, y *big.I
 	return json.Number(strconv.FormatFloat(r, 'g', -1, 64)), nil
 }
 
-// isNumber reports whether n is a JSON number literal (the easyjson decoder
-// also accepts a string holding anything).
+// isNumber reports whether n is a JSON number literal. The engine refuses a
+// JSON string for a json.Number param; this guards direct callers of
+// Subtract and Multiply.
 func isNumber(n json.Number) bool {
 	if _, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 		return true
