@@ -1,0 +1,140 @@
+package wsrpc
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// outMsg is one queued message; pool is set when its buffer goes back to
+// bufPool after the write.
+type outMsg struct {
+	b    []byte
+	pool *[]byte
+}
+
+// send queues msg and writes the queue. With async, a goroutine does the
+// writing so that the caller (the reader) never blocks on the network.
+func (c *Conn) send(msg []byte, async bool) error {
+	mode := sendNow
+	if async {
+		mode = sendAsync
+	}
+	return c.enqueue(outMsg{b: msg}, mode, false)
+}
+
+// How enqueue writes.
+const (
+	sendNow   = iota // write on the calling goroutine
+	sendAsync        // write on a new goroutine (the caller is a reader)
+)
+
+// maxDeferred bounds the replies left queued for a chained call to carry.
+const maxDeferred = 64
+
+// enqueue queues m and writes the queue, unless defer is set and a chained
+// call will write it soon.
+func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
+	c.wmu.Lock()
+	if c.wclosed {
+		c.wmu.Unlock()
+		return c.Err()
+	}
+	if c.sendBytes+int64(len(m.b)) > c.opts.MaxSendQueueBytes {
+		c.wmu.Unlock()
+		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
+		return ErrSendQueueFull
+	}
+	if c.sb == nil {
+		c.sb = sendBufsPool.Get().(*sendBufs)
+	}
+	c.sb.q = append(c.sb.q, m)
+	c.sendBytes += int64(len(m.b))
+	if c.flushing || deferWrite && len(c.sb.q) < maxDeferred {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.wmu.Unlock()
+	if mode == sendAsync {
+		go c.flush()
+		return nil
+	}
+	return c.flush()
+}
+
+// flush writes batches until the queue is empty. Only one flush runs at a
+// time (c.flushing); messages queued meanwhile go out in its next batch.
+func (c *Conn) flush() error {
+	// When other calls of this connection are running, let them finish
+	// first so that their replies join this write instead of costing a
+	// write each. A lone call writes at once.
+	c.mu.Lock()
+	busy := c.running > 1
+	c.mu.Unlock()
+	if busy {
+		runtime.Gosched()
+	}
+	c.wmu.Lock()
+	for c.sb != nil && len(c.sb.q) > 0 && !c.wclosed {
+		sb := c.sb
+		batch := sb.q
+		sb.q = sb.spare[:0]
+		vec := sb.vec[:0]
+		for _, m := range batch {
+			vec = append(vec, m.b)
+		}
+		c.wmu.Unlock()
+		err := c.t.WriteMessages(vec)
+		var n int64
+		for i := range batch {
+			n += int64(len(batch[i].b))
+			if batch[i].pool != nil {
+				putBuf(batch[i].pool)
+			}
+			batch[i] = outMsg{}
+			vec[i] = nil
+		}
+		c.wmu.Lock()
+		c.sendBytes -= n
+		// Keep the small slices for the next batch; drop big ones so an
+		// idle connection does not pin them.
+		if cap(batch) <= 64 {
+			sb.spare, sb.vec = batch[:0], vec[:0]
+		} else {
+			sb.spare, sb.vec = nil, nil
+		}
+		if err != nil {
+			c.flushing = false
+			c.wmu.Unlock()
+			c.closeWith(fmt.Errorf("write: %w", err), closeInternal, "")
+			return c.Err()
+		}
+	}
+	if sb := c.sb; sb != nil && len(sb.q) == 0 {
+		// Idle: the slices go back to the pool, not pinned by this
+		// connection.
+		c.sb = nil
+		sendBufsPool.Put(sb)
+	}
+	c.flushing = false
+	c.wmu.Unlock()
+	return nil
+}
+
+// sendBufs are the slices a connection writes from. They are lent to a
+// connection while it has something to write.
+type sendBufs struct {
+	q, spare []outMsg
+	vec      [][]byte
+}
+
+var sendBufsPool = sync.Pool{New: func() any { return new(sendBufs) }}
+
+// queued is the number of messages waiting to be written (wmu held).
+func (c *Conn) queued() int {
+	if c.sb == nil {
+		return 0
+	}
+	return len(c.sb.q)
+}
