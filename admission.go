@@ -1,34 +1,61 @@
 package wsrpc
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
-// waitQueue holds the calls of a connection that were admitted but wait:
-// for a free slot under MaxConcurrentRequests (in jobs, in arrival order), or
-// behind a running call with the same id (chained from it, counted here).
+// CallOverhead is what MaxQueuedBytes charges for each incoming call on top
+// of the capacity of the buffer that holds its message: the call's state
+// (its job, with the reply writer). A call is charged from the moment it is
+// admitted until its handler has returned, whether it runs or waits.
+const CallOverhead = 320
+
+// waitQueue is the bookkeeping of the calls a connection holds: running, or
+// admitted and waiting for a free slot under MaxConcurrentRequests (in jobs,
+// in arrival order) or behind a running call with the same id (chained from
+// it, counted here). A connection has one while it holds any call (c.waiting
+// is nil while it holds none, and once it is closed); they come from
+// waitQueuePool, so a call on an idle connection allocates none.
 type waitQueue struct {
 	jobs  []*callJob
 	calls int   // waiting calls, in jobs or chained
-	bytes int64 // their message sizes
+	bytes int64 // held by the running and waiting calls (callJob.size each)
 }
+
+var waitQueuePool = sync.Pool{New: func() any { return new(waitQueue) }}
 
 // queued reports whether calls wait in jobs; false for nil.
 func (w *waitQueue) queued() bool { return w != nil && len(w.jobs) > 0 }
 
+// callFootprint is what a call whose message is held in buf is charged.
+func callFootprint(buf []byte) int64 { return int64(cap(buf)) + CallOverhead }
+
 // admitLocked starts j, queues it, or returns why it is refused.
+//
+// Every admitted call counts against MaxQueuedBytes until it finishes; on a
+// connection that holds no call, one call is always admitted (its message
+// was already bounded by the message size limit).
 func (c *Conn) admitLocked(j *callJob) string {
+	w := c.waiting
+	fresh := w == nil
+	if fresh {
+		w = waitQueuePool.Get().(*waitQueue)
+	}
 	full := int(c.running) >= c.opts.MaxConcurrentRequests
-	if full || (j.hasKey && c.inflight.get(j.key) != nil) {
-		w := c.waiting
-		if w == nil {
-			w = &waitQueue{}
+	wait := full || (j.hasKey && c.inflight.get(j.key) != nil)
+	if !fresh && j.size > c.opts.MaxQueuedBytes-w.bytes || wait && w.calls >= c.opts.MaxQueuedRequests {
+		reason := fmt.Sprintf("too many requests on this connection: %d running and %d waiting, holding %d bytes (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
+			c.running, w.calls, w.bytes, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
+		if fresh {
+			waitQueuePool.Put(w)
 		}
-		if w.calls >= c.opts.MaxQueuedRequests || w.bytes+j.size > c.opts.MaxQueuedBytes {
-			return fmt.Sprintf("too many requests on this connection: %d running and %d waiting (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
-				c.running, w.calls, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
-		}
-		c.waiting = w
+		return reason
+	}
+	c.waiting = w
+	w.bytes += j.size
+	if wait {
 		w.calls++
-		w.bytes += j.size
 		if j.hasKey {
 			if head := c.inflight.get(j.key); head != nil {
 				// Calls with the same id run one after another (PROTOCOL §3.3).
@@ -51,4 +78,33 @@ func (c *Conn) admitLocked(j *callJob) string {
 	c.running++
 	c.startLocked(j)
 	return ""
+}
+
+// releaseHeldLocked gives back the connection's queue once it holds no call
+// (finish calls it after j's bytes were released and the waiting calls it
+// could start were started).
+func (c *Conn) releaseHeldLocked() {
+	w := c.waiting
+	if w == nil {
+		return
+	}
+	if len(w.jobs) == 0 {
+		w.jobs = nil
+	}
+	if w.calls == 0 && c.running == 0 {
+		c.waiting = nil
+		*w = waitQueue{}
+		waitQueuePool.Put(w)
+	}
+}
+
+// heldCallBytes is what the connection's incoming calls hold, as
+// MaxQueuedBytes counts it.
+func (c *Conn) heldCallBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting == nil {
+		return 0
+	}
+	return c.waiting.bytes
 }

@@ -679,7 +679,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	j.id = rebase(f.ID, msg, buf)
 	j.key, j.hasKey = key, fits
 	j.params = rebase(f.Params, msg, buf)
-	j.size = int64(len(msg))
+	j.size = callFootprint(buf)
 	// The method name points into j.buf. Until the route is known (and its
 	// stable name replaces it) the job must not go back to the pool.
 	name, err := unquoteOwned(rebase(f.Method, msg, buf))
@@ -950,6 +950,9 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.takeNext = true
 	c.releaseLocked(j)
 	c.running--
+	if c.waiting != nil { // nil once closed
+		c.waiting.bytes -= j.size
+	}
 	if j.hasKey && c.inflight.get(j.key) == j {
 		if next := j.nextSame; next != nil {
 			next.lastSame = j.lastSame
@@ -968,19 +971,11 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 		next := w.jobs[0]
 		w.jobs[0] = nil
 		w.jobs = w.jobs[1:]
-		w.calls--
-		w.bytes -= next.size
+		w.calls-- // its bytes stay held while it runs
 		c.running++
 		c.startLocked(next)
 	}
-	if w := c.waiting; w != nil {
-		if len(w.jobs) == 0 {
-			w.jobs = nil
-		}
-		if w.calls == 0 {
-			c.waiting = nil // an idle connection holds no queue
-		}
-	}
+	c.releaseHeldLocked() // an idle connection holds no queue
 	next = c.nextJob
 	c.takeNext, c.nextJob = false, nil
 	c.mu.Unlock()
@@ -1514,6 +1509,12 @@ type Stats struct {
 	// LastPingRTT is the round trip of the last answered keepalive ping,
 	// to the microsecond.
 	LastPingRTT time.Duration
+	// QueuedBytes is what the peer's calls hold now, running or waiting,
+	// as MaxQueuedBytes counts it (see CallOverhead).
+	QueuedBytes int64
+	// SendQueueBytes is what the messages waiting to be written hold now,
+	// as MaxSendQueueBytes counts it (see QueuedMessageOverhead).
+	SendQueueBytes int64
 }
 
 // packPongStats packs a pong count (mod 2³²) and a round trip (in
@@ -1526,7 +1527,12 @@ func packPongStats(pongs uint64, rtt time.Duration) uint64 {
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
 	v := c.pongStats.Load()
-	return Stats{Pongs: v >> 32, LastPingRTT: time.Duration(uint32(v)) * time.Microsecond}
+	return Stats{
+		Pongs:          v >> 32,
+		LastPingRTT:    time.Duration(uint32(v)) * time.Microsecond,
+		QueuedBytes:    c.heldCallBytes(),
+		SendQueueBytes: c.sendQueueBytes(),
+	}
 }
 
 // ---------------------------------------------------------------------------

@@ -13,6 +13,16 @@ type outMsg struct {
 	pool *[]byte
 }
 
+// QueuedMessageOverhead is what MaxSendQueueBytes charges for each queued
+// message on top of the capacity of the buffer that holds it: the queue
+// entry and its write vector (which grow by doubling), and the box of a
+// pooled buffer. A message is charged its buffer's capacity, not its
+// length: a 20-byte reply in a 512-byte pooled buffer holds 512 bytes.
+const QueuedMessageOverhead = 128
+
+// footprint is what m holds while it is queued.
+func (m *outMsg) footprint() int64 { return int64(cap(m.b)) + QueuedMessageOverhead }
+
 // send queues msg and writes the queue. With async, a goroutine does the
 // writing so that the caller (the reader) never blocks on the network.
 func (c *Conn) send(msg []byte, async bool) error {
@@ -40,7 +50,8 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 		c.wmu.Unlock()
 		return c.Err()
 	}
-	if c.sendBytes+int64(len(m.b)) > c.opts.MaxSendQueueBytes {
+	cost := m.footprint()
+	if cost > c.opts.MaxSendQueueBytes-c.sendBytes {
 		c.wmu.Unlock()
 		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
 		return ErrSendQueueFull
@@ -49,7 +60,7 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 		c.sb = sendBufsPool.Get().(*sendBufs)
 	}
 	c.sb.q = append(c.sb.q, m)
-	c.sendBytes += int64(len(m.b))
+	c.sendBytes += cost
 	if c.flushing || deferWrite && len(c.sb.q) < maxDeferred {
 		c.wmu.Unlock()
 		return nil
@@ -88,7 +99,7 @@ func (c *Conn) flush() error {
 		err := c.t.WriteMessages(vec)
 		var n int64
 		for i := range batch {
-			n += int64(len(batch[i].b))
+			n += batch[i].footprint()
 			if batch[i].pool != nil {
 				putBuf(batch[i].pool)
 			}
@@ -137,4 +148,12 @@ func (c *Conn) queued() int {
 		return 0
 	}
 	return len(c.sb.q)
+}
+
+// sendQueueBytes is what the queued messages hold, as MaxSendQueueBytes
+// counts it.
+func (c *Conn) sendQueueBytes() int64 {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.sendBytes
 }
