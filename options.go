@@ -17,8 +17,9 @@ const (
 	// reply at once. Large enough for ordinary pipelining (the reference's
 	// tests pipeline 200 calls).
 	DefaultMaxQueuedRequests = 1024
-	// DefaultMaxQueuedBytes bounds the total size of the waiting calls of one
-	// connection (100 calls of 12 KB fit many times over).
+	// DefaultMaxQueuedBytes bounds the memory held by the calls of one
+	// connection, running or waiting (100 calls of 12 KB fit many times
+	// over).
 	DefaultMaxQueuedBytes = 16 << 20
 	// DefaultMaxSendQueueBytes bounds what one connection may have waiting to
 	// be written. A peer that stops reading while replies pile up is
@@ -49,11 +50,17 @@ type Options struct {
 	// connection. Default DefaultMaxQueuedRequests; negative means none may
 	// wait (a call over the concurrency limit is refused at once).
 	MaxQueuedRequests int
-	// MaxQueuedBytes caps the bytes of the waiting calls per connection.
-	// Default DefaultMaxQueuedBytes.
+	// MaxQueuedBytes caps the memory the peer's calls hold per connection,
+	// running or waiting: each call is charged the capacity of the buffer
+	// holding its message plus CallOverhead, from its arrival until its
+	// handler returns. A call past it gets a RuntimeError reply at once; a
+	// connection that holds no call always takes one. Default
+	// DefaultMaxQueuedBytes.
 	MaxQueuedBytes int64
-	// MaxSendQueueBytes caps the bytes waiting to be written per connection.
-	// Default DefaultMaxSendQueueBytes.
+	// MaxSendQueueBytes caps the memory the messages waiting to be written
+	// hold per connection: each is charged its buffer's capacity plus
+	// QueuedMessageOverhead. Past it the connection is closed (1008) with
+	// ErrSendQueueFull. Default DefaultMaxSendQueueBytes.
 	MaxSendQueueBytes int64
 
 	// MaxDepth bounds the nesting of arrays and objects in a message.
