@@ -91,8 +91,9 @@ func TestPingFloodWithoutReadingCloses1008(t *testing.T) {
 	<-sampled
 	require.ErrorIs(t, err, wsrpc.ErrSendQueueFull)
 	require.Equal(t, ws.StatusPolicyViolation, c.closeCode(), "the peer sees 1008")
+	// Sampled while the flood ran (the exact accounting is checked in
+	// TestSendQueueChargesWhatEachMessageHolds).
 	require.LessOrEqual(t, peak.Load(), int64(limit), "the server held more than MaxSendQueueBytes")
-	require.Positive(t, peak.Load())
 }
 
 // 200 calls of 64 KiB params against a handler that does not return: the
