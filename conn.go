@@ -464,7 +464,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	switch {
 	case f.ID == nil:
 		if c.opts.OnEvent != nil && json.Valid(msg) {
-			c.opts.OnEvent(c, json.RawMessage(msg))
+			c.onEvent(msg)
 		}
 	case f.Method != nil:
 		c.handleCall(msg, &f)
@@ -1082,8 +1082,9 @@ func (c *Conn) run(j *callJob) *callJob {
 func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.opts.Logger.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
-			err = &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
+			pe := recovered(strconv.Quote(j.method), p)
+			pe.log(c)
+			err = pe // the peer gets panicReply's words (errorTypeMessage)
 		}
 	}()
 	var (
@@ -1175,9 +1176,12 @@ func resultOf(reply []byte) []byte {
 // errorTypeMessage maps a handler error to the wire's type and message.
 func errorTypeMessage(err error) (string, string) {
 	var e *Error
+	var pe *panicError
 	switch {
 	case errors.As(err, &e):
 		return e.Type, e.Message
+	case errors.As(err, &pe):
+		return TypeRuntimeError, panicReply(pe.what)
 	case errors.Is(err, context.DeadlineExceeded):
 		return TypeTimeoutError, ""
 	case errors.Is(err, context.Canceled):
@@ -1830,7 +1834,12 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		hookCtx := context.WithoutCancel(connContext{c})
 		for inst := instances; inst != nil; inst = inst.next {
 			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
-				c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				var pe *panicError
+				if errors.As(err, &pe) {
+					pe.log(c)
+				} else {
+					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				}
 			}
 		}
 		c.mu.Lock()

@@ -434,7 +434,7 @@ func (s *structRoute) closeInstance(ctx context.Context, inst reflect.Value) (er
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("wsrpc: OnClose of route %q (%s) panicked: %v", s.name, s.typeName, p)
+			err = recovered(fmt.Sprintf("OnClose of route %q (%s)", s.name, s.typeName), p)
 		}
 	}()
 	c.OnClose(ctx)
