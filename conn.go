@@ -727,7 +727,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
-	c.takeInline = c.batch && (j.fr != nil && j.fr.inline || j.inst != nil && j.inst.route.inline)
+	c.takeInline = c.batch && j.runsInline()
 	reason := c.admitLocked(j)
 	inline := c.inlineJob
 	c.takeInline, c.inlineJob = false, nil
@@ -737,8 +737,15 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	if inline != nil {
+		var start time.Time
+		if c.opts.InlineBudget > 0 {
+			start = time.Now()
+		}
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
+		}
+		if c.opts.InlineBudget > 0 {
+			c.checkInlineBudget(inline, start)
 		}
 		// An inline call is over when run returns (its handler may not keep
 		// its context), so its job is reused.

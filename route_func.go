@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/mailru/easyjson/jwriter"
 )
@@ -14,7 +15,7 @@ import (
 type funcRoute struct {
 	name   string
 	m      *method
-	inline bool // registered through Inline
+	inline atomic.Bool // registered through Inline, and not demoted (see Options.InlineBudget)
 }
 
 // inlineHandler marks a function route registered with Inline.

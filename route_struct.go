@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -103,8 +104,8 @@ const (
 // at Add and read-only afterwards.
 type structRoute struct {
 	name       string
-	concurrent bool // the struct opted into concurrent execution
-	inline     bool // its methods never block: run them on the reading goroutine
+	concurrent bool        // the struct opted into concurrent execution
+	inline     atomic.Bool // its methods never block: run them on the reading goroutine (until demoted, see Options.InlineBudget)
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
@@ -155,7 +156,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		case "concurrent":
 			sr.concurrent = true
 		case "inline":
-			sr.inline = true
+			sr.inline.Store(true)
 		default:
 			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent, inline)", tn, f)
 		}

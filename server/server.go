@@ -166,7 +166,6 @@ func (s *Server) hooks() *wsrpc.Hooks { return s.opts.Hooks }
 // ServeHTTP authorizes and upgrades the request, then serves the connection
 // until it closes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.hooks()
 	if _, err := s.admit(r, false); err != nil {
 		he := err.(*httpError)
 		http.Error(w, fmt.Sprintf("%d: %s", he.status, he.msg), he.status)
@@ -185,9 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		if h != nil && h.OnUpgradeFail != nil {
-			h.OnUpgradeFail(r, err)
-		}
+		s.upgradeFailed(r, err)
 		return
 	}
 	var rd io.Reader = nc
