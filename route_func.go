@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync/atomic"
 
 	"github.com/mailru/easyjson/jwriter"
 )
@@ -15,7 +14,7 @@ import (
 type funcRoute struct {
 	name   string
 	m      *method
-	inline atomic.Bool // registered through Inline, and not demoted (see Options.InlineBudget)
+	inline inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
 }
 
 // inlineHandler marks a function route registered with Inline.

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -105,7 +104,7 @@ const (
 type structRoute struct {
 	name       string
 	concurrent bool        // the struct opted into concurrent execution
-	inline     atomic.Bool // its methods never block: run them on the reading goroutine (until demoted, see Options.InlineBudget)
+	inline     inlineState // on: its methods never block: run them on the reading goroutine (until demoted, see Options.InlineBudget)
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
@@ -156,7 +155,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		case "concurrent":
 			sr.concurrent = true
 		case "inline":
-			sr.inline.Store(true)
+			sr.inline.on.Store(true)
 		default:
 			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent, inline)", tn, f)
 		}
