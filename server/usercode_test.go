@@ -394,4 +394,3 @@ func TestSlowInlineHandlerDoesNotBlockOthers(t *testing.T) {
 		})
 	}
 }
-
