@@ -394,3 +394,44 @@ func TestSlowInlineHandlerDoesNotBlockOthers(t *testing.T) {
 		})
 	}
 }
+
+// Slow OnConnect and OnClose hooks delay only their own connection: other
+// clients (on every poller) connect and call while they run.
+func TestSlowConnectionHooksDelayOnlyTheirOwn(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			var connectDone, closeDone atomic.Bool
+			slow := func(c *wsrpc.Conn) bool { return c.Request() != nil && c.Request().Header.Get("X-Slow") != "" }
+			opts := server.Options{}
+			opts.Hooks = &wsrpc.Hooks{
+				OnConnect: func(c *wsrpc.Conn) {
+					if slow(c) {
+						time.Sleep(2 * time.Second)
+						connectDone.Store(true)
+					}
+				},
+				OnClose: func(c *wsrpc.Conn, err error) {
+					if slow(c) {
+						time.Sleep(2 * time.Second)
+						closeDone.Store(true)
+					}
+				},
+			}
+			_, url := serveOn(t, engine, usercodeRoutes(), opts)
+			a := dialWS(t, url, "X-Slow", "1")
+			for i := 0; i < 4; i++ { // over every poller
+				require.Equal(t, "ok", dialWS(t, url).call(1, "fast", nil)["result"])
+			}
+			require.False(t, connectDone.Load(), "other clients waited for a slow OnConnect")
+			require.Eventually(t, connectDone.Load, 10*time.Second, 10*time.Millisecond)
+			_ = a.nc.Close()
+			time.Sleep(100 * time.Millisecond) // OnClose runs
+			for i := 0; i < 4; i++ {
+				require.Equal(t, "ok", dialWS(t, url).call(1, "fast", nil)["result"])
+			}
+			require.False(t, closeDone.Load(), "other clients waited for a slow OnClose")
+			require.Eventually(t, closeDone.Load, 10*time.Second, 10*time.Millisecond)
+		})
+	}
+}
