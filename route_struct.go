@@ -45,7 +45,7 @@ import (
 //     AllowedRoute).
 //   - prefix: methods named RPC<Name> are callable as <name> (the reference's
 //     PrefixRoute); `wsrpc:"prefix=Do"` uses the prefix Do instead.
-//   - flag inline (`wsrpc:"proxy,inline"`): the methods never block (no
+//   - flag inline (`wsrpc:"proxy,inline"`, demoted as Inline says): the methods never block (no
 //     I/O, no calls to the peer, no waiting on locks held elsewhere), so the
 //     engine may run them in the connection's read path, with no
 //     hand-off, and write all replies of one read in one write. A call

@@ -46,7 +46,10 @@ type Options struct {
 
 	// Authorize decides whether an upgrade request may proceed; false answers
 	// HTTP 403 without upgrading. It sees the request's headers and cookies.
-	// Default: every request is allowed.
+	// It may block: under Serve it runs on a worker, never a netpoll poller,
+	// and the request's context ends when HandshakeTimeout runs out. A panic
+	// answers HTTP 500 to that request and is logged with its stack (as for
+	// CheckOrigin and the request hooks). Default: every request is allowed.
 	Authorize func(r *http.Request) bool
 
 	// MaxMessageSize is the largest message a client may send. Default
