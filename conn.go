@@ -463,7 +463,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	switch {
 	case f.ID == nil:
 		if c.opts.OnEvent != nil && json.Valid(msg) {
-			c.opts.OnEvent(c, json.RawMessage(msg))
+			c.onEvent(msg)
 		}
 	case f.Method != nil:
 		c.handleCall(msg, &f)
@@ -728,7 +728,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
-	c.takeInline = c.batch && (j.fr != nil && j.fr.inline || j.inst != nil && j.inst.route.inline)
+	c.takeInline = c.batch && j.runsInline()
 	reason := c.admitLocked(j)
 	inline := c.inlineJob
 	c.takeInline, c.inlineJob = false, nil
@@ -738,8 +738,15 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	if inline != nil {
+		var start time.Time
+		if c.opts.InlineBudget > 0 {
+			start = time.Now()
+		}
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
+		}
+		if c.opts.InlineBudget > 0 {
+			c.checkInlineBudget(inline, start)
 		}
 		// An inline call is over when run returns (its handler may not keep
 		// its context), so its job is reused.
@@ -1027,8 +1034,9 @@ func (c *Conn) run(j *callJob) *callJob {
 func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.opts.Logger.Error("wsrpc: handler panicked", "conn", c.id, "method", j.method, "panic", p)
-			err = &Error{Type: TypeRuntimeError, Message: fmt.Sprintf("handler %q panicked: %v", j.method, p)}
+			pe := recovered(strconv.Quote(j.method), p)
+			pe.log(c)
+			err = pe // the peer gets panicReply's words (errorTypeMessage)
 		}
 	}()
 	var (
@@ -1120,9 +1128,12 @@ func resultOf(reply []byte) []byte {
 // errorTypeMessage maps a handler error to the wire's type and message.
 func errorTypeMessage(err error) (string, string) {
 	var e *Error
+	var pe *panicError
 	switch {
 	case errors.As(err, &e):
 		return e.Type, e.Message
+	case errors.As(err, &pe):
+		return TypeRuntimeError, panicReply(pe.what)
 	case errors.Is(err, context.DeadlineExceeded):
 		return TypeTimeoutError, ""
 	case errors.Is(err, context.Canceled):
@@ -1650,7 +1661,12 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		hookCtx := context.WithoutCancel(connContext{c})
 		for inst := instances; inst != nil; inst = inst.next {
 			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
-				c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				var pe *panicError
+				if errors.As(err, &pe) {
+					pe.log(c)
+				} else {
+					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				}
 			}
 		}
 		c.mu.Lock()

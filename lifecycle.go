@@ -3,13 +3,21 @@ package wsrpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"runtime/debug"
+
+	"github.com/wsrpc/wsrpc-go/internal/safely"
 )
 
 // Hooks observe the life of connections and calls: the Go form of the Python
 // reference's signals. Every field is optional. Hooks run synchronously on the
-// goroutine that reached that point, so they must be quick; a panic in a hook
-// is recovered and logged.
+// goroutine that reached that point: a worker or the connection's own
+// goroutine, never a netpoll poller, so a slow hook delays only its own
+// connection. A panic in a hook is recovered and logged at Error level with
+// its stack (Options.Logger); the connection goes on. A panicking request hook
+// (OnOpen, OnAuthSuccess, OnAuthFail, OnUpgradeFail), like a panicking
+// Authorize or CheckOrigin, answers that upgrade request HTTP 500.
 //
 // The connection hooks fire in the order OnOpen → OnAuthSuccess or OnAuthFail →
 // (OnUpgradeFail) → OnConnect → OnClose. The call hooks fire OnCallStart →
@@ -89,6 +97,40 @@ func (c *Conn) hookClose(err error) {
 
 func (c *Conn) recoverHook(name string) {
 	if p := recover(); p != nil {
-		c.opts.Logger.Error("wsrpc: hook panicked", "hook", name, "conn", c.id, "panic", p)
+		safely.Log(c.opts.Logger, name, c.id, p, debug.Stack())
 	}
+}
+
+// onEvent hands an event to Options.OnEvent, recovering a panic.
+func (c *Conn) onEvent(msg []byte) {
+	defer c.recoverHook("OnEvent")
+	c.opts.OnEvent(c, json.RawMessage(msg))
+}
+
+// panicError is a recovered panic of user code (a handler, Init, OnClose).
+// Its message names the code and the panic value, for the log; the stack
+// is kept for the log too. Neither ever reaches the peer: see panicReply.
+type panicError struct {
+	what  string
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("%s panicked: %v", e.what, e.value) }
+
+// recovered wraps the panic value p of what; call it from the deferred
+// function that recovered, so that the stack is the panic's.
+func recovered(what string, p any) *panicError {
+	return &panicError{what: what, value: p, stack: debug.Stack()}
+}
+
+// log logs the panic with its stack.
+func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.id, e.value, e.stack) }
+
+// panicReply is the message a peer gets for a call whose handler (or Init)
+// panicked; what names the route. The panic's value and stack stay in the
+// log of the side that ran it, since they may hold anything (paths, data of
+// other calls, secrets).
+func panicReply(what string) string {
+	return "internal error in " + what + ": the handler panicked (the details are in the log of the side that ran it)"
 }

@@ -37,6 +37,11 @@ const (
 	// DefaultClientTimeout is the largest ping round trip the server accepts
 	// before it closes the connection as dead.
 	DefaultClientTimeout = 10 * time.Second
+	// DefaultInlineBudget is how long an inline handler (see Inline) may run
+	// before its route is taken out of the read path for good, and how long
+	// the netpoll engine lets one read's messages hold its poller before it
+	// hands the rest to a worker.
+	DefaultInlineBudget = time.Millisecond
 )
 
 // Options configure the connection engine of either side. The zero value is
@@ -87,6 +92,16 @@ type Options struct {
 	// on. Default DefaultClientTimeout.
 	ClientTimeout time.Duration
 
+	// InlineBudget bounds the time inline routes (see Inline) may take in a
+	// connection's read path. A call of an inline route that runs longer
+	// demotes the route for good (on every connection that shares the
+	// registry): its later calls run on workers, like any other route, and
+	// a warning is logged. On the server's netpoll engine, a read whose
+	// messages have kept the poller busy longer than this hands the rest of
+	// its messages to a worker. Default DefaultInlineBudget; negative turns
+	// both off.
+	InlineBudget time.Duration
+
 	// OnEvent receives every event (message without an "id") from the peer.
 	// The bytes are only valid during the call: copy what you keep.
 	OnEvent func(c *Conn, event json.RawMessage)
@@ -132,6 +147,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if r.MaxDepth <= 0 {
 		r.MaxDepth = DefaultMaxDepth
+	}
+	if r.InlineBudget == 0 {
+		r.InlineBudget = DefaultInlineBudget
 	}
 	if r.ClientTimeout <= 0 {
 		r.ClientTimeout = DefaultClientTimeout

@@ -130,7 +130,7 @@ func newRoute(name string, handler any) (routeRef, error) {
 			return routeRef{}, fmt.Errorf("Inline takes a func; mark a struct route with the tag flag `wsrpc:\"proxy,inline\"`")
 		}
 		if ref.fr != nil {
-			ref.fr.inline = true
+			ref.fr.inline.on.Store(true)
 		}
 		return ref, err
 	}

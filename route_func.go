@@ -14,7 +14,7 @@ import (
 type funcRoute struct {
 	name   string
 	m      *method
-	inline bool // registered through Inline
+	inline inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
 }
 
 // inlineHandler marks a function route registered with Inline.
@@ -28,6 +28,16 @@ type inlineHandler struct{ fn any }
 // handler fails at once. Use it for cheap handlers on hot paths:
 //
 //	reg.MustAdd("subtract", wsrpc.Inline(subtract))
+//
+// On the server's netpoll engine the read path is a poller, which serves
+// many connections: while an inline handler runs, none of them is read. So
+// an inline route that turns out slow is demoted: once two of its calls in
+// a row ran longer than Options.InlineBudget (default 1 ms), its calls run
+// on workers like any other route's, on every connection, and a warning is
+// logged; a read whose messages ran past the budget hands the rest of them
+// to a worker. A slow inline route thus stalls a poller twice at most:
+// bound what its params may cost (the introduction's subtract refuses
+// integers over 4300 digits, as the reference does).
 func Inline(fn any) any { return inlineHandler{fn} }
 
 func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {

@@ -45,7 +45,7 @@ import (
 //     AllowedRoute).
 //   - prefix: methods named RPC<Name> are callable as <name> (the reference's
 //     PrefixRoute); `wsrpc:"prefix=Do"` uses the prefix Do instead.
-//   - flag inline (`wsrpc:"proxy,inline"`): the methods never block (no
+//   - flag inline (`wsrpc:"proxy,inline"`, demoted as Inline says): the methods never block (no
 //     I/O, no calls to the peer, no waiting on locks held elsewhere), so the
 //     engine may run them in the connection's read path, with no
 //     hand-off, and write all replies of one read in one write. A call
@@ -103,8 +103,8 @@ const (
 // at Add and read-only afterwards.
 type structRoute struct {
 	name       string
-	concurrent bool // the struct opted into concurrent execution
-	inline     bool // its methods never block: run them on the reading goroutine
+	concurrent bool        // the struct opted into concurrent execution
+	inline     inlineState // on: its methods never block: run them on the reading goroutine (until demoted, see Options.InlineBudget)
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
@@ -155,7 +155,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		case "concurrent":
 			sr.concurrent = true
 		case "inline":
-			sr.inline = true
+			sr.inline.on.Store(true)
 		default:
 			return nil, fmt.Errorf("struct %s: unknown flag %q in the wsrpc tag (known: concurrent, inline)", tn, f)
 		}
@@ -434,7 +434,7 @@ func (s *structRoute) closeInstance(ctx context.Context, inst reflect.Value) (er
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("wsrpc: OnClose of route %q (%s) panicked: %v", s.name, s.typeName, p)
+			err = recovered(fmt.Sprintf("OnClose of route %q (%s)", s.name, s.typeName), p)
 		}
 	}()
 	c.OnClose(ctx)

@@ -77,6 +77,12 @@ func (p *WorkerPool) Run(t *Task) {
 	<-t.done
 }
 
+// Go runs fn on one of the pool's goroutines and returns at once. The
+// netpoll engine hands it what must not run on a poller: user code at
+// upgrade time (Authorize, hooks), and the rest of a read whose inline
+// handlers ran past Options.InlineBudget.
+func (p *WorkerPool) Go(fn func()) { p.dispatch(work{task: &Task{fn: fn}}) }
+
 // start runs j on an idle worker, or on a new one.
 func (p *WorkerPool) start(j *callJob) { p.dispatch(work{job: j}) }
 
@@ -99,7 +105,9 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 	for {
 		if t := wk.task; t != nil {
 			t.fn()
-			t.done <- struct{}{}
+			if t.done != nil { // nil for Go
+				t.done <- struct{}{}
+			}
 		}
 		for j := wk.job; j != nil; {
 			j = j.c.run(j)

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/wsrpc/wsrpc-go/internal/safely"
 )
 
 // DefaultMaxHandshakeSize bounds the HTTP upgrade request a client may send
@@ -159,38 +161,72 @@ func isUpgrade(r *http.Request) bool {
 // admit runs the server's hooks and checks on a parsed upgrade request: the
 // same order as ServeHTTP (open, authorize, upgrade check). quickUpgrade
 // skips it only when none of the hooks and options it reads a request for
-// is set: a new one here must be added to quickUpgrade's list too.
+// is set: a new one here must be added to needsRequest's list too.
+//
+// Each hook and check runs through s.user, so a panic in one answers 500
+// (errUserPanic) for this request only, and is logged with its stack.
 func (s *Server) admit(r *http.Request, checkPath bool) (accept string, err error) {
 	h := s.hooks()
 	if checkPath && s.opts.Path != "" && r.URL.Path != s.opts.Path {
 		return "", &httpError{http.StatusNotFound, "no WebSocket endpoint at " + r.URL.Path}
 	}
-	if h != nil && h.OnOpen != nil {
-		h.OnOpen(r)
+	if h != nil && h.OnOpen != nil && !s.userHook("OnOpen", r, h.OnOpen) {
+		return "", errUserPanic
 	}
-	if !s.originAllowed(r) {
-		if h != nil && h.OnAuthFail != nil {
-			h.OnAuthFail(r)
+	if ok, panicked := s.user("CheckOrigin", r, s.originAllowed); panicked {
+		return "", errUserPanic
+	} else if !ok {
+		if h != nil && h.OnAuthFail != nil && !s.userHook("OnAuthFail", r, h.OnAuthFail) {
+			return "", errUserPanic
 		}
 		return "", &httpError{http.StatusForbidden, "Forbidden: cross-origin WebSocket request (see Options.AllowedOrigins)"}
 	}
-	if s.opts.Authorize != nil && !s.opts.Authorize(r) {
-		if h != nil && h.OnAuthFail != nil {
-			h.OnAuthFail(r)
+	if s.opts.Authorize != nil {
+		if ok, panicked := s.user("Authorize", r, s.opts.Authorize); panicked {
+			return "", errUserPanic
+		} else if !ok {
+			if h != nil && h.OnAuthFail != nil && !s.userHook("OnAuthFail", r, h.OnAuthFail) {
+				return "", errUserPanic
+			}
+			return "", &httpError{http.StatusForbidden, "Forbidden"}
 		}
-		return "", &httpError{http.StatusForbidden, "Forbidden"}
 	}
-	if h != nil && h.OnAuthSuccess != nil {
-		h.OnAuthSuccess(r)
+	if h != nil && h.OnAuthSuccess != nil && !s.userHook("OnAuthSuccess", r, h.OnAuthSuccess) {
+		return "", errUserPanic
 	}
 	accept, err = checkUpgrade(r)
 	if err == nil && s.opts.MaxConnections > 0 && s.connections() >= s.opts.MaxConnections {
 		err = &httpError{http.StatusServiceUnavailable, "too many connections (MaxConnections); retry later"}
 	}
-	if err != nil && h != nil && h.OnUpgradeFail != nil {
-		h.OnUpgradeFail(r, err)
+	if err != nil {
+		s.upgradeFailed(r, err)
 	}
 	return accept, err
+}
+
+// errUserPanic answers an upgrade request whose Authorize, CheckOrigin or
+// request hook panicked.
+var errUserPanic = &httpError{http.StatusInternalServerError, "Internal Server Error: the server failed while checking this upgrade request"}
+
+// user runs a check of the user's on r and reports its answer, or that it
+// panicked (then logged with its stack).
+func (s *Server) user(what string, r *http.Request, check func(*http.Request) bool) (ok, panicked bool) {
+	defer safely.Recover(s.engine.Logger, what, r.RemoteAddr, &panicked)
+	return check(r), false
+}
+
+// userHook runs a request hook on r; false if it panicked.
+func (s *Server) userHook(what string, r *http.Request, hook func(*http.Request)) bool {
+	_, panicked := s.user(what, r, func(r *http.Request) bool { hook(r); return true })
+	return !panicked
+}
+
+// upgradeFailed runs the OnUpgradeFail hook, if any.
+func (s *Server) upgradeFailed(r *http.Request, err error) {
+	if h := s.hooks(); h != nil && h.OnUpgradeFail != nil {
+		defer safely.Recover(s.engine.Logger, "OnUpgradeFail", r.RemoteAddr, nil)
+		h.OnUpgradeFail(r, err)
+	}
 }
 
 // originAllowed is the defence against cross-site WebSocket hijacking: a

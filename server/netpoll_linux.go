@@ -118,6 +118,7 @@ const (
 	stCloseSent              // Close wrote (or tried) the close frame
 	stPeerClosed             // the peer's close frame arrived
 	stDeflate                // permessage-deflate was negotiated
+	stParked                 // out of epoll while a worker has it (see park)
 	stCodeShift  = 16
 )
 
@@ -212,8 +213,9 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 // stop fires expire, which shuts pc down. They are pooled, timer included.
 type pollHandshake struct {
 	handshake
-	stop *time.Timer
-	pc   atomic.Pointer[pconn]
+	stop     *time.Timer
+	deadline time.Time // when stop fires: the end of the request's context
+	pc       atomic.Pointer[pconn]
 }
 
 // maxKeptHandshake is the largest handshake buffer pooled for reuse.
@@ -228,6 +230,7 @@ func startHandshake(pc *pconn, max int, timeout time.Duration) *pollHandshake {
 		h = new(pollHandshake)
 	}
 	h.max = max
+	h.deadline = time.Now().Add(timeout)
 	h.pc.Store(pc)
 	if h.stop == nil {
 		h.stop = time.AfterFunc(timeout, h.expire)
@@ -301,7 +304,7 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 		// can see the connection (the map below, under p.mu, orders this
 		// before the poller's reads).
 		if len(up.rest) > 0 {
-			pc.onData(up.rest)
+			pc.feedOffPoller(up.rest)
 		}
 		if pc.isClosed() {
 			return nil // ended by what came with the upgrade
@@ -466,30 +469,78 @@ func (pc *pconn) onData(data []byte) {
 		if !complete {
 			return
 		}
-		if hs.finish() { // an idle connection keeps no timer
-			// head and rest are hs.buf's: it is pooled once this read
-			// is processed (the engine keeps a copy of the head, and
-			// the parser of what it keeps of rest).
-			defer hs.release()
-		}
-		if pc.isClosed() {
-			return
-		}
-		head := hs.buf
 		pc.hs = nil
-		deflate, err := s.upgrade(pc, head, pc.writeHandshake)
-		if err != nil {
-			pc.refuse(err)
+		if s.userAtUpgrade() {
+			// Authorize, CheckOrigin or a hook decides: that is user code,
+			// of unknown cost, so a worker runs it while the poller goes
+			// on; the connection is out of epoll until the worker is done.
+			if pc.park() {
+				s.workers.Go(func() {
+					if pc.handshake(hs, rest) {
+						pc.resume()
+					}
+				})
+			}
 			return
 		}
-		pc.start(nil, head, deflate)
-		if len(rest) == 0 {
-			return
-		}
-		data = rest
+		pc.handshake(hs, rest) // which handles rest too
+		return
 	}
+	p := pc.reading()
+	p.Feed(data)
+	if s.readsOnWorker() && p.Ready() {
+		// Hooks run for each message: they run on a worker.
+		pc.handOff(p)
+		return
+	}
+	if more, ended := pc.messages(p, s.engine.InlineBudget); ended {
+		return
+	} else if more {
+		pc.handOff(p)
+		return
+	}
+	pc.readDone(p)
+}
+
+// handshake answers the complete upgrade request in hs (rest is what
+// followed it) and starts the connection; false when it ended instead.
+// It releases hs.
+func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
+	s := pc.p.srv
+	deflate, err := s.upgrade(pc, hs.buf, hs.deadline, pc.writeHandshake)
+	// Only a timeout that has not fired lets hs be pooled (expire may be
+	// running); a fired one shut pc down.
+	stopped := hs.finish()
+	if err != nil {
+		pc.refuse(err)
+		if stopped {
+			hs.release()
+		}
+		return false
+	}
+	ok := stopped && pc.start(nil, hs.buf, deflate)
+	if ok && len(rest) > 0 {
+		// Frames sent with the request: fed now, while rest (hs.buf's)
+		// is still valid; the parser copies what it keeps at Detach.
+		p := pc.reading()
+		p.Feed(rest)
+		if _, ended := pc.messages(p, 0); ended {
+			ok = false
+		} else {
+			pc.readDone(p)
+		}
+	}
+	if stopped {
+		hs.release()
+	}
+	return ok && !pc.isClosed()
+}
+
+// reading returns pc's parser, lending one from the pool if pc has none.
+func (pc *pconn) reading() *wsio.Parser {
 	p := pc.parser
 	if p == nil {
+		s := pc.p.srv
 		p = parsers.Get().(*wsio.Parser)
 		p.Reset(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
 		if pc.state.Load()&stDeflate != 0 {
@@ -498,21 +549,40 @@ func (pc *pconn) onData(data []byte) {
 		p.SetPingHandler(pc)
 		pc.parser = p
 	}
-	p.Feed(data)
+	return p
+}
+
+// messages hands the whole messages p holds to the engine. With a
+// positive budget it stops once they took longer than that and reports
+// more when p holds a further frame; ended means the connection ended.
+func (pc *pconn) messages(p *wsio.Parser, budget time.Duration) (more, ended bool) {
+	var start time.Time
+	if budget > 0 {
+		start = time.Now()
+	}
 	for {
 		text, payload, ok, err := p.Next()
 		if err != nil {
 			pc.parser = nil // it may refer to the poller's buffer: not reused
 			pc.protocolEnd(err)
-			return
+			return false, true
 		}
 		if !ok {
-			break
+			return false, false
 		}
 		if text {
 			pc.conn.HandleMessage(payload)
+			if budget > 0 && p.Ready() && time.Since(start) > budget {
+				return true, false
+			}
 		}
 	}
+}
+
+// readDone ends the handling of a read: the parser lets go of the read's
+// buffer (and goes back to the pool when idle) and the replies inline
+// routes produced are written.
+func (pc *pconn) readDone(p *wsio.Parser) {
 	p.Detach()
 	if p.Idle() {
 		pc.parser = nil
@@ -522,8 +592,9 @@ func (pc *pconn) onData(data []byte) {
 }
 
 // start makes the engine connection once the upgrade is done; deflate says
-// whether permessage-deflate was negotiated.
-func (pc *pconn) start(req *http.Request, head []byte, deflate bool) {
+// whether permessage-deflate was negotiated. false means pc was shut down
+// meanwhile (the connection is then dropped, never started).
+func (pc *pconn) start(req *http.Request, head []byte, deflate bool) bool {
 	s := pc.p.srv
 	if deflate {
 		pc.setState(stDeflate)
@@ -533,11 +604,20 @@ func (pc *pconn) start(req *http.Request, head []byte, deflate bool) {
 		pc.w.EnableDeflate(s.compression())
 	}
 	conn := s.newConn(pc, req, head)
+	// shutdown sets stClosed before it reads pc.conn under p.mu: either it
+	// sees conn, or this sees stClosed.
 	pc.p.mu.Lock()
-	pc.conn = conn
+	closed := pc.isClosed()
+	if !closed {
+		pc.conn = conn
+	}
 	pc.p.mu.Unlock()
+	if closed {
+		return false
+	}
 	s.add(conn)
 	conn.Start()
+	return true
 }
 
 // protocolEnd handles a parser error: the peer's close, or a violation.
@@ -547,17 +627,20 @@ func (pc *pconn) protocolEnd(err error) {
 		pc.shutdown(err)
 		return
 	}
+	conn := pc.conn
 	if ce.Remote {
 		pc.setState(uint32(uint16(ce.Code))<<stCodeShift | stPeerClosed)
 		var cause error
 		if ce.Code != ws.StatusNormalClosure && ce.Code != ws.StatusNoStatusRcvd && ce.Code != ws.StatusGoingAway {
 			cause = err
 		}
-		pc.conn.HandleClose(cause)
-		pc.shutdown(nil)
+		pc.offPoller(func() {
+			conn.HandleClose(cause)
+			pc.shutdown(nil)
+		})
 		return
 	}
-	_ = pc.conn.CloseWithError(int(ce.Code), ce.Reason, err)
+	pc.offPoller(func() { _ = conn.CloseWithError(int(ce.Code), ce.Reason, err) })
 }
 
 func (pc *pconn) refuse(err error) {
@@ -583,11 +666,21 @@ func (pc *pconn) shutdown(cause error) {
 	p.mu.Unlock()
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(pc.fd), nil)
 	pc.retire()
-	if conn != nil {
-		conn.HandleClose(cause)
-		p.srv.remove(conn)
+	s := p.srv
+	if conn == nil {
+		s.wg.Done()
+		return
 	}
-	p.srv.wg.Done()
+	end := func() {
+		conn.HandleClose(cause)
+		s.remove(conn)
+		s.wg.Done()
+	}
+	if s.closeHookRuns() {
+		s.workers.Go(end) // the OnClose hook never runs on a poller
+		return
+	}
+	end()
 }
 
 // errWouldBlock is a handshake response that did not fit the socket's

@@ -25,9 +25,7 @@ type quickHead struct {
 // is a plain, acceptable WebSocket upgrade; ok is false when net/http must
 // decide.
 func (s *Server) quickUpgrade(head []byte) (accept, ext string, ok bool) {
-	h := s.opts.Hooks
-	if s.opts.Authorize != nil || s.opts.CheckOrigin != nil ||
-		h != nil && (h.OnOpen != nil || h.OnAuthFail != nil || h.OnAuthSuccess != nil || h.OnUpgradeFail != nil) {
+	if s.needsRequest() {
 		return "", "", false
 	}
 	q, ok := readQuickHead(head)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -168,7 +169,8 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 			s.wg.Done()
 		}
 	}()
-	_ = nc.SetReadDeadline(time.Now().Add(s.handshakeTimeout()))
+	deadline := time.Now().Add(s.handshakeTimeout())
+	_ = nc.SetReadDeadline(deadline)
 	hs := handshake{max: s.maxHandshake()}
 	bp := handshakeReads.Get().(*[1024]byte)
 	var rest []byte
@@ -191,7 +193,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 		}
 	}
 	handshakeReads.Put(bp) // hs.feed copied what it needs
-	deflate, err := s.upgrade(nc, hs.buf, func(b []byte) error {
+	deflate, err := s.upgrade(nc, hs.buf, deadline, func(b []byte) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 		_, err := nc.Write(b)
 		_ = nc.SetWriteDeadline(time.Time{})
@@ -221,8 +223,9 @@ var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
 // upgrade admits a complete request head from peer and writes the 101
 // with write. deflate reports whether permessage-deflate was negotiated.
 // The usual request is admitted by quickUpgrade; any other is parsed by
-// net/http and goes through admit, with its hooks.
-func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, write func([]byte) error) (deflate bool, _ error) {
+// net/http and goes through admit, with its hooks. The request's context
+// ends at deadline, the end of the handshake's time, or with the server.
+func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time, write func([]byte) error) (deflate bool, _ error) {
 	accept, ext, ok := s.quickUpgrade(head)
 	if !ok {
 		req, err := parseRequest(head)
@@ -232,7 +235,11 @@ func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, w
 		if a := peer.RemoteAddr(); a != nil {
 			req.RemoteAddr = a.String()
 		}
-		if accept, err = s.admit(req, true); err != nil {
+		ctx, cancel := context.WithDeadline(s.ctx, deadline)
+		req = req.WithContext(ctx)
+		accept, err = s.admit(req, true)
+		cancel()
+		if err != nil {
 			return false, err
 		}
 		ext = s.negotiate(req)

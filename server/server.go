@@ -46,7 +46,10 @@ type Options struct {
 
 	// Authorize decides whether an upgrade request may proceed; false answers
 	// HTTP 403 without upgrading. It sees the request's headers and cookies.
-	// Default: every request is allowed.
+	// It may block: under Serve it runs on a worker, never a netpoll poller,
+	// and the request's context ends when HandshakeTimeout runs out. A panic
+	// answers HTTP 500 to that request and is logged with its stack (as for
+	// CheckOrigin and the request hooks). Default: every request is allowed.
 	Authorize func(r *http.Request) bool
 
 	// MaxMessageSize is the largest message a client may send. Default
@@ -166,7 +169,6 @@ func (s *Server) hooks() *wsrpc.Hooks { return s.opts.Hooks }
 // ServeHTTP authorizes and upgrades the request, then serves the connection
 // until it closes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.hooks()
 	if _, err := s.admit(r, false); err != nil {
 		he := err.(*httpError)
 		http.Error(w, fmt.Sprintf("%d: %s", he.status, he.msg), he.status)
@@ -185,9 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		if h != nil && h.OnUpgradeFail != nil {
-			h.OnUpgradeFail(r, err)
-		}
+		s.upgradeFailed(r, err)
 		return
 	}
 	var rd io.Reader = nc

@@ -7,12 +7,38 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 )
 
 // ErrOverflow is returned when a result does not fit the wire's numbers.
 var ErrOverflow = errors.New("result out of range")
+
+// MaxIntDigits bounds the integers operands and results may have, as the
+// reference's Python does (sys.get_int_max_str_digits): converting a
+// decimal string of n digits costs time quadratic in n, so one call with a
+// huge operand could take seconds. A longer integer is a ValueError with
+// Python's words. (The reference refuses such a number while it decodes
+// the message, so it answers no reply at all; here the caller gets one.)
+const MaxIntDigits = 4300
+
+// errTooManyDigits is the ValueError of an integer of n digits.
+func errTooManyDigits(n int) error {
+	return wsrpc.NewError(wsrpc.TypeValueError, fmt.Sprintf("Exceeds the limit (%d digits) for integer string conversion: value has %d digits", MaxIntDigits, n))
+}
+
+// intDigits returns the digits of n when it is an integer literal (an
+// optional minus sign, then digits only); ok is false for anything else.
+func intDigits(n json.Number) (digits int, ok bool) {
+	s := strings.TrimPrefix(string(n), "-")
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	return len(s), len(s) > 0
+}
 
 // Subtract returns a − b.
 func Subtract(a, b json.Number) (json.Number, error) {
@@ -39,10 +65,23 @@ func apply(a, b json.Number, small func(x, y int64) int64, ints func(x, y *big.I
 			}
 		}
 	}
-	x, okx := new(big.Int).SetString(string(a), 10)
-	y, oky := new(big.Int).SetString(string(b), 10)
-	if okx && oky {
-		return json.Number(ints(x, y).String()), nil
+	da, inta := intDigits(a)
+	db, intb := intDigits(b)
+	for _, d := range []int{da, db} {
+		if d > MaxIntDigits {
+			return "", errTooManyDigits(d)
+		}
+	}
+	if inta && intb {
+		x, okx := new(big.Int).SetString(string(a), 10)
+		y, oky := new(big.Int).SetString(string(b), 10)
+		if okx && oky {
+			r := ints(x, y).String()
+			if d, _ := intDigits(json.Number(r)); d > MaxIntDigits {
+				return "", errTooManyDigits(d)
+			}
+			return json.Number(r), nil
+		}
 	}
 	fx, err := a.Float64()
 	if err != nil {

@@ -1,0 +1,66 @@
+package wsrpc
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Inline routes run in the connection's read path (see Inline): on the
+// server's netpoll engine that is a poller, shared by many connections. A
+// route that turns out slow there is demoted for good, so that it can
+// block a poller only a bounded number of times; the netpoll engine also
+// hands the rest of a read that ran past the budget to a worker (see
+// Options.InlineBudget).
+
+// inlineStrikes is how many calls in a row of an inline route must run
+// past InlineBudget to demote it: one slow call may be the scheduler's
+// doing (a descheduled thread, a GC pause), two in a row are the route's.
+const inlineStrikes = 2
+
+// inlineState is whether a route runs inline, and its calls in a row that
+// ran past the budget.
+type inlineState struct {
+	on   atomic.Bool
+	slow atomic.Int32
+}
+
+// observe records a call of the route that took took, and demotes the
+// route after inlineStrikes slow calls in a row; true when this call
+// demoted it. A fast call only reads the shared counter.
+func (s *inlineState) observe(took, budget time.Duration) bool {
+	if took <= budget {
+		if s.slow.Load() != 0 {
+			s.slow.Store(0)
+		}
+		return false
+	}
+	return s.slow.Add(1) >= inlineStrikes && s.on.Swap(false)
+}
+
+// runsInline reports whether j's route may run in the read path: it is
+// marked inline and was not demoted, and a struct route has run its Init
+// (Init is user code of unknown cost: it runs on a worker).
+func (j *callJob) runsInline() bool {
+	if j.fr != nil {
+		return j.fr.inline.on.Load()
+	}
+	inst := j.inst
+	return inst != nil && inst.route.inline.on.Load() && (inst.route.initMethod() == nil || inst.initRan.Load())
+}
+
+// checkInlineBudget records how long the inline call j, started at start,
+// took, and logs a warning when that demoted its route (whose later calls,
+// on every connection, then run on workers). Call it before j is recycled.
+func (c *Conn) checkInlineBudget(j *callJob, start time.Time) {
+	took := time.Since(start)
+	st, name := (*inlineState)(nil), j.method
+	if j.fr != nil {
+		st = &j.fr.inline
+	} else if j.inst != nil {
+		st, name = &j.inst.route.inline, j.inst.route.name
+	}
+	if st != nil && st.observe(took, c.opts.InlineBudget) {
+		c.opts.Logger.Warn("wsrpc: an inline route ran longer than InlineBudget twice in a row; its calls now run on workers",
+			"route", name, "took", took, "budget", c.opts.InlineBudget, "conn", c.id)
+	}
+}
