@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
@@ -42,8 +43,9 @@ func ExampleConn_Call() {
 	defer c.Close()
 
 	// On the server.
-	conn := <-connected
-	ctx := context.Background()
+	conn := <-connected // OnConnect ran before Dial returned
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	version, err := wsrpc.Call[string](ctx, conn, "version", nil)
 	fmt.Println(version, err)
 	var product int

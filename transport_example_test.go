@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 )
@@ -84,7 +85,9 @@ func ExampleNewConn() {
 	go t.serve(conn)
 	defer conn.Close()
 
-	diff, err := wsrpc.Call[int](context.Background(), conn, "subtract", map[string]int{"a": 1, "b": 9})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	diff, err := wsrpc.Call[int](ctx, conn, "subtract", map[string]int{"a": 1, "b": 9})
 	fmt.Println(diff, err)
 	// Output:
 	// server got {"id":3,"method":"subtract","params":{"a":1,"b":9}}
