@@ -68,7 +68,8 @@ func (s *session) bounded(ctx context.Context) (context.Context, context.CancelF
 
 // dial connects to rawURL with the session's headers; reg and onEvent may
 // be nil. The connection answers the server's pings (reg has the built-in
-// ping). lost receives the connection, to tell why it ended.
+// ping). It returns the client and its connection, whose Err tells why it
+// ended.
 func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, onEvent func(*wsrpc.Conn, json.RawMessage)) (*client.Client, *wsrpc.Conn, error) {
 	u, err := wsURL(rawURL)
 	if err != nil {
