@@ -91,6 +91,13 @@ type Options struct {
 	// CompressionLevel is the compress/flate level. Default
 	// flate.BestSpeed.
 	CompressionLevel int
+
+	// OnMessage, when set, sees every text message of every connection as
+	// it is sent (sent true) or received (false), for tracing and debugging
+	// tools; msg is only valid during the call. It runs on the goroutines
+	// that write and read, possibly both at once, so it must be quick and
+	// safe for concurrent use. Default nil: nothing is observed, at no cost.
+	OnMessage func(sent bool, msg []byte)
 }
 
 // DefaultCompressionThreshold is the default Options.CompressionThreshold.
@@ -185,7 +192,8 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if br != nil {
 		r = br
 	}
-	st := transport.New(nc, r, wsio.Client, wsio.Limits{MaxMessageSize: c.opts.MaxMessageSize}, c.opts.WriteTimeout)
+	obs := newObserver(c.opts.OnMessage, r, c.opts.MaxMessageSize)
+	st := transport.New(nc, obs.reader(r), wsio.Client, wsio.Limits{MaxMessageSize: c.opts.MaxMessageSize}, c.opts.WriteTimeout)
 	if c.opts.EnableCompression {
 		on, err := wsio.CheckDeflateResponse(hs.Extensions)
 		if err != nil {
@@ -194,10 +202,11 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 		}
 		if on {
 			st.EnableDeflate(wsio.Compression{Threshold: c.opts.CompressionThreshold, Level: c.opts.CompressionLevel})
+			obs.enableDeflate()
 		}
 	}
 	pool := wsrpc.NewWorkerPool(0)
-	conn := wsrpc.NewConn(st, wsrpc.ConnConfig{
+	conn := wsrpc.NewConn(obs.transport(st), wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
 		Registry:     c.opts.Registry,
 		Options:      &c.opts.Options,

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// wait bounds every wait of these tests.
+const wait = 10 * time.Second
+
+// token is what the authorizing server of these tests expects.
+const token = "Bearer s3cret"
+
+// introServer serves the introduction's routes, plus hang (which never
+// answers), on a loopback port. With auth, upgrades need the token.
+func introServer(t *testing.T, opts *server.Options, auth bool) (url string, srv *server.Server) {
+	t.Helper()
+	reg := intro.ServerRoutes()
+	reg.MustAdd("hang", func(ctx context.Context) error {
+		<-ctx.Done() // until the caller goes away
+		return ctx.Err()
+	})
+	if opts == nil {
+		opts = &server.Options{}
+	}
+	if auth {
+		opts.Authorize = func(r *http.Request) bool { return r.Header.Get("Authorization") == token }
+	}
+	srv = testserver.New(reg, opts)
+	return testserver.Listen(t, srv), srv
+}
+
+// syncBuffer is a bytes.Buffer that the command and the test may use at
+// once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// result is what one run printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cli runs the command in-process with stdin, bounded by wait.
+func cli(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, strings.NewReader(stdin), &stdout, &stderr) }()
+	select {
+	case code := <-done:
+		return result{code, stdout.String(), stderr.String()}
+	case <-time.After(wait):
+		t.Fatalf("wsrpc %q did not return within %v; stdout %q, stderr %q", args, wait, stdout.String(), stderr.String())
+		return result{}
+	}
+}
+
+func TestCall(t *testing.T) {
+	url, _ := introServer(t, nil, false)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		want   result
+		stderr string // a substring, when the whole text is not fixed
+	}{
+		{"json params", []string{"call", url, "subtract", `{"a":1,"b":9}`}, result{exitOK, "-8\n", ""}, ""},
+		{"positional json params", []string{"call", url, "subtract", `[10, 3]`}, result{exitOK, "7\n", ""}, ""},
+		{"key=value params", []string{"call", url, "subtract", "a=1", "b=9"}, result{exitOK, "-8\n", ""}, ""},
+		{"string value", []string{"call", url, "kv.set", "key=k", "value=bar"}, result{exitOK, "true\n", ""}, ""},
+		{"no params send {}", []string{"call", url, "ping"}, result{exitOK, "{}\n", ""}, ""},
+		{"object result, compact", []string{"call", url, "ping", `{ "seq" : [1, 2] }`}, result{exitOK, `{"seq":[1,2]}` + "\n", ""}, ""},
+		{"flags before the command", []string{"-timeout", "5s", "call", url, "subtract", "a=5", "b=1"}, result{exitOK, "4\n", ""}, ""},
+		{"error reply", []string{"call", url, "nope"},
+			result{exitReply, "", `NotImplementedError: Callback function "nope" not implemented` + "\n"}, ""},
+		{"error reply from the handler", []string{"call", url, "subtract", "a=x", "b=1"},
+			result{exitReply, "", `TypeError: arguments must be numbers, got "x"` + "\n"}, ""},
+		{"http scheme", []string{"call", "http" + strings.TrimPrefix(url, "ws"), "subtract", "a=2", "b=1"}, result{exitOK, "1\n", ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := cli(t, "", tc.args...)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// kv.set then kv.get on one connection see the same struct instance.
+func TestRepl(t *testing.T) {
+	url, _ := introServer(t, nil, false)
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		want  result
+	}{
+		{"kv.set then kv.get", "kv.set key=a value=1\nkv.get key=a\n", result{exitOK, "true\n1\n", ""}},
+		{"json params with spaces, comments, blank lines",
+			"# set\n\nkv.set {\"key\": \"b\", \"value\": [1, 2]}\nkv.get {\"key\": \"b\"}\n", result{exitOK, "true\n[1,2]\n", ""}},
+		{"an error reply does not end the session", "nope\nsubtract a=1 b=9\n",
+			result{exitReply, "-8\n", `NotImplementedError: Callback function "nope" not implemented` + "\n"}},
+		{"bad params do not end the session", "subtract a\nsubtract a=1 b=9\n",
+			result{exitUsage, "-8\n", `wsrpc: params "a": want one JSON object or array, or key=value pairs` + "\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, cli(t, tc.stdin, "repl", url))
+		})
+	}
+}
+
+// -H headers reach the server's Authorize hook, given before or after the
+// command name.
+func TestHeadersReachAuthorize(t *testing.T) {
+	url, _ := introServer(t, nil, true)
+	got := cli(t, "", "call", url, "subtract", "a=1", "b=9")
+	require.Equal(t, exitUsage, got.code)
+	require.Empty(t, got.stdout)
+	require.Contains(t, got.stderr, "HTTP status 403")
+	require.Contains(t, got.stderr, "-H 'Authorization:", "the message says how to send credentials")
+
+	require.Equal(t, result{exitOK, "-8\n", ""}, cli(t, "", "call", "-H", "Authorization: "+token, url, "subtract", "a=1", "b=9"))
+	require.Equal(t, result{exitOK, "-8\n", ""}, cli(t, "", "-H", "authorization:"+token, "call", url, "subtract", "a=1", "b=9"))
+}
+
+// -timeout ends a call the server never answers, with exit status 2.
+func TestTimeout(t *testing.T) {
+	url, _ := introServer(t, nil, false)
+	got := cli(t, "", "call", "-timeout", "200ms", url, "hang")
+	require.Equal(t, result{exitUsage, "", "wsrpc: hang: no reply within 200ms (-timeout)\n"}, got)
+}
+
+// -v prints each message as it goes and comes.
+func TestVerbose(t *testing.T) {
+	url, _ := introServer(t, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}}, false)
+	got := cli(t, "", "call", "-v", url, "subtract", `{"a": 1, "b": 9}`)
+	require.Equal(t, result{exitOK, "-8\n",
+		`> {"id":3,"method":"subtract","params":{"a":1,"b":9}}` + "\n" +
+			`< {"id":3,"result":-8}` + "\n"}, got)
+}
+
+// listen prints events and the calls of its -route routes, answers the
+// server's keepalive pings by echoing their params (so it stays connected,
+// and a Python server's latency check passes), and exits 0 when interrupted.
+func TestListen(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	url, srv := introServer(t, &server.Options{Options: wsrpc.Options{
+		KeepaliveInterval: interval,
+		ClientTimeout:     5 * interval, // an unanswered ping closes within 100ms
+	}}, false)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"listen", "-v", "-route", "notify", "-route", "jobs.done", url}, strings.NewReader(""), &stdout, &stderr)
+	}()
+
+	var conn *wsrpc.Conn
+	require.Eventually(t, func() bool {
+		if cs := srv.Clients(); len(cs) == 1 {
+			conn = cs[0]
+		}
+		return conn != nil
+	}, wait, 5*time.Millisecond, "listen did not connect; stderr %q", stderr.String())
+	// Ten pongs span ten keepalive intervals and many times the time in
+	// which an unanswered ping would have closed the connection.
+	require.Eventually(t, func() bool { return conn.Stats().Pongs >= 10 || conn.Err() != nil },
+		wait, 5*time.Millisecond)
+	require.NoError(t, conn.Err(), "the server dropped listen: its pings went unanswered; stderr %q", stderr.String())
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), wait)
+	defer cancel2()
+	require.NoError(t, conn.Emit(ctx2, map[string]any{"topic": "news", "n": 1}))
+	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "\n") }, wait, 5*time.Millisecond)
+	var res json.RawMessage
+	require.NoError(t, conn.Call(ctx2, "notify", map[string]int{"x": 1}, &res))
+	require.Equal(t, "null", string(res), "a -route route answers null")
+	require.NoError(t, conn.Call(ctx2, "jobs.done", nil, &res))
+	err := conn.Call(ctx2, "other", nil, nil)
+	require.ErrorIs(t, err, &wsrpc.Error{Type: wsrpc.TypeNotImplemented}, "only -route names are exposed")
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code, "stderr %q", stderr.String())
+	case <-time.After(wait):
+		t.Fatal("listen did not return after its context ended")
+	}
+	require.Equal(t, `{"n":1,"topic":"news"}`+"\n"+
+		`{"method":"notify","params":{"x":1}}`+"\n"+
+		`{"method":"jobs.done","params":null}`+"\n", stdout.String())
+
+	// -v shows every ping received and its answer sent: the same id, the
+	// params echoed.
+	answered := 0
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		dir, msg, ok := strings.Cut(line, " ")
+		require.True(t, ok && (dir == "<" || dir == ">"), "not a -v line: %q", line)
+		var f struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(msg), &f), "%q", line)
+		if dir == "<" && f.Method == "ping" {
+			answer := `> {"id":` + string(f.ID) + `,"result":` + string(f.Params) + `}`
+			require.Contains(t, stderr.String(), answer+"\n", "ping %s was not echoed", msg)
+			answered++
+		}
+	}
+	require.GreaterOrEqual(t, answered, 10)
+}
+
+// listen reports a connection the server ends, with exit status 2.
+func TestListenConnectionLost(t *testing.T) {
+	url, srv := introServer(t, nil, false)
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"listen", url}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 5*time.Millisecond)
+	require.NoError(t, srv.Clients()[0].Close())
+	select {
+	case code := <-done:
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, stderr.String(), "wsrpc: the connection ended")
+	case <-time.After(wait):
+		t.Fatal("listen did not notice the connection end")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // a substring
+		stderr string // a substring
+	}{
+		{"help", []string{"help"}, exitOK, "Usage:", ""},
+		{"-h", []string{"-h"}, exitOK, "Usage:", ""},
+		{"call -h", []string{"call", "-h"}, exitOK, "Usage:", ""},
+		{"no command", nil, exitUsage, "", "no command given"},
+		{"unknown command", []string{"cal", "ws://x/"}, exitUsage, "", `unknown command "cal"`},
+		{"call without method", []string{"call", "ws://x/"}, exitUsage, "", "call needs URL and METHOD"},
+		{"unknown flag", []string{"call", "-x", "ws://x/", "m"}, exitUsage, "", "flag provided but not defined: -x"},
+		{"bad header", []string{"call", "-H", "nocolon", "ws://x/", "m"}, exitUsage, "", `-H "nocolon": want 'Name: value'`},
+		{"route outside listen", []string{"call", "-route", "r", "ws://x/", "m"}, exitUsage, "", "-route is only for listen"},
+		{"bad scheme", []string{"call", "ftp://x/", "m"}, exitUsage, "", `use ws:// or wss://`},
+		{"bad json params", []string{"call", "ws://x/", "m", `{"a":`}, exitUsage, "", "are not valid JSON"},
+		{"refused connection", []string{"call", "ws://127.0.0.1:1/ws/", "m"}, exitUsage, "", "connect to ws://127.0.0.1:1/ws/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := cli(t, "", tc.args...)
+			require.Equal(t, tc.code, got.code, "stderr %q", got.stderr)
+			require.Contains(t, got.stdout, tc.stdout)
+			require.Contains(t, got.stderr, tc.stderr)
+		})
+	}
+}
+
+func TestParseParams(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for an error
+	}{
+		{nil, `{}`},
+		{[]string{`{"a": 1}`}, `{"a":1}`},
+		{[]string{` [1, "x"] `}, `[1,"x"]`},
+		{[]string{"a=1", "b=x", "c=true", "d=null", "e=", `f="1"`, "g={\"h\": [2]}", "i=a=b"},
+			`{"a":1,"b":"x","c":true,"d":null,"e":"","f":"1","g":{"h":[2]},"i":"a=b"}`},
+		{[]string{"n=-8", "s=1 2"}, `{"n":-8,"s":"1 2"}`},
+		{[]string{"5"}, ""},              // a scalar is neither an object nor key=value
+		{[]string{"=1"}, ""},             // no key
+		{[]string{"a=1", "a=2"}, ""},     // a key twice
+		{[]string{`{"a":1}`, "b=2"}, ""}, // JSON only alone
+	} {
+		got, err := parseParams(tc.args)
+		if tc.want == "" {
+			require.Error(t, err, "%q", tc.args)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.args)
+		require.Equal(t, tc.want, string(got), "%q", tc.args)
+	}
+}
+
+// The built binary, end to end: a call, and listen ended by SIGTERM.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "wsrpc")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	url, srv := introServer(t, nil, false)
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, bin, "call", url, "subtract", `{"a":1,"b":9}`).Output()
+	require.NoError(t, err)
+	require.Equal(t, "-8\n", string(out))
+
+	cmd := exec.CommandContext(ctx, bin, "call", url, "nope")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, exitReply, ee.ExitCode())
+	require.Equal(t, `NotImplementedError: Callback function "nope" not implemented`+"\n", stderr.String())
+
+	listen := exec.CommandContext(ctx, bin, "listen", url)
+	require.NoError(t, listen.Start())
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 10*time.Millisecond)
+	require.NoError(t, listen.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, listen.Wait(), "listen must exit 0 on SIGTERM")
+	require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 10*time.Millisecond,
+		"listen closed its connection")
+}
