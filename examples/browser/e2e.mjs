@@ -48,6 +48,12 @@ async function open(context, name, problems) {
   return page;
 }
 
+async function snap(page) {
+  await page.screenshot({ path: screenshot, fullPage: true }).then(
+    () => console.log('screenshot: ' + screenshot),
+    (e) => console.error('screenshot failed: ' + e.message));
+}
+
 const browser = await chromium.launch({
   executablePath,
   headless: true,
@@ -98,6 +104,9 @@ try {
   const clock = await text(second, '#clock', (t) => /^\d\d:\d\d:\d\d$/.test(t), 'tab 2 shows the server clock');
   await text(second, '#clock', (t) => t !== clock, 'tab 2: the clock ticks');
 
+  // The picture shows both tabs online, once the last highlight has faded.
+  await first.waitForTimeout(1100);
+  await snap(first);
   await second.close();
   await text(first, '#tabs', '1', 'tab 1 sees the second tab leave');
   check(problems.length === 0, 'no page errors' + (problems.length ? ':\n  ' + problems.join('\n  ') : ''));
@@ -105,14 +114,8 @@ try {
   failed = true;
   console.error('FAIL ' + (e && e.message ? e.message : e));
   if (problems.length) console.error('page problems:\n  ' + problems.join('\n  '));
+  if (first) await snap(first); // what the page showed when it failed
 } finally {
-  if (first) {
-    // Let the last highlight fade before the picture is taken.
-    await first.waitForTimeout(1100).catch(() => {});
-    await first.screenshot({ path: screenshot, fullPage: true }).then(
-      () => console.log('screenshot: ' + screenshot),
-      (e) => console.error('screenshot failed: ' + e.message));
-  }
   await browser.close();
 }
 process.exit(failed ? 1 : 0);
