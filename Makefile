@@ -1,10 +1,11 @@
 # The two commands of the README:
 #   make run    the introduction's example server on 127.0.0.1:8000
 #   make test   everything CI checks (installs the JS interop packages first)
+#   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server)
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run test vet unit interop-deps fuzz fuzz-short generate bench client
+.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client
 
 run:
 	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
@@ -12,7 +13,7 @@ run:
 client:
 	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
 
-test: interop-deps vet unit fuzz-short
+test: interop-deps browser-deps vet unit fuzz-short
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
@@ -30,6 +31,17 @@ unit:
 interop-deps:
 	@if command -v npm >/dev/null; then cd interop/js && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the JS interop tests will be skipped"; fi
+
+# The browser demo: its page loads @wsrpc/client from examples/browser/node_modules.
+browser:
+	cd examples/browser && npm ci --no-audit --no-fund --loglevel=error
+	cd examples/browser && $(GO) run . -addr 127.0.0.1:8000
+
+# The browser test's packages (@wsrpc/client, playwright-core); it also needs
+# Debian's chromium, which .ci/run installs.
+browser-deps:
+	@if command -v npm >/dev/null; then cd examples/browser && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the browser test will be skipped"; fi
 
 # Each fuzz target briefly (CI); `make fuzz FUZZTIME=10m` runs them longer.
 FUZZ_TARGETS = \

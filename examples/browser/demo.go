@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// The page itself is compiled into the binary; the JS client is not (it is
+// @wsrpc/client as npm installed it).
+//
+//go:embed index.html app.js style.css
+var page embed.FS
+
+// clientFiles maps the URLs of the JS client to its files inside
+// node_modules: the UMD build, which defines the global WSRPC, and its
+// source map (fetched only by a browser's developer tools).
+var clientFiles = map[string]string{
+	"/static/wsrpc.min.js":     "@wsrpc/client/dist/wsrpc.min.js",
+	"/static/wsrpc.min.js.map": "@wsrpc/client/dist/wsrpc.min.js.map",
+}
+
+// config is what the command line sets.
+type config struct {
+	modules        string   // the node_modules directory holding @wsrpc/client
+	allowedOrigins []string // server.Options.AllowedOrigins
+	tick           time.Duration
+}
+
+// demo is the page's server: the introduction's routes, the demo's own
+// (state and increment), and the events it broadcasts to every tab.
+type demo struct {
+	srv     *server.Server
+	cfg     config
+	log     *slog.Logger
+	counter atomic.Int64 // the shared counter every tab shows
+	tabs    atomic.Int64 // connected tabs (counted by the hooks: Clients() may still list a closing one)
+
+	mu     sync.Mutex
+	lastBy string // the tab that last incremented the counter
+
+	counterChanged chan struct{} // pokes broadcast; buffered, never blocks
+	tabsChanged    chan struct{}
+}
+
+func newDemo(cfg config, log *slog.Logger) *demo {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.tick <= 0 {
+		cfg.tick = time.Second
+	}
+	d := &demo{
+		cfg:            cfg,
+		log:            log,
+		counterChanged: make(chan struct{}, 1),
+		tabsChanged:    make(chan struct{}, 1),
+	}
+	reg := intro.ServerRoutes() // subtract, kv, multiply_loopback
+	reg.MustAdd("state", d.state)
+	reg.MustAdd("increment", d.increment)
+	d.srv = server.New(reg, &server.Options{
+		Options: wsrpc.Options{
+			Logger: log,
+			Hooks: &wsrpc.Hooks{
+				OnConnect: func(*wsrpc.Conn) { d.tabs.Add(1); poke(d.tabsChanged) },
+				OnClose:   func(*wsrpc.Conn, error) { d.tabs.Add(-1); poke(d.tabsChanged) },
+			},
+		},
+		AllowedOrigins: cfg.allowedOrigins,
+	})
+	return d
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default: // a poke is already pending: broadcast will read the latest value
+	}
+}
+
+// State is the reply of the state route: what a tab shows when it connects.
+type State struct {
+	You     string `json:"you"`     // this tab's connection id
+	Counter int64  `json:"counter"` // the shared counter
+	Tabs    int64  `json:"tabs"`    // tabs connected now
+	Time    string `json:"time"`    // the server's clock, RFC 3339
+}
+
+func (d *demo) state(ctx context.Context) State {
+	return State{
+		You:     wsrpc.ConnFromContext(ctx).ID(),
+		Counter: d.counter.Load(),
+		Tabs:    d.tabs.Load(),
+		Time:    time.Now().UTC().Format(time.RFC3339),
+	}
+}
+
+// increment adds one to the shared counter and returns the new value; every
+// tab, this one included, then gets a counter event.
+func (d *demo) increment(ctx context.Context) int64 {
+	d.mu.Lock()
+	n := d.counter.Add(1)
+	d.lastBy = wsrpc.ConnFromContext(ctx).ID()
+	d.mu.Unlock()
+	poke(d.counterChanged)
+	return n
+}
+
+// Events broadcast to every tab. Each is a JSON object without "id".
+type (
+	tickEvent struct {
+		Type string `json:"type"` // "tick"
+		Time string `json:"time"`
+	}
+	counterEvent struct {
+		Type  string `json:"type"` // "counter"
+		Value int64  `json:"value"`
+		By    string `json:"by"` // the tab that incremented it
+	}
+	tabsEvent struct {
+		Type  string `json:"type"` // "tabs"
+		Count int64  `json:"count"`
+	}
+)
+
+// broadcast sends the clock every tick and the counter and tab count when
+// they change, until ctx ends. One goroutine sends everything, so every tab
+// sees the values in the order they happened.
+func (d *demo) broadcast(ctx context.Context) {
+	t := time.NewTicker(d.cfg.tick)
+	defer t.Stop()
+	for {
+		var ev any
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			ev = tickEvent{Type: "tick", Time: now.UTC().Format(time.RFC3339)}
+		case <-d.counterChanged:
+			d.mu.Lock()
+			ev = counterEvent{Type: "counter", Value: d.counter.Load(), By: d.lastBy}
+			d.mu.Unlock()
+		case <-d.tabsChanged:
+			ev = tabsEvent{Type: "tabs", Count: d.tabs.Load()}
+		}
+		d.emit(ctx, ev)
+	}
+}
+
+// emit sends ev to every tab; a tab that cannot take it is left to the
+// server's own limits (a full send queue disconnects it).
+func (d *demo) emit(ctx context.Context, ev any) {
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		d.log.Error("encode event", "err", err)
+		return
+	}
+	ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := d.srv.Emit(ectx, json.RawMessage(msg)); err != nil {
+		d.log.Debug("event not delivered to every tab", "err", err)
+	}
+}
+
+// handler serves the page at /, the JS client under /static/ and the
+// WebSocket at /ws/.
+func (d *demo) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws/", d.srv)
+	for url, file := range clientFiles {
+		path := filepath.Join(d.cfg.modules, filepath.FromSlash(file))
+		mux.HandleFunc("GET "+url, func(w http.ResponseWriter, r *http.Request) {
+			if _, err := os.Stat(path); err != nil {
+				http.Error(w, fmt.Sprintf("404: %s is missing: run `npm ci` in examples/browser (or `make browser`), or point -modules at the node_modules that holds @wsrpc/client", path), http.StatusNotFound)
+				return
+			}
+			http.ServeFile(w, r, path)
+		})
+	}
+	mux.Handle("GET /", http.FileServerFS(page))
+	return mux
+}
+
+// findModules returns the node_modules directory that holds @wsrpc/client:
+// dir when given, else the first of ./node_modules and
+// ./examples/browser/node_modules that has it (so the demo runs from its
+// own directory and from the repository's root).
+func findModules(dir string) (string, error) {
+	candidates := []string{dir}
+	if dir == "" {
+		candidates = []string{"node_modules", filepath.Join("examples", "browser", "node_modules")}
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(filepath.Join(c, filepath.FromSlash(clientFiles["/static/wsrpc.min.js"]))); err == nil {
+			return filepath.Abs(c)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return candidates[0], fmt.Errorf("@wsrpc/client not found in %v: run `npm ci` in examples/browser (or `make browser`)", candidates)
+}
