@@ -156,7 +156,7 @@ func testPendingCallsFailOnClose(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("pending call did not fail when the connection closed")
 	}
-	<-c.Done()
+	waitClosed(t, c.Done(), "the client to see the close")
 	require.ErrorIs(t, c.Call(ctx, "ping", nil, nil), wsrpc.ErrClosed)
 }
 
@@ -261,7 +261,7 @@ func testStructInstanceRunsOneCallAtATime(t *testing.T) {
 			require.NoError(t, c.Call(ctx, "probe.slow", nil, nil))
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the five calls")
 	require.Equal(t, int32(1), maxActive.Load(), "calls to one struct instance overlapped")
 
 	var r int
@@ -328,7 +328,7 @@ func testHundredConcurrentLargeCalls(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the hundred calls")
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -352,10 +352,10 @@ func testEventsBothWays(t *testing.T) {
 	}})
 	ctx := testCtx(t)
 	require.NoError(t, c.Emit(ctx, map[string]string{"from": "client"}))
-	require.JSONEq(t, `{"from":"client"}`, <-serverEvents)
+	require.JSONEq(t, `{"from":"client"}`, recv(t, serverEvents, "the client's event"))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
 	require.NoError(t, srv.Emit(ctx, map[string]string{"from": "server"}))
-	require.JSONEq(t, `{"from":"server"}`, <-clientEvents)
+	require.JSONEq(t, `{"from":"server"}`, recv(t, clientEvents, "the server's event"))
 	require.Error(t, c.Emit(ctx, map[string]int{"id": 1}), "an event must not carry an id")
 }
 
@@ -399,7 +399,7 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
 	require.Error(t, c.Call(ctx, "fail", map[string]string{"message": "m"}, nil))
 	require.NoError(t, c.Close())
-	<-closed
+	recv(t, closed, "OnClose")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []string{
@@ -617,8 +617,8 @@ func testShutdownLetsRunningCallsFinish(t *testing.T) {
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	require.NoError(t, srv.Shutdown(ctx))
-	require.NoError(t, <-errc, "the running call must be answered before the connection closes")
-	<-c.Done()
+	require.NoError(t, recv(t, errc, "the running call's reply"), "the running call must be answered before the connection closes")
+	waitClosed(t, c.Done(), "the client to see the close")
 }
 
 func TestMessageTooBigCloses1009(t *testing.T) {
@@ -677,7 +677,7 @@ func testHandlerContextEndsWithTheConnection(t *testing.T) {
 			url := startServer(t, srv)
 			c := dial(t, url, nil)
 			go func() { _ = c.Call(context.Background(), "wait", nil, nil) }()
-			<-started
+			waitClosed(t, started, "the handler to start")
 			tt.end(srv, c)
 			select {
 			case s := <-result:

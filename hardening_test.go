@@ -281,7 +281,7 @@ func testStringErrorReplyRejectsTheServersCall(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(c.read()), &call))
 	require.Equal(t, "question", call.Method)
 	c.send(fmt.Sprintf(`{"id":%d,"error":"Route not found","result":null}`, call.ID))
-	err := <-result
+	err := recv(t, result, "the server's call to fail")
 	var e *wsrpc.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "Route not found", e.Message)

@@ -153,12 +153,12 @@ func testSoakAbuse(t *testing.T) {
 			halfOpen = append(halfOpen, nc)
 		}
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the abusive connections")
 	for _, nc := range halfOpen {
 		nc.Close()
 	}
 	close(stopGood)
-	gwg.Wait()
+	waitGroup(t, &gwg, "the well-behaved client")
 	require.Greater(t, goodCalls, 10)
 	require.Zero(t, goodErrs, "the well-behaved client must be served throughout")
 	require.NoError(t, good.Close())

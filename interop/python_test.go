@@ -104,7 +104,7 @@ func TestGoClientAgainstPythonReference(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 50; i++ {
-		require.NoError(t, <-errs)
+		require.NoError(t, testserver.Recv(t, errs, "the concurrent calls"))
 	}
 }
 
