@@ -63,6 +63,7 @@ func testSoakAbuse(t *testing.T) {
 	good := dial(t, url, nil)
 	stopGood := make(chan struct{})
 	var goodCalls, goodErrs int
+	var goodErr error // the first failure, for the message
 	var gwg sync.WaitGroup
 	gwg.Add(1)
 	go func() {
@@ -80,6 +81,9 @@ func testSoakAbuse(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			if _, err := wsrpc.Call[int](ctx, good, "subtract", map[string]int{"a": 2, "b": 1}); err != nil {
 				goodErrs++
+				if goodErr == nil {
+					goodErr = err
+				}
 			}
 			cancel()
 			goodCalls++
@@ -160,7 +164,7 @@ func testSoakAbuse(t *testing.T) {
 	close(stopGood)
 	waitGroup(t, &gwg, "the well-behaved client")
 	require.Greater(t, goodCalls, 10)
-	require.Zero(t, goodErrs, "the well-behaved client must be served throughout")
+	require.Zero(t, goodErrs, "the well-behaved client must be served throughout; first error: %v", goodErr)
 	require.NoError(t, good.Close())
 
 	// Everything the abuse left behind must go away.
