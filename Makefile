@@ -21,15 +21,18 @@ vet:
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) build ./...
 
-# Everything once, then the behaviour suites again under each server engine
-# (ServeHTTP is the default of the first run).
+# Everything once, with the race detector. The behaviour suites run each test
+# under every server engine (http, goroutine, netpoll) as subtests;
+# WSRPC_TEST_ENGINE=netpoll (say) narrows a run to one engine.
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
-	WSRPC_TEST_ENGINE=goroutine $(GO) test -race -count=1 -timeout 10m . ./interop
-	WSRPC_TEST_ENGINE=netpoll $(GO) test -race -count=1 -timeout 10m . ./interop
 
+# Under CI=true or WSRPC_REQUIRE_INTEROP=1 a missing npm fails here, as the
+# interop tests would.
 interop-deps:
 	@if command -v npm >/dev/null; then cd interop/js && npm ci --no-audit --no-fund --loglevel=error; \
+	elif [ "$$CI" = true ] || [ "$$WSRPC_REQUIRE_INTEROP" = 1 ]; then \
+		echo "npm not found: the JS interop tests are required (CI=true or WSRPC_REQUIRE_INTEROP=1); install nodejs and npm" >&2; exit 1; \
 	else echo "npm not found: the JS interop tests will be skipped"; fi
 
 # The browser demo: its page loads @wsrpc/client from examples/browser/node_modules.
@@ -41,6 +44,8 @@ browser:
 # Debian's chromium, which .ci/run installs.
 browser-deps:
 	@if command -v npm >/dev/null; then cd examples/browser && npm ci --no-audit --no-fund --loglevel=error; \
+	elif [ "$$CI" = true ] || [ "$$WSRPC_REQUIRE_INTEROP" = 1 ]; then \
+		echo "npm not found: the browser test is required (CI=true or WSRPC_REQUIRE_INTEROP=1); install nodejs and npm" >&2; exit 1; \
 	else echo "npm not found: the browser test will be skipped"; fi
 
 # Each fuzz target briefly (CI); `make fuzz FUZZTIME=10m` runs them longer.

@@ -85,6 +85,10 @@ func (r *rawConn) readFrame() (payload []byte, compressed bool) {
 }
 
 func TestCompressionNegotiatedBothWays(t *testing.T) {
+	forEachEngine(t, testCompressionNegotiatedBothWays)
+}
+
+func testCompressionNegotiatedBothWays(t *testing.T) {
 	_, url := newServer(t, &server.Options{EnableCompression: true})
 	c, exts := dialDeflate(t, url)
 	require.Len(t, exts, 1)
@@ -117,6 +121,10 @@ func TestCompressionNegotiatedBothWays(t *testing.T) {
 }
 
 func TestCompressionDeclinedWhenDisabled(t *testing.T) {
+	forEachEngine(t, testCompressionDeclinedWhenDisabled)
+}
+
+func testCompressionDeclinedWhenDisabled(t *testing.T) {
 	_, url := newServer(t, nil)
 	c, exts := dialDeflate(t, url)
 	require.Empty(t, exts)
@@ -127,6 +135,10 @@ func TestCompressionDeclinedWhenDisabled(t *testing.T) {
 }
 
 func TestDecompressionBombClosesWithoutInflating(t *testing.T) {
+	forEachEngine(t, testDecompressionBombClosesWithoutInflating)
+}
+
+func testDecompressionBombClosesWithoutInflating(t *testing.T) {
 	srv, url := newServer(t, &server.Options{EnableCompression: true, MaxMessageSize: 1 << 20})
 	other := dial(t, url, &client.Options{EnableCompression: true})
 

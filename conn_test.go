@@ -38,6 +38,10 @@ func testCtx(t testing.TB) context.Context {
 }
 
 func TestIntroductionInGo(t *testing.T) {
+	forEachEngine(t, testIntroductionInGo)
+}
+
+func testIntroductionInGo(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dial(t, url, &client.Options{Registry: intro.ClientRoutes()})
 	ctx := testCtx(t)
@@ -61,6 +65,10 @@ func TestIntroductionInGo(t *testing.T) {
 }
 
 func TestKVStateIsPerConnection(t *testing.T) {
+	forEachEngine(t, testKVStateIsPerConnection)
+}
+
+func testKVStateIsPerConnection(t *testing.T) {
 	_, url := newServer(t, nil)
 	ctx := testCtx(t)
 	a, b := dial(t, url, nil), dial(t, url, nil)
@@ -73,6 +81,10 @@ func TestKVStateIsPerConnection(t *testing.T) {
 }
 
 func TestRemoteErrors(t *testing.T) {
+	forEachEngine(t, testRemoteErrors)
+}
+
+func testRemoteErrors(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx := testCtx(t)
@@ -98,6 +110,10 @@ func TestRemoteErrors(t *testing.T) {
 }
 
 func TestCallContextBoundsTheWait(t *testing.T) {
+	forEachEngine(t, testCallContextBoundsTheWait)
+}
+
+func testCallContextBoundsTheWait(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -111,6 +127,10 @@ func TestCallContextBoundsTheWait(t *testing.T) {
 }
 
 func TestCallTimeoutOption(t *testing.T) {
+	forEachEngine(t, testCallTimeoutOption)
+}
+
+func testCallTimeoutOption(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dial(t, url, &client.Options{Options: wsrpc.Options{CallTimeout: 50 * time.Millisecond}})
 	err := c.Call(context.Background(), "sleep", map[string]int{"ms": 5000}, nil)
@@ -118,6 +138,10 @@ func TestCallTimeoutOption(t *testing.T) {
 }
 
 func TestPendingCallsFailOnClose(t *testing.T) {
+	forEachEngine(t, testPendingCallsFailOnClose)
+}
+
+func testPendingCallsFailOnClose(t *testing.T) {
 	srv, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx := testCtx(t)
@@ -132,11 +156,15 @@ func TestPendingCallsFailOnClose(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("pending call did not fail when the connection closed")
 	}
-	<-c.Done()
+	waitClosed(t, c.Done(), "the client to see the close")
 	require.ErrorIs(t, c.Call(ctx, "ping", nil, nil), wsrpc.ErrClosed)
 }
 
 func TestConcurrencyLimitRefusesExcessCalls(t *testing.T) {
+	forEachEngine(t, testConcurrencyLimitRefusesExcessCalls)
+}
+
+func testConcurrencyLimitRefusesExcessCalls(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxConcurrentRequests: 2, MaxQueuedRequests: 1}})
 	c := dialRaw(t, url)
 	for id := 1; id <= 4; id++ {
@@ -154,6 +182,10 @@ func TestConcurrencyLimitRefusesExcessCalls(t *testing.T) {
 }
 
 func TestFireAndForgetThenDependentCall(t *testing.T) {
+	forEachEngine(t, testFireAndForgetThenDependentCall)
+}
+
+func testFireAndForgetThenDependentCall(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dialRaw(t, url)
 	for i := 0; i < 50; i++ {
@@ -203,6 +235,10 @@ func (p *Probe) Back(ctx context.Context) (json.RawMessage, error) {
 }
 
 func TestStructInstanceRunsOneCallAtATime(t *testing.T) {
+	forEachEngine(t, testStructInstanceRunsOneCallAtATime)
+}
+
+func testStructInstanceRunsOneCallAtATime(t *testing.T) {
 	reg := testRegistry(t)
 	var active, maxActive atomic.Int32
 	require.NoError(t, reg.Add("probe", &Probe{active: &active, maxActive: &maxActive}))
@@ -225,7 +261,7 @@ func TestStructInstanceRunsOneCallAtATime(t *testing.T) {
 			require.NoError(t, c.Call(ctx, "probe.slow", nil, nil))
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the five calls")
 	require.Equal(t, int32(1), maxActive.Load(), "calls to one struct instance overlapped")
 
 	var r int
@@ -234,6 +270,10 @@ func TestStructInstanceRunsOneCallAtATime(t *testing.T) {
 }
 
 func TestSameIDCallsRunOneAfterAnother(t *testing.T) {
+	forEachEngine(t, testSameIDCallsRunOneAfterAnother)
+}
+
+func testSameIDCallsRunOneAfterAnother(t *testing.T) {
 	reg := testRegistry(t)
 	var active, maxActive atomic.Int32
 	require.NoError(t, reg.Add("probe_fn", func() int32 {
@@ -261,6 +301,10 @@ func TestSameIDCallsRunOneAfterAnother(t *testing.T) {
 }
 
 func TestHundredConcurrentLargeCalls(t *testing.T) {
+	forEachEngine(t, testHundredConcurrentLargeCalls)
+}
+
+func testHundredConcurrentLargeCalls(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx := testCtx(t)
@@ -284,7 +328,7 @@ func TestHundredConcurrentLargeCalls(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the hundred calls")
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -292,6 +336,10 @@ func TestHundredConcurrentLargeCalls(t *testing.T) {
 }
 
 func TestEventsBothWays(t *testing.T) {
+	forEachEngine(t, testEventsBothWays)
+}
+
+func testEventsBothWays(t *testing.T) {
 	serverEvents := make(chan string, 1)
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: -1,
@@ -304,14 +352,18 @@ func TestEventsBothWays(t *testing.T) {
 	}})
 	ctx := testCtx(t)
 	require.NoError(t, c.Emit(ctx, map[string]string{"from": "client"}))
-	require.JSONEq(t, `{"from":"client"}`, <-serverEvents)
+	require.JSONEq(t, `{"from":"client"}`, recv(t, serverEvents, "the client's event"))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
 	require.NoError(t, srv.Emit(ctx, map[string]string{"from": "server"}))
-	require.JSONEq(t, `{"from":"server"}`, <-clientEvents)
+	require.JSONEq(t, `{"from":"server"}`, recv(t, clientEvents, "the server's event"))
 	require.Error(t, c.Emit(ctx, map[string]int{"id": 1}), "an event must not carry an id")
 }
 
 func TestHooksOrderAndAuthorization(t *testing.T) {
+	forEachEngine(t, testHooksOrderAndAuthorization)
+}
+
+func testHooksOrderAndAuthorization(t *testing.T) {
 	var mu sync.Mutex
 	var events []string
 	record := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
@@ -347,7 +399,7 @@ func TestHooksOrderAndAuthorization(t *testing.T) {
 	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
 	require.Error(t, c.Call(ctx, "fail", map[string]string{"message": "m"}, nil))
 	require.NoError(t, c.Close())
-	<-closed
+	recv(t, closed, "OnClose")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []string{
@@ -360,6 +412,10 @@ func TestHooksOrderAndAuthorization(t *testing.T) {
 }
 
 func TestNonUpgradeRequestGets400(t *testing.T) {
+	forEachEngine(t, testNonUpgradeRequestGets400)
+}
+
+func testNonUpgradeRequestGets400(t *testing.T) {
 	_, url := newServer(t, nil)
 	resp, err := http.Get("http" + strings.TrimPrefix(url, "ws"))
 	require.NoError(t, err)
@@ -368,6 +424,10 @@ func TestNonUpgradeRequestGets400(t *testing.T) {
 }
 
 func TestHandlerSeesConnectionAndRequest(t *testing.T) {
+	forEachEngine(t, testHandlerSeesConnectionAndRequest)
+}
+
+func testHandlerSeesConnectionAndRequest(t *testing.T) {
 	reg := testRegistry(t)
 	reg.MustAdd("whoami", func(ctx context.Context) map[string]string {
 		c := wsrpc.ConnFromContext(ctx)
@@ -394,6 +454,10 @@ func TestHandlerSeesConnectionAndRequest(t *testing.T) {
 }
 
 func TestBroadcast(t *testing.T) {
+	forEachEngine(t, testBroadcast)
+}
+
+func testBroadcast(t *testing.T) {
 	srv, url := newServer(t, nil)
 	for i := 0; i < 3; i++ {
 		reg := wsrpc.NewRegistry()
@@ -415,6 +479,10 @@ func TestBroadcast(t *testing.T) {
 }
 
 func TestKeepaliveAnsweredByGoClient(t *testing.T) {
+	forEachEngine(t, testKeepaliveAnsweredByGoClient)
+}
+
+func testKeepaliveAnsweredByGoClient(t *testing.T) {
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 20 * time.Millisecond}})
 	url := startServer(t, srv)
 	c := dial(t, url, nil)
@@ -428,6 +496,10 @@ func TestKeepaliveAnsweredByGoClient(t *testing.T) {
 }
 
 func TestKeepaliveClosesSilentPeer(t *testing.T) {
+	forEachEngine(t, testKeepaliveClosesSilentPeer)
+}
+
+func testKeepaliveClosesSilentPeer(t *testing.T) {
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: 50 * time.Millisecond, ClientTimeout: 50 * time.Millisecond,
 	}})
@@ -438,6 +510,10 @@ func TestKeepaliveClosesSilentPeer(t *testing.T) {
 }
 
 func TestKeepaliveClosesSlowPeer(t *testing.T) {
+	forEachEngine(t, testKeepaliveClosesSlowPeer)
+}
+
+func testKeepaliveClosesSlowPeer(t *testing.T) {
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: time.Second, ClientTimeout: 20 * time.Millisecond,
 	}})
@@ -453,6 +529,10 @@ func TestKeepaliveClosesSlowPeer(t *testing.T) {
 }
 
 func TestRoutesAddedAndRemovedWhileConnected(t *testing.T) {
+	forEachEngine(t, testRoutesAddedAndRemovedWhileConnected)
+}
+
+func testRoutesAddedAndRemovedWhileConnected(t *testing.T) {
 	srv, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx := testCtx(t)
@@ -478,6 +558,10 @@ func (c *Closer) OnClose(ctx context.Context) {
 }
 
 func TestStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
+	forEachEngine(t, testStructOnCloseRunsWhenConnectionCloses)
+}
+
+func testStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
 	reg := testRegistry(t)
 	closed := make(chan string, 1)
 	require.NoError(t, reg.Add("closer", &Closer{closed: closed}))
@@ -496,6 +580,10 @@ func TestStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
 }
 
 func TestReconnectRerunsOnConnect(t *testing.T) {
+	forEachEngine(t, testReconnectRerunsOnConnect)
+}
+
+func testReconnectRerunsOnConnect(t *testing.T) {
 	srv, url := newServer(t, nil)
 	var connects atomic.Int32
 	c := dial(t, url, &client.Options{
@@ -517,6 +605,10 @@ func TestReconnectRerunsOnConnect(t *testing.T) {
 }
 
 func TestShutdownLetsRunningCallsFinish(t *testing.T) {
+	forEachEngine(t, testShutdownLetsRunningCallsFinish)
+}
+
+func testShutdownLetsRunningCallsFinish(t *testing.T) {
 	srv, url := newServer(t, nil)
 	c := dial(t, url, nil)
 	ctx := testCtx(t)
@@ -525,11 +617,15 @@ func TestShutdownLetsRunningCallsFinish(t *testing.T) {
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	require.NoError(t, srv.Shutdown(ctx))
-	require.NoError(t, <-errc, "the running call must be answered before the connection closes")
-	<-c.Done()
+	require.NoError(t, recv(t, errc, "the running call's reply"), "the running call must be answered before the connection closes")
+	waitClosed(t, c.Done(), "the client to see the close")
 }
 
 func TestMessageTooBigCloses1009(t *testing.T) {
+	forEachEngine(t, testMessageTooBigCloses1009)
+}
+
+func testMessageTooBigCloses1009(t *testing.T) {
 	_, url := newServer(t, &server.Options{MaxMessageSize: 1024})
 	c := dialRaw(t, url)
 	c.send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
@@ -546,6 +642,10 @@ func TestClientDialUnreachable(t *testing.T) {
 }
 
 func TestHandlerContextEndsWithTheConnection(t *testing.T) {
+	forEachEngine(t, testHandlerContextEndsWithTheConnection)
+}
+
+func testHandlerContextEndsWithTheConnection(t *testing.T) {
 	type seen struct {
 		conn    bool
 		value   any
@@ -577,7 +677,7 @@ func TestHandlerContextEndsWithTheConnection(t *testing.T) {
 			url := startServer(t, srv)
 			c := dial(t, url, nil)
 			go func() { _ = c.Call(context.Background(), "wait", nil, nil) }()
-			<-started
+			waitClosed(t, started, "the handler to start")
 			tt.end(srv, c)
 			select {
 			case s := <-result:
@@ -593,6 +693,10 @@ func TestHandlerContextEndsWithTheConnection(t *testing.T) {
 }
 
 func TestKeepaliveSharedSchedulerServesEveryConnection(t *testing.T) {
+	forEachEngine(t, testKeepaliveSharedSchedulerServesEveryConnection)
+}
+
+func testKeepaliveSharedSchedulerServesEveryConnection(t *testing.T) {
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 30 * time.Millisecond}})
 	url := startServer(t, srv)
 	clients := make([]*client.Client, 30)

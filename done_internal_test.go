@@ -73,6 +73,6 @@ func TestInstancesAreMadeOnceAndKeptInOrder(t *testing.T) {
 
 	c.Start()
 	c.HandleClose(nil)
-	<-c.Done()
+	waitDone(t, c.Done(), "the connection to close")
 	require.Equal(t, int32(2), closed.Load(), "each instance's OnClose ran")
 }

@@ -47,6 +47,10 @@ func rawUpgrade(t *testing.T, url string, header http.Header) int {
 }
 
 func TestOriginCheck(t *testing.T) {
+	forEachEngine(t, testOriginCheck)
+}
+
+func testOriginCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		allowed []string
@@ -75,6 +79,10 @@ func TestOriginCheck(t *testing.T) {
 }
 
 func TestMaxConnections(t *testing.T) {
+	forEachEngine(t, testMaxConnections)
+}
+
+func testMaxConnections(t *testing.T) {
 	srv, url := newServer(t, &server.Options{MaxConnections: 2})
 	dial(t, url, nil)
 	dial(t, url, nil)
@@ -83,6 +91,10 @@ func TestMaxConnections(t *testing.T) {
 }
 
 func TestMaxDepth(t *testing.T) {
+	forEachEngine(t, testMaxDepth)
+}
+
+func testMaxDepth(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxDepth: 8}})
 	c := dialRaw(t, url)
 	deep := strings.Repeat("[", 20) + strings.Repeat("]", 20)
@@ -94,6 +106,10 @@ func TestMaxDepth(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
+	forEachEngine(t, testIdleTimeout)
+}
+
+func testIdleTimeout(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{IdleTimeout: 150 * time.Millisecond}})
 	c := dialRaw(t, url)
 	// Activity keeps it open past the timeout...
@@ -158,6 +174,10 @@ func TestHandshakeLimits(t *testing.T) {
 }
 
 func TestProtocolViolationsCloseTheConnection(t *testing.T) {
+	forEachEngine(t, testProtocolViolationsCloseTheConnection)
+}
+
+func testProtocolViolationsCloseTheConnection(t *testing.T) {
 	tests := []struct {
 		name  string
 		frame []byte
@@ -181,6 +201,10 @@ func TestProtocolViolationsCloseTheConnection(t *testing.T) {
 }
 
 func TestCloseHandshakeEchoesTheCode(t *testing.T) {
+	forEachEngine(t, testCloseHandshakeEchoesTheCode)
+}
+
+func testCloseHandshakeEchoesTheCode(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dialRaw(t, url)
 	body := []byte{0x0f, 0xa1, 'b', 'y', 'e'} // 4001 "bye"
@@ -191,6 +215,10 @@ func TestCloseHandshakeEchoesTheCode(t *testing.T) {
 }
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
+	forEachEngine(t, testSlowConsumerIsDisconnected)
+}
+
+func testSlowConsumerIsDisconnected(t *testing.T) {
 	var dropped atomic.Value
 	reg := testRegistry(t)
 	reg.MustAdd("big", func() string { return strings.Repeat("x", 64<<10) })
@@ -233,6 +261,10 @@ func maskedText(s string) []byte {
 }
 
 func TestStringErrorReplyRejectsTheServersCall(t *testing.T) {
+	forEachEngine(t, testStringErrorReplyRejectsTheServersCall)
+}
+
+func testStringErrorReplyRejectsTheServersCall(t *testing.T) {
 	reg := testRegistry(t)
 	result := make(chan error, 1)
 	reg.MustAdd("ask_client", func(ctx context.Context) bool {
@@ -249,7 +281,7 @@ func TestStringErrorReplyRejectsTheServersCall(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(c.read()), &call))
 	require.Equal(t, "question", call.Method)
 	c.send(fmt.Sprintf(`{"id":%d,"error":"Route not found","result":null}`, call.ID))
-	err := <-result
+	err := recv(t, result, "the server's call to fail")
 	var e *wsrpc.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "Route not found", e.Message)
@@ -257,6 +289,10 @@ func TestStringErrorReplyRejectsTheServersCall(t *testing.T) {
 }
 
 func TestInlineHandlerCannotCallThePeer(t *testing.T) {
+	forEachEngine(t, testInlineHandlerCannotCallThePeer)
+}
+
+func testInlineHandlerCannotCallThePeer(t *testing.T) {
 	reg := testRegistry(t)
 	reg.MustAdd("inline_call", wsrpc.Inline(func(ctx context.Context) error {
 		return wsrpc.ConnFromContext(ctx).Call(ctx, "ping", nil, nil)
@@ -332,6 +368,10 @@ func TestTLS(t *testing.T) {
 // (on the netpoll engine, in the runtime's poller on a duplicate of the
 // bare descriptor) instead of failing or losing bytes.
 func TestLargeReplyToSlowReaderArrivesWhole(t *testing.T) {
+	forEachEngine(t, testLargeReplyToSlowReaderArrivesWhole)
+}
+
+func testLargeReplyToSlowReaderArrivesWhole(t *testing.T) {
 	reg := testRegistry(t)
 	const size = 12 << 20 // more than loopback buffers hold (send 4 MiB, receive up to 6 MiB before the reader reads)
 	reg.MustAdd("pattern", func() string {
@@ -365,6 +405,10 @@ func TestLargeReplyToSlowReaderArrivesWhole(t *testing.T) {
 
 // Pings are answered with pongs carrying the same payload, on every engine.
 func TestPingsAreAnswered(t *testing.T) {
+	forEachEngine(t, testPingsAreAnswered)
+}
+
+func testPingsAreAnswered(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dialRaw(t, url)
 	for i := 0; i < 3; i++ {

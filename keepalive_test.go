@@ -102,7 +102,7 @@ func TestRunTicksRunsEachOnceOnFewGoroutines(t *testing.T) {
 			ticks[c]++
 			mu.Unlock()
 		})
-		wg.Wait()
+		waitGroup(t, &wg, "the ticks")
 		require.Len(t, ticks, n)
 		for _, k := range ticks {
 			require.Equal(t, 1, k)

@@ -287,7 +287,7 @@ func TestRegistryConcurrentAddAndLookup(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the concurrent lookups")
 	names := r.Names()
 	require.Contains(t, names, "ping")
 	require.Contains(t, names, "kv")

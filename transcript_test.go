@@ -18,6 +18,10 @@ import (
 // must match. Every transcript ends with a ping whose reply must be the next
 // frame, which proves that dropped frames produced no reply.
 func TestGoldenTranscripts(t *testing.T) {
+	forEachEngine(t, testGoldenTranscripts)
+}
+
+func testGoldenTranscripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/transcripts/*.txt")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)

@@ -1,7 +1,8 @@
 // Package interop runs the unmodified JavaScript client @wsrpc/client (from
-// npm, under Node) against the Go server. Run `npm ci` in interop/js first;
-// without node or the packages the tests are skipped, unless
-// WSRPC_REQUIRE_INTEROP=1 (as in CI), which makes them fail instead.
+// npm, under Node) against the Go server, under every server engine. Run
+// `npm ci` in interop/js first; without node or the packages the tests are
+// skipped, unless CI=true or WSRPC_REQUIRE_INTEROP=1 (.ci/run sets both),
+// which make them fail instead.
 package interop
 
 import (
@@ -69,13 +70,23 @@ func node(t *testing.T) (nodePath, dir string) {
 	nodePath, err = exec.LookPath("node")
 	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "@wsrpc", "client"))
 	if err != nil || modErr != nil {
-		if os.Getenv("WSRPC_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("interop needs node and `npm ci` in interop/js: node: %v, packages: %v", err, modErr)
+		if required() {
+			t.Fatalf("interop needs node and `npm ci` in interop/js (CI=true or WSRPC_REQUIRE_INTEROP=1 make it required): node: %v, packages: %v", err, modErr)
 		}
-		t.Skip("node or interop/js/node_modules missing: run `npm ci` in interop/js")
+		t.Skip("SKIPPED: node or interop/js/node_modules missing: run `npm ci` in interop/js (or `make interop-deps`)")
 	}
 	return nodePath, dir
 }
+
+// required reports whether a missing interop dependency fails the test
+// instead of skipping it: under CI (CI=true) or WSRPC_REQUIRE_INTEROP=1.
+func required() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("WSRPC_REQUIRE_INTEROP") == "1"
+}
+
+// forEachEngine runs fn once per server engine, as subtests; servers that fn
+// starts with newTestServer and serve use the subtest's engine.
+func forEachEngine(t *testing.T, fn func(t *testing.T)) { testserver.ForEachEngine(t, fn) }
 
 // serve starts srv on a loopback port and returns its WebSocket URL.
 func serve(t *testing.T, srv *server.Server) string {
@@ -101,6 +112,11 @@ func runNode(t *testing.T, script, url string) string {
 }
 
 func TestJSClientChecks(t *testing.T) {
+	node(t)
+	forEachEngine(t, testJSClientChecks)
+}
+
+func testJSClientChecks(t *testing.T) {
 	for _, compression := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "permessage-deflate"}[compression], func(t *testing.T) {
 			var closeErrs = make(chan error, 16)
@@ -135,6 +151,11 @@ func TestJSClientChecks(t *testing.T) {
 }
 
 func TestJSIntroductionExample(t *testing.T) {
+	node(t)
+	forEachEngine(t, testJSIntroductionExample)
+}
+
+func testJSIntroductionExample(t *testing.T) {
 	srv := newTestServer(intro.ServerRoutes(), nil)
 	out := runNode(t, "introduction.js", serve(t, srv))
 	require.Equal(t, "subtract: -8\nkv.set: true\nkv.get: \"bar\"\nmultiply_loopback: 200\n", out)

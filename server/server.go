@@ -409,27 +409,52 @@ func (s *Server) Broadcast(ctx context.Context, method string, params any) []Bro
 
 // BroadcastFunc is Broadcast with a callback that runs for each client as
 // soon as its call finishes (the reference's callback argument).
+//
+// When ctx ends first, the clients that have not answered get ctx's error
+// at once, even one that does not read its socket (whose call's write is
+// then still bounded by WriteTimeout).
 func (s *Server) BroadcastFunc(ctx context.Context, method string, params any, each func(BroadcastResult)) []BroadcastResult {
 	conns := s.Clients()
 	out := make([]BroadcastResult, len(conns))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	if len(conns) == 0 {
+		return out
+	}
+	var mu sync.Mutex // guards out, left, ended and the calls of each
+	left, ended := len(conns), false
+	all := make(chan struct{})
 	for i, c := range conns {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			var res json.RawMessage
 			err := c.Call(ctx, method, params, &res)
-			r := BroadcastResult{Conn: c, Result: res, Err: err}
-			out[i] = r
+			mu.Lock()
+			defer mu.Unlock()
+			if ended {
+				return // already reported with ctx's error
+			}
+			out[i] = BroadcastResult{Conn: c, Result: res, Err: err}
 			if each != nil {
-				mu.Lock()
-				defer mu.Unlock()
-				each(r)
+				each(out[i])
+			}
+			if left--; left == 0 {
+				close(all)
 			}
 		}()
 	}
-	wg.Wait()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		mu.Lock()
+		ended = true
+		for i, c := range conns {
+			if out[i].Conn == nil {
+				out[i] = BroadcastResult{Conn: c, Err: ctx.Err()}
+				if each != nil {
+					each(out[i])
+				}
+			}
+		}
+		mu.Unlock()
+	}
 	return out
 }
 
