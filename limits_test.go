@@ -83,6 +83,10 @@ func skipToCloseCode(t *testing.T, c *rawConn) ws.StatusCode {
 // once the replies the server holds for it reach MaxSendQueueBytes, and the
 // server never holds more than that for it.
 func TestPingFloodWithoutReadingCloses1008(t *testing.T) {
+	forEachEngine(t, testPingFloodWithoutReadingCloses1008)
+}
+
+func testPingFloodWithoutReadingCloses1008(t *testing.T) {
 	const limit = 256 << 10
 	var w connWatch
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxSendQueueBytes: limit, Hooks: w.hooks()}})
@@ -132,6 +136,10 @@ func TestPingFloodWithoutReadingCloses1008(t *testing.T) {
 // MaxQueuedBytes; every other one gets a RuntimeError reply at once, and the
 // admitted ones are answered once the handler returns.
 func TestBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes(t *testing.T) {
+	forEachEngine(t, testBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes)
+}
+
+func testBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes(t *testing.T) {
 	const limit = 1 << 20
 	release := make(chan struct{})
 	reg := testRegistry(t)
@@ -179,6 +187,10 @@ func TestBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes(t *testing.T) {
 // events. Replies (to this side's keepalive pings, or to no call at all)
 // do not keep a connection open.
 func TestIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
+	forEachEngine(t, testIdleTimeoutCountsCallsAndEventsOnly)
+}
+
+func testIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	t.Run("events keep it open", func(t *testing.T) {
 		_, url := newServer(t, &server.Options{Options: wsrpc.Options{IdleTimeout: idle}})
@@ -225,6 +237,10 @@ func TestIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
 // WriteTimeout bounds a write to a client that does not read: the server
 // gives up and closes the connection after it, not after the default.
 func TestWriteTimeoutClosesAStuckWrite(t *testing.T) {
+	forEachEngine(t, testWriteTimeoutClosesAStuckWrite)
+}
+
+func testWriteTimeoutClosesAStuckWrite(t *testing.T) {
 	reg := testRegistry(t)
 	reg.MustAdd("huge", func() string { return strings.Repeat("y", 32<<20) })
 	var w connWatch

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
-	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -32,6 +32,7 @@ const token = "Bearer s3cret"
 func introServer(t *testing.T, opts *server.Options, auth bool) (url string, srv *server.Server) {
 	t.Helper()
 	reg := intro.ServerRoutes()
+	reg.MustAdd("minus", func(ctx context.Context, a, b int) int { return a - b }) // positional
 	reg.MustAdd("hang", func(ctx context.Context) error {
 		<-ctx.Done() // until the caller goes away
 		return ctx.Err()
@@ -42,8 +43,12 @@ func introServer(t *testing.T, opts *server.Options, auth bool) (url string, srv
 	if auth {
 		opts.Authorize = func(r *http.Request) bool { return r.Header.Get("Authorization") == token }
 	}
-	srv = testserver.New(reg, opts)
-	return testserver.Listen(t, srv), srv
+	srv = server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = ln.Close() })
+	return "ws://" + ln.Addr().String() + "/ws/", srv
 }
 
 // syncBuffer is a bytes.Buffer that the command and the test may use at
@@ -97,7 +102,9 @@ func TestCall(t *testing.T) {
 		stderr string // a substring, when the whole text is not fixed
 	}{
 		{"json params", []string{"call", url, "subtract", `{"a":1,"b":9}`}, result{exitOK, "-8\n", ""}, ""},
-		{"positional json params", []string{"call", url, "subtract", `[10, 3]`}, result{exitOK, "7\n", ""}, ""},
+		{"positional json params to a named route", []string{"call", url, "subtract", `[10, 3]`},
+			result{exitReply, "", "TypeError: subtract() takes keyword arguments only: params must be a JSON object, not an array\n"}, ""},
+		{"json array params to a positional route", []string{"call", url, "minus", `[10, 3]`}, result{exitOK, "7\n", ""}, ""},
 		{"key=value params", []string{"call", url, "subtract", "a=1", "b=9"}, result{exitOK, "-8\n", ""}, ""},
 		{"string value", []string{"call", url, "kv.set", "key=k", "value=bar"}, result{exitOK, "true\n", ""}, ""},
 		{"no params send {}", []string{"call", url, "ping"}, result{exitOK, "{}\n", ""}, ""},
@@ -106,7 +113,7 @@ func TestCall(t *testing.T) {
 		{"error reply", []string{"call", url, "nope"},
 			result{exitReply, "", `NotImplementedError: Callback function "nope" not implemented` + "\n"}, ""},
 		{"error reply from the handler", []string{"call", url, "subtract", "a=x", "b=1"},
-			result{exitReply, "", `TypeError: arguments must be numbers, got "x"` + "\n"}, ""},
+			result{exitReply, "", "TypeError: subtract() argument 'a' must be a number, not a string\n"}, ""},
 		{"http scheme", []string{"call", "http" + strings.TrimPrefix(url, "ws"), "subtract", "a=2", "b=1"}, result{exitOK, "1\n", ""}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
