@@ -23,6 +23,15 @@ func add(ctx context.Context, c wsrpc.Caller, a, b int) (int, error) {
 	return wsrpc.Call[int](ctx, c, "add", addParams{a, b})
 }
 
+// registered makes a call, which the server answers only once it has
+// registered the connection: server.Close, right after the upgrade, could
+// miss it.
+func registered(t *testing.T, c *client.Client) {
+	t.Helper()
+	_, err := add(testCtx(t), c, 0, 0)
+	require.NoError(t, err)
+}
+
 // A reconnecting client without a Logger survives failed attempts, goes
 // through the states in order, and works again once the server is back.
 func TestReconnectWithoutLogger(t *testing.T) {
@@ -36,6 +45,7 @@ func TestReconnectWithoutLogger(t *testing.T) {
 	defer c.Close()
 	require.Equal(t, client.StateConnected, c.State())
 
+	registered(t, c) // else Close may miss the connection
 	srv.stop()
 	// At least two failed attempts: the loop logs each one.
 	require.Eventually(t, func() bool {
@@ -46,7 +56,7 @@ func TestReconnectWithoutLogger(t *testing.T) {
 			}
 		}
 		return n >= 2
-	}, 10*time.Second, 5*time.Millisecond)
+	}, 10*time.Second, 5*time.Millisecond, "states: %v", &log)
 	srv.start()
 	sum := within(t, 10*time.Second, "a call after the restart", func() error {
 		n, err := add(testCtx(t), c, 1, 2)
@@ -80,6 +90,7 @@ func TestCallWaitsForReconnect(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
+	registered(t, c) // else Close may miss the connection
 	srv.stop()
 	require.Eventually(t, func() bool { return c.Conn() == nil }, 5*time.Second, time.Millisecond)
 	const calls = 8
@@ -118,6 +129,7 @@ func TestCallTimeoutBoundsReconnectWait(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
+	registered(t, c) // else Close may miss the connection
 	srv.stop()
 	require.Eventually(t, func() bool { return c.Conn() == nil }, 5*time.Second, time.Millisecond)
 	time.Sleep(100 * time.Millisecond) // let an attempt fail

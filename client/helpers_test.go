@@ -3,7 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -199,4 +201,13 @@ func (l *stateLog) count(s client.State) int {
 		}
 	}
 	return n
+}
+
+// String lists the changes, for failure messages.
+func (l *stateLog) String() string {
+	var b strings.Builder
+	for _, ch := range l.snapshot() {
+		fmt.Fprintf(&b, "%s(attempt %d, wait %s, err %v) ", ch.State, ch.Attempt, ch.Wait, ch.Err)
+	}
+	return b.String()
 }
