@@ -3,10 +3,16 @@
 // call, answers the server's keepalive pings, pings the server to notice
 // when it goes silent, and can reconnect with backoff.
 //
+//	type xy struct {
+//		X int `json:"x"`
+//		Y int `json:"y"`
+//	}
 //	reg := wsrpc.NewRegistry()
-//	reg.MustAdd("multiply", func(ctx context.Context, p struct{ X, Y int }) int { return p.X * p.Y })
+//	reg.MustAdd("multiply", func(ctx context.Context, p xy) int { return p.X * p.Y })
 //	c, err := client.Dial(ctx, "ws://127.0.0.1:8000/ws/", &client.Options{Registry: reg, Reconnect: true})
 //	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
+//
+// The examples of Dial and Options run against a real server.
 //
 // Every wait has a bound: DialTimeout bounds each connection attempt,
 // CallTimeout (or the call's context) bounds a call including any wait for a
@@ -142,6 +148,7 @@ type HandshakeError struct {
 	StatusCode int
 }
 
+// Error names the HTTP status the server answered with.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsrpc client: the server refused the WebSocket upgrade with HTTP status %d", e.StatusCode)
 }
@@ -181,8 +188,8 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		c.cancel()
 		return nil, err
 	}
-	c.install(conn)
 	c.setState(StateChange{State: StateConnected})
+	c.install(conn)
 	go c.serve(conn)
 	return c, nil
 }

@@ -34,11 +34,12 @@ func (c *Client) serve(conn *wsrpc.Conn) {
 			c.finish(conn)
 			return
 		}
+		// Told before the calls waiting for it are released.
+		c.setState(StateChange{State: StateConnected, Attempt: attempt})
 		if !c.install(next) {
 			c.finish(next)
 			return
 		}
-		c.setState(StateChange{State: StateConnected, Attempt: attempt})
 		conn = next
 	}
 }

@@ -13,7 +13,8 @@ const (
 	// StateConnecting: Dial has not connected yet.
 	StateConnecting State = iota
 	// StateConnected: the connection is up and OnConnect has run; calls
-	// go out at once.
+	// go out at once (OnStateChange hears of it before the calls waiting
+	// for the connection proceed).
 	StateConnected
 	// StateDisconnected: the connection was lost (StateChange.Err says
 	// why). With Reconnect, StateReconnecting follows; calls wait.
