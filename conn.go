@@ -1218,7 +1218,10 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 		}
 	}
 	p := &pendingCall{done: make(chan struct{}), target: result}
-	id, err := c.startCall(method, params, p)
+	// A call bounded by its context does not write on its own goroutine: a
+	// peer that stops reading must not hold it past its bound (the write
+	// itself stays bounded by the transport's write timeout).
+	id, err := c.startCall(method, params, p, ctx.Done() != nil)
 	if err != nil {
 		return err
 	}
@@ -1251,8 +1254,9 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 	}
 }
 
-// startCall registers p under a fresh id and sends the call.
-func (c *Conn) startCall(method string, params any, p *pendingCall) (int64, error) {
+// startCall registers p under a fresh id and sends the call; with async,
+// the write happens on another goroutine.
+func (c *Conn) startCall(method string, params any, p *pendingCall, async bool) (int64, error) {
 	id := c.nextID.Add(2)
 	var w jwriter.Writer
 	w.RawString(`{"id":`)
@@ -1279,7 +1283,7 @@ func (c *Conn) startCall(method string, params any, p *pendingCall) (int64, erro
 	}
 	c.pending[id] = p
 	c.mu.Unlock()
-	if err := c.send(msg, p.onReply != nil); err != nil {
+	if err := c.send(msg, async || p.onReply != nil); err != nil {
 		c.mu.Lock()
 		delete(c.pending, id)
 		c.mu.Unlock()

@@ -394,7 +394,8 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, http.StatusForbidden, he.StatusCode)
 
-	c, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer good"}}})
+	c, err := client.Dial(ctx, url, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}, // no ping among the hooks
+		Header: http.Header{"Authorization": {"Bearer good"}}})
 	require.NoError(t, err)
 	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
 	require.Error(t, c.Call(ctx, "fail", map[string]string{"message": "m"}, nil))

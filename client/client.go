@@ -1,11 +1,24 @@
 // Package client connects to a wsrpc server (Go, or the Python reference)
 // over WebSocket. The client exposes its own routes, which the server may
-// call, answers the server's keepalive pings, and can reconnect with backoff.
+// call, answers the server's keepalive pings, pings the server to notice
+// when it goes silent, and can reconnect with backoff.
 //
+//	type xy struct {
+//		X int `json:"x"`
+//		Y int `json:"y"`
+//	}
 //	reg := wsrpc.NewRegistry()
-//	reg.MustAdd("multiply", func(ctx context.Context, p struct{ X, Y int `json:"x"` }) int { ... })
-//	c, err := client.Dial(ctx, "ws://127.0.0.1:8000/ws/", &client.Options{Registry: reg})
+//	reg.MustAdd("multiply", func(ctx context.Context, p xy) int { return p.X * p.Y })
+//	c, err := client.Dial(ctx, "ws://127.0.0.1:8000/ws/", &client.Options{Registry: reg, Reconnect: true})
 //	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
+//
+// The examples of Dial and Options run against a real server.
+//
+// Every wait has a bound: DialTimeout bounds each connection attempt,
+// CallTimeout (or the call's context) bounds a call including any wait for a
+// reconnect, WriteTimeout bounds each write, and keepalive (on by default)
+// closes a connection whose server stopped answering, after which Reconnect
+// dials again.
 package client
 
 import (
@@ -14,7 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -39,7 +52,18 @@ const (
 // Options configure a Client. The zero value is ready to use.
 type Options struct {
 	// Options are the engine's limits, hooks and logger. CallTimeout sets the
-	// default bound of calls whose context has no deadline.
+	// default bound of calls whose context has no deadline; on the client it
+	// covers the wait for a reconnect too.
+	//
+	// Keepalive is on by default on the client, as on the server, so that a
+	// server that stops answering is noticed (and, with Reconnect, replaced):
+	// a zero KeepaliveInterval means wsrpc.DefaultKeepaliveInterval, a
+	// negative one turns keepalive off. Every server has the built-in ping.
+	//
+	// OnEvent runs on a goroutine of the client's, one event at a time in
+	// the order they arrived, never on the reader: a slow handler delays no
+	// reply. Events waiting for it are bounded by MaxQueuedBytes; past it the
+	// connection is closed (1008) with ErrEventQueueFull.
 	wsrpc.Options
 
 	// Registry holds the routes the server may call on this client. Default:
@@ -53,30 +77,46 @@ type Options struct {
 	// certificates). Default: the system's roots.
 	TLSConfig *tls.Config
 
-	// DialTimeout bounds each connection attempt when the context has no
-	// deadline. Default DefaultDialTimeout.
+	// DialTimeout bounds each connection attempt (the context, when it ends
+	// sooner, bounds it too). Default DefaultDialTimeout.
 	DialTimeout time.Duration
 
 	// MaxMessageSize is the largest message the server may send. Default
 	// DefaultMaxMessageSize.
 	MaxMessageSize int64
 
-	// WriteTimeout bounds each write. Default DefaultWriteTimeout.
+	// WriteTimeout bounds each write; a write that takes longer closes the
+	// connection. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 
 	// Reconnect makes the client reconnect after the connection is lost,
 	// waiting between attempts with exponential backoff and jitter from
 	// ReconnectMinWait to ReconnectMaxWait. Calls made while it is
-	// reconnecting wait for the new connection (bounded by their context).
+	// reconnecting wait for the new connection (bounded by their context or
+	// CallTimeout); calls in flight when the connection was lost fail with
+	// an error matching wsrpc.ErrClosed. The backoff keeps growing across
+	// connections that the server closes soon after the upgrade, and starts
+	// again from ReconnectMinWait once a connection stayed up for
+	// ReconnectMaxWait.
 	Reconnect        bool
 	ReconnectMinWait time.Duration
 	ReconnectMaxWait time.Duration
+
+	// RetryFirstDial makes Dial retry, with the same backoff, until the
+	// first connection is up or ctx ends, instead of failing at once when
+	// the server is not up yet. Without a deadline on ctx, Dial keeps trying.
+	RetryFirstDial bool
 
 	// OnConnect runs after every successful connection, the first one and
 	// each reconnect, before calls waiting for the connection proceed: the
 	// place to log in again or re-subscribe. An error closes that connection
 	// (and, with Reconnect, a new attempt follows).
 	OnConnect func(ctx context.Context, c *wsrpc.Conn) error
+
+	// OnStateChange is told of every change of the client's state, in
+	// order, on the goroutine that made it (Dial's, then the client's own):
+	// keep it quick.
+	OnStateChange func(StateChange)
 
 	// EnableCompression offers permessage-deflate (RFC 7692) without
 	// context takeover. When the server accepts, messages of at least
@@ -115,6 +155,7 @@ type HandshakeError struct {
 	StatusCode int
 }
 
+// Error names the HTTP status the server answered with.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsrpc client: the server refused the WebSocket upgrade with HTTP status %d", e.StatusCode)
 }
@@ -122,23 +163,47 @@ func (e *HandshakeError) Error() string {
 // Client is a connection to a wsrpc server, reconnecting if asked to. It
 // implements wsrpc.Caller. All methods are safe for concurrent use.
 type Client struct {
-	url  string
-	opts Options
+	url    string
+	opts   Options
+	engine *wsrpc.Options     // opts.Options resolved, OnEvent routed to events
+	pool   *wsrpc.WorkerPool  // shared by the client's connections
+	events *eventQueue        // nil without OnEvent
+	ctx    context.Context    // ends at Close: bounds dials and OnConnect
+	cancel context.CancelFunc // ends ctx
+	done   chan struct{}
 
-	mu        sync.Mutex
-	conn      *wsrpc.Conn
-	ready     chan struct{} // closed when conn is usable; replaced on loss
-	closed    bool
-	closeOnce sync.Once
-	closeCh   chan struct{}
-	done      chan struct{}
+	mu      sync.Mutex // protects the following
+	conn    *wsrpc.Conn
+	ready   chan struct{} // closed while conn is usable; replaced when it is lost
+	state   State
+	lastErr error // why the last connection attempt failed
+	closed  bool
 }
 
 // Dial connects to url (ws:// or wss://) and returns once the connection is
 // up and OnConnect has run. With Reconnect, a lost connection is re-dialled in
-// the background until Close.
+// the background until Close; with RetryFirstDial, Dial itself retries until
+// ctx ends.
 func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
-	c := &Client{url: url, ready: make(chan struct{}), closeCh: make(chan struct{}), done: make(chan struct{})}
+	c := newClient(url, opts)
+	conn, err := c.connect(ctx)
+	if err != nil && c.opts.RetryFirstDial {
+		attempt := 0
+		conn, err = c.redial(ctx, &attempt, err)
+	}
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.setState(StateChange{State: StateConnected})
+	c.install(conn)
+	go c.serve(conn)
+	return c, nil
+}
+
+// newClient resolves the options: every default in one place.
+func newClient(url string, opts *Options) *Client {
+	c := &Client{url: url, ready: make(chan struct{}), done: make(chan struct{}), state: StateConnecting}
 	if opts != nil {
 		c.opts = *opts
 	}
@@ -158,21 +223,35 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	if o.ReconnectMaxWait <= 0 {
 		o.ReconnectMaxWait = DefaultReconnectMaxWait
 	}
-	conn, err := c.connect(ctx)
-	if err != nil {
-		return nil, err
+	o.ReconnectMaxWait = max(o.ReconnectMaxWait, o.ReconnectMinWait)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	go c.serve(conn)
-	return c, nil
+	switch {
+	case o.KeepaliveInterval == 0:
+		o.KeepaliveInterval = wsrpc.DefaultKeepaliveInterval
+	case o.KeepaliveInterval < 0:
+		o.KeepaliveInterval = 0
+	}
+	eng := o.Options
+	if o.OnEvent != nil {
+		c.events = &eventQueue{fn: o.OnEvent, log: o.Logger}
+		eng.OnEvent = c.events.push
+	}
+	c.engine = eng.Resolved()
+	if c.events != nil {
+		c.events.limit = c.engine.MaxQueuedBytes
+	}
+	c.pool = wsrpc.NewWorkerPool(0)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
 }
 
+// connect makes one connection attempt, bounded by ctx and DialTimeout, and
+// runs OnConnect on the new connection.
 func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
-	dctx := ctx
-	if _, has := ctx.Deadline(); !has {
-		var cancel context.CancelFunc
-		dctx, cancel = context.WithTimeout(ctx, c.opts.DialTimeout)
-		defer cancel()
-	}
+	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
+	defer cancel()
 	d := ws.Dialer{TLSConfig: c.opts.TLSConfig}
 	if len(c.opts.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(c.opts.Header)
@@ -205,122 +284,125 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 			obs.enableDeflate()
 		}
 	}
-	pool := wsrpc.NewWorkerPool(0)
 	conn := wsrpc.NewConn(obs.transport(st), wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
 		Registry:     c.opts.Registry,
-		Options:      &c.opts.Options,
-		Workers:      pool,
+		Options:      c.engine,
+		Workers:      c.pool,
 		BatchedReads: true, // transport.Stream flushes after each read
 	})
 	conn.Start()
 	// The reader runs before OnConnect so that OnConnect can make calls.
-	go func() { _ = st.Serve(conn, pool) }()
+	go func() { _ = st.Serve(conn, c.pool) }()
 	if c.opts.OnConnect != nil {
 		if err := c.opts.OnConnect(ctx, conn); err != nil {
 			_ = conn.Close()
 			return nil, fmt.Errorf("wsrpc client: OnConnect: %w", err)
 		}
 	}
-	c.install(conn)
 	return conn, nil
 }
 
 // install makes conn the current connection and releases waiting calls.
-func (c *Client) install(conn *wsrpc.Conn) {
+// It reports false when the client was closed meanwhile.
+func (c *Client) install(conn *wsrpc.Conn) bool {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = conn.Close()
+		return false
+	}
 	c.conn = conn
+	c.lastErr = nil
 	close(c.ready)
+	c.mu.Unlock()
+	return true
+}
+
+// lost makes calls wait for a new connection once conn, the current one,
+// has closed. Idempotent.
+func (c *Client) lost(conn *wsrpc.Conn) {
+	c.mu.Lock()
+	if c.conn == conn && isClosed(c.ready) {
+		c.ready = make(chan struct{})
+	}
 	c.mu.Unlock()
 }
 
-// serve waits for conn to end and reconnects, when asked to.
-func (c *Client) serve(conn *wsrpc.Conn) {
-	defer close(c.done)
-	for {
-		<-conn.Done()
-		c.mu.Lock()
-		if c.closed || !c.opts.Reconnect {
-			c.closed = true
-			c.mu.Unlock()
-			return
-		}
-		c.ready = make(chan struct{})
-		c.mu.Unlock()
-
-		var err error
-		for attempt := 0; ; attempt++ {
-			wait := backoff(attempt, c.opts.ReconnectMinWait, c.opts.ReconnectMaxWait)
-			select {
-			case <-c.closeCh:
-				return
-			case <-time.After(wait):
-			}
-			conn, err = c.connect(context.Background())
-			if err == nil {
-				break
-			}
-			c.opts.Logger.Debug("wsrpc client: reconnect failed", "url", c.url, "attempt", attempt+1, "err", err)
-		}
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
-}
-
-// backoff is the wait before reconnect attempt n: exponential from min,
-// capped at max, with full jitter in its upper half.
-func backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 // Conn returns the current connection (nil while reconnecting).
 func (c *Client) Conn() *wsrpc.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	select {
-	case <-c.ready:
+	if isClosed(c.ready) {
 		return c.conn
-	default:
-		return nil
 	}
+	return nil
 }
 
-// current waits for a usable connection.
+// current waits for a usable connection, bounded by ctx.
 func (c *Client) current(ctx context.Context) (*wsrpc.Conn, error) {
 	for {
 		c.mu.Lock()
 		ready, conn, closed := c.ready, c.conn, c.closed
 		c.mu.Unlock()
+		if closed {
+			if conn != nil && conn.Err() != nil {
+				return nil, conn.Err() // why it closed, matching ErrClosed
+			}
+			return nil, wsrpc.ErrClosed
+		}
 		select {
 		case <-ready:
-			if conn.Err() == nil || closed || !c.opts.Reconnect {
-				if conn.Err() != nil {
-					return nil, conn.Err()
-				}
+			err := conn.Err()
+			if err == nil {
 				return conn, nil
 			}
-			// Lost, and the reconnect loop has not replaced ready yet.
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Millisecond):
+			if !c.opts.Reconnect {
+				return nil, err
 			}
+			c.lost(conn) // then wait for the next one
 		case <-ctx.Done():
-			return nil, fmt.Errorf("wsrpc client: waiting for a connection: %w", ctx.Err())
-		case <-c.closeCh:
+			c.mu.Lock()
+			last := c.lastErr
+			c.mu.Unlock()
+			if last != nil {
+				return nil, fmt.Errorf("wsrpc client: waiting for a connection to %s: %w (last attempt: %w)", c.url, ctx.Err(), last)
+			}
+			return nil, fmt.Errorf("wsrpc client: waiting for a connection to %s: %w", c.url, ctx.Err())
+		case <-c.ctx.Done():
 			return nil, wsrpc.ErrClosed
 		}
 	}
 }
 
+// bound applies CallTimeout to ctx when it has no deadline.
+func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if t := c.opts.CallTimeout; t > 0 {
+		if _, has := ctx.Deadline(); !has {
+			return context.WithTimeout(ctx, t)
+		}
+	}
+	return ctx, func() {}
+}
+
 // Call calls method on the server; see wsrpc.Conn.Call. While the client is
-// reconnecting, it waits for the new connection (bounded by ctx).
+// reconnecting, it waits for the new connection. ctx, or CallTimeout when
+// ctx has no deadline, bounds the whole call, that wait included.
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	conn, err := c.current(ctx)
 	if err != nil {
 		return err
@@ -328,8 +410,11 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	return conn.Call(ctx, method, params, result)
 }
 
-// Emit sends an event to the server; see wsrpc.Conn.Emit.
+// Emit sends an event to the server; see wsrpc.Conn.Emit. While the client
+// is reconnecting, it waits for the new connection, bounded like Call.
 func (c *Client) Emit(ctx context.Context, event any) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	conn, err := c.current(ctx)
 	if err != nil {
 		return err
@@ -338,13 +423,14 @@ func (c *Client) Emit(ctx context.Context, event any) error {
 }
 
 // Close closes the connection (close code 1000) and stops reconnecting.
-// Pending calls fail with an error matching wsrpc.ErrClosed.
+// Pending calls fail with an error matching wsrpc.ErrClosed. Done is
+// closed once the client's goroutines have ended.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	conn := c.conn
 	c.mu.Unlock()
-	c.closeOnce.Do(func() { close(c.closeCh) })
+	c.cancel()
 	if conn != nil {
 		_ = conn.Close()
 	}

@@ -40,6 +40,7 @@ type Stream struct {
 
 	closeOnce  sync.Once
 	readerDone atomic.Bool
+	closing    atomic.Bool  // the close frame is being written
 	peerCode   atomic.Int32 // close code the peer sent, 0 if none
 }
 
@@ -52,7 +53,9 @@ func New(nc net.Conn, r io.Reader, side wsio.Side, limits wsio.Limits, writeTime
 	if writeTimeout <= 0 {
 		writeTimeout = DefaultWriteTimeout
 	}
-	return &Stream{nc: nc, r: r, side: side, limits: limits, w: wsio.NewWriter(nc, side), writeTimeout: writeTimeout}
+	s := &Stream{nc: nc, r: r, side: side, limits: limits, writeTimeout: writeTimeout}
+	s.w = wsio.NewWriter((*timedWriter)(s), side)
+	return s
 }
 
 // EnableDeflate turns permessage-deflate on, for a connection that
@@ -71,9 +74,9 @@ func (s *Stream) LocalAddr() net.Addr { return s.nc.LocalAddr() }
 // NetConn returns the underlying connection.
 func (s *Stream) NetConn() net.Conn { return s.nc }
 
-// WriteMessages implements wsrpc.Transport.
+// WriteMessages implements wsrpc.Transport. The write gives up after the
+// write timeout.
 func (s *Stream) WriteMessages(msgs [][]byte) error {
-	_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	return s.w.WriteTexts(msgs)
 }
 
@@ -83,6 +86,9 @@ func (s *Stream) WriteMessages(msgs [][]byte) error {
 func (s *Stream) Close(code int, reason string) error {
 	s.closeOnce.Do(func() {
 		code, reason = EchoPeer(s.peerCode.Load(), code, reason)
+		// Closing cuts a write under way short too: the close frame waits
+		// for it (the frames must not interleave), at most CloseTimeout.
+		s.closing.Store(true)
 		_ = s.nc.SetWriteDeadline(time.Now().Add(CloseTimeout))
 		_ = s.w.WriteClose(ws.StatusCode(code), reason)
 		if s.readerDone.Load() {
@@ -132,13 +138,14 @@ func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 
 // reader is the state of Serve, kept off the reading goroutine's stack.
 type reader struct {
-	s    *Stream
-	c    *wsrpc.Conn
-	p    *wsio.Parser
-	wait func() error // waits for readability; nil: read into own
-	own  []byte
-	perr error // the parser's error, final
-	task *wsrpc.Task
+	s     *Stream
+	c     *wsrpc.Conn
+	p     *wsio.Parser
+	wait  func() error // waits for readability; nil: read into own
+	own   []byte
+	perr  error // the parser's error, final
+	task  *wsrpc.Task
+	pongs *pongs // made on the first ping
 }
 
 func (s *Stream) newReader(c *wsrpc.Conn) *reader {
@@ -146,18 +153,12 @@ func (s *Stream) newReader(c *wsrpc.Conn) *reader {
 	if s.deflate {
 		rd.p.EnableDeflate()
 	}
-	rd.p.SetPingHandler(s)
+	rd.p.SetPingHandler(rd)
 	if rd.wait = s.readiness(); rd.wait == nil {
 		rd.own = make([]byte, 512)
 	}
 	rd.task = wsrpc.NewTask(rd.step)
 	return rd
-}
-
-// OnPing answers a ping (wsio.PingHandler).
-func (s *Stream) OnPing(b []byte) {
-	_ = s.nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-	_ = s.w.WritePong(b)
 }
 
 // step parses and handles what the parser holds (on a pool goroutine).
