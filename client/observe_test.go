@@ -65,6 +65,7 @@ func TestOnMessageSeesBothDirections(t *testing.T) {
 			c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{
 				EnableCompression: compress,
 				OnMessage:         rec.observe,
+				Options:           wsrpc.Options{KeepaliveInterval: -1}, // only the server pings
 			})
 			require.NoError(t, err)
 			defer c.Close()
