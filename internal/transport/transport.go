@@ -162,6 +162,7 @@ func (s *Stream) OnPing(b []byte) {
 
 // step parses and handles what the parser holds (on a pool goroutine).
 func (rd *reader) step() {
+	defer rd.recoverStep()
 	p := rd.p
 	for {
 		text, payload, ok, err := p.Next()
@@ -183,12 +184,24 @@ func (rd *reader) step() {
 }
 
 // loop reads until the stream ends or breaks the protocol.
-func (rd *reader) loop(pool *wsrpc.WorkerPool) error {
+func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cause = Recovered(rd.c, nil, v)
+		}
+	}()
 	for {
 		var err error
 		if want := rd.p.Need(); want > readSize {
-			// A big frame is under way: read it straight into the parser.
-			if err = rd.p.ReadSome(rd.s.r, want); rd.p.Ready() {
+			// A big frame is under way: read it straight into the parser,
+			// once bytes arrived (the buffer grows with them).
+			if rd.wait != nil {
+				err = rd.wait()
+			}
+			if err == nil {
+				err = rd.p.ReadSome(rd.s.r, want)
+			}
+			if rd.p.Ready() {
 				pool.Run(rd.task)
 			}
 		} else {
@@ -242,6 +255,9 @@ func (s *Stream) finish(c *wsrpc.Conn, cause error) error {
 		// The peer broke the protocol: answer with the code the reader chose.
 		s.readerDone.Store(true)
 		c.CloseWithError(int(ce.Code), ce.Reason, cause)
+	case isPanic(cause):
+		s.readerDone.Store(true)
+		c.CloseWithError(PanicCode, PanicReason, cause)
 	default:
 		s.readerDone.Store(true)
 		c.HandleClose(cause)
