@@ -138,8 +138,8 @@ type panickyHandler struct {
 }
 
 func (h *panickyHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *panickyHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *panickyHandler) WithGroup(string) slog.Handler           { return h }
+func (h *panickyHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *panickyHandler) WithGroup(string) slog.Handler            { return h }
 
 func (h *panickyHandler) Handle(_ context.Context, r slog.Record) error {
 	if strings.Contains(r.Message, h.trigger) {
