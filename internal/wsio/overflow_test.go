@@ -143,12 +143,12 @@ func (r *askReader) Read(b []byte) (int, error) {
 }
 
 func TestReadBufferFollowsWhatArrived(t *testing.T) {
-	const size = DefaultMaxMessageSize
+	const size = 1 << 20
 	msg := bytes.Repeat([]byte("z"), size)
 	for _, chunk := range []int{1000, 64 << 10} {
 		// A header that claims the whole limit, then the payload trickling in.
 		ar := &askReader{data: frame(true, ws.OpText, msg, true), chunk: chunk}
-		r := NewReader(ar, Server, Limits{})
+		r := NewReader(ar, Server, Limits{MaxMessageSize: size})
 		text, payload, err := r.ReadMessage()
 		require.NoError(t, err)
 		require.True(t, text)
@@ -157,7 +157,7 @@ func TestReadBufferFollowsWhatArrived(t *testing.T) {
 
 		// A header alone reserves no more than MinGrow.
 		ar = &askReader{data: longHeader(0x81, size, true), chunk: chunk}
-		_, _, err = NewReader(ar, Server, Limits{}).ReadMessage()
+		_, _, err = NewReader(ar, Server, Limits{MaxMessageSize: size}).ReadMessage()
 		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		require.LessOrEqual(t, ar.worst, 0)
 	}
