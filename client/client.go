@@ -252,7 +252,7 @@ func newClient(url string, opts *Options) *Client {
 func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	d := ws.Dialer{TLSConfig: c.opts.TLSConfig}
+	d := ws.Dialer{TLSConfig: c.opts.TLSConfig, WrapConn: limitHandshake}
 	if len(c.opts.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(c.opts.Header)
 	}
@@ -267,6 +267,7 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 		}
 		return nil, fmt.Errorf("wsrpc client: connect to %s: %w", c.url, err)
 	}
+	nc = handshakeDone(nc)
 	var r io.Reader = nc
 	if br != nil {
 		r = br

@@ -459,6 +459,7 @@ func (pc *pconn) onReadable() {
 }
 
 func (pc *pconn) onData(data []byte) {
+	defer pc.recoverData()
 	s := pc.p.srv
 	if hs := pc.hs; hs != nil {
 		complete, rest, err := hs.feed(data)

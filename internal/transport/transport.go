@@ -163,6 +163,7 @@ func (s *Stream) newReader(c *wsrpc.Conn) *reader {
 
 // step parses and handles what the parser holds (on a pool goroutine).
 func (rd *reader) step() {
+	defer rd.recoverStep()
 	p := rd.p
 	for {
 		text, payload, ok, err := p.Next()
@@ -184,12 +185,24 @@ func (rd *reader) step() {
 }
 
 // loop reads until the stream ends or breaks the protocol.
-func (rd *reader) loop(pool *wsrpc.WorkerPool) error {
+func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cause = Recovered(rd.c, nil, v)
+		}
+	}()
 	for {
 		var err error
 		if want := rd.p.Need(); want > readSize {
-			// A big frame is under way: read it straight into the parser.
-			if err = rd.p.ReadSome(rd.s.r, want); rd.p.Ready() {
+			// A big frame is under way: read it straight into the parser,
+			// once bytes arrived (the buffer grows with them).
+			if rd.wait != nil {
+				err = rd.wait()
+			}
+			if err == nil {
+				err = rd.p.ReadSome(rd.s.r, want)
+			}
+			if rd.p.Ready() {
 				pool.Run(rd.task)
 			}
 		} else {
@@ -243,6 +256,9 @@ func (s *Stream) finish(c *wsrpc.Conn, cause error) error {
 		// The peer broke the protocol: answer with the code the reader chose.
 		s.readerDone.Store(true)
 		c.CloseWithError(int(ce.Code), ce.Reason, cause)
+	case isPanic(cause):
+		s.readerDone.Store(true)
+		c.CloseWithError(PanicCode, PanicReason, cause)
 	default:
 		s.readerDone.Store(true)
 		c.HandleClose(cause)

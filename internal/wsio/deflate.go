@@ -156,9 +156,9 @@ func (in *inflater) ReadByte() (byte, error) {
 var inflaters = sync.Pool{New: func() any { return new(inflater) }}
 
 // inflate appends the inflated form of compressed to dst. It stops, with
-// close code 1009, as soon as the output would exceed max bytes: a small
-// message that inflates to gigabytes costs at most max bytes of memory.
-func inflate(dst, compressed []byte, max int64) ([]byte, error) {
+// close code 1009, as soon as the output would exceed limit bytes: a small
+// message that inflates to gigabytes costs at most limit bytes of memory.
+func inflate(dst, compressed []byte, limit int64) ([]byte, error) {
 	in := inflaters.Get().(*inflater)
 	defer inflaters.Put(in)
 	in.src.Reset(compressed)
@@ -168,22 +168,24 @@ func inflate(dst, compressed []byte, max int64) ([]byte, error) {
 	} else if err := in.fr.(flate.Resetter).Reset(in, nil); err != nil {
 		return dst, protocolError(ws.StatusInvalidFramePayloadData, "invalid compressed message")
 	}
+	// Every count is compared with what is left of limit, never added to
+	// it: limit may be as large as an int64 goes.
 	start := len(dst)
 	if cap(dst)-start < 512 {
-		dst = grow(dst, min(int64(4*len(compressed)+512), max+1))
+		dst = grow(dst, room(4*int64(len(compressed))+512, limit))
 	}
 	for {
+		left := limit - int64(len(dst)-start) // >= 0: checked after every read
 		if len(dst) == cap(dst) {
-			if int64(len(dst)-start) > max {
-				return dst[:start], protocolError(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes once inflated", max))
-			}
-			dst = grow(dst, min(int64(cap(dst)-start), max+1-int64(len(dst)-start)))
+			// Double what was inflated so far, up to one byte past the
+			// limit (to tell a message of exactly limit bytes from a bigger one).
+			dst = grow(dst, room(int64(max(cap(dst)-start, 512)), left))
 		}
 		n, err := in.fr.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if int64(len(dst)-start) > max {
-			return dst[:start], protocolError(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes once inflated", max))
+		if int64(n) > left {
+			return dst[:start], protocolError(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes once inflated", limit))
 		}
+		dst = dst[:len(dst)+n]
 		if err == io.EOF {
 			if in.src.Len() > 0 {
 				// The sender ended the stream before its message did.
@@ -195,6 +197,15 @@ func inflate(dst, compressed []byte, max int64) ([]byte, error) {
 			return dst[:start], protocolError(ws.StatusInvalidFramePayloadData, "invalid compressed message")
 		}
 	}
+}
+
+// room returns want, or one byte more than left when want is more than
+// that: enough to see that a message goes past its limit.
+func room(want, left int64) int64 {
+	if want > left {
+		return left + 1 // left < want <= MaxInt64: no overflow
+	}
+	return want
 }
 
 // grow returns dst with room for at least n more bytes (n >= 1).

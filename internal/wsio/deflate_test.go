@@ -235,6 +235,7 @@ func FuzzInflate(f *testing.F) {
 	f.Add(compressedFrame(true, ws.OpText, deflated(f, []byte(`{"id":1,"method":"ping"}`)), true), uint8(3))
 	f.Add(compressedFrame(true, ws.OpText, []byte{0xff, 0, 1}, true), uint8(1))
 	f.Add(compressedFrame(true, ws.OpText, bomb(f, 3), true), uint8(2))
+	f.Add(crashInput(f, true, true), uint8(7))
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
 		const limit = 1 << 16
 		p := NewParser(Server, Limits{MaxMessageSize: limit})

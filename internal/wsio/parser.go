@@ -205,17 +205,29 @@ func (p *Parser) Need() int {
 func (p *Parser) Ready() bool { return p.off < len(p.buf) && p.need() == 0 }
 
 // ReadSome reads once from r into the parser's own buffer, with room for
-// want more bytes (a copy saved for big frames). It returns r's error only
-// when nothing was read.
+// up to want more bytes (a copy saved for big frames). It returns r's error
+// only when nothing was read.
+//
+// The room follows what arrived, not what a frame header claims: the
+// buffer at most doubles what it holds (and grows by MinGrow at least), so
+// a header announcing megabytes reserves a few kilobytes until the payload
+// actually comes.
 func (p *Parser) ReadSome(r io.Reader, want int) error {
 	p.Detach()
 	return p.readFrom(r, want)
 }
 
+// MinGrow is the least a read buffer grows by for a frame under way.
+const MinGrow = 4096
+
 // readFrom reads once from r into the parser's buffer (the Reader's path,
 // which saves a copy).
 func (p *Parser) readFrom(r io.Reader, want int) error {
 	p.compact()
+	want = min(want, max(len(p.buf), MinGrow))
+	if want < 1 {
+		want = 1
+	}
 	if cap(p.buf)-len(p.buf) < want {
 		nb := make([]byte, len(p.buf), len(p.buf)+want)
 		copy(nb, p.buf)
@@ -307,15 +319,26 @@ func (p *Parser) check(h header) error {
 		return protocolError(ws.StatusProtocolError, "new message before the fragmented one finished")
 	}
 	if !h.op.IsControl() {
-		total := h.length
+		// The length is the peer's: it is compared with what is left of
+		// the limit, never added to what was buffered (which could wrap).
+		left := p.max
 		if h.op == ws.OpContinuation {
-			total += int64(len(p.msg))
+			left -= int64(len(p.msg)) // len(p.msg) <= p.max: checked frame by frame
 		}
-		if total > p.max {
+		if h.length > left {
 			return protocolError(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", p.max))
 		}
 	}
 	return nil
+}
+
+// missing returns how many payload bytes of the frame with header h are
+// not in b yet (b starts with that header).
+func missing(h header, b []byte) int64 {
+	if have := int64(len(b) - h.size); h.length > have {
+		return h.length - have
+	}
+	return 0
 }
 
 // need returns how many more bytes the next frame needs (0 when it is
@@ -332,11 +355,11 @@ func (p *Parser) need() int {
 	if p.check(h) != nil {
 		return 0
 	}
-	if rest := int64(h.size) + h.length - int64(len(b)); rest > 0 {
-		return int(rest)
-	}
-	return 0
+	return int(min(missing(h, b), maxInt))
 }
+
+// maxInt is the largest int (2^31-1 on 32-bit platforms).
+const maxInt = int64(^uint(0) >> 1)
 
 // Next returns the next complete data message. ok is false with a nil error
 // when more bytes are needed. The payload is valid until the next call of
@@ -357,15 +380,15 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 		if err := p.check(h); err != nil {
 			return false, nil, false, err
 		}
-		end := int64(h.size) + h.length
-		if int64(len(b)) < end {
+		if missing(h, b) > 0 {
 			return false, nil, false, nil
 		}
+		end := h.size + int(h.length) // both within len(b)
 		data := b[h.size:end]
 		if h.masked {
 			ws.Cipher(data, h.mask, 0)
 		}
-		p.off += int(end)
+		p.off += end
 
 		switch h.op {
 		case ws.OpPing:

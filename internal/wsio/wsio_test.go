@@ -252,15 +252,51 @@ func TestConcurrentWritesKeepFramesIntact(t *testing.T) {
 	require.Equal(t, 200, texts)
 }
 
+// withLongHeader appends to in a masked frame header with a 64-bit length
+// the fuzzer chooses, so that it can reach lengths a byte-level mutation of
+// in would hardly find. flags: bit 0 appends the header; bit 1 takes the
+// length from just under 2^63 (length%2^20 below it, where sums wrap);
+// bit 2 sets FIN, bit 3 RSV1; the top 4 bits are the opcode. Bit 7 of
+// step enables permessage-deflate.
+func withLongHeader(in []byte, length uint64, flags uint8) []byte {
+	if flags&1 == 0 {
+		return in
+	}
+	if flags&2 != 0 {
+		length = 1<<63 - 1 - length%(1<<20)
+	}
+	b0 := flags >> 4
+	if flags&4 != 0 {
+		b0 |= 0x80
+	}
+	if flags&8 != 0 {
+		b0 |= 0x40
+	}
+	return append(append([]byte(nil), in...), longHeader(b0, length, true)...)
+}
+
+// Flags of withLongHeader for a final continuation frame.
+const longContinuation = 1 | 4 | uint8(ws.OpContinuation)<<4
+
 func FuzzParser(f *testing.F) {
-	f.Add(frame(true, ws.OpText, []byte(`{"id":1,"method":"ping"}`), true), uint8(3))
-	f.Add(append(frame(false, ws.OpText, []byte("a"), true), frame(true, ws.OpContinuation, []byte("b"), true)...), uint8(1))
-	f.Add(frame(true, ws.OpClose, []byte{3, 232}, true), uint8(2))
-	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0xff, 0, 0, 0}, uint8(5))
-	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+	f.Add(frame(true, ws.OpText, []byte(`{"id":1,"method":"ping"}`), true), uint8(3), uint64(0), uint8(0))
+	f.Add(append(frame(false, ws.OpText, []byte("a"), true), frame(true, ws.OpContinuation, []byte("b"), true)...), uint8(1), uint64(0), uint8(0))
+	f.Add(frame(true, ws.OpClose, []byte{3, 232}, true), uint8(2), uint64(0), uint8(0))
+	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0xff, 0, 0, 0}, uint8(5), uint64(0), uint8(0))
+	// A fragment and a continuation whose length wraps the sum (it
+	// crashed the parser), plain and compressed, whole and built.
+	f.Add(crashInput(f, true, false), uint8(4), uint64(0), uint8(0))
+	f.Add(crashInput(f, true, true), uint8(0x80|4), uint64(0), uint8(0))
+	f.Add(frame(false, ws.OpText, []byte(`{"x":`), true), uint8(1), uint64(1<<63-1), longContinuation)
+	f.Add(frame(false, ws.OpText, []byte(`{"x":`), true), uint8(1), uint64(3), longContinuation|2)
+	f.Fuzz(func(t *testing.T, in []byte, step uint8, length uint64, flags uint8) {
 		const limit = 1 << 16
+		in = withLongHeader(in, length, flags)
 		run := func(chunk int) ([]string, error) {
 			p := NewParser(Server, Limits{MaxMessageSize: limit})
+			if step&0x80 != 0 {
+				p.EnableDeflate()
+			}
 			var out []string
 			for i := 0; i < len(in); i += chunk {
 				p.Feed(append([]byte(nil), in[i:min(i+chunk, len(in))]...))
@@ -277,6 +313,12 @@ func FuzzParser(f *testing.F) {
 					}
 					out = append(out, string(payload)+map[bool]string{true: "t", false: "b"}[text])
 				}
+				if p.Buffered() > limit+14+125 { // a message, and a partial header or ping
+					t.Fatalf("the parser holds %d bytes, over the limit", p.Buffered())
+				}
+				if n := p.Need(); n > limit+14 {
+					t.Fatalf("the parser waits for %d bytes, over the limit", n)
+				}
 				p.Detach()
 			}
 			return out, nil
@@ -289,14 +331,25 @@ func FuzzParser(f *testing.F) {
 }
 
 func FuzzReader(f *testing.F) {
-	f.Add(frame(true, ws.OpText, []byte("hello"), true))
-	f.Add(frame(true, ws.OpPing, []byte("x"), true))
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Add(frame(true, ws.OpText, []byte("hello"), true), uint64(0), uint8(0))
+	f.Add(frame(true, ws.OpPing, []byte("x"), true), uint64(0), uint8(0))
+	f.Add(crashInput(f, true, false), uint64(0), uint8(0))
+	f.Add(crashInput(f, true, true), uint64(0), uint8(0))
+	f.Add(frame(false, ws.OpText, []byte(`{"x":`), true), uint64(1<<63-1), longContinuation)
+	f.Add(frame(false, ws.OpText, []byte(`{"x":`), true), uint64(3), longContinuation|2)
+	f.Fuzz(func(t *testing.T, in []byte, length uint64, flags uint8) {
+		in = withLongHeader(in, length, flags)
 		r := NewReader(bytes.NewReader(in), Server, Limits{MaxMessageSize: 1 << 16})
+		if len(in) > 0 && in[0]&0x40 != 0 { // RSV1 first: compressed
+			r.EnableDeflate()
+		}
 		r.SetControlHandler(func([]byte) {})
 		for i := 0; i < 1000; i++ {
 			_, p, err := r.ReadMessage()
 			if err != nil {
+				if n := r.p.Need(); n > 1<<16+14 {
+					t.Fatalf("the reader waited for %d bytes, over the limit", n)
+				}
 				return
 			}
 			if len(p) > 1<<16 {
