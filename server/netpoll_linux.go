@@ -713,9 +713,14 @@ func (pc *pconn) deadlineTime() time.Time {
 	return time.Time{}
 }
 
-// Write writes b to the socket (the wsio.Writer's destination), within the
-// deadline of the write under way.
+// Write writes b to the socket (the wsio.Writer's destination, so it runs
+// under the writer's lock). Each write gets the write timeout from its own
+// start, so no write (a pong) extends the deadline of another one under
+// way; once Close began, its shorter deadline stands.
 func (pc *pconn) Write(b []byte) (int, error) {
+	if pc.state.Load()&stCloseSent == 0 {
+		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
+	}
 	if pc.nc != nil {
 		if !pc.acquire() {
 			return 0, net.ErrClosed
@@ -855,8 +860,19 @@ func (pc *pconn) writePongs(ps *pongs) {
 		}
 		ps.next, ps.out, ps.has = ps.out[:0], ps.next, false
 		ps.mu.Unlock()
-		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
-		_ = pc.w.WritePong(ps.out) // once closed, later writes fail at once
+		if err := pc.w.WritePong(ps.out); err != nil {
+			// The stream may hold half a frame: close, as after any
+			// failed write.
+			ps.mu.Lock()
+			ps.busy, ps.has = false, false
+			ps.mu.Unlock()
+			if c := pc.conn; c != nil {
+				_ = c.CloseWithError(int(ws.StatusInternalServerError), "", fmt.Errorf("write pong: %w", err))
+			} else {
+				pc.shutdown(err)
+			}
+			return
+		}
 	}
 }
 
@@ -864,7 +880,6 @@ func (pc *pconn) writePongs(ps *pongs) {
 // from the goroutine that flushes (a handler's, or one the engine starts),
 // so the poller never waits on a slow reader.
 func (pc *pconn) WriteMessages(msgs [][]byte) error {
-	pc.setDeadline(pc.p.srv.opts.WriteTimeout)
 	return pc.w.WriteTexts(msgs)
 }
 
