@@ -339,11 +339,12 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// Conn returns the current connection (nil while reconnecting).
+// Conn returns the current connection: nil while reconnecting, and once
+// the client is done, the last one (its Err says why it ended).
 func (c *Client) Conn() *wsrpc.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if isClosed(c.ready) {
+	if c.closed || isClosed(c.ready) {
 		return c.conn
 	}
 	return nil

@@ -32,6 +32,9 @@ type session struct {
 	header http.Header
 	out    *lines // results, events
 	errs   *lines // errors, -v
+	// oneShot is set by "wsrpc call": the connection makes one call, so it
+	// sends no keepalive pings of its own (the server's are answered).
+	oneShot bool
 }
 
 // lines writes whole lines to one stream; writers on several goroutines
@@ -85,6 +88,9 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 			return nil
 		},
 	}
+	if s.oneShot {
+		opts.KeepaliveInterval = -1
+	}
 	if s.o.verbose {
 		opts.OnMessage = func(sent bool, msg []byte) {
 			if sent {
@@ -137,6 +143,7 @@ func (s *session) call(ctx context.Context, rawURL, method string, args []string
 	}
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
+	s.oneShot = true // one call: no keepalive pings of our own
 	c, _, err := s.dial(ctx, rawURL, nil, nil)
 	if err != nil {
 		return s.fail(err)
