@@ -72,7 +72,7 @@ try {
   await first.fill('#a', 'x');
   await first.fill('#b', '9');
   await first.click('#subtract');
-  await text(first, '#subtract-result', 'TypeError: arguments must be numbers, got "x"', 'subtract("x", 9) shows the TypeError');
+  await text(first, '#subtract-result', "TypeError: subtract() argument 'a' must be a number, not a string", 'subtract("x", 9) shows the TypeError');
   await first.fill('#a', '1');
   await first.click('#subtract');
   await text(first, '#subtract-result', '-8', 'subtract(1, 9)');
