@@ -1,6 +1,12 @@
+// This file owns liveness: the keepalive pings and pongs (with their shared
+// scheduler) and the IdleTimeout.
+
 package wsrpc
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,5 +151,94 @@ func runTicks(due []*Conn, tick func(*Conn)) {
 				tick(due[i])
 			}
 		}()
+	}
+}
+
+// idleState is the IdleTimeout bookkeeping of a connection.
+type idleState struct {
+	lastActive atomic.Int64 // unix nanoseconds of the last call or event
+	timer      *time.Timer  // guarded by Conn.mu
+}
+
+// touch records activity for IdleTimeout.
+func (c *Conn) touch() {
+	if c.idle != nil {
+		c.idle.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+// idleCheck closes the connection when it has been idle for IdleTimeout,
+// else checks again when it could next be.
+func (c *Conn) idleCheck() {
+	idle := time.Since(time.Unix(0, c.idle.lastActive.Load()))
+	if rest := c.opts.IdleTimeout - idle; rest > 0 {
+		c.mu.Lock()
+		if !c.closed {
+			c.idle.timer.Reset(rest)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.closeWith(fmt.Errorf("idle for %s (IdleTimeout)", idle.Round(time.Millisecond)), closeGoingAway, "idle timeout")
+}
+
+func (c *Conn) keepaliveTick() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.kaWaiting {
+		c.mu.Unlock()
+		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
+		return
+	}
+	// The ping is not a pending call: its reply is recognised by kaID
+	// (handleReply), so a ping allocates nothing, which matters when a
+	// server pings a million connections every interval.
+	id := c.nextID.Add(2)
+	c.kaWaiting = true
+	c.kaID = id
+	start := monotonic()
+	c.kaStart = start
+	c.pool.keepalive.schedule(c, c.pongWait())
+	c.mu.Unlock()
+
+	bp := getBuf()
+	b := append((*bp)[:0], `{"id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"method":"ping","params":{"seq":`...)
+	b = strconv.AppendFloat(b, time.Duration(start).Seconds(), 'f', 6, 64) // seconds since processStart
+	*bp = append(b, "}}"...)
+	// keepaliveTick runs on a goroutine of its own: it may write.
+	_ = c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, false)
+}
+
+// processStart is the origin of the keepalive "seq" clock (the reference
+// sends its monotonic clock in seconds).
+var processStart = time.Now()
+
+// pongWait is how long a ping may stay unanswered: the interval, or the
+// accepted round trip when that is longer (a pong later than ClientTimeout
+// closes the connection when it arrives anyway).
+func (c *Conn) pongWait() time.Duration {
+	return max(c.opts.KeepaliveInterval, c.opts.ClientTimeout)
+}
+
+// onPong checks the round trip of a keepalive ping. An error reply counts as
+// a pong without the latency check (no busy loop, unlike the reference).
+func (c *Conn) onPong(errorReply bool) {
+	c.mu.Lock()
+	if c.closed || !c.kaWaiting {
+		c.mu.Unlock()
+		return
+	}
+	c.kaWaiting = false
+	rtt := time.Duration(monotonic() - c.kaStart)
+	c.pongStats.Store(packPongStats(c.pongStats.Load()>>32+1, rtt)) // under mu: one writer
+	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
+	c.mu.Unlock()
+	if !errorReply && rtt > c.opts.ClientTimeout {
+		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
 	}
 }

@@ -1,3 +1,5 @@
+// This file owns the send queue: the only place that decides when to write.
+
 package wsrpc
 
 import (
@@ -156,4 +158,23 @@ func (c *Conn) sendQueueBytes() int64 {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.sendBytes
+}
+
+// Flush writes the replies that inline routes produced during HandleMessage
+// (see Inline and ConnConfig.BatchedReads). With wait, it writes on the
+// calling goroutine; otherwise another goroutine writes and Flush returns at
+// once, which is what an event loop wants.
+func (c *Conn) Flush(wait bool) error {
+	c.wmu.Lock()
+	if c.flushing || c.queued() == 0 || c.wclosed {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.wmu.Unlock()
+	if wait {
+		return c.flush()
+	}
+	go c.flush()
+	return nil
 }

@@ -1,9 +1,128 @@
+// This file owns the scheduling of incoming calls: admission under the
+// limits (MaxConcurrentRequests, MaxQueuedBytes), the calls in flight by id
+// and their same-id chains, and the hand-off of a call to a worker.
+
 package wsrpc
 
 import (
 	"fmt"
 	"sync"
 )
+
+// inflightSet maps the ids of a connection's incoming calls to their jobs.
+// One call in flight, the common case, needs no map; an idle connection
+// keeps none.
+type inflightSet struct {
+	oneKey int64
+	one    *callJob
+	more   map[int64]*callJob
+}
+
+func (s *inflightSet) get(key int64) *callJob {
+	if s.one != nil && s.oneKey == key {
+		return s.one
+	}
+	return s.more[key]
+}
+
+func (s *inflightSet) set(key int64, j *callJob) {
+	switch {
+	case s.one != nil && s.oneKey == key:
+		s.one = j
+	case s.one == nil && s.more[key] == nil:
+		s.oneKey, s.one = key, j
+	default:
+		if s.more == nil {
+			s.more = make(map[int64]*callJob)
+		}
+		s.more[key] = j
+	}
+}
+
+func (s *inflightSet) del(key int64) {
+	if s.one != nil && s.oneKey == key {
+		s.one = nil
+		return
+	}
+	delete(s.more, key)
+	if len(s.more) == 0 {
+		s.more = nil
+	}
+}
+
+// startLocked gives j a goroutine, or parks it on its struct instance until
+// the calls before it are done with the instance.
+func (c *Conn) startLocked(j *callJob) {
+	if inst := j.inst; inst != nil && !inst.route.concurrent {
+		if inst.busy {
+			inst.wait(j)
+			return
+		}
+		inst.busy = true
+		j.holding = true
+	}
+	c.spawnLocked(j)
+}
+
+func (c *Conn) spawnLocked(j *callJob) {
+	j.started = true
+	c.handlers.Add(1)
+	if c.takeInline && c.inlineJob == nil {
+		// handleCall runs an inline route itself, on the reader.
+		j.inline = true
+		c.inlineJob = j
+		return
+	}
+	if c.takeNext && c.nextJob == nil {
+		// finish asked to keep the first call it starts: the worker that
+		// just finished runs it without a hand-off.
+		c.nextJob = j
+		return
+	}
+	c.pool.start(j)
+}
+
+// finish releases everything j held and starts the calls that waited for it.
+//
+// It returns one of the calls it started, for the calling worker to run
+// next: calls queued behind a struct instance or the concurrency limit then
+// run back to back on one goroutine.
+func (c *Conn) finish(j *callJob) (next *callJob) {
+	c.mu.Lock()
+	c.takeNext = true
+	c.releaseLocked(j)
+	c.running--
+	if c.waiting != nil { // nil once closed
+		c.waiting.bytes -= j.size
+	}
+	if j.hasKey && c.inflight.get(j.key) == j {
+		if next := j.nextSame; next != nil {
+			next.lastSame = j.lastSame
+			if next.lastSame == next {
+				next.lastSame = nil
+			}
+			c.inflight.set(j.key, next)
+			if c.waiting != nil { // nil once closed: next never runs
+				c.waiting.jobs = append(c.waiting.jobs, next) // next was counted in waiting
+			}
+		} else {
+			c.inflight.del(j.key)
+		}
+	}
+	for w := c.waiting; !c.closed && int(c.running) < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
+		next := w.jobs[0]
+		w.jobs[0] = nil
+		w.jobs = w.jobs[1:]
+		w.calls-- // its bytes stay held while it runs
+		c.running++
+		c.startLocked(next)
+	}
+	c.releaseHeldLocked() // an idle connection holds no queue
+	next = c.nextJob
+	c.takeNext, c.nextJob = false, nil
+	c.mu.Unlock()
+	return next
+}
 
 // CallOverhead is what MaxQueuedBytes charges for each incoming call on top
 // of the capacity of the buffer that holds its message: the call's state
