@@ -78,7 +78,7 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 		}
 		c.mu.Lock()
 		held := j.holding
-		c.releaseLocked(j)
+		c.releaseLocked(j, false) // nil: keeps nothing
 		c.mu.Unlock()
 		if held {
 			defer c.reacquire(j)

@@ -91,9 +91,6 @@ type Conn struct {
 	t       Transport
 	req     *http.Request
 	reqHead string // parsed into req on the first Request (guarded by mu)
-	// While finish (takeNext) or handleCall (takeInline) hold mu, the first
-	// call spawnLocked starts is left to them (see spawnLocked).
-	nextJob, inlineJob *callJob
 
 	sig *connSignals // made when first needed (guarded by mu)
 
@@ -125,15 +122,14 @@ type Conn struct {
 	running int32 // calls running (guarded by mu)
 
 	// The flags, together so that they share words.
-	role                 Role
-	batch                bool // ConnConfig.BatchedReads
-	takeNext, takeInline bool // guarded by mu
-	ctxCanceled          bool // guarded by mu
-	finished             bool // closed and cleaned up (guarded by mu)
-	closed, draining     bool // guarded by mu
-	flushing, wclosed    bool // guarded by wmu
-	kaOn                 bool // keepalive started and not stopped (guarded by mu)
-	kaWaiting            bool // guarded by mu
+	role              Role
+	batch             bool // ConnConfig.BatchedReads
+	ctxCanceled       bool // guarded by mu
+	finished          bool // closed and cleaned up (guarded by mu)
+	closed, draining  bool // guarded by mu
+	flushing, wclosed bool // guarded by wmu
+	kaOn              bool // keepalive started and not stopped (guarded by mu)
+	kaWaiting         bool // guarded by mu
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the

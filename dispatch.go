@@ -159,10 +159,11 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
-	c.takeInline = c.batch && j.runsInline()
-	reason := c.admitLocked(j)
-	inline := c.inlineJob
-	c.takeInline, c.inlineJob = false, nil
+	// An inline route runs here, on the reader, when it starts at once.
+	reason, inline := c.admitLocked(j, c.batch && j.runsInline())
+	if inline != nil {
+		inline.inline = true
+	}
 	c.mu.Unlock()
 	if reason != "" {
 		c.replyErrorAsync(j.id, TypeRuntimeError, reason)

@@ -68,24 +68,25 @@ func (c *Conn) instanceLocked(sr *structRoute) *instance {
 	return inst
 }
 
-// releaseLocked hands j's instance to the next waiting call.
-func (c *Conn) releaseLocked(j *callJob) {
+// releaseLocked hands j's instance to the next waiting call. With keep, a
+// call it starts is returned for the caller to run (see spawnLocked).
+func (c *Conn) releaseLocked(j *callJob, keep bool) (kept *callJob) {
 	if !j.holding {
-		return
+		return nil
 	}
 	j.holding = false
 	inst := j.inst
 	if inst.waiting() == 0 {
 		inst.busy = false
-		return
+		return nil
 	}
 	next := inst.nextWaiter()
 	next.holding = true
 	if next.started {
 		next.wake <- struct{}{}
-	} else {
-		c.spawnLocked(next)
+		return nil
 	}
+	return c.spawnLocked(next, keep)
 }
 
 // reacquire waits until j holds its instance again.

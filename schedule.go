@@ -52,34 +52,33 @@ func (s *inflightSet) del(key int64) {
 
 // startLocked gives j a goroutine, or parks it on its struct instance until
 // the calls before it are done with the instance.
-func (c *Conn) startLocked(j *callJob) {
+//
+// With keep, a call it starts is not given a goroutine but returned: the
+// caller runs it itself (see spawnLocked).
+func (c *Conn) startLocked(j *callJob, keep bool) (kept *callJob) {
 	if inst := j.inst; inst != nil && !inst.route.concurrent {
 		if inst.busy {
 			inst.wait(j)
-			return
+			return nil
 		}
 		inst.busy = true
 		j.holding = true
 	}
-	c.spawnLocked(j)
+	return c.spawnLocked(j, keep)
 }
 
-func (c *Conn) spawnLocked(j *callJob) {
+// spawnLocked starts j: on a worker of the pool, or, with keep, on the
+// caller's goroutine, by returning j. Callers keep at most one call: the
+// reader an inline call (handleCall runs it), a worker the first call that
+// waited for the one it finished (finish returns it).
+func (c *Conn) spawnLocked(j *callJob, keep bool) (kept *callJob) {
 	j.started = true
 	c.handlers.Add(1)
-	if c.takeInline && c.inlineJob == nil {
-		// handleCall runs an inline route itself, on the reader.
-		j.inline = true
-		c.inlineJob = j
-		return
-	}
-	if c.takeNext && c.nextJob == nil {
-		// finish asked to keep the first call it starts: the worker that
-		// just finished runs it without a hand-off.
-		c.nextJob = j
-		return
+	if keep {
+		return j
 	}
 	c.pool.start(j)
+	return nil
 }
 
 // finish releases everything j held and starts the calls that waited for it.
@@ -89,8 +88,7 @@ func (c *Conn) spawnLocked(j *callJob) {
 // run back to back on one goroutine.
 func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.mu.Lock()
-	c.takeNext = true
-	c.releaseLocked(j)
+	next = c.releaseLocked(j, true)
 	c.running--
 	if c.waiting != nil { // nil once closed
 		c.waiting.bytes -= j.size
@@ -110,16 +108,16 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 		}
 	}
 	for w := c.waiting; !c.closed && int(c.running) < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
-		next := w.jobs[0]
+		waiter := w.jobs[0]
 		w.jobs[0] = nil
 		w.jobs = w.jobs[1:]
 		w.calls-- // its bytes stay held while it runs
 		c.running++
-		c.startLocked(next)
+		if kept := c.startLocked(waiter, next == nil); kept != nil {
+			next = kept
+		}
 	}
 	c.releaseHeldLocked() // an idle connection holds no queue
-	next = c.nextJob
-	c.takeNext, c.nextJob = false, nil
 	c.mu.Unlock()
 	return next
 }
@@ -150,12 +148,14 @@ func (w *waitQueue) queued() bool { return w != nil && len(w.jobs) > 0 }
 // callFootprint is what a call whose message is held in buf is charged.
 func callFootprint(buf []byte) int64 { return int64(cap(buf)) + CallOverhead }
 
-// admitLocked starts j, queues it, or returns why it is refused.
+// admitLocked starts j, queues it, or returns why it is refused. With keep,
+// j is not given a goroutine when it starts at once but returned as kept,
+// for the caller to run.
 //
 // Every admitted call counts against MaxQueuedBytes until it finishes; on a
 // connection that holds no call, one call is always admitted (its message
 // was already bounded by the message size limit).
-func (c *Conn) admitLocked(j *callJob) string {
+func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob) {
 	w := c.waiting
 	fresh := w == nil
 	if fresh {
@@ -164,12 +164,12 @@ func (c *Conn) admitLocked(j *callJob) string {
 	full := int(c.running) >= c.opts.MaxConcurrentRequests
 	wait := full || (j.hasKey && c.inflight.get(j.key) != nil)
 	if !fresh && j.size > c.opts.MaxQueuedBytes-w.bytes || wait && w.calls >= c.opts.MaxQueuedRequests {
-		reason := fmt.Sprintf("too many requests on this connection: %d running and %d waiting, holding %d bytes (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
+		reason = fmt.Sprintf("too many requests on this connection: %d running and %d waiting, holding %d bytes (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
 			c.running, w.calls, w.bytes, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
 		if fresh {
 			waitQueuePool.Put(w)
 		}
-		return reason
+		return reason, nil
 	}
 	c.waiting = w
 	w.bytes += j.size
@@ -184,19 +184,18 @@ func (c *Conn) admitLocked(j *callJob) string {
 					head.lastSame.nextSame = j
 				}
 				head.lastSame = j
-				return ""
+				return "", nil
 			}
 			c.inflight.set(j.key, j)
 		}
 		w.jobs = append(w.jobs, j)
-		return ""
+		return "", nil
 	}
 	if j.hasKey {
 		c.inflight.set(j.key, j)
 	}
 	c.running++
-	c.startLocked(j)
-	return ""
+	return "", c.startLocked(j, keep)
 }
 
 // releaseHeldLocked gives back the connection's queue once it holds no call
