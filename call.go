@@ -89,8 +89,8 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 		return p.err
 	case <-ctx.Done():
 		c.mu.Lock()
-		_, mine := c.pending[id]
-		delete(c.pending, id)
+		_, mine := c.calls.pending[id]
+		delete(c.calls.pending, id)
 		c.mu.Unlock()
 		if !mine {
 			// The reply (or the close) won the race and is completing p.
@@ -104,7 +104,7 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 // startCall registers p under a fresh id and sends the call; with async,
 // the write happens on another goroutine.
 func (c *Conn) startCall(method string, params any, p *pendingCall, async bool) (int64, error) {
-	id := c.nextID.Add(2)
+	id := c.calls.nextID.Add(2)
 	var w jwriter.Writer
 	w.RawString(`{"id":`)
 	w.Int64(id)
@@ -125,14 +125,14 @@ func (c *Conn) startCall(method string, params any, p *pendingCall, async bool) 
 		c.mu.Unlock()
 		return 0, err
 	}
-	if c.pending == nil {
-		c.pending = make(map[int64]*pendingCall)
+	if c.calls.pending == nil {
+		c.calls.pending = make(map[int64]*pendingCall)
 	}
-	c.pending[id] = p
+	c.calls.pending[id] = p
 	c.mu.Unlock()
 	if err := c.send(msg, async || p.onReply != nil); err != nil {
 		c.mu.Lock()
-		delete(c.pending, id)
+		delete(c.calls.pending, id)
 		c.mu.Unlock()
 		return 0, err
 	}
@@ -146,15 +146,15 @@ func (c *Conn) handleReply(f *frame) {
 		return
 	}
 	c.mu.Lock()
-	if c.kaWaiting && key == c.kaID {
+	if c.kaWaiting && key == c.ka.id {
 		c.mu.Unlock()
 		c.onPong(f.Error != nil)
 		return
 	}
-	p := c.pending[key]
-	delete(c.pending, key)
-	if len(c.pending) == 0 {
-		c.pending = nil // an idle connection keeps no map
+	p := c.calls.pending[key]
+	delete(c.calls.pending, key)
+	if len(c.calls.pending) == 0 {
+		c.calls.pending = nil // an idle connection keeps no map
 	}
 	c.mu.Unlock()
 	if p == nil {

@@ -83,6 +83,18 @@ const (
 //
 // Either side calls the other with Call (or the typed helpers Call and Proxy)
 // and sends events with Emit. All methods are safe for concurrent use.
+//
+// The entry points, for those who read the engine: HandleMessage (dispatch.go)
+// routes a call to handleCall, a reply to handleReply (call.go) and an event
+// to the OnEvent hook. An incoming call is admitted by admitLocked
+// (schedule.go), run by run (on a worker, or inline on the reader), and
+// finish hands the worker the next call that waited for it, as a return
+// value. An outgoing call follows the pending-call protocol: startCall
+// registers it in calls.pending under a fresh id and sends it, Call waits for
+// handleReply to remove and complete it (or for its context, which removes
+// it itself), and closeWith completes every call still pending with
+// ErrClosed. Flush (sendqueue.go) writes what inline calls queued; Start,
+// Drain and Close (lifecycle.go) bound the connection's life.
 type Conn struct {
 	id string
 	// The registry, options, pool and parent context, shared with the
@@ -92,44 +104,69 @@ type Conn struct {
 	req     *http.Request
 	reqHead string // parsed into req on the first Request (guarded by mu)
 
-	sig *connSignals // made when first needed (guarded by mu)
+	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id, ka.start and the flags so marked
 
-	nextID atomic.Int64
+	calls     pendingTable   // outgoing calls (call.go)
+	sched     scheduler      // incoming calls: admitted, running, waiting (schedule.go)
+	instances *instance      // struct-route instances, a list: there are few per connection (instance.go)
+	life      lifecycleState // why and how the connection ended (lifecycle.go)
+	out       sendQueue      // what waits to be written (sendqueue.go)
+	ka        keepaliveState // keepalive and IdleTimeout (keepalive.go)
 
-	mu        sync.Mutex
-	closeErr  error
-	waiting   *waitQueue  // admitted calls not started yet; nil while none
-	instances *instance   // a list: there are few per connection
-	inflight  inflightSet // incoming calls running or queued, by id
-	pending   map[int64]*pendingCall
-	handlers  sync.WaitGroup
-
-	wmu       sync.Mutex
-	sb        *sendBufs // nil while nothing waits to be written
-	sendBytes int64
-
-	pongStats atomic.Uint64 // pongs in the top 32 bits, the last RTT in µs below
-	idle      *idleState    // with IdleTimeout only
-
-	// Keepalive: the pool's kaScheduler owns kaQueue, kaPrev, kaNext and
-	// kaDue (under its mutex).
-	kaQueue        *kaQueue
-	kaPrev, kaNext *Conn
-	kaDue          int64
-	kaID           int64 // guarded by mu
-	kaStart        int64 // monotonic time the ping left (guarded by mu)
-
-	running int32 // calls running (guarded by mu)
-
-	// The flags, together so that they share words.
+	// The flags of the groups above, kept here so that they share one word
+	// (in their groups each would pad a word of its own).
 	role              Role
-	batch             bool // ConnConfig.BatchedReads
-	ctxCanceled       bool // guarded by mu
-	finished          bool // closed and cleaned up (guarded by mu)
-	closed, draining  bool // guarded by mu
-	flushing, wclosed bool // guarded by wmu
-	kaOn              bool // keepalive started and not stopped (guarded by mu)
-	kaWaiting         bool // guarded by mu
+	ctxCanceled       bool // context.go (guarded by mu)
+	closed, finished  bool // lifecycle.go: closed, and cleaned up after (guarded by mu)
+	flushing, wclosed bool // sendqueue.go (guarded by out.mu)
+	kaOn              bool // keepalive.go: keepalive started and not stopped (guarded by mu)
+	kaWaiting         bool // keepalive.go: a ping waits for its pong (guarded by mu)
+}
+
+// pendingTable is the outgoing calls waiting for their replies, by id (see
+// call.go).
+type pendingTable struct {
+	nextID  atomic.Int64           // the last id used
+	pending map[int64]*pendingCall // nil while no call waits (guarded by Conn.mu)
+}
+
+// scheduler is the state of the incoming calls (see schedule.go), guarded
+// by Conn.mu.
+type scheduler struct {
+	waiting  *waitQueue  // admitted calls not started yet; nil while none
+	inflight inflightSet // incoming calls running or queued, by id
+	handlers sync.WaitGroup
+	running  int32 // calls running
+	draining bool  // Drain was called: new calls are refused
+	batch    bool  // ConnConfig.BatchedReads (set once)
+}
+
+// lifecycleState is why the connection closed and the channels waiting for
+// it (see lifecycle.go and context.go), guarded by Conn.mu.
+type lifecycleState struct {
+	closeErr error
+	sig      *connSignals // made when first needed
+}
+
+// sendQueue is what waits to be written (see sendqueue.go).
+type sendQueue struct {
+	mu    sync.Mutex // protects the following and Conn.flushing, Conn.wclosed
+	sb    *sendBufs  // nil while nothing waits to be written
+	bytes int64
+}
+
+// keepaliveState is a connection's part of keepalive and IdleTimeout (see
+// keepalive.go).
+type keepaliveState struct {
+	// The pool's kaScheduler owns queue, prev, next and due (under its
+	// mutex).
+	queue      *kaQueue
+	prev, next *Conn
+	due        int64
+	id         int64         // the ping's id (guarded by Conn.mu)
+	start      int64         // monotonic time the ping left (guarded by Conn.mu)
+	pongStats  atomic.Uint64 // pongs in the top 32 bits, the last RTT in µs below
+	idle       *idleState    // with IdleTimeout only
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the
@@ -155,17 +192,17 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		t:          t,
 		req:        cfg.Request,
 		reqHead:    unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
-		batch:      cfg.BatchedReads,
 	}
 	if c.id == "" {
 		c.id = newUUID()
 	}
+	c.sched.batch = cfg.BatchedReads
 	if c.role == RoleClient {
-		c.nextID.Store(1)
+		c.calls.nextID.Store(1)
 	}
 	if opts.IdleTimeout > 0 {
-		c.idle = new(idleState)
-		c.idle.lastActive.Store(time.Now().UnixNano())
+		c.ka.idle = new(idleState)
+		c.ka.idle.lastActive.Store(time.Now().UnixNano())
 	}
 	return c
 }
@@ -284,7 +321,7 @@ func packPongStats(pongs uint64, rtt time.Duration) uint64 {
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
-	v := c.pongStats.Load()
+	v := c.ka.pongStats.Load()
 	return Stats{
 		Pongs:          v >> 32,
 		LastPingRTT:    time.Duration(uint32(v)) * time.Microsecond,

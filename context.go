@@ -16,12 +16,12 @@ type connSignals struct {
 	done    chan struct{} // made on the first Done
 }
 
-// signalsLocked returns c.sig, making it (mu held).
+// signalsLocked returns c.life.sig, making it (mu held).
 func (c *Conn) signalsLocked() *connSignals {
-	if c.sig == nil {
-		c.sig = new(connSignals)
+	if c.life.sig == nil {
+		c.life.sig = new(connSignals)
 	}
-	return c.sig
+	return c.life.sig
 }
 
 // connContext is a connection's context, which its handlers receive: it
@@ -85,7 +85,7 @@ func (c *Conn) cancelContext() {
 	var stop func() bool
 	if !c.ctxCanceled {
 		c.ctxCanceled = true
-		if sig := c.sig; sig != nil {
+		if sig := c.life.sig; sig != nil {
 			if sig.ctxDone != nil {
 				close(sig.ctxDone)
 			}

@@ -154,13 +154,13 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 			return
 		}
 	}
-	if c.draining {
+	if c.sched.draining {
 		c.mu.Unlock()
 		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
 	// An inline route runs here, on the reader, when it starts at once.
-	reason, inline := c.admitLocked(j, c.batch && j.runsInline())
+	reason, inline := c.admitLocked(j, c.sched.batch && j.runsInline())
 	if inline != nil {
 		inline.inline = true
 	}
@@ -217,7 +217,7 @@ func recycleJob(j *callJob) {
 // run executes one call on a worker goroutine and sends the reply. It
 // returns the call the worker should run next, if any.
 func (c *Conn) run(j *callJob) *callJob {
-	defer c.handlers.Done()
+	defer c.sched.handlers.Done()
 	var ctx context.Context = j
 
 	bp := getBuf()
@@ -246,7 +246,7 @@ func (c *Conn) run(j *callJob) *callJob {
 	// the chain, carries it in the same write.
 	c.mu.Lock()
 	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
-		c.waiting.queued() && int(c.running) <= c.opts.MaxConcurrentRequests
+		c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
 	c.mu.Unlock()
 	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)

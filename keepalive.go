@@ -56,16 +56,16 @@ func (s *kaScheduler) schedule(c *Conn, d time.Duration) {
 		q = &kaQueue{delay: d}
 		s.queues = append(s.queues, q)
 	}
-	c.kaDue = monotonic() + int64(d)
-	c.kaQueue, c.kaPrev, c.kaNext = q, q.tail, nil
+	c.ka.due = monotonic() + int64(d)
+	c.ka.queue, c.ka.prev, c.ka.next = q, q.tail, nil
 	if q.tail != nil {
-		q.tail.kaNext = c
+		q.tail.ka.next = c
 	} else {
 		q.head = c
 	}
 	q.tail = c
-	if s.armed == 0 || c.kaDue < s.armed {
-		s.armLocked(c.kaDue)
+	if s.armed == 0 || c.ka.due < s.armed {
+		s.armLocked(c.ka.due)
 	}
 	s.mu.Unlock()
 }
@@ -78,21 +78,21 @@ func (s *kaScheduler) cancel(c *Conn) {
 }
 
 func (s *kaScheduler) removeLocked(c *Conn) {
-	q := c.kaQueue
+	q := c.ka.queue
 	if q == nil {
 		return
 	}
-	if c.kaPrev != nil {
-		c.kaPrev.kaNext = c.kaNext
+	if c.ka.prev != nil {
+		c.ka.prev.ka.next = c.ka.next
 	} else {
-		q.head = c.kaNext
+		q.head = c.ka.next
 	}
-	if c.kaNext != nil {
-		c.kaNext.kaPrev = c.kaPrev
+	if c.ka.next != nil {
+		c.ka.next.ka.prev = c.ka.prev
 	} else {
-		q.tail = c.kaPrev
+		q.tail = c.ka.prev
 	}
-	c.kaQueue, c.kaPrev, c.kaNext = nil, nil, nil
+	c.ka.queue, c.ka.prev, c.ka.next = nil, nil, nil
 }
 
 func (s *kaScheduler) armLocked(due int64) {
@@ -114,13 +114,13 @@ func (s *kaScheduler) fire() {
 	var due []*Conn
 	next := int64(0)
 	for _, q := range s.queues {
-		for q.head != nil && q.head.kaDue <= until {
+		for q.head != nil && q.head.ka.due <= until {
 			c := q.head
 			s.removeLocked(c)
 			due = append(due, c)
 		}
-		if q.head != nil && (next == 0 || q.head.kaDue < next) {
-			next = q.head.kaDue
+		if q.head != nil && (next == 0 || q.head.ka.due < next) {
+			next = q.head.ka.due
 		}
 	}
 	s.armed = 0
@@ -162,19 +162,19 @@ type idleState struct {
 
 // touch records activity for IdleTimeout.
 func (c *Conn) touch() {
-	if c.idle != nil {
-		c.idle.lastActive.Store(time.Now().UnixNano())
+	if c.ka.idle != nil {
+		c.ka.idle.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
 // idleCheck closes the connection when it has been idle for IdleTimeout,
 // else checks again when it could next be.
 func (c *Conn) idleCheck() {
-	idle := time.Since(time.Unix(0, c.idle.lastActive.Load()))
+	idle := time.Since(time.Unix(0, c.ka.idle.lastActive.Load()))
 	if rest := c.opts.IdleTimeout - idle; rest > 0 {
 		c.mu.Lock()
 		if !c.closed {
-			c.idle.timer.Reset(rest)
+			c.ka.idle.timer.Reset(rest)
 		}
 		c.mu.Unlock()
 		return
@@ -196,11 +196,11 @@ func (c *Conn) keepaliveTick() {
 	// The ping is not a pending call: its reply is recognised by kaID
 	// (handleReply), so a ping allocates nothing, which matters when a
 	// server pings a million connections every interval.
-	id := c.nextID.Add(2)
+	id := c.calls.nextID.Add(2)
 	c.kaWaiting = true
-	c.kaID = id
+	c.ka.id = id
 	start := monotonic()
-	c.kaStart = start
+	c.ka.start = start
 	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
@@ -234,8 +234,8 @@ func (c *Conn) onPong(errorReply bool) {
 		return
 	}
 	c.kaWaiting = false
-	rtt := time.Duration(monotonic() - c.kaStart)
-	c.pongStats.Store(packPongStats(c.pongStats.Load()>>32+1, rtt)) // under mu: one writer
+	rtt := time.Duration(monotonic() - c.ka.start)
+	c.ka.pongStats.Store(packPongStats(c.ka.pongStats.Load()>>32+1, rtt)) // under mu: one writer
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()
 	if !errorReply && rtt > c.opts.ClientTimeout {

@@ -145,11 +145,11 @@ func panicReply(what string) string {
 // HandleMessage.
 func (c *Conn) Start() {
 	c.hookConnect()
-	if c.idle != nil {
-		c.idle.lastActive.Store(time.Now().UnixNano())
+	if c.ka.idle != nil {
+		c.ka.idle.lastActive.Store(time.Now().UnixNano())
 		c.mu.Lock()
 		if !c.closed {
-			c.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+			c.ka.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
 		}
 		c.mu.Unlock()
 	}
@@ -193,10 +193,10 @@ func (c *Conn) Err() error {
 }
 
 func (c *Conn) closedErrLocked() error {
-	if c.closeErr == nil {
+	if c.life.closeErr == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.closeErr)
+	return fmt.Errorf("%w: %w", ErrClosed, c.life.closeErr)
 }
 
 // Close closes the connection with close code 1000. Pending outgoing calls
@@ -219,18 +219,18 @@ func (c *Conn) CloseWithError(code int, reason string, cause error) error {
 // server's Shutdown drains every connection before closing it.
 func (c *Conn) Drain(ctx context.Context) error {
 	c.mu.Lock()
-	c.draining = true
+	c.sched.draining = true
 	c.mu.Unlock()
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		idle := c.running == 0 && !c.waiting.queued() || c.closed
+		idle := c.sched.running == 0 && !c.sched.waiting.queued() || c.closed
 		c.mu.Unlock()
 		if idle {
-			c.wmu.Lock()
+			c.out.mu.Lock()
 			idle = !c.flushing && c.queued() == 0
-			c.wmu.Unlock()
+			c.out.mu.Unlock()
 		}
 		if idle {
 			return nil
@@ -257,27 +257,27 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		return
 	}
 	c.closed = true
-	c.closeErr = cause
-	pending := c.pending
-	c.pending = nil
-	c.waiting = nil
+	c.life.closeErr = cause
+	pending := c.calls.pending
+	c.calls.pending = nil
+	c.sched.waiting = nil
 	instances := c.instances
 	closedErr := c.closedErrLocked()
 	if c.kaOn {
 		c.kaOn = false
 		c.pool.keepalive.cancel(c)
 	}
-	if c.idle != nil && c.idle.timer != nil {
-		c.idle.timer.Stop()
+	if c.ka.idle != nil && c.ka.idle.timer != nil {
+		c.ka.idle.timer.Stop()
 	}
 	c.mu.Unlock()
 
 	// Stop writing before cancelling the handlers: a cancelled call gets no
 	// reply, as in the reference.
-	c.wmu.Lock()
+	c.out.mu.Lock()
 	c.wclosed = true
-	c.sb = nil
-	c.wmu.Unlock()
+	c.out.sb = nil
+	c.out.mu.Unlock()
 	c.cancelContext()
 	for _, p := range pending {
 		p.complete(nil, closedErr)
@@ -288,7 +288,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	}
 
 	go func() {
-		c.handlers.Wait()
+		c.sched.handlers.Wait()
 		hookCtx := context.WithoutCancel(connContext{c})
 		for inst := instances; inst != nil; inst = inst.next {
 			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
@@ -302,8 +302,8 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		}
 		c.mu.Lock()
 		c.finished = true
-		if c.sig != nil && c.sig.done != nil {
-			close(c.sig.done)
+		if c.life.sig != nil && c.life.sig.done != nil {
+			close(c.life.sig.done)
 		}
 		c.mu.Unlock()
 	}()

@@ -73,7 +73,7 @@ func (c *Conn) startLocked(j *callJob, keep bool) (kept *callJob) {
 // waited for the one it finished (finish returns it).
 func (c *Conn) spawnLocked(j *callJob, keep bool) (kept *callJob) {
 	j.started = true
-	c.handlers.Add(1)
+	c.sched.handlers.Add(1)
 	if keep {
 		return j
 	}
@@ -89,30 +89,30 @@ func (c *Conn) spawnLocked(j *callJob, keep bool) (kept *callJob) {
 func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.mu.Lock()
 	next = c.releaseLocked(j, true)
-	c.running--
-	if c.waiting != nil { // nil once closed
-		c.waiting.bytes -= j.size
+	c.sched.running--
+	if c.sched.waiting != nil { // nil once closed
+		c.sched.waiting.bytes -= j.size
 	}
-	if j.hasKey && c.inflight.get(j.key) == j {
+	if j.hasKey && c.sched.inflight.get(j.key) == j {
 		if next := j.nextSame; next != nil {
 			next.lastSame = j.lastSame
 			if next.lastSame == next {
 				next.lastSame = nil
 			}
-			c.inflight.set(j.key, next)
-			if c.waiting != nil { // nil once closed: next never runs
-				c.waiting.jobs = append(c.waiting.jobs, next) // next was counted in waiting
+			c.sched.inflight.set(j.key, next)
+			if c.sched.waiting != nil { // nil once closed: next never runs
+				c.sched.waiting.jobs = append(c.sched.waiting.jobs, next) // next was counted in waiting
 			}
 		} else {
-			c.inflight.del(j.key)
+			c.sched.inflight.del(j.key)
 		}
 	}
-	for w := c.waiting; !c.closed && int(c.running) < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
+	for w := c.sched.waiting; !c.closed && int(c.sched.running) < c.opts.MaxConcurrentRequests && w != nil && len(w.jobs) > 0; {
 		waiter := w.jobs[0]
 		w.jobs[0] = nil
 		w.jobs = w.jobs[1:]
 		w.calls-- // its bytes stay held while it runs
-		c.running++
+		c.sched.running++
 		if kept := c.startLocked(waiter, next == nil); kept != nil {
 			next = kept
 		}
@@ -131,7 +131,7 @@ const CallOverhead = 320
 // waitQueue is the bookkeeping of the calls a connection holds: running, or
 // admitted and waiting for a free slot under MaxConcurrentRequests (in jobs,
 // in arrival order) or behind a running call with the same id (chained from
-// it, counted here). A connection has one while it holds any call (c.waiting
+// it, counted here). A connection has one while it holds any call (c.sched.waiting
 // is nil while it holds none, and once it is closed); they come from
 // waitQueuePool, so a call on an idle connection allocates none.
 type waitQueue struct {
@@ -156,27 +156,27 @@ func callFootprint(buf []byte) int64 { return int64(cap(buf)) + CallOverhead }
 // connection that holds no call, one call is always admitted (its message
 // was already bounded by the message size limit).
 func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob) {
-	w := c.waiting
+	w := c.sched.waiting
 	fresh := w == nil
 	if fresh {
 		w = waitQueuePool.Get().(*waitQueue)
 	}
-	full := int(c.running) >= c.opts.MaxConcurrentRequests
-	wait := full || (j.hasKey && c.inflight.get(j.key) != nil)
+	full := int(c.sched.running) >= c.opts.MaxConcurrentRequests
+	wait := full || (j.hasKey && c.sched.inflight.get(j.key) != nil)
 	if !fresh && j.size > c.opts.MaxQueuedBytes-w.bytes || wait && w.calls >= c.opts.MaxQueuedRequests {
 		reason = fmt.Sprintf("too many requests on this connection: %d running and %d waiting, holding %d bytes (limits MaxConcurrentRequests=%d, MaxQueuedRequests=%d, MaxQueuedBytes=%d); retry later",
-			c.running, w.calls, w.bytes, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
+			c.sched.running, w.calls, w.bytes, c.opts.MaxConcurrentRequests, c.opts.MaxQueuedRequests, c.opts.MaxQueuedBytes)
 		if fresh {
 			waitQueuePool.Put(w)
 		}
 		return reason, nil
 	}
-	c.waiting = w
+	c.sched.waiting = w
 	w.bytes += j.size
 	if wait {
 		w.calls++
 		if j.hasKey {
-			if head := c.inflight.get(j.key); head != nil {
+			if head := c.sched.inflight.get(j.key); head != nil {
 				// Calls with the same id run one after another (PROTOCOL §3.3).
 				if head.lastSame == nil {
 					head.nextSame = j
@@ -186,15 +186,15 @@ func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob)
 				head.lastSame = j
 				return "", nil
 			}
-			c.inflight.set(j.key, j)
+			c.sched.inflight.set(j.key, j)
 		}
 		w.jobs = append(w.jobs, j)
 		return "", nil
 	}
 	if j.hasKey {
-		c.inflight.set(j.key, j)
+		c.sched.inflight.set(j.key, j)
 	}
-	c.running++
+	c.sched.running++
 	return "", c.startLocked(j, keep)
 }
 
@@ -202,15 +202,15 @@ func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob)
 // (finish calls it after j's bytes were released and the waiting calls it
 // could start were started).
 func (c *Conn) releaseHeldLocked() {
-	w := c.waiting
+	w := c.sched.waiting
 	if w == nil {
 		return
 	}
 	if len(w.jobs) == 0 {
 		w.jobs = nil
 	}
-	if w.calls == 0 && c.running == 0 {
-		c.waiting = nil
+	if w.calls == 0 && c.sched.running == 0 {
+		c.sched.waiting = nil
 		*w = waitQueue{}
 		waitQueuePool.Put(w)
 	}
@@ -221,8 +221,8 @@ func (c *Conn) releaseHeldLocked() {
 func (c *Conn) heldCallBytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.waiting == nil {
+	if c.sched.waiting == nil {
 		return 0
 	}
-	return c.waiting.bytes
+	return c.sched.waiting.bytes
 }
