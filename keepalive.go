@@ -193,7 +193,7 @@ func (c *Conn) keepaliveTick() {
 		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
 		return
 	}
-	// The ping is not a pending call: its reply is recognised by kaID
+	// The ping is not a pending call: its reply is recognised by ka.id
 	// (handleReply), so a ping allocates nothing, which matters when a
 	// server pings a million connections every interval.
 	id := c.calls.nextID.Add(2)

@@ -144,7 +144,7 @@ type sendBufs struct {
 
 var sendBufsPool = sync.Pool{New: func() any { return new(sendBufs) }}
 
-// queued is the number of messages waiting to be written (wmu held).
+// queued is the number of messages waiting to be written (out.mu held).
 func (c *Conn) queued() int {
 	if c.out.sb == nil {
 		return 0
