@@ -128,7 +128,7 @@ func BenchmarkDispatch(b *testing.B) {
 			c.HandleMessage(msg)
 			for {
 				c.mu.Lock()
-				idle := c.running == 0
+				idle := c.sched.running == 0
 				c.mu.Unlock()
 				if idle {
 					break

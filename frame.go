@@ -1,10 +1,21 @@
+// This file owns the wire helpers: the frame, the checks of ids and
+// nesting, strings, and the encoding of replies, errors and params.
+
 package wsrpc
 
 //go:generate go tool easyjson -no_std_marshalers -output_filename frame_easyjson.go frame.go
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unsafe"
+
 	"github.com/mailru/easyjson"
 	"github.com/mailru/easyjson/jlexer"
+	"github.com/mailru/easyjson/jwriter"
 )
 
 // frame is one decoded wsrpc message. Every member is kept as raw JSON so the
@@ -75,4 +86,232 @@ func (f *frame) UnmarshalEasyJSON(in *jlexer.Lexer) {
 type wireError struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
+}
+
+// exceedsDepth reports whether msg nests arrays and objects deeper than max
+// (brackets inside strings do not count).
+func exceedsDepth(msg []byte, max int) bool {
+	// The depth never exceeds the number of '{' and '[' (in strings or
+	// not), which bytes.Count finds far faster than the scan below: almost
+	// every message is decided here.
+	if bytes.Count(msg, []byte("{"))+bytes.Count(msg, []byte("[")) <= max {
+		return false
+	}
+	depth, inString, escaped := 0, false, false
+	for _, b := range msg {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			if depth > max {
+				return true
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	return false
+}
+
+func isObject(msg []byte) bool {
+	for _, b := range msg {
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// parseID reads a call id: a JSON integer (true counts as 1, as in Python).
+// key is its value when it fits an int64; fits is false for larger integers,
+// which are still valid ids (they are echoed verbatim).
+func parseID(raw []byte) (key int64, fits, ok bool) {
+	switch string(raw) {
+	case "true":
+		return 1, true, true
+	case "false":
+		return 0, true, true
+	}
+	if len(raw) == 0 {
+		return 0, false, false
+	}
+	digits := raw
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false, false // JSON has no leading zeros
+	}
+	for _, b := range digits {
+		if b < '0' || b > '9' {
+			return 0, false, false
+		}
+	}
+	n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
+	if err != nil {
+		// An integer beyond int64: valid, but it cannot be one of ours
+		// and it cannot be zero.
+		return 0, false, true
+	}
+	return n, true, true
+}
+
+// rebase returns the part of dst at the offset s has in src.
+func rebase(s, src, dst []byte) []byte {
+	if s == nil {
+		return nil
+	}
+	if len(s) == 0 {
+		return dst[:0:0]
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(s))) - uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	return dst[off : off+uintptr(len(s)) : off+uintptr(len(s))]
+}
+
+// unquoteOwned is unquote for bytes that are never modified again: the
+// string shares them.
+func unquoteOwned(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if len(inner) > 0 && simpleString(inner) {
+			return unsafe.String(&inner[0], len(inner)), nil
+		}
+	}
+	return unquote(raw)
+}
+
+func simpleString(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// unquote returns the string a raw JSON string holds.
+func unquote(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if inner := raw[1 : len(raw)-1]; simpleString(inner) {
+			return string(inner), nil
+		}
+	}
+	l := jlexer.Lexer{Data: raw}
+	s := l.String()
+	l.Consumed()
+	return s, l.Error()
+}
+
+// resultOf returns the result member of an encoded success reply.
+func resultOf(reply []byte) []byte {
+	const prefix = `,"result":`
+	for i := 0; i+len(prefix) <= len(reply); i++ {
+		if string(reply[i:i+len(prefix)]) == prefix {
+			return reply[i+len(prefix) : len(reply)-1]
+		}
+	}
+	return nil
+}
+
+// errorTypeMessage maps a handler error to the wire's type and message.
+func errorTypeMessage(err error) (string, string) {
+	var e *Error
+	var pe *panicError
+	switch {
+	case errors.As(err, &e):
+		return e.Type, e.Message
+	case errors.As(err, &pe):
+		return TypeRuntimeError, panicReply(pe.what)
+	case errors.Is(err, context.DeadlineExceeded):
+		return TypeTimeoutError, ""
+	case errors.Is(err, context.Canceled):
+		return "CancelledError", ""
+	}
+	return TypeException, err.Error()
+}
+
+func appendErrorReply(dst, id []byte, typ, message string) []byte {
+	var w jwriter.Writer
+	w.Buffer.Buf = dst[:0]
+	appendErrorReplyTo(&w, id, typ, message)
+	out, _ := w.BuildBytes()
+	return out
+}
+
+func appendErrorReplyTo(w *jwriter.Writer, id []byte, typ, message string) {
+	w.RawString(`{"id":`)
+	w.Raw(id, nil)
+	w.RawString(`,"error":{"type":`)
+	w.String(typ)
+	w.RawString(`,"message":`)
+	w.String(message)
+	w.RawString(`}}`)
+}
+
+var nullJSON = []byte("null")
+
+// remoteError turns the error member of a reply into an *Error: an object
+// gives its type and message; any other value (the JS client's string
+// "Route not found", say) becomes the message.
+func remoteError(raw []byte) *Error {
+	e := &Error{Raw: append(json.RawMessage(nil), raw...)}
+	if raw[0] == '{' {
+		var we wireError
+		l := jlexer.Lexer{Data: raw}
+		we.UnmarshalEasyJSON(&l)
+		if l.Error() == nil {
+			e.Type, e.Message = we.Type, we.Message
+			return e
+		}
+	}
+	if raw[0] == '"' {
+		if s, err := unquote(raw); err == nil {
+			e.Message = s
+			return e
+		}
+	}
+	e.Message = string(raw)
+	return e
+}
+
+// appendJSON encodes v: raw JSON verbatim, easyjson marshalers directly,
+// anything else with encoding/json.
+func appendJSON(w *jwriter.Writer, v any) error {
+	switch v := v.(type) {
+	case json.RawMessage:
+		if !json.Valid(v) {
+			return errors.New("raw params are not valid JSON")
+		}
+		w.Raw(v, nil)
+	case easyjson.RawMessage:
+		if !json.Valid(v) {
+			return errors.New("raw params are not valid JSON")
+		}
+		w.Raw(v, nil)
+	case easyjson.Marshaler:
+		v.MarshalEasyJSON(w)
+		return w.Error
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		w.Raw(b, nil)
+	}
+	return nil
 }

@@ -1,6 +1,12 @@
+// This file owns liveness: the keepalive pings and pongs (with their shared
+// scheduler) and the IdleTimeout.
+
 package wsrpc
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,16 +56,16 @@ func (s *kaScheduler) schedule(c *Conn, d time.Duration) {
 		q = &kaQueue{delay: d}
 		s.queues = append(s.queues, q)
 	}
-	c.kaDue = monotonic() + int64(d)
-	c.kaQueue, c.kaPrev, c.kaNext = q, q.tail, nil
+	c.ka.due = monotonic() + int64(d)
+	c.ka.queue, c.ka.prev, c.ka.next = q, q.tail, nil
 	if q.tail != nil {
-		q.tail.kaNext = c
+		q.tail.ka.next = c
 	} else {
 		q.head = c
 	}
 	q.tail = c
-	if s.armed == 0 || c.kaDue < s.armed {
-		s.armLocked(c.kaDue)
+	if s.armed == 0 || c.ka.due < s.armed {
+		s.armLocked(c.ka.due)
 	}
 	s.mu.Unlock()
 }
@@ -72,21 +78,21 @@ func (s *kaScheduler) cancel(c *Conn) {
 }
 
 func (s *kaScheduler) removeLocked(c *Conn) {
-	q := c.kaQueue
+	q := c.ka.queue
 	if q == nil {
 		return
 	}
-	if c.kaPrev != nil {
-		c.kaPrev.kaNext = c.kaNext
+	if c.ka.prev != nil {
+		c.ka.prev.ka.next = c.ka.next
 	} else {
-		q.head = c.kaNext
+		q.head = c.ka.next
 	}
-	if c.kaNext != nil {
-		c.kaNext.kaPrev = c.kaPrev
+	if c.ka.next != nil {
+		c.ka.next.ka.prev = c.ka.prev
 	} else {
-		q.tail = c.kaPrev
+		q.tail = c.ka.prev
 	}
-	c.kaQueue, c.kaPrev, c.kaNext = nil, nil, nil
+	c.ka.queue, c.ka.prev, c.ka.next = nil, nil, nil
 }
 
 func (s *kaScheduler) armLocked(due int64) {
@@ -108,13 +114,13 @@ func (s *kaScheduler) fire() {
 	var due []*Conn
 	next := int64(0)
 	for _, q := range s.queues {
-		for q.head != nil && q.head.kaDue <= until {
+		for q.head != nil && q.head.ka.due <= until {
 			c := q.head
 			s.removeLocked(c)
 			due = append(due, c)
 		}
-		if q.head != nil && (next == 0 || q.head.kaDue < next) {
-			next = q.head.kaDue
+		if q.head != nil && (next == 0 || q.head.ka.due < next) {
+			next = q.head.ka.due
 		}
 	}
 	s.armed = 0
@@ -145,5 +151,94 @@ func runTicks(due []*Conn, tick func(*Conn)) {
 				tick(due[i])
 			}
 		}()
+	}
+}
+
+// idleState is the IdleTimeout bookkeeping of a connection.
+type idleState struct {
+	lastActive atomic.Int64 // unix nanoseconds of the last call or event
+	timer      *time.Timer  // guarded by Conn.mu
+}
+
+// touch records activity for IdleTimeout.
+func (c *Conn) touch() {
+	if c.ka.idle != nil {
+		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+// idleCheck closes the connection when it has been idle for IdleTimeout,
+// else checks again when it could next be.
+func (c *Conn) idleCheck() {
+	idle := time.Since(time.Unix(0, c.ka.idle.lastActive.Load()))
+	if rest := c.opts.IdleTimeout - idle; rest > 0 {
+		c.mu.Lock()
+		if !c.closed {
+			c.ka.idle.timer.Reset(rest)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.closeWith(fmt.Errorf("idle for %s (IdleTimeout)", idle.Round(time.Millisecond)), closeGoingAway, "idle timeout")
+}
+
+func (c *Conn) keepaliveTick() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.kaWaiting {
+		c.mu.Unlock()
+		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
+		return
+	}
+	// The ping is not a pending call: its reply is recognised by ka.id
+	// (handleReply), so a ping allocates nothing, which matters when a
+	// server pings a million connections every interval.
+	id := c.calls.nextID.Add(2)
+	c.kaWaiting = true
+	c.ka.id = id
+	start := monotonic()
+	c.ka.start = start
+	c.pool.keepalive.schedule(c, c.pongWait())
+	c.mu.Unlock()
+
+	bp := getBuf()
+	b := append((*bp)[:0], `{"id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"method":"ping","params":{"seq":`...)
+	b = strconv.AppendFloat(b, time.Duration(start).Seconds(), 'f', 6, 64) // seconds since processStart
+	*bp = append(b, "}}"...)
+	// keepaliveTick runs on a goroutine of its own: it may write.
+	_ = c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, false)
+}
+
+// processStart is the origin of the keepalive "seq" clock (the reference
+// sends its monotonic clock in seconds).
+var processStart = time.Now()
+
+// pongWait is how long a ping may stay unanswered: the interval, or the
+// accepted round trip when that is longer (a pong later than ClientTimeout
+// closes the connection when it arrives anyway).
+func (c *Conn) pongWait() time.Duration {
+	return max(c.opts.KeepaliveInterval, c.opts.ClientTimeout)
+}
+
+// onPong checks the round trip of a keepalive ping. An error reply counts as
+// a pong without the latency check (no busy loop, unlike the reference).
+func (c *Conn) onPong(errorReply bool) {
+	c.mu.Lock()
+	if c.closed || !c.kaWaiting {
+		c.mu.Unlock()
+		return
+	}
+	c.kaWaiting = false
+	rtt := time.Duration(monotonic() - c.ka.start)
+	c.ka.pongStats.Store(packPongStats(c.ka.pongStats.Load()>>32+1, rtt)) // under mu: one writer
+	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
+	c.mu.Unlock()
+	if !errorReply && rtt > c.opts.ClientTimeout {
+		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
 	}
 }

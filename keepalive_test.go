@@ -16,7 +16,7 @@ func (s *kaScheduler) queued() map[time.Duration][]*Conn {
 	defer s.mu.Unlock()
 	out := map[time.Duration][]*Conn{}
 	for _, q := range s.queues {
-		for c := q.head; c != nil; c = c.kaNext {
+		for c := q.head; c != nil; c = c.ka.next {
 			out[q.delay] = append(out[q.delay], c)
 		}
 	}
@@ -42,7 +42,7 @@ func TestKeepaliveSchedulerQueues(t *testing.T) {
 		s.cancel(x)
 	}
 	require.Empty(t, s.queued())
-	require.Nil(t, a.kaQueue)
+	require.Nil(t, a.ka.queue)
 }
 
 func TestKeepaliveSchedulerFiresDueOnly(t *testing.T) {
@@ -55,7 +55,7 @@ func TestKeepaliveSchedulerFiresDueOnly(t *testing.T) {
 	s.mu.Lock()
 	armed := s.armed
 	s.mu.Unlock()
-	require.Equal(t, later.kaDue, armed, "the timer is re-armed for the next deadline")
+	require.Equal(t, later.ka.due, armed, "the timer is re-armed for the next deadline")
 	s.cancel(later)
 }
 
@@ -73,7 +73,7 @@ func TestPackPongStats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := &Conn{}
-		c.pongStats.Store(packPongStats(tt.pongs, tt.rtt))
+		c.ka.pongStats.Store(packPongStats(tt.pongs, tt.rtt))
 		st := c.Stats()
 		require.Equal(t, tt.pongs%(1<<32), st.Pongs)
 		require.Equal(t, tt.wantRTT, st.LastPingRTT)

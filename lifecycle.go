@@ -1,11 +1,16 @@
+// This file owns the lifecycle of a connection: Start, the hooks and their
+// runners, Drain, and closing (Close, HandleClose, Done, Err).
+
 package wsrpc
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/wsrpc/wsrpc-go/internal/safely"
 )
@@ -133,4 +138,173 @@ func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.id, e.va
 // other calls, secrets).
 func panicReply(what string) string {
 	return "internal error in " + what + ": the handler panicked (the details are in the log of the side that ran it)"
+}
+
+// Start runs the OnConnect hook and starts keepalive if it is configured.
+// Call it once, after the connection is registered and before the first
+// HandleMessage.
+func (c *Conn) Start() {
+	c.hookConnect()
+	if c.ka.idle != nil {
+		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+		c.mu.Lock()
+		if !c.closed {
+			c.ka.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+		}
+		c.mu.Unlock()
+	}
+	if c.opts.KeepaliveInterval > 0 {
+		c.mu.Lock()
+		if !c.closed {
+			c.kaOn = true
+			// The first ping leaves at once, from the scheduler's goroutine:
+			// not the caller's, which may be a reader whose stack should
+			// stay small.
+			c.pool.keepalive.schedule(c, 0)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Done is closed when the connection has closed, its handlers have returned
+// and its struct routes' OnClose hooks have run.
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sig := c.signalsLocked()
+	if sig.done == nil {
+		sig.done = make(chan struct{})
+		if c.finished {
+			close(sig.done) // asked for after the end
+		}
+	}
+	return sig.done
+}
+
+// Err returns why the connection closed (matching ErrClosed), or nil while it
+// is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		return nil
+	}
+	return c.closedErrLocked()
+}
+
+func (c *Conn) closedErrLocked() error {
+	if c.life.closeErr == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.life.closeErr)
+}
+
+// Close closes the connection with close code 1000. Pending outgoing calls
+// fail with ErrClosed and running handlers see their context cancelled.
+func (c *Conn) Close() error {
+	c.closeWith(nil, closeNormal, "")
+	return nil
+}
+
+// CloseWithError closes the connection with the given WebSocket close code
+// and reason; cause (may be nil) is what Err and the OnClose hook report.
+func (c *Conn) CloseWithError(code int, reason string, cause error) error {
+	c.closeWith(cause, code, reason)
+	return nil
+}
+
+// Drain stops accepting new incoming calls (each gets a RuntimeError reply)
+// and waits until every running and queued call has been answered and the
+// replies written, or ctx ends. Outgoing calls keep working meanwhile. The
+// server's Shutdown drains every connection before closing it.
+func (c *Conn) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.sched.draining = true
+	c.mu.Unlock()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		idle := c.sched.running == 0 && !c.sched.waiting.queued() || c.closed
+		c.mu.Unlock()
+		if idle {
+			c.out.mu.Lock()
+			idle = !c.flushing && c.queued() == 0
+			c.out.mu.Unlock()
+		}
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// HandleClose tells the engine that the transport has ended (the peer closed,
+// the stream broke, or the transport's reader failed). err is the cause; nil
+// for a clean close.
+func (c *Conn) HandleClose(err error) {
+	c.closeWith(err, closeNormal, "")
+}
+
+func (c *Conn) closeWith(cause error, code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.life.closeErr = cause
+	pending := c.calls.pending
+	c.calls.pending = nil
+	c.sched.waiting = nil
+	instances := c.instances
+	closedErr := c.closedErrLocked()
+	if c.kaOn {
+		c.kaOn = false
+		c.pool.keepalive.cancel(c)
+	}
+	if c.ka.idle != nil && c.ka.idle.timer != nil {
+		c.ka.idle.timer.Stop()
+	}
+	c.mu.Unlock()
+
+	// Stop writing before cancelling the handlers: a cancelled call gets no
+	// reply, as in the reference.
+	c.out.mu.Lock()
+	c.wclosed = true
+	c.out.sb = nil
+	c.out.mu.Unlock()
+	c.cancelContext()
+	for _, p := range pending {
+		p.complete(nil, closedErr)
+	}
+	c.hookClose(cause)
+	if err := c.t.Close(code, reason); err != nil {
+		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
+	}
+
+	go func() {
+		c.sched.handlers.Wait()
+		hookCtx := context.WithoutCancel(connContext{c})
+		for inst := instances; inst != nil; inst = inst.next {
+			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
+				var pe *panicError
+				if errors.As(err, &pe) {
+					pe.log(c)
+				} else {
+					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+				}
+			}
+		}
+		c.mu.Lock()
+		c.finished = true
+		if c.life.sig != nil && c.life.sig.done != nil {
+			close(c.life.sig.done)
+		}
+		c.mu.Unlock()
+	}()
 }

@@ -60,7 +60,7 @@ func idle(t *testing.T, c *Conn) {
 	require.Eventually(t, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.running == 0 && c.waiting == nil
+		return c.sched.running == 0 && c.sched.waiting == nil
 	}, 5*time.Second, 100*time.Microsecond)
 }
 
@@ -81,7 +81,7 @@ func TestSendQueueChargesWhatEachMessageHolds(t *testing.T) {
 		require.Eventually(t, func() bool {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			return c.closed || c.running <= 1 && (c.waiting == nil || c.waiting.calls == 0)
+			return c.closed || c.sched.running <= 1 && (c.sched.waiting == nil || c.sched.waiting.calls == 0)
 		}, 5*time.Second, 100*time.Microsecond)
 		require.LessOrEqual(t, c.Stats().SendQueueBytes, int64(limit), "held past the limit after %d calls", sent+1)
 	}
@@ -119,7 +119,7 @@ func TestQueuedBytesCountRunningCalls(t *testing.T) {
 		require.LessOrEqual(t, c.Stats().QueuedBytes, int64(limit))
 	}
 	c.mu.Lock()
-	admitted := int(c.running) + c.waiting.calls
+	admitted := int(c.sched.running) + c.sched.waiting.calls
 	c.mu.Unlock()
 	require.Equal(t, want, admitted, "calls admitted (running or waiting) while their bytes fit")
 	require.Equal(t, int64(want)*fp, c.Stats().QueuedBytes)

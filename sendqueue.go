@@ -1,3 +1,5 @@
+// This file owns the send queue: the only place that decides when to write.
+
 package wsrpc
 
 import (
@@ -45,28 +47,28 @@ const maxDeferred = 64
 // enqueue queues m and writes the queue, unless defer is set and a chained
 // call will write it soon.
 func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
-	c.wmu.Lock()
+	c.out.mu.Lock()
 	if c.wclosed {
-		c.wmu.Unlock()
+		c.out.mu.Unlock()
 		return c.Err()
 	}
 	cost := m.footprint()
-	if cost > c.opts.MaxSendQueueBytes-c.sendBytes {
-		c.wmu.Unlock()
+	if cost > c.opts.MaxSendQueueBytes-c.out.bytes {
+		c.out.mu.Unlock()
 		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
 		return ErrSendQueueFull
 	}
-	if c.sb == nil {
-		c.sb = sendBufsPool.Get().(*sendBufs)
+	if c.out.sb == nil {
+		c.out.sb = sendBufsPool.Get().(*sendBufs)
 	}
-	c.sb.q = append(c.sb.q, m)
-	c.sendBytes += cost
-	if c.flushing || deferWrite && len(c.sb.q) < maxDeferred {
-		c.wmu.Unlock()
+	c.out.sb.q = append(c.out.sb.q, m)
+	c.out.bytes += cost
+	if c.flushing || deferWrite && len(c.out.sb.q) < maxDeferred {
+		c.out.mu.Unlock()
 		return nil
 	}
 	c.flushing = true
-	c.wmu.Unlock()
+	c.out.mu.Unlock()
 	if mode == sendAsync {
 		go c.flush()
 		return nil
@@ -81,21 +83,21 @@ func (c *Conn) flush() error {
 	// first so that their replies join this write instead of costing a
 	// write each. A lone call writes at once.
 	c.mu.Lock()
-	busy := c.running > 1
+	busy := c.sched.running > 1
 	c.mu.Unlock()
 	if busy {
 		runtime.Gosched()
 	}
-	c.wmu.Lock()
-	for c.sb != nil && len(c.sb.q) > 0 && !c.wclosed {
-		sb := c.sb
+	c.out.mu.Lock()
+	for c.out.sb != nil && len(c.out.sb.q) > 0 && !c.wclosed {
+		sb := c.out.sb
 		batch := sb.q
 		sb.q = sb.spare[:0]
 		vec := sb.vec[:0]
 		for _, m := range batch {
 			vec = append(vec, m.b)
 		}
-		c.wmu.Unlock()
+		c.out.mu.Unlock()
 		err := c.t.WriteMessages(vec)
 		var n int64
 		for i := range batch {
@@ -106,8 +108,8 @@ func (c *Conn) flush() error {
 			batch[i] = outMsg{}
 			vec[i] = nil
 		}
-		c.wmu.Lock()
-		c.sendBytes -= n
+		c.out.mu.Lock()
+		c.out.bytes -= n
 		// Keep the small slices for the next batch; drop big ones so an
 		// idle connection does not pin them.
 		if cap(batch) <= 64 {
@@ -117,19 +119,19 @@ func (c *Conn) flush() error {
 		}
 		if err != nil {
 			c.flushing = false
-			c.wmu.Unlock()
+			c.out.mu.Unlock()
 			c.closeWith(fmt.Errorf("write: %w", err), closeInternal, "")
 			return c.Err()
 		}
 	}
-	if sb := c.sb; sb != nil && len(sb.q) == 0 {
+	if sb := c.out.sb; sb != nil && len(sb.q) == 0 {
 		// Idle: the slices go back to the pool, not pinned by this
 		// connection.
-		c.sb = nil
+		c.out.sb = nil
 		sendBufsPool.Put(sb)
 	}
 	c.flushing = false
-	c.wmu.Unlock()
+	c.out.mu.Unlock()
 	return nil
 }
 
@@ -142,18 +144,37 @@ type sendBufs struct {
 
 var sendBufsPool = sync.Pool{New: func() any { return new(sendBufs) }}
 
-// queued is the number of messages waiting to be written (wmu held).
+// queued is the number of messages waiting to be written (out.mu held).
 func (c *Conn) queued() int {
-	if c.sb == nil {
+	if c.out.sb == nil {
 		return 0
 	}
-	return len(c.sb.q)
+	return len(c.out.sb.q)
 }
 
 // sendQueueBytes is what the queued messages hold, as MaxSendQueueBytes
 // counts it.
 func (c *Conn) sendQueueBytes() int64 {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.sendBytes
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.out.bytes
+}
+
+// Flush writes the replies that inline routes produced during HandleMessage
+// (see Inline and ConnConfig.BatchedReads). With wait, it writes on the
+// calling goroutine; otherwise another goroutine writes and Flush returns at
+// once, which is what an event loop wants.
+func (c *Conn) Flush(wait bool) error {
+	c.out.mu.Lock()
+	if c.flushing || c.queued() == 0 || c.wclosed {
+		c.out.mu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.out.mu.Unlock()
+	if wait {
+		return c.flush()
+	}
+	go c.flush()
+	return nil
 }

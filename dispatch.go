@@ -1,0 +1,318 @@
+// This file owns the read path: HandleMessage routes each message to a call,
+// a reply or an event; a call becomes a callJob (pooled), which run executes
+// and answers.
+
+package wsrpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/mailru/easyjson/jwriter"
+)
+
+// HandleMessage processes one complete text message from the peer. The engine
+// keeps no reference to msg after it returns. It does not block on the
+// network: replies it produces itself are written asynchronously.
+func (c *Conn) HandleMessage(msg []byte) {
+	// The frame decoder is lenient inside values (it takes 01 as a number):
+	// ids are checked strictly by parseID, params by whatever decodes them
+	// (ping validates what it echoes), and events and raw results are
+	// validated before anyone sees them.
+	if !isObject(msg) {
+		c.opts.Logger.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
+		return
+	}
+	tooDeep := exceedsDepth(msg, c.opts.MaxDepth)
+	var f frame
+	l := jlexer.Lexer{Data: msg}
+	f.UnmarshalEasyJSON(&l)
+	if err := l.Error(); err != nil {
+		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
+		return
+	}
+	if tooDeep {
+		if key, fits, ok := parseID(f.ID); ok && f.Method != nil && !(fits && key == 0) {
+			c.replyErrorAsync(append([]byte(nil), f.ID...), TypeTypeError,
+				fmt.Sprintf("params nested deeper than %d levels (MaxDepth)", c.opts.MaxDepth))
+		}
+		c.opts.Logger.Debug("wsrpc: dropped a message nested too deep", "conn", c.id)
+		return
+	}
+	if f.ID == nil || f.Method != nil {
+		c.touch()
+	}
+	switch {
+	case f.ID == nil:
+		if c.opts.OnEvent != nil && json.Valid(msg) {
+			c.onEvent(msg)
+		}
+	case f.Method != nil:
+		c.handleCall(msg, &f)
+	default:
+		c.handleReply(&f)
+	}
+}
+
+// callJob is one incoming call from arrival to reply. It is also the
+// handler's context: the connection's context plus the job itself, so a
+// call costs no context allocation.
+type callJob struct {
+	context.Context
+	c      *Conn
+	buf    []byte // owns the message the slices below point into
+	id     []byte
+	key    int64
+	hasKey bool
+	method string
+	params []byte
+	size   int64
+
+	fr     *funcRoute
+	inst   *instance
+	member string
+
+	started  bool // a goroutine runs it (guarded by c.mu)
+	holding  bool // it holds inst (guarded by c.mu)
+	wake     chan struct{}
+	w        jwriter.Writer // encodes the reply
+	inline   bool           // runs on the reader's goroutine (see Inline)
+	nextSame *callJob       // next call with the same id
+	lastSame *callJob       // tail of that chain (on the head only)
+}
+
+// Value returns the job for the engine's key, else the connection
+// context's values.
+func (j *callJob) Value(key any) any {
+	if key == (jobCtxKey{}) {
+		return j
+	}
+	return j.Context.Value(key)
+}
+
+func (c *Conn) handleCall(msg []byte, f *frame) {
+	key, fits, ok := parseID(f.ID)
+	if !ok || (fits && key == 0) {
+		c.opts.Logger.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
+		return
+	}
+	j := newJob(msg)
+	buf := j.buf
+	j.Context = connContext{c}
+	j.c = c
+	j.id = rebase(f.ID, msg, buf)
+	j.key, j.hasKey = key, fits
+	j.params = rebase(f.Params, msg, buf)
+	j.size = callFootprint(buf)
+	// The method name points into j.buf. Until the route is known (and its
+	// stable name replaces it) the job must not go back to the pool.
+	name, err := unquoteOwned(rebase(f.Method, msg, buf))
+	if err != nil {
+		// The reference fails with a TypeError too (it looks for a dot in
+		// the name): a call with "method": null is answered, not dropped.
+		c.replyErrorAsync(j.id, TypeTypeError, "method must be a string, not "+jsonKind(f.Method))
+		return
+	}
+	j.method = name
+	if c.opts.Hooks != nil && c.opts.Hooks.OnCallStart != nil {
+		ci := CallInfo{Conn: c, Method: name, ID: j.id, Params: j.params}
+		c.hookCallStart(connContext{c}, &ci)
+	}
+
+	fr, sr, member, found := c.reg.lookup(name)
+	if !found {
+		c.replyErrorAsync(j.id, TypeNotImplemented, `Callback function "`+name+`" not implemented`)
+		return
+	}
+	j.fr, j.member = fr, member
+	if fr != nil {
+		j.method = fr.name
+	} else {
+		j.method = sr.fullName(member)
+	}
+
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if sr != nil {
+		// The instance is made (once per connection and name) even when the
+		// member turns out not to exist, as in the reference; an instance
+		// made from an earlier registration stays in use.
+		j.inst = c.instanceLocked(sr)
+		if _, e := j.inst.route.member(member); e != nil {
+			c.mu.Unlock()
+			c.replyErrorAsync(j.id, e.Type, e.Message)
+			return
+		}
+	}
+	if c.sched.draining {
+		c.mu.Unlock()
+		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
+		return
+	}
+	// An inline route runs here, on the reader, when it starts at once.
+	reason, inline := c.admitLocked(j, c.sched.batch && j.runsInline())
+	if inline != nil {
+		inline.inline = true
+	}
+	c.mu.Unlock()
+	if reason != "" {
+		c.replyErrorAsync(j.id, TypeRuntimeError, reason)
+		return
+	}
+	if inline != nil {
+		var start time.Time
+		if c.opts.InlineBudget > 0 {
+			start = time.Now()
+		}
+		if next := c.run(inline); next != nil {
+			c.pool.start(next)
+		}
+		if c.opts.InlineBudget > 0 {
+			c.checkInlineBudget(inline, start)
+		}
+		// An inline call is over when run returns (its handler may not keep
+		// its context), so its job is reused.
+		recycleJob(inline)
+	}
+}
+
+// jobPool recycles the jobs of inline calls.
+var jobPool = sync.Pool{New: func() any { return new(callJob) }}
+
+// maxPooledJobBuf is the largest message buffer a pooled job keeps.
+const maxPooledJobBuf = 4 << 10
+
+// newJob returns a job owning a copy of msg.
+func newJob(msg []byte) *callJob {
+	j := jobPool.Get().(*callJob)
+	buf := j.buf
+	if cap(buf) < len(msg) {
+		buf = make([]byte, len(msg))
+	}
+	buf = buf[:len(msg)]
+	copy(buf, msg)
+	j.buf = buf
+	return j
+}
+
+func recycleJob(j *callJob) {
+	buf := j.buf
+	if cap(buf) > maxPooledJobBuf {
+		buf = nil
+	}
+	*j = callJob{buf: buf[:0]}
+	jobPool.Put(j)
+}
+
+// run executes one call on a worker goroutine and sends the reply. It
+// returns the call the worker should run next, if any.
+func (c *Conn) run(j *callJob) *callJob {
+	defer c.sched.handlers.Done()
+	var ctx context.Context = j
+
+	bp := getBuf()
+	w := &j.w
+	*w = jwriter.Writer{}
+	w.Buffer.Buf = (*bp)[:0]
+	if err := c.execute(ctx, j, w); err != nil {
+		if c.opts.Hooks != nil && c.opts.Hooks.OnCallFail != nil {
+			ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
+			c.hookCallFail(ctx, &ci, err)
+		}
+		typ, msg := errorTypeMessage(err)
+		*w = jwriter.Writer{}
+		w.Buffer.Buf = (*bp)[:0]
+		appendErrorReplyTo(w, j.id, typ, msg)
+	} else if c.opts.Hooks != nil && c.opts.Hooks.OnCallSuccess != nil {
+		reply, _ := w.BuildBytes()
+		*w = jwriter.Writer{}
+		w.Buffer.Buf = reply
+		ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
+		c.hookCallSuccess(ctx, &ci, resultOf(reply))
+	}
+	*bp, _ = w.BuildBytes()
+	// When another call of this connection is about to run on this worker
+	// (see finish), leave the reply queued: that call's reply, or the last of
+	// the chain, carries it in the same write.
+	c.mu.Lock()
+	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
+		c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
+	c.mu.Unlock()
+	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
+		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
+	}
+	return c.finish(j)
+}
+
+// execute runs the handler of j (and a struct route's implicit Init) and
+// writes the whole reply to w.
+func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := recovered(strconv.Quote(j.method), p)
+			pe.log(c)
+			err = pe // the peer gets panicReply's words (errorTypeMessage)
+		}
+	}()
+	var (
+		m    *method
+		recv reflect.Value
+	)
+	if j.fr != nil {
+		m = j.fr.m
+	} else {
+		inst := j.inst
+		recv = inst.val()
+		mm, e := inst.route.member(j.member)
+		if e != nil {
+			return e
+		}
+		m = mm
+		if init := inst.route.initMethod(); init != nil && !inst.initRan.Load() {
+			if err := c.runInit(ctx, inst, init, j.member == ""); err != nil {
+				return err
+			}
+		}
+	}
+	w.RawString(`{"id":`)
+	w.Raw(j.id, nil)
+	w.RawString(`,"result":`)
+	if err := m.call(ctx, recv, j.params, w); err != nil {
+		return err
+	}
+	w.RawByte('}')
+	if w.Error != nil {
+		return &Error{Type: TypeValueError, Message: "Can not serialize result: " + w.Error.Error()}
+	}
+	return nil
+}
+
+// bufPool recycles reply buffers: a reply is encoded into one, queued, and
+// the buffer comes back once the transport wrote it.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBuf is the largest buffer bufPool keeps.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		*bp = (*bp)[:0]
+		bufPool.Put(bp)
+	}
+}
+
+func (c *Conn) replyErrorAsync(id []byte, typ, message string) {
+	_ = c.send(appendErrorReply(nil, id, typ, message), true)
+}
