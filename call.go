@@ -206,6 +206,12 @@ func decodeResult(data []byte, target any) error {
 
 // Emit sends an event: a message without "id", delivered to the peer's event
 // listeners. event must encode to a JSON object without an "id" member.
+//
+// With a ctx that can end, Emit never waits on the write: the event is
+// queued (bounded by MaxSendQueueBytes) and written by another goroutine,
+// so a peer that stops reading cannot hold the caller past ctx; a write that
+// then fails closes the connection. With a ctx that cannot end, Emit
+// returns once the event is written.
 func (c *Conn) Emit(ctx context.Context, event any) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -224,7 +230,7 @@ func (c *Conn) Emit(ctx context.Context, event any) error {
 	if l.Error() != nil || f.ID != nil {
 		return errors.New(`wsrpc: an event must be a JSON object without an "id" member`)
 	}
-	return c.send(msg, false)
+	return c.send(msg, ctx.Done() != nil)
 }
 
 // Call is the typed form of Conn.Call: it returns the result as an R.
