@@ -62,6 +62,7 @@ type ConnConfig struct {
 	// them: do not modify them after NewConn.
 	RequestHead []byte
 	ID          string          // the connection id; default a random UUID
+	Value       any             // what Conn.Value and PeerValue return; default nil
 	Context     context.Context // parent of every handler context; default Background
 	// Workers runs the handlers; connections of one server share one pool.
 	// Default: a pool of this connection's own.
@@ -171,6 +172,7 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 	if c.id == "" {
 		c.id = newUUID()
 	}
+	c.setValue(cfg.Value)
 	if c.role == RoleClient {
 		c.nextID.Store(1)
 	}
@@ -215,6 +217,7 @@ type connSignals struct {
 	ctxDone chan struct{} // made on the first ctx.Done
 	ctxStop func() bool   // unregisters from the parent context
 	done    chan struct{} // made on the first Done
+	value   any           // ConnConfig.Value (see identity.go)
 }
 
 // signalsLocked returns c.sig, making it (mu held).
