@@ -55,6 +55,7 @@ type ConnConfig struct {
 	// them: do not modify them after NewConn.
 	RequestHead []byte
 	ID          string          // the connection id; default a random UUID
+	Value       any             // what Conn.Value and PeerValue return; default nil
 	Context     context.Context // parent of every handler context; default Background
 	// Workers runs the handlers; connections of one server share one pool.
 	// Default: a pool of this connection's own.
@@ -197,6 +198,7 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		c.id = newUUID()
 	}
 	c.sched.batch = cfg.BatchedReads
+	c.setValue(cfg.Value)
 	if c.role == RoleClient {
 		c.calls.nextID.Store(1)
 	}

@@ -14,6 +14,7 @@ type connSignals struct {
 	ctxDone chan struct{} // made on the first ctx.Done
 	ctxStop func() bool   // unregisters from the parent context
 	done    chan struct{} // made on the first Done
+	value   any           // ConnConfig.Value (see identity.go)
 }
 
 // signalsLocked returns c.life.sig, making it (mu held).

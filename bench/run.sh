@@ -4,6 +4,7 @@
 # CPU 0 with the load generator on CPU 1, measured in the same run.
 #   bash bench/run.sh            # throughput and latency (about 1 minute)
 #   IDLE=1 bash bench/run.sh     # also idle memory with 19,000 connections
+#   IDLE=1 IDENTIFY=1 bash bench/run.sh  # the idle servers run with -identify
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -46,7 +47,7 @@ if [ "${IDLE:-0}" = 1 ]; then
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
   for engine in netpoll goroutine; do
-    taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine $engine >/dev/null 2>&1 &
+    taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine $engine ${IDENTIFY:+-identify} >/dev/null 2>&1 &
     pid=$!
     sleep 0.5
     echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9304/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
@@ -50,20 +51,25 @@ func FuzzHandshake(f *testing.F) {
 		if !bytes.HasSuffix(hs.buf, []byte("\r\n\r\n")) || len(rest) > len(in) {
 			t.Fatalf("head %q rest %q", hs.buf, rest)
 		}
-		// Whatever the quick upgrade admits, net/http and admit admit too,
-		// with the same answer.
+		// Whatever the quick upgrade admits, the full admission (net/http
+		// and admit) admits too, with the same answer; admitHead, the one
+		// entry of Serve and ServeConn, agrees with both.
 		for _, srv := range []*Server{s, onPath} {
+			full, fullErr := srv.admitHead(nil, hs.buf, time.Now().Add(time.Second))
 			accept, ext, ok := srv.quickUpgrade(hs.buf)
 			if !ok {
 				continue
+			}
+			if fullErr != nil || full.accept != accept || full.ext != ext {
+				t.Fatalf("admitHead answers %+v, %v to %q, which the quick upgrade admits", full, fullErr, hs.buf)
 			}
 			req, err := parseRequest(hs.buf)
 			if err != nil {
 				t.Fatalf("quick upgrade admitted %q, which net/http does not parse: %v", hs.buf, err)
 			}
 			slow, err := srv.admit(req, true)
-			if err != nil || slow != accept || srv.negotiate(req) != ext {
-				t.Fatalf("quick upgrade admitted %q (accept %q, ext %q); the full checks say %q, %q, %v", hs.buf, accept, ext, slow, srv.negotiate(req), err)
+			if err != nil || slow.accept != accept || slow.ext != ext || slow.identity != (identity{}) {
+				t.Fatalf("quick upgrade admitted %q (accept %q, ext %q); the full checks say %+v, %v", hs.buf, accept, ext, slow, err)
 			}
 		}
 		req, err := parseRequest(hs.buf)

@@ -7,11 +7,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
-
-	"github.com/wsrpc/wsrpc-go/internal/safely"
 )
 
 // DefaultMaxHandshakeSize bounds the HTTP upgrade request a client may send
@@ -48,13 +45,17 @@ func (h *handshake) feed(b []byte) (complete bool, rest []byte, err error) {
 type httpError struct {
 	status int
 	msg    string
+	cause  error // the user's error behind it (Identify's), if any
 }
+
+// Unwrap returns the error of the user's that caused the refusal, if any.
+func (e *httpError) Unwrap() error { return e.cause }
 
 func (e *httpError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.msg)
 }
 
-var errHandshakeTooLarge = &httpError{http.StatusRequestHeaderFieldsTooLarge, "the upgrade request is larger than MaxHandshakeSize"}
+var errHandshakeTooLarge = &httpError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "the upgrade request is larger than MaxHandshakeSize"}
 
 // response is the HTTP response for a failed handshake.
 func (e *httpError) response() []byte {
@@ -91,7 +92,7 @@ func parseRequest(head []byte) (*http.Request, error) {
 	h.br.Reset(&h.src)
 	headReaders.Put(h)
 	if err != nil {
-		return nil, &httpError{http.StatusBadRequest, "malformed HTTP request"}
+		return nil, &httpError{status: http.StatusBadRequest, msg: "malformed HTTP request"}
 	}
 	return r, nil
 }
@@ -100,20 +101,20 @@ func parseRequest(head []byte) (*http.Request, error) {
 // returns the Sec-WebSocket-Accept value.
 func checkUpgrade(r *http.Request) (accept string, err error) {
 	if r.Method != http.MethodGet {
-		return "", &httpError{http.StatusMethodNotAllowed, "a WebSocket upgrade must be a GET"}
+		return "", &httpError{status: http.StatusMethodNotAllowed, msg: "a WebSocket upgrade must be a GET"}
 	}
 	if !r.ProtoAtLeast(1, 1) {
-		return "", &httpError{http.StatusBadRequest, "a WebSocket upgrade needs HTTP/1.1 or later"}
+		return "", &httpError{status: http.StatusBadRequest, msg: "a WebSocket upgrade needs HTTP/1.1 or later"}
 	}
 	if !isUpgrade(r) {
-		return "", &httpError{http.StatusBadRequest, "this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)"}
+		return "", &httpError{status: http.StatusBadRequest, msg: "this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)"}
 	}
 	if r.Header.Get("Sec-WebSocket-Version") != "13" {
-		return "", &httpError{http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version; use 13"}
+		return "", &httpError{status: http.StatusUpgradeRequired, msg: "unsupported Sec-WebSocket-Version; use 13"}
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
-		return "", &httpError{http.StatusBadRequest, "invalid Sec-WebSocket-Key"}
+		return "", &httpError{status: http.StatusBadRequest, msg: "invalid Sec-WebSocket-Key"}
 	}
 	return acceptKey(key), nil
 }
@@ -153,105 +154,6 @@ func isUpgrade(r *http.Request) bool {
 			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-// admit runs the server's hooks and checks on a parsed upgrade request: the
-// same order as ServeHTTP (open, authorize, upgrade check). quickUpgrade
-// skips it only when none of the hooks and options it reads a request for
-// is set: a new one here must be added to needsRequest's list too.
-//
-// Each hook and check runs through s.user, so a panic in one answers 500
-// (errUserPanic) for this request only, and is logged with its stack.
-func (s *Server) admit(r *http.Request, checkPath bool) (accept string, err error) {
-	h := s.hooks()
-	if checkPath && s.opts.Path != "" && r.URL.Path != s.opts.Path {
-		return "", &httpError{http.StatusNotFound, "no WebSocket endpoint at " + r.URL.Path}
-	}
-	if h != nil && h.OnOpen != nil && !s.userHook("OnOpen", r, h.OnOpen) {
-		return "", errUserPanic
-	}
-	if ok, panicked := s.user("CheckOrigin", r, s.originAllowed); panicked {
-		return "", errUserPanic
-	} else if !ok {
-		if h != nil && h.OnAuthFail != nil && !s.userHook("OnAuthFail", r, h.OnAuthFail) {
-			return "", errUserPanic
-		}
-		return "", &httpError{http.StatusForbidden, "Forbidden: cross-origin WebSocket request (see Options.AllowedOrigins)"}
-	}
-	if s.opts.Authorize != nil {
-		if ok, panicked := s.user("Authorize", r, s.opts.Authorize); panicked {
-			return "", errUserPanic
-		} else if !ok {
-			if h != nil && h.OnAuthFail != nil && !s.userHook("OnAuthFail", r, h.OnAuthFail) {
-				return "", errUserPanic
-			}
-			return "", &httpError{http.StatusForbidden, "Forbidden"}
-		}
-	}
-	if h != nil && h.OnAuthSuccess != nil && !s.userHook("OnAuthSuccess", r, h.OnAuthSuccess) {
-		return "", errUserPanic
-	}
-	accept, err = checkUpgrade(r)
-	if err == nil && s.opts.MaxConnections > 0 && s.connections() >= s.opts.MaxConnections {
-		err = &httpError{http.StatusServiceUnavailable, "too many connections (MaxConnections); retry later"}
-	}
-	if err != nil {
-		s.upgradeFailed(r, err)
-	}
-	return accept, err
-}
-
-// errUserPanic answers an upgrade request whose Authorize, CheckOrigin or
-// request hook panicked.
-var errUserPanic = &httpError{http.StatusInternalServerError, "Internal Server Error: the server failed while checking this upgrade request"}
-
-// user runs a check of the user's on r and reports its answer, or that it
-// panicked (then logged with its stack).
-func (s *Server) user(what string, r *http.Request, check func(*http.Request) bool) (ok, panicked bool) {
-	defer safely.Recover(s.engine.Logger, what, r.RemoteAddr, &panicked)
-	return check(r), false
-}
-
-// userHook runs a request hook on r; false if it panicked.
-func (s *Server) userHook(what string, r *http.Request, hook func(*http.Request)) bool {
-	_, panicked := s.user(what, r, func(r *http.Request) bool { hook(r); return true })
-	return !panicked
-}
-
-// upgradeFailed runs the OnUpgradeFail hook, if any.
-func (s *Server) upgradeFailed(r *http.Request, err error) {
-	if h := s.hooks(); h != nil && h.OnUpgradeFail != nil {
-		defer safely.Recover(s.engine.Logger, "OnUpgradeFail", r.RemoteAddr, nil)
-		h.OnUpgradeFail(r, err)
-	}
-}
-
-// originAllowed is the defence against cross-site WebSocket hijacking: a
-// browser always sends Origin, and a page of another site must not borrow
-// the user's cookies to open a connection. Requests without Origin (non-
-// browser clients) pass; with one, it must match the request's host or an
-// entry of AllowedOrigins ("*" allows any), or CheckOrigin decides.
-func (s *Server) originAllowed(r *http.Request) bool {
-	if s.opts.CheckOrigin != nil {
-		return s.opts.CheckOrigin(r)
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, allowed := range s.opts.AllowedOrigins {
-		if allowed == "*" || strings.EqualFold(allowed, origin) || strings.EqualFold(allowed, u.Host) {
-			return true
 		}
 	}
 	return false

@@ -299,7 +299,7 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	if up == nil {
 		pc.hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
 	} else {
-		pc.start(up.req, nil, false)
+		pc.start(up.req, nil, false, identity{})
 		// Bytes that came with the upgrade are handled before the poller
 		// can see the connection (the map below, under p.mu, orders this
 		// before the poller's reads).
@@ -508,7 +508,7 @@ func (pc *pconn) onData(data []byte) {
 // It releases hs.
 func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
 	s := pc.p.srv
-	deflate, err := s.upgrade(pc, hs.buf, hs.deadline, pc.writeHandshake)
+	a, err := s.upgrade(pc, hs.buf, hs.deadline, pc.writeHandshake)
 	// Only a timeout that has not fired lets hs be pooled (expire may be
 	// running); a fired one shut pc down.
 	stopped := hs.finish()
@@ -519,7 +519,7 @@ func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
 		}
 		return false
 	}
-	ok := stopped && pc.start(nil, hs.buf, deflate)
+	ok := stopped && pc.start(nil, hs.buf, a.ext != "", a.identity)
 	if ok && len(rest) > 0 {
 		// Frames sent with the request: fed now, while rest (hs.buf's)
 		// is still valid; the parser copies what it keeps at Detach.
@@ -593,9 +593,9 @@ func (pc *pconn) readDone(p *wsio.Parser) {
 }
 
 // start makes the engine connection once the upgrade is done; deflate says
-// whether permessage-deflate was negotiated. false means pc was shut down
+// whether permessage-deflate was negotiated, who is what Identify gave. false means pc was shut down
 // meanwhile (the connection is then dropped, never started).
-func (pc *pconn) start(req *http.Request, head []byte, deflate bool) bool {
+func (pc *pconn) start(req *http.Request, head []byte, deflate bool, who identity) bool {
 	s := pc.p.srv
 	if deflate {
 		pc.setState(stDeflate)
@@ -604,7 +604,7 @@ func (pc *pconn) start(req *http.Request, head []byte, deflate bool) bool {
 	if deflate {
 		pc.w.EnableDeflate(s.compression())
 	}
-	conn := s.newConn(pc, req, head)
+	conn := s.newConn(pc, req, head, who)
 	// shutdown sets stClosed before it reads pc.conn under p.mu: either it
 	// sees conn, or this sees stClosed.
 	pc.p.mu.Lock()
@@ -616,8 +616,7 @@ func (pc *pconn) start(req *http.Request, head []byte, deflate bool) bool {
 	if closed {
 		return false
 	}
-	s.add(conn)
-	conn.Start()
+	s.startConn(conn)
 	return true
 }
 

@@ -10,7 +10,7 @@ import (
 // The quick upgrade admits the usual upgrade request without net/http: no
 // http.Request, no header map, no garbage besides the answer. It is only
 // used when nothing needs an *http.Request at upgrade time (no Authorize,
-// no CheckOrigin, no request hooks), and it only ever says yes: anything it
+// no CheckOrigin, no Identify, no request hooks), and it only ever says yes: anything it
 // does not recognise, or would refuse, goes the net/http way, which stays
 // the judge and gives refusals their status and hooks. FuzzHandshake checks
 // that every head it admits, net/http admits too, with the same answer.
@@ -45,7 +45,7 @@ func (s *Server) quickUpgrade(head []byte) (accept, ext string, ok bool) {
 	if q.origin != nil && !s.quickOriginAllowed(q.origin, q.host) {
 		return "", "", false
 	}
-	if s.opts.MaxConnections > 0 && s.connections() >= s.opts.MaxConnections {
+	if !s.roomForOne() {
 		return "", "", false
 	}
 	if s.opts.EnableCompression && q.exts != nil {

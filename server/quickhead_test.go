@@ -53,6 +53,7 @@ func TestQuickUpgrade(t *testing.T) {
 		{"HTTP/1.0", base, swap("HTTP/1.1", "HTTP/1.0"), false, ""},
 		{"a hook that wants the request", &Options{Options: wsrpc.Options{Hooks: &wsrpc.Hooks{OnOpen: func(*http.Request) {}}}}, plain(), false, ""},
 		{"Authorize", &Options{Authorize: func(*http.Request) bool { return true }}, plain(), false, ""},
+		{"Identify", &Options{Identify: func(*http.Request) (string, any, error) { return "", nil, nil }}, plain(), false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +70,7 @@ func TestQuickUpgrade(t *testing.T) {
 			require.NoError(t, err)
 			slow, err := s.admit(req, true)
 			require.NoError(t, err)
-			require.Equal(t, slow, gotAccept)
-			require.Equal(t, s.negotiate(req), ext)
+			require.Equal(t, admitted{accept: gotAccept, ext: ext}, slow)
 		})
 	}
 }

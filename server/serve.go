@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +85,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		tempDelay = 0
-		if s.engineName() == EngineNetpoll && s.netpollAccepted(nc) {
+		if s.engineName() == EngineNetpoll && !s.isClosing() && s.netpollAccepted(nc) {
 			continue
 		}
 		s.ServeConn(nc)
@@ -98,7 +97,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // returns at once; the connection is served by the configured engine. This
 // is the embedding API for programs that run their own accept loop.
 func (s *Server) ServeConn(nc net.Conn) {
-	if s.engineName() == EngineNetpoll {
+	if s.engineName() == EngineNetpoll && !s.isClosing() {
 		if err := s.netpollAdd(nc, nil); err == nil {
 			return
 		}
@@ -129,7 +128,7 @@ func (s *Server) ServeUpgraded(nc net.Conn, buffered []byte, r *http.Request) {
 		if len(up.rest) > 0 {
 			rd = io.MultiReader(bytes.NewReader(up.rest), nc)
 		}
-		s.serveStream(nc, rd, r, nil, false)
+		s.serveStream(nc, rd, r, nil, false, identity{})
 	}()
 }
 
@@ -158,18 +157,22 @@ func (s *Server) maxHandshake() int {
 // handshake and the set-up grow this goroutine's stack, and the
 // connection's reader, which lives as long as the connection, should start
 // from a small one.
+//
+// While the server shuts down it still reads the request, for a second at
+// most, to answer it 503 (admission refuses it), so that a client knows
+// to go elsewhere; that wait is not one Shutdown waits for.
 func (s *Server) serveConnGoroutine(nc net.Conn) {
-	if !s.track() {
-		_ = nc.Close()
-		return
+	timeout := s.handshakeTimeout()
+	handedOver, tracked := false, s.track()
+	if !tracked {
+		timeout = min(timeout, time.Second)
 	}
-	handedOver := false
 	defer func() {
-		if !handedOver {
+		if !handedOver && tracked {
 			s.wg.Done()
 		}
 	}()
-	deadline := time.Now().Add(s.handshakeTimeout())
+	deadline := time.Now().Add(timeout)
 	_ = nc.SetReadDeadline(deadline)
 	hs := handshake{max: s.maxHandshake()}
 	bp := handshakeReads.Get().(*[1024]byte)
@@ -193,12 +196,17 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 		}
 	}
 	handshakeReads.Put(bp) // hs.feed copied what it needs
-	deflate, err := s.upgrade(nc, hs.buf, deadline, func(b []byte) error {
+	a, err := s.upgrade(nc, hs.buf, deadline, func(b []byte) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 		_, err := nc.Write(b)
 		_ = nc.SetWriteDeadline(time.Time{})
 		return err
 	})
+	if err == nil && !tracked {
+		// Admitted although the server was closing when this began: no
+		// longer possible once closing is set, but never served untracked.
+		err = errShuttingDown
+	}
 	if err != nil {
 		s.refuse(nc, err)
 		return
@@ -209,7 +217,7 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 		rd = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), nc)
 	}
 	handedOver = true
-	st, c := s.startStream(nc, rd, nil, hs.buf, deflate)
+	st, c := s.startStream(nc, rd, nil, hs.buf, a.ext != "", a.identity)
 	go func() {
 		defer s.wg.Done()
 		s.runStream(st, c)
@@ -220,38 +228,21 @@ func (s *Server) serveConnGoroutine(nc net.Conn) {
 // requests into.
 var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
 
-// upgrade admits a complete request head from peer and writes the 101
-// with write. deflate reports whether permessage-deflate was negotiated.
-// The usual request is admitted by quickUpgrade; any other is parsed by
-// net/http and goes through admit, with its hooks. The request's context
-// ends at deadline, the end of the handshake's time, or with the server.
-func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time, write func([]byte) error) (deflate bool, _ error) {
-	accept, ext, ok := s.quickUpgrade(head)
-	if !ok {
-		req, err := parseRequest(head)
-		if err != nil {
-			return false, err
-		}
-		if a := peer.RemoteAddr(); a != nil {
-			req.RemoteAddr = a.String()
-		}
-		ctx, cancel := context.WithDeadline(s.ctx, deadline)
-		req = req.WithContext(ctx)
-		accept, err = s.admit(req, true)
-		cancel()
-		if err != nil {
-			return false, err
-		}
-		ext = s.negotiate(req)
+// upgrade admits a complete request head from peer (see admitHead) and
+// writes the 101 with write. The answer's ext is the negotiated extension.
+func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time, write func([]byte) error) (admitted, error) {
+	a, err := s.admitHead(peer.RemoteAddr(), head, deadline)
+	if err != nil {
+		return admitted{}, err
 	}
 	bp := responseBufs.Get().(*[]byte)
-	*bp = switchingProtocols((*bp)[:0], accept, ext)
-	err := write(*bp)
+	*bp = switchingProtocols((*bp)[:0], a.accept, a.ext)
+	err = write(*bp)
 	responseBufs.Put(bp)
 	if err != nil {
-		return false, err
+		return admitted{}, err
 	}
-	return ext != "", nil
+	return a, nil
 }
 
 // refuse answers a failed handshake with its HTTP status and closes.

@@ -52,6 +52,19 @@ type Options struct {
 	// CheckOrigin and the request hooks). Default: every request is allowed.
 	Authorize func(r *http.Request) bool
 
+	// Identify, when set, names each connection at admission, after
+	// Authorize: id becomes Conn.ID (so Server.Client(id) finds it) and
+	// value is what handlers read with wsrpc.PeerValue(ctx) or Conn.Value;
+	// the request itself is not kept for them. An empty id keeps the
+	// generated one. An id must be 1 to MaxIDLength bytes of visible ASCII
+	// (no spaces): another answers HTTP 400. An error answers HTTP 403 and
+	// reaches OnAuthFail and OnUpgradeFail's error (errors.Is finds it).
+	// A connection given the id of a connected one replaces it: the older
+	// is closed with CloseReplaced, so a device that reconnects before the
+	// server noticed its old connection died is not locked out. It runs
+	// where Authorize runs, and a panic answers HTTP 500.
+	Identify func(r *http.Request) (id string, value any, err error)
+
 	// MaxMessageSize is the largest message a client may send. Default
 	// DefaultMaxMessageSize.
 	MaxMessageSize int64
@@ -169,19 +182,19 @@ func (s *Server) hooks() *wsrpc.Hooks { return s.opts.Hooks }
 // ServeHTTP authorizes and upgrades the request, then serves the connection
 // until it closes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.admit(r, false); err != nil {
+	a, err := s.admit(r, false)
+	if err == nil && !s.track() {
+		err = errShuttingDown
+	}
+	if err != nil {
 		he := err.(*httpError)
 		http.Error(w, fmt.Sprintf("%d: %s", he.status, he.msg), he.status)
-		return
-	}
-	if !s.track() {
-		http.Error(w, "503: Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.wg.Done()
 
 	var up ws.HTTPUpgrader
-	ext := s.negotiate(r)
+	ext := a.ext
 	if ext != "" {
 		up.Header = http.Header{wsio.ExtensionHeader: {ext}}
 	}
@@ -194,7 +207,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw != nil && rw.Reader.Buffered() > 0 {
 		rd = rw.Reader
 	}
-	s.serveStream(nc, rd, r, nil, ext != "")
+	s.serveStream(nc, rd, r, nil, ext != "", a.identity)
 }
 
 // negotiate returns the Sec-WebSocket-Extensions answer to r: the accepted
@@ -214,8 +227,8 @@ func (s *Server) compression() wsio.Compression {
 
 // serveStream runs an upgraded connection on the calling goroutine until it
 // closes. deflate says whether permessage-deflate was negotiated.
-func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool) {
-	st, c := s.startStream(nc, rd, r, head, deflate)
+func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool, who identity) {
+	st, c := s.startStream(nc, rd, r, head, deflate, who)
 	s.runStream(st, c)
 }
 
@@ -224,14 +237,13 @@ func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []
 // goroutine engine runs the two on different goroutines, so that the
 // reader, which lives as long as the connection, starts from a small stack
 // that this set-up did not grow.
-func (s *Server) startStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool) (*transport.Stream, *wsrpc.Conn) {
+func (s *Server) startStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool, who identity) (*transport.Stream, *wsrpc.Conn) {
 	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
 	if deflate {
 		st.EnableDeflate(s.compression())
 	}
-	c := s.newConn(st, r, head)
-	s.add(c)
-	c.Start()
+	c := s.newConn(st, r, head, who)
+	s.startConn(c)
 	return st, c
 }
 
@@ -243,14 +255,16 @@ func (s *Server) runStream(st *transport.Stream, c *wsrpc.Conn) {
 
 // newConn makes the engine of a server connection. r is the parsed upgrade
 // request, or head its raw bytes (kept instead: far smaller, parsed again
-// only if a handler asks for Conn.Request).
-func (s *Server) newConn(t wsrpc.Transport, r *http.Request, head []byte) *wsrpc.Conn {
+// only if a handler asks for Conn.Request); who is what Identify gave.
+func (s *Server) newConn(t wsrpc.Transport, r *http.Request, head []byte, who identity) *wsrpc.Conn {
 	return wsrpc.NewConn(t, wsrpc.ConnConfig{
 		Role:        wsrpc.RoleServer,
 		Registry:    s.reg,
 		Options:     s.engine,
 		Request:     r,
 		RequestHead: compactHead(head),
+		ID:          who.id,
+		Value:       who.value,
 		Context:     s.ctx,
 		Workers:     s.workers,
 		// Both engines flush after each read.
@@ -317,11 +331,36 @@ func (s *Server) track() bool {
 	return true
 }
 
-func (s *Server) add(c *wsrpc.Conn) {
+// startConn registers c and starts it (its OnConnect hook runs). A
+// connection that Close or Shutdown began before could see is closed
+// at once with 1001 rather than left open: the registry is what their
+// sweep closes, so registering and checking closing under one lock leaves
+// no connection behind them. A connection that had c's id is closed with
+// CloseReplaced.
+func (s *Server) startConn(c *wsrpc.Conn) {
+	old, closing := s.add(c)
+	c.Start()
+	if old != nil {
+		_ = old.CloseWithError(CloseReplaced, "replaced by a newer connection with the same id", nil)
+	}
+	if closing {
+		_ = c.CloseWithError(1001, "server shutting down", nil)
+	}
+}
+
+// add registers c, replacing the connection of the same id, which it
+// returns; closing reports that Close or Shutdown began.
+func (s *Server) add(c *wsrpc.Conn) (old *wsrpc.Conn, closing bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.clients[c.ID()]; ok {
+		old = s.order[at]
+		s.order[at] = nil
+		s.holes++
+	}
 	s.clients[c.ID()] = int32(len(s.order))
 	s.order = append(s.order, c)
-	s.mu.Unlock()
+	return old, s.closing
 }
 
 // remove forgets c in O(1): its place in order is left nil, and order is

@@ -8,10 +8,11 @@ package server
 // know when a connection's work must leave its poller.
 
 // needsRequest reports whether admitting an upgrade runs user code that
-// needs an *http.Request: then the quick upgrade never admits.
+// needs an *http.Request: then the quick upgrade never admits. A new rule
+// of admit's that reads the request must be added here.
 func (s *Server) needsRequest() bool {
 	h := s.opts.Hooks
-	return s.opts.Authorize != nil || s.opts.CheckOrigin != nil ||
+	return s.opts.Authorize != nil || s.opts.CheckOrigin != nil || s.opts.Identify != nil ||
 		h != nil && (h.OnOpen != nil || h.OnAuthFail != nil || h.OnAuthSuccess != nil || h.OnUpgradeFail != nil)
 }
 

@@ -3,6 +3,9 @@
 // and heap profiles.
 //
 //	go run ./bench/cmd/server -addr 127.0.0.1:9002 -engine netpoll -cpuprofile cpu.out
+//
+// -identify sets an Options.Identify (ids from ?id=, else a counter), to
+// measure what identity costs an idle connection.
 package main
 
 import (
@@ -10,10 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +33,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
 	memprofile := flag.String("memprofile", "", "write a heap profile here at SIGTERM")
 	memrate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1 records every allocation; 0 keeps the default)")
+	identify := flag.Bool("identify", false, "give each connection an id (its ?id= query parameter, else a counter) and a value, with Options.Identify")
 	flag.Parse()
 	if *memrate > 0 {
 		runtime.MemProfileRate = *memrate
@@ -39,7 +46,18 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	srv := server.New(intro.ServerRoutes(), &server.Options{Engine: *engine})
+	opts := &server.Options{Engine: *engine}
+	if *identify {
+		var n atomic.Int64
+		opts.Identify = func(r *http.Request) (string, any, error) {
+			id := r.URL.Query().Get("id")
+			if id == "" {
+				id = "conn-" + strconv.FormatInt(n.Add(1), 10)
+			}
+			return id, id, nil
+		}
+	}
+	srv := server.New(intro.ServerRoutes(), opts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fail(err)
