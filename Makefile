@@ -58,9 +58,7 @@ FUZZ_TARGETS = \
 	./server:FuzzHandshake
 
 fuzz-short:
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(or $(LONGFUZZ),10m)
