@@ -48,6 +48,16 @@ func (j *callJob) runsInline() bool {
 	return inst != nil && inst.route.inline.on.Load() && (inst.route.initMethod() == nil || inst.initRan.Load())
 }
 
+// ofInlineRoute reports whether j's route is marked inline, wherever j ran:
+// such a call is over when run returns (see Inline), so its job can be
+// reused even when it ran on a worker (its struct's Init, a demoted read).
+func (j *callJob) ofInlineRoute() bool {
+	if j.fr != nil {
+		return j.fr.inline.on.Load()
+	}
+	return j.inst != nil && j.inst.route.inline.on.Load()
+}
+
 // checkInlineBudget records how long the inline call j, started at start,
 // took, and logs a warning when that demoted its route (whose later calls,
 // on every connection, then run on workers). Call it before j is recycled.

@@ -38,6 +38,10 @@ type inlineHandler struct{ fn any }
 // to a worker. A slow inline route thus stalls a poller twice at most:
 // bound what its params may cost (the introduction's subtract refuses
 // integers over 4300 digits, as the reference does).
+//
+// An inline call is over when its handler returns: the handler (and, for a
+// struct route with the inline flag, its Init) must not keep its context or
+// use it from another goroutine afterwards, since the engine reuses it.
 func Inline(fn any) any { return inlineHandler{fn} }
 
 func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {

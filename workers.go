@@ -110,7 +110,13 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 			}
 		}
 		for j := wk.job; j != nil; {
-			j = j.c.run(j)
+			next := j.c.run(j)
+			if j.ofInlineRoute() {
+				// Its handler (and its struct's Init) may not keep the
+				// context, as in the read path: the job is reused.
+				recycleJob(j)
+			}
+			j = next
 		}
 		p.mu.Lock()
 		if len(p.idle) >= p.maxIdle {

@@ -227,7 +227,11 @@ func TestNoConnectionOutlivesClose(t *testing.T) {
 					}
 				}()
 			}
-			time.Sleep(20 * time.Millisecond) // let some dials through first
+			require.Eventually(t, func() bool { // let some dials through first
+				mu.Lock()
+				defer mu.Unlock()
+				return len(open) > 0
+			}, 5*time.Second, time.Millisecond, "no dial succeeded before Close")
 			require.NoError(t, srv.Close())
 			time.Sleep(20 * time.Millisecond) // and keep dialing after it
 			close(stop)
