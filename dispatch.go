@@ -170,9 +170,9 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		return
 	}
 	if inline != nil {
-		var start time.Time
+		var start time.Duration
 		if c.opts.InlineBudget > 0 {
-			start = time.Now()
+			start = monoNow()
 		}
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
