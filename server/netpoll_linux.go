@@ -96,7 +96,7 @@ type pconn struct {
 	hs     *pollHandshake // until the upgrade completes
 	parser *wsio.Parser   // only while a frame or message is incomplete
 	conn   *wsrpc.Conn
-	pongs  *pongs // made on the first ping
+	pongs  *transport.Pongs // made on the first ping
 	w      wsio.Writer
 
 	state atomic.Uint32 // st… flags; the peer's close code in the top 16 bits
@@ -822,57 +822,26 @@ func (pc *pconn) sockAddr(get func(int) (unix.Sockaddr, error)) net.Addr {
 	return nil
 }
 
-// pongs is the pong writer of a connection that was pinged.
-type pongs struct {
-	mu        sync.Mutex
-	next, out []byte // the latest ping's payload; the one being answered
-	has, busy bool   // next is unanswered; a writer runs
-}
-
-// OnPing answers a ping (wsio.PingHandler). Pongs are written by a
-// goroutine of their own, so that the poller never waits on a client that
-// does not read. While a pong is on its way, later pings replace each
-// other and the latest is answered next (RFC 6455 §5.5.3).
+// OnPing answers a ping (wsio.PingHandler) through the shared pong policy
+// (transport.Pongs): off the poller, the latest ping first.
 func (pc *pconn) OnPing(payload []byte) {
-	ps := pc.pongs // only the poller calls OnPing
-	if ps == nil {
-		ps = new(pongs)
-		pc.pongs = ps
+	if pc.pongs == nil { // only the poller calls OnPing
+		pc.pongs = new(transport.Pongs)
 	}
-	ps.mu.Lock()
-	ps.next, ps.has = append(ps.next[:0], payload...), true
-	start := !ps.busy
-	ps.busy = true
-	ps.mu.Unlock()
-	if start {
-		go pc.writePongs(ps)
-	}
+	pc.pongs.Answer(payload, pc)
 }
 
-func (pc *pconn) writePongs(ps *pongs) {
-	for {
-		ps.mu.Lock()
-		if !ps.has {
-			ps.busy = false
-			ps.mu.Unlock()
-			return
-		}
-		ps.next, ps.out, ps.has = ps.out[:0], ps.next, false
-		ps.mu.Unlock()
-		if err := pc.w.WritePong(ps.out); err != nil {
-			// The stream may hold half a frame: close, as after any
-			// failed write.
-			ps.mu.Lock()
-			ps.busy, ps.has = false, false
-			ps.mu.Unlock()
-			if c := pc.conn; c != nil {
-				_ = c.CloseWithError(int(ws.StatusInternalServerError), "", fmt.Errorf("write pong: %w", err))
-			} else {
-				pc.shutdown(err)
-			}
-			return
-		}
+// WritePong writes a pong (transport.PongWriter).
+func (pc *pconn) WritePong(payload []byte) error { return pc.w.WritePong(payload) }
+
+// PongFailed closes the connection after a pong could not be written
+// (transport.PongWriter).
+func (pc *pconn) PongFailed(err error) {
+	if c := pc.conn; c != nil {
+		_ = c.CloseWithError(int(ws.StatusInternalServerError), "", err)
+		return
 	}
+	pc.shutdown(err)
 }
 
 // WriteMessages implements wsrpc.Transport: writes go straight to the socket

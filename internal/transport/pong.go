@@ -6,40 +6,42 @@ import (
 	"time"
 )
 
-// pongs answers the pings of one connection from a goroutine of its own, so
-// that the reader never waits on a peer that does not read: replies behind
-// a ping are handled meanwhile. While a pong is on its way, later pings
-// replace each other and only the latest is answered next (RFC 6455
-// §5.5.3), so a ping flood costs one payload and one goroutine at most.
-type pongs struct {
+// Pongs answers the pings of one connection from a goroutine of its own,
+// so that its reader (a stream's goroutine, or a netpoll poller) never
+// waits on a peer that does not read: replies behind a ping are handled
+// meanwhile. While a pong is on its way, later pings replace each other and
+// only the latest is answered next (RFC 6455 §5.5.3), so a ping flood costs
+// one payload and one goroutine at most. Both engines and the client use it.
+type Pongs struct {
 	mu        sync.Mutex
 	next, out []byte // the latest ping's payload; the one being answered
 	has, busy bool   // next is unanswered; a writer runs
 }
 
-// OnPing answers a ping (wsio.PingHandler). Only the reader calls it (from
-// the step it runs), one call at a time.
-func (rd *reader) OnPing(payload []byte) {
-	ps := rd.pongs
-	if ps == nil {
-		ps = new(pongs)
-		rd.pongs = ps
-	}
+// PongWriter is where Pongs writes: WritePong is an ordinary write (it
+// waits its turn behind the write under way and has the write timeout), and
+// PongFailed closes the connection after a pong could not be written (the
+// stream may hold half a frame).
+type PongWriter interface {
+	WritePong(payload []byte) error
+	PongFailed(err error)
+}
+
+// Answer queues a pong for payload (copied) and starts the writer if none
+// runs. Only the connection's reader calls it, one call at a time.
+func (ps *Pongs) Answer(payload []byte, w PongWriter) {
 	ps.mu.Lock()
 	ps.next, ps.has = append(ps.next[:0], payload...), true
 	start := !ps.busy
 	ps.busy = true
 	ps.mu.Unlock()
 	if start {
-		go rd.writePongs(ps)
+		go ps.write(w)
 	}
 }
 
-// writePongs writes the pending pong until none is left. A pong is an
-// ordinary write: it waits its turn behind the write under way and then has
-// the write timeout, like any other. If it fails, the connection is closed,
-// as after any failed write (the stream may hold half a frame).
-func (rd *reader) writePongs(ps *pongs) {
+// write writes the pending pong until none is left.
+func (ps *Pongs) write(w PongWriter) {
 	for {
 		ps.mu.Lock()
 		if !ps.has {
@@ -49,15 +51,30 @@ func (rd *reader) writePongs(ps *pongs) {
 		}
 		ps.next, ps.out, ps.has = ps.out[:0], ps.next, false
 		ps.mu.Unlock()
-		if err := rd.s.w.WritePong(ps.out); err != nil {
+		if err := w.WritePong(ps.out); err != nil {
 			ps.mu.Lock()
 			ps.busy, ps.has = false, false
 			ps.mu.Unlock()
-			rd.c.CloseWithError(closeInternal, "", fmt.Errorf("write pong: %w", err))
+			w.PongFailed(fmt.Errorf("write pong: %w", err))
 			return
 		}
 	}
 }
+
+// OnPing answers a ping (wsio.PingHandler).
+func (rd *reader) OnPing(payload []byte) {
+	if rd.pongs == nil {
+		rd.pongs = new(Pongs)
+	}
+	rd.pongs.Answer(payload, (*streamPongs)(rd))
+}
+
+// streamPongs is a stream's reader as the PongWriter of its pongs.
+type streamPongs reader
+
+func (sp *streamPongs) WritePong(payload []byte) error { return sp.s.w.WritePong(payload) }
+
+func (sp *streamPongs) PongFailed(err error) { sp.c.CloseWithError(closeInternal, "", err) }
 
 // closeInternal is the close code after a failed write.
 const closeInternal = 1011

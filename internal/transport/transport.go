@@ -145,7 +145,7 @@ type reader struct {
 	own   []byte
 	perr  error // the parser's error, final
 	task  *wsrpc.Task
-	pongs *pongs // made on the first ping
+	pongs *Pongs // made on the first ping
 }
 
 func (s *Stream) newReader(c *wsrpc.Conn) *reader {
