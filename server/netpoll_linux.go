@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -130,8 +127,6 @@ func (pc *pconn) isClosed() bool { return pc.state.Load()&stClosed != 0 }
 // peerCode is the code of the peer's close frame, 0 before one came.
 func (pc *pconn) peerCode() int32 { return int32(pc.state.Load() >> stCodeShift) }
 
-const fdRetired = 1 << 30
-
 // netpollEngine starts the pollers on first use.
 func (s *Server) netpollEngine() (*netpoll, error) {
 	s.npOnce.Do(func() { s.np, s.npErr = s.startNetpoll() })
@@ -157,22 +152,6 @@ func (s *Server) startNetpoll() (*netpoll, error) {
 		}
 	}()
 	return np, nil
-}
-
-func fdOf(nc net.Conn) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return -1, errors.New("not a syscall.Conn")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return -1, err
-	}
-	return fd, nil
 }
 
 // netpollAccepted serves a connection that Serve accepted from a TCP
@@ -207,60 +186,6 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 		s.wg.Done()
 	}
 	return true
-}
-
-// pollHandshake is a netpoll connection's handshake with its timeout:
-// stop fires expire, which shuts pc down. They are pooled, timer included.
-type pollHandshake struct {
-	handshake
-	stop     *time.Timer
-	deadline time.Time // when stop fires: the end of the request's context
-	pc       atomic.Pointer[pconn]
-}
-
-// maxKeptHandshake is the largest handshake buffer pooled for reuse.
-const maxKeptHandshake = 2 << 10
-
-var handshakes sync.Pool
-
-// startHandshake returns a pooled handshake for pc whose timeout runs.
-func startHandshake(pc *pconn, max int, timeout time.Duration) *pollHandshake {
-	h, _ := handshakes.Get().(*pollHandshake)
-	if h == nil {
-		h = new(pollHandshake)
-	}
-	h.max = max
-	h.deadline = time.Now().Add(timeout)
-	h.pc.Store(pc)
-	if h.stop == nil {
-		h.stop = time.AfterFunc(timeout, h.expire)
-	} else {
-		h.stop.Reset(timeout)
-	}
-	return h
-}
-
-func (h *pollHandshake) expire() {
-	if pc := h.pc.Load(); pc != nil {
-		pc.shutdown(errHandshakeTimeout)
-	}
-}
-
-var errHandshakeTimeout = errors.New("handshake timeout")
-
-// finish stops the timeout and reports whether it had not fired; then, and
-// only then, release may pool h.
-func (h *pollHandshake) finish() bool { return h.stop.Stop() }
-
-// release pools h once its connection no longer uses its buffer.
-func (h *pollHandshake) release() {
-	h.pc.Store(nil)
-	if cap(h.buf) <= maxKeptHandshake {
-		h.buf = h.buf[:0]
-	} else {
-		h.buf = nil
-	}
-	handshakes.Put(h)
 }
 
 // netpollAdd puts nc under epoll. up is nil for a connection that still has
@@ -392,52 +317,6 @@ func (p *poller) closeAll() {
 	}
 }
 
-// acquire marks a use of the descriptor; false once it is retired.
-func (pc *pconn) acquire() bool {
-	for {
-		v := pc.fdRef.Load()
-		if v&fdRetired != 0 {
-			return false
-		}
-		if pc.fdRef.CompareAndSwap(v, v+1) {
-			return true
-		}
-	}
-}
-
-// release ends a use, closing the descriptor if it was the last use of a
-// retired one.
-func (pc *pconn) release() {
-	if pc.fdRef.Add(-1) == fdRetired {
-		pc.closeFD()
-	}
-}
-
-// retire closes the descriptor now, or once its last use ends; uses under
-// way are woken by shutting the socket down. It runs once (from shutdown),
-// and holds a use of its own while it shuts the socket down, so that the
-// last other use cannot close the descriptor under it.
-func (pc *pconn) retire() {
-	for {
-		v := pc.fdRef.Load()
-		if pc.fdRef.CompareAndSwap(v, (v+1)|fdRetired) {
-			if v > 0 {
-				_ = unix.Shutdown(int(pc.fd), unix.SHUT_RDWR)
-			}
-			pc.release()
-			return
-		}
-	}
-}
-
-func (pc *pconn) closeFD() {
-	if pc.nc != nil {
-		_ = pc.nc.Close()
-		return
-	}
-	_ = unix.Close(int(pc.fd))
-}
-
 // onReadable reads once and processes what arrived.
 func (pc *pconn) onReadable() {
 	if pc.isClosed() || !pc.acquire() {
@@ -503,40 +382,6 @@ func (pc *pconn) onData(data []byte) {
 	pc.readDone(p)
 }
 
-// handshake answers the complete upgrade request in hs (rest is what
-// followed it) and starts the connection; false when it ended instead.
-// It releases hs.
-func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
-	s := pc.p.srv
-	a, err := s.upgrade(pc, hs.buf, hs.deadline, pc.writeHandshake)
-	// Only a timeout that has not fired lets hs be pooled (expire may be
-	// running); a fired one shut pc down.
-	stopped := hs.finish()
-	if err != nil {
-		pc.refuse(err)
-		if stopped {
-			hs.release()
-		}
-		return false
-	}
-	ok := stopped && pc.start(nil, hs.buf, a.ext != "", a.identity)
-	if ok && len(rest) > 0 {
-		// Frames sent with the request: fed now, while rest (hs.buf's)
-		// is still valid; the parser copies what it keeps at Detach.
-		p := pc.reading()
-		p.Feed(rest)
-		if _, ended := pc.messages(p, 0); ended {
-			ok = false
-		} else {
-			pc.readDone(p)
-		}
-	}
-	if stopped {
-		hs.release()
-	}
-	return ok && !pc.isClosed()
-}
-
 // reading returns pc's parser, lending one from the pool if pc has none.
 func (pc *pconn) reading() *wsio.Parser {
 	p := pc.parser
@@ -592,34 +437,6 @@ func (pc *pconn) readDone(p *wsio.Parser) {
 	_ = pc.conn.Flush(false)
 }
 
-// start makes the engine connection once the upgrade is done; deflate says
-// whether permessage-deflate was negotiated, who is what Identify gave. false means pc was shut down
-// meanwhile (the connection is then dropped, never started).
-func (pc *pconn) start(req *http.Request, head []byte, deflate bool, who identity) bool {
-	s := pc.p.srv
-	if deflate {
-		pc.setState(stDeflate)
-	}
-	pc.w.Init(pc, wsio.Server)
-	if deflate {
-		pc.w.EnableDeflate(s.compression())
-	}
-	conn := s.newConn(pc, req, head, who)
-	// shutdown sets stClosed before it reads pc.conn under p.mu: either it
-	// sees conn, or this sees stClosed.
-	pc.p.mu.Lock()
-	closed := pc.isClosed()
-	if !closed {
-		pc.conn = conn
-	}
-	pc.p.mu.Unlock()
-	if closed {
-		return false
-	}
-	s.startConn(conn)
-	return true
-}
-
 // protocolEnd handles a parser error: the peer's close, or a violation.
 func (pc *pconn) protocolEnd(err error) {
 	var ce *wsio.CloseError
@@ -641,229 +458,4 @@ func (pc *pconn) protocolEnd(err error) {
 		return
 	}
 	pc.offPoller(func() { _ = conn.CloseWithError(int(ce.Code), ce.Reason, err) })
-}
-
-func (pc *pconn) refuse(err error) {
-	if pc.hs != nil {
-		pc.hs.stop.Stop()
-	}
-	var he *httpError
-	if errors.As(err, &he) {
-		_ = pc.writeHandshake(he.response())
-	}
-	pc.shutdown(err)
-}
-
-// shutdown removes the connection from epoll and closes it. Idempotent.
-func (pc *pconn) shutdown(cause error) {
-	if !pc.setState(stClosed) {
-		return
-	}
-	p := pc.p
-	p.mu.Lock()
-	p.removeLocked(pc)
-	conn := pc.conn
-	p.mu.Unlock()
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(pc.fd), nil)
-	pc.retire()
-	s := p.srv
-	if conn == nil {
-		s.wg.Done()
-		return
-	}
-	end := func() {
-		conn.HandleClose(cause)
-		s.remove(conn)
-		s.wg.Done()
-	}
-	if s.closeHookRuns() {
-		s.workers.Go(end) // the OnClose hook never runs on a poller
-		return
-	}
-	end()
-}
-
-// errWouldBlock is a handshake response that did not fit the socket's
-// buffer at once: the poller never waits for a client.
-var errWouldBlock = errors.New("wsrpc server: the client does not read its handshake response")
-
-// writeHandshake writes a handshake response from the poller, which must
-// not wait on a client: on a bare descriptor a response that does not fit
-// the socket's buffer at once fails; through a net.Conn the write may take
-// a second at most.
-func (pc *pconn) writeHandshake(b []byte) error {
-	if pc.nc != nil {
-		_ = pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, err := pc.nc.Write(b)
-		_ = pc.nc.SetWriteDeadline(time.Time{})
-		return err
-	}
-	_, err := pc.writeFD(b, false)
-	return err
-}
-
-// setDeadline bounds the writes that follow.
-func (pc *pconn) setDeadline(d time.Duration) { pc.deadline.Store(time.Now().Add(d).UnixNano()) }
-
-func (pc *pconn) deadlineTime() time.Time {
-	if d := pc.deadline.Load(); d != 0 {
-		return time.Unix(0, d)
-	}
-	return time.Time{}
-}
-
-// Write writes b to the socket (the wsio.Writer's destination, so it runs
-// under the writer's lock). Each write gets the write timeout from its own
-// start, so no write (a pong) extends the deadline of another one under
-// way; once Close began, its shorter deadline stands.
-func (pc *pconn) Write(b []byte) (int, error) {
-	if pc.state.Load()&stCloseSent == 0 {
-		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
-	}
-	if pc.nc != nil {
-		if !pc.acquire() {
-			return 0, net.ErrClosed
-		}
-		defer pc.release()
-		_ = pc.nc.SetWriteDeadline(pc.deadlineTime())
-		return pc.nc.Write(b)
-	}
-	return pc.writeFD(b, true)
-}
-
-// writeFD writes b to the bare descriptor. When the socket's buffer is
-// full it waits for the client (writeBlocking) if wait is set, and fails
-// with errWouldBlock if not.
-func (pc *pconn) writeFD(b []byte, wait bool) (int, error) {
-	if !pc.acquire() {
-		return 0, net.ErrClosed
-	}
-	defer pc.release()
-	total := 0
-	for total < len(b) {
-		n, err := unix.Write(int(pc.fd), b[total:])
-		if n > 0 {
-			total += n
-		}
-		switch {
-		case err == nil, err == unix.EINTR:
-		case err == unix.EAGAIN && wait:
-			n, err := pc.writeBlocking(b[total:])
-			return total + n, err
-		case err == unix.EAGAIN:
-			return total, errWouldBlock
-		default:
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-// writeBlocking writes to a socket whose buffer is full, waiting in the
-// runtime's poller (on a duplicate of the descriptor, made for this write)
-// until the client reads or the deadline passes. The caller holds a use
-// of the descriptor.
-func (pc *pconn) writeBlocking(b []byte) (int, error) {
-	dfd, err := unix.FcntlInt(uintptr(pc.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	f := os.NewFile(uintptr(dfd), "wsrpc")
-	nc, err := net.FileConn(f) // duplicates it again, for the runtime's poller
-	_ = f.Close()
-	if err != nil {
-		return 0, err
-	}
-	defer nc.Close()
-	_ = nc.SetWriteDeadline(pc.deadlineTime())
-	return nc.Write(b)
-}
-
-// remoteAddr is the client's address as net/http writes it, or "".
-// RemoteAddr returns the client's address, or nil once the connection is
-// closed.
-func (pc *pconn) RemoteAddr() net.Addr {
-	if pc.nc != nil {
-		return pc.nc.RemoteAddr()
-	}
-	return pc.sockAddr(unix.Getpeername)
-}
-
-// LocalAddr returns the server's address of the connection, or nil once it
-// is closed.
-func (pc *pconn) LocalAddr() net.Addr {
-	if pc.nc != nil {
-		return pc.nc.LocalAddr()
-	}
-	return pc.sockAddr(unix.Getsockname)
-}
-
-func (pc *pconn) sockAddr(get func(int) (unix.Sockaddr, error)) net.Addr {
-	if !pc.acquire() {
-		return nil
-	}
-	defer pc.release()
-	sa, err := get(int(pc.fd))
-	if err != nil {
-		return nil
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
-	case *unix.SockaddrInet6:
-		addr := &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
-		if a.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				addr.Zone = ifi.Name
-			}
-		}
-		return addr
-	}
-	return nil
-}
-
-// OnPing answers a ping (wsio.PingHandler) through the shared pong policy
-// (transport.Pongs): off the poller, the latest ping first.
-func (pc *pconn) OnPing(payload []byte) {
-	if pc.pongs == nil { // only the poller calls OnPing
-		pc.pongs = new(transport.Pongs)
-	}
-	pc.pongs.Answer(payload, pc)
-}
-
-// WritePong writes a pong (transport.PongWriter).
-func (pc *pconn) WritePong(payload []byte) error { return pc.w.WritePong(payload) }
-
-// PongFailed closes the connection after a pong could not be written
-// (transport.PongWriter).
-func (pc *pconn) PongFailed(err error) {
-	if c := pc.conn; c != nil {
-		_ = c.CloseWithError(int(ws.StatusInternalServerError), "", err)
-		return
-	}
-	pc.shutdown(err)
-}
-
-// WriteMessages implements wsrpc.Transport: writes go straight to the socket
-// from the goroutine that flushes (a handler's, or one the engine starts),
-// so the poller never waits on a slow reader.
-func (pc *pconn) WriteMessages(msgs [][]byte) error {
-	return pc.w.WriteTexts(msgs)
-}
-
-// Close implements wsrpc.Transport.
-func (pc *pconn) Close(code int, reason string) error {
-	if !pc.setState(stCloseSent) {
-		return nil
-	}
-	code, reason = transport.EchoPeer(pc.peerCode(), code, reason)
-	pc.setDeadline(transport.CloseTimeout)
-	_ = pc.w.WriteClose(ws.StatusCode(code), reason)
-	if pc.state.Load()&stPeerClosed != 0 {
-		pc.shutdown(nil)
-		return nil
-	}
-	// Wait for the peer's close frame, but not forever.
-	time.AfterFunc(transport.CloseTimeout, func() { pc.shutdown(nil) })
-	return nil
 }
