@@ -2,6 +2,7 @@ package wsrpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -186,7 +187,7 @@ func testBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	creg := wsrpc.NewRegistry()
-	creg.MustAdd("hello", func(ctx context.Context) bool {
+	creg.MustAdd("hello", func(ctx context.Context, _ json.RawMessage) bool {
 		select {
 		case <-block:
 		case <-ctx.Done():
@@ -197,7 +198,10 @@ func testBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 	// params are larger than the socket buffers (the server's send buffer
 	// is at most 4 MiB on Linux by default, the client's receive buffer
 	// 4 KiB), so the first call's write to it blocks.
-	dial(t, url, &client.Options{Registry: creg, MaxMessageSize: 64 << 20})
+	// Its hello calls of earlier cases still run (holding 8 MiB each) when
+	// the next one comes: let it hold them all.
+	dial(t, url, &client.Options{Registry: creg, MaxMessageSize: 64 << 20,
+		Options: wsrpc.Options{MaxQueuedBytes: 64 << 20}})
 	stuck := dialRaw(t, url)
 	require.NoError(t, stuck.nc.(*net.TCPConn).SetReadBuffer(4<<10))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 2 }, 5*time.Second, time.Millisecond)
