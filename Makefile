@@ -4,6 +4,9 @@
 #   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server)
 GO ?= go
 FUZZTIME ?= 10s
+# Every package of every module of the workspace (go.work): the root module
+# and the integrations and examples that live in modules of their own.
+PKGS = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
 .PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client
 
@@ -17,15 +20,15 @@ test: interop-deps browser-deps vet unit fuzz-short
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
-	$(GO) vet ./...
-	GOOS=darwin $(GO) vet ./...
-	GOOS=windows $(GO) build ./...
+	$(GO) vet $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
+	GOOS=windows $(GO) build $(PKGS)
 
 # Everything once, with the race detector. The behaviour suites run each test
 # under every server engine (http, goroutine, netpoll) as subtests;
 # WSRPC_TEST_ENGINE=netpoll (say) narrows a run to one engine.
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 # Under CI=true or WSRPC_REQUIRE_INTEROP=1 a missing npm fails here, as the
 # interop tests would.
@@ -67,4 +70,4 @@ generate:
 	$(GO) generate ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
