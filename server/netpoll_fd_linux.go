@@ -85,7 +85,7 @@ func (pc *pconn) shutdown(cause error) {
 	p := pc.p
 	p.mu.Lock()
 	p.removeLocked(pc)
-	conn := pc.conn
+	conn := pc.sess.Conn()
 	p.mu.Unlock()
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(pc.fd), nil)
 	pc.retire()

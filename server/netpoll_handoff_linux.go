@@ -4,8 +4,6 @@ package server
 
 import (
 	"golang.org/x/sys/unix"
-
-	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
 
 // A poller only reads bytes and hands whole messages to the engine; what
@@ -61,19 +59,27 @@ func (pc *pconn) resume() {
 	}
 }
 
-// handOff parks pc and lets a worker handle the messages p holds, then
-// resume it.
-func (pc *pconn) handOff(p *wsio.Parser) {
-	p.Detach() // from here on p must not refer to the poller's buffer
+// handOff parks pc and lets a worker handle the messages its session
+// holds, then resume it.
+func (pc *pconn) handOff() {
+	pc.sess.Detach() // from here on the session must not refer to the poller's buffer
 	if !pc.park() {
 		return
 	}
 	pc.p.srv.workers.Go(func() {
-		if _, ended := pc.messages(p, 0); !ended {
-			pc.readDone(p)
-		}
+		pc.handle()
 		pc.resume()
 	})
+}
+
+// handle hands the whole messages the session holds to the engine and
+// ends the read.
+func (pc *pconn) handle() {
+	if _, err := pc.sess.Handle(0); err != nil {
+		pc.endRead(err)
+		return
+	}
+	pc.sess.Release(false)
 }
 
 // offPoller runs end, which ends the connection and so runs its OnClose
@@ -97,9 +103,6 @@ func (pc *pconn) offPoller(end func()) {
 // feedOffPoller handles bytes that came with a connection before the
 // poller sees it, on the calling goroutine.
 func (pc *pconn) feedOffPoller(b []byte) {
-	p := pc.reading()
-	p.Feed(b)
-	if _, ended := pc.messages(p, 0); !ended {
-		pc.readDone(p)
-	}
+	pc.sess.Buffer(b)
+	pc.handle()
 }

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
 
 // pollHandshake is a netpoll connection's handshake with its timeout:
@@ -88,14 +86,8 @@ func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
 	ok := stopped && pc.start(nil, hs.buf, a.ext != "", a.identity)
 	if ok && len(rest) > 0 {
 		// Frames sent with the request: fed now, while rest (hs.buf's)
-		// is still valid; the parser copies what it keeps at Detach.
-		p := pc.reading()
-		p.Feed(rest)
-		if _, ended := pc.messages(p, 0); ended {
-			ok = false
-		} else {
-			pc.readDone(p)
-		}
+		// is still valid; the session copies what it keeps at Release.
+		pc.feedOffPoller(rest)
 	}
 	if stopped {
 		hs.release()
@@ -104,24 +96,19 @@ func (pc *pconn) handshake(hs *pollHandshake, rest []byte) bool {
 }
 
 // start makes the engine connection once the upgrade is done; deflate says
-// whether permessage-deflate was negotiated, who is what Identify gave. false means pc was shut down
-// meanwhile (the connection is then dropped, never started).
+// whether permessage-deflate was negotiated, who is what Identify gave.
+// false means pc was shut down meanwhile (the connection is then dropped,
+// never started).
 func (pc *pconn) start(req *http.Request, head []byte, deflate bool, who identity) bool {
 	s := pc.p.srv
-	if deflate {
-		pc.setState(stDeflate)
-	}
-	pc.w.Init(pc, wsio.Server)
-	if deflate {
-		pc.w.EnableDeflate(s.compression())
-	}
-	conn := s.newConn(pc, req, head, who)
-	// shutdown sets stClosed before it reads pc.conn under p.mu: either it
-	// sees conn, or this sees stClosed.
+	pc.sess.Init(pc, &s.session, deflate)
+	conn := s.newConn(&pc.sess, req, head, who)
+	// shutdown sets stClosed before it reads the session's Conn under p.mu:
+	// either it sees conn, or this sees stClosed.
 	pc.p.mu.Lock()
 	closed := pc.isClosed()
 	if !closed {
-		pc.conn = conn
+		pc.sess.Attach(conn)
 	}
 	pc.p.mu.Unlock()
 	if closed {

@@ -10,14 +10,10 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
-	wsrpc "github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/internal/transport"
-	"github.com/wsrpc/wsrpc-go/internal/wsio"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 const netpollSupported = true
@@ -76,33 +72,29 @@ func (p *poller) removeLocked(pc *pconn) {
 	}
 }
 
-// parsers lends frame parsers to connections while they hold part of a
-// frame: an idle connection keeps none.
-var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
-
-// pconn is one connection under the netpoll engine, and its Transport.
+// pconn is one connection under the netpoll engine: the Host of its
+// session (which is the connection's Transport), the descriptor and its
+// place in the poller.
 //
 // It is what an idle connection costs besides its wsrpc.Conn, so it is kept
-// small: the flags and the peer's close code share one word, and the
-// descriptor's use count is one atomic.
+// small: the session lends its parser only while a frame is incomplete,
+// the flags share one word, and the descriptor's use count is one atomic.
 type pconn struct {
-	p      *poller
-	nc     *netConn // nil for a descriptor the server accepted itself
-	fd     int32
-	slot   int32          // the connection's place in p.slots
-	hs     *pollHandshake // until the upgrade completes
-	parser *wsio.Parser   // only while a frame or message is incomplete
-	conn   *wsrpc.Conn
-	pongs  *transport.Pongs // made on the first ping
-	w      wsio.Writer
+	p  *poller
+	nc *netConn       // nil for a descriptor the server accepted itself
+	hs *pollHandshake // until the upgrade completes
 
-	state atomic.Uint32 // st… flags; the peer's close code in the top 16 bits
+	deadline atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
+	fd       int32
+	slot     int32         // the connection's place in p.slots
+	state    atomic.Uint32 // st… flags
 	// fdRef counts the uses of the descriptor under way, with fdRetired
 	// set once shutdown has run. The descriptor is closed when it is
 	// retired and no read or write uses it any more, so that no use can
 	// reach a number the kernel has given to another connection.
-	fdRef    atomic.Int32
-	deadline atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
+	fdRef atomic.Int32
+
+	sess session.Session // parse, pongs, close handshake: the shared core
 }
 
 // netConn is the net.Conn of a connection the server did not accept itself
@@ -111,21 +103,15 @@ type netConn struct{ net.Conn }
 
 // The flags of pconn.state.
 const (
-	stClosed     = 1 << iota // shutdown ran
-	stCloseSent              // Close wrote (or tried) the close frame
-	stPeerClosed             // the peer's close frame arrived
-	stDeflate                // permessage-deflate was negotiated
-	stParked                 // out of epoll while a worker has it (see park)
-	stCodeShift  = 16
+	stClosed  = 1 << iota // shutdown ran
+	stClosing             // the session began its close handshake
+	stParked              // out of epoll while a worker has it (see park)
 )
 
 // setState sets the flags in bits and reports whether they were all clear.
 func (pc *pconn) setState(bits uint32) bool { return pc.state.Or(bits)&bits == 0 }
 
 func (pc *pconn) isClosed() bool { return pc.state.Load()&stClosed != 0 }
-
-// peerCode is the code of the peer's close frame, 0 before one came.
-func (pc *pconn) peerCode() int32 { return int32(pc.state.Load() >> stCodeShift) }
 
 // netpollEngine starts the pollers on first use.
 func (s *Server) netpollEngine() (*netpoll, error) {
@@ -246,7 +232,7 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 		if pc.hs != nil {
 			pc.hs.stop.Stop()
 		}
-		if pc.conn != nil {
+		if pc.sess.Conn() != nil {
 			// Already started (a ServeUpgraded connection): end it properly.
 			pc.shutdown(err)
 			return nil
@@ -301,13 +287,13 @@ func (p *poller) loop() {
 }
 
 // closeAll drops the connections still in their handshake (the others are
-// closed by their engines). pc.conn is set under p.mu when a handshake
-// completes, so it tells them apart without racing the poller.
+// closed by their engines). The session's Conn is attached under p.mu when
+// a handshake completes, so it tells them apart without racing the poller.
 func (p *poller) closeAll() {
 	p.mu.Lock()
 	var pending []*pconn
 	for _, pc := range p.slots {
-		if pc != nil && pc.conn == nil {
+		if pc != nil && pc.sess.Conn() == nil {
 			pending = append(pending, pc)
 		}
 	}
@@ -366,96 +352,25 @@ func (pc *pconn) onData(data []byte) {
 		pc.handshake(hs, rest) // which handles rest too
 		return
 	}
-	p := pc.reading()
-	p.Feed(data)
-	if s.readsOnWorker() && p.Ready() {
+	sess := &pc.sess
+	sess.Buffer(data)
+	if s.readsOnWorker() && sess.Ready() {
 		// Hooks run for each message: they run on a worker.
-		pc.handOff(p)
+		pc.handOff()
 		return
 	}
-	if more, ended := pc.messages(p, s.engine.InlineBudget); ended {
-		return
-	} else if more {
-		pc.handOff(p)
-		return
-	}
-	pc.readDone(p)
-}
-
-// reading returns pc's parser, lending one from the pool if pc has none.
-func (pc *pconn) reading() *wsio.Parser {
-	p := pc.parser
-	if p == nil {
-		s := pc.p.srv
-		p = parsers.Get().(*wsio.Parser)
-		p.Reset(wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize})
-		if pc.state.Load()&stDeflate != 0 {
-			p.EnableDeflate()
-		}
-		p.SetPingHandler(pc)
-		pc.parser = p
-	}
-	return p
-}
-
-// messages hands the whole messages p holds to the engine. With a
-// positive budget it stops once they took longer than that and reports
-// more when p holds a further frame; ended means the connection ended.
-func (pc *pconn) messages(p *wsio.Parser, budget time.Duration) (more, ended bool) {
-	var start time.Time
-	if budget > 0 {
-		start = time.Now()
-	}
-	for {
-		text, payload, ok, err := p.Next()
-		if err != nil {
-			pc.parser = nil // it may refer to the poller's buffer: not reused
-			pc.protocolEnd(err)
-			return false, true
-		}
-		if !ok {
-			return false, false
-		}
-		if text {
-			pc.conn.HandleMessage(payload)
-			if budget > 0 && p.Ready() && time.Since(start) > budget {
-				return true, false
-			}
-		}
+	more, err := sess.Handle(s.engine.InlineBudget)
+	switch {
+	case err != nil:
+		pc.endRead(err)
+	case more:
+		pc.handOff()
+	default:
+		sess.Release(false)
 	}
 }
 
-// readDone ends the handling of a read: the parser lets go of the read's
-// buffer (and goes back to the pool when idle) and the replies inline
-// routes produced are written.
-func (pc *pconn) readDone(p *wsio.Parser) {
-	p.Detach()
-	if p.Idle() {
-		pc.parser = nil
-		parsers.Put(p)
-	}
-	_ = pc.conn.Flush(false)
-}
-
-// protocolEnd handles a parser error: the peer's close, or a violation.
-func (pc *pconn) protocolEnd(err error) {
-	var ce *wsio.CloseError
-	if !errors.As(err, &ce) {
-		pc.shutdown(err)
-		return
-	}
-	conn := pc.conn
-	if ce.Remote {
-		pc.setState(uint32(uint16(ce.Code))<<stCodeShift | stPeerClosed)
-		var cause error
-		if ce.Code != ws.StatusNormalClosure && ce.Code != ws.StatusNoStatusRcvd && ce.Code != ws.StatusGoingAway {
-			cause = err
-		}
-		pc.offPoller(func() {
-			conn.HandleClose(cause)
-			pc.shutdown(nil)
-		})
-		return
-	}
-	pc.offPoller(func() { _ = conn.CloseWithError(int(ce.Code), ce.Reason, err) })
-}
+// endRead ends the session's read side with err, the peer's close or a
+// violation (the session picks the close code), off the poller when the
+// OnClose hook runs (see offPoller).
+func (pc *pconn) endRead(err error) { pc.offPoller(func() { pc.sess.End(err) }) }

@@ -3,7 +3,7 @@ package server
 import (
 	"log/slog"
 
-	"github.com/wsrpc/wsrpc-go/internal/transport"
+	"github.com/wsrpc/wsrpc-go/internal/crash"
 )
 
 // recoverData ends a connection whose data path (its handshake, the parser,
@@ -15,16 +15,15 @@ func (pc *pconn) recoverData() {
 	if v == nil {
 		return
 	}
-	pc.parser = nil // in an unknown state: not reused
-	conn := pc.conn
+	conn := pc.sess.Conn()
 	var log *slog.Logger // the connection's own, once there is one
 	if conn == nil {
 		log = pc.p.srv.engine.Logger
 	}
-	err := transport.Recovered(conn, log, v)
+	err := crash.Recovered(conn, log, v)
 	if conn == nil {
 		pc.shutdown(err)
 		return
 	}
-	_ = conn.CloseWithError(transport.PanicCode, transport.PanicReason, err)
+	pc.sess.End(err) // 1011; the session's parser, in an unknown state, is dropped
 }

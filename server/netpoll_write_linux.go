@@ -1,7 +1,8 @@
 //go:build linux
 
-// The netpoll engine's write path: writes with their deadline, pongs
-// (the shared transport.Pongs policy), and the close handshake.
+// The netpoll engine's write path: the Host side of the session, writes
+// to the socket with their deadline. The session frames what it writes,
+// answers pings and runs the close handshake.
 
 package server
 
@@ -10,10 +11,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 
-	"github.com/wsrpc/wsrpc-go/internal/transport"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 // setDeadline bounds the writes that follow.
@@ -31,7 +31,7 @@ func (pc *pconn) deadlineTime() time.Time {
 // start, so no write (a pong) extends the deadline of another one under
 // way; once Close began, its shorter deadline stands.
 func (pc *pconn) Write(b []byte) (int, error) {
-	if pc.state.Load()&stCloseSent == 0 {
+	if pc.state.Load()&stClosing == 0 {
 		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
 	}
 	if pc.nc != nil {
@@ -93,48 +93,14 @@ func (pc *pconn) writeBlocking(b []byte) (int, error) {
 	return nc.Write(b)
 }
 
-// OnPing answers a ping (wsio.PingHandler) through the shared pong policy
-// (transport.Pongs): off the poller, the latest ping first.
-func (pc *pconn) OnPing(payload []byte) {
-	if pc.pongs == nil { // only the poller calls OnPing
-		pc.pongs = new(transport.Pongs)
-	}
-	pc.pongs.Answer(payload, pc)
+// Closing cuts the writes short once the session began its close
+// handshake (session.ClosingHost): the close frame and what it waits for
+// take session.CloseTimeout at most.
+func (pc *pconn) Closing() {
+	pc.setState(stClosing)
+	pc.setDeadline(session.CloseTimeout)
 }
 
-// WritePong writes a pong (transport.PongWriter).
-func (pc *pconn) WritePong(payload []byte) error { return pc.w.WritePong(payload) }
-
-// PongFailed closes the connection after a pong could not be written
-// (transport.PongWriter).
-func (pc *pconn) PongFailed(err error) {
-	if c := pc.conn; c != nil {
-		_ = c.CloseWithError(int(ws.StatusInternalServerError), "", err)
-		return
-	}
-	pc.shutdown(err)
-}
-
-// WriteMessages implements wsrpc.Transport: writes go straight to the socket
-// from the goroutine that flushes (a handler's, or one the engine starts),
-// so the poller never waits on a slow reader.
-func (pc *pconn) WriteMessages(msgs [][]byte) error {
-	return pc.w.WriteTexts(msgs)
-}
-
-// Close implements wsrpc.Transport.
-func (pc *pconn) Close(code int, reason string) error {
-	if !pc.setState(stCloseSent) {
-		return nil
-	}
-	code, reason = transport.EchoPeer(pc.peerCode(), code, reason)
-	pc.setDeadline(transport.CloseTimeout)
-	_ = pc.w.WriteClose(ws.StatusCode(code), reason)
-	if pc.state.Load()&stPeerClosed != 0 {
-		pc.shutdown(nil)
-		return nil
-	}
-	// Wait for the peer's close frame, but not forever.
-	time.AfterFunc(transport.CloseTimeout, func() { pc.shutdown(nil) })
-	return nil
-}
+// Drop ends the connection once the session is done with it
+// (session.Host).
+func (pc *pconn) Drop() { pc.shutdown(nil) }

@@ -25,6 +25,7 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/transport"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 // Defaults of Options. Each applies when the field is zero.
@@ -140,6 +141,7 @@ type Server struct {
 	wg      sync.WaitGroup
 
 	workers *wsrpc.WorkerPool // handler goroutines shared by all connections
+	session session.Config    // what every connection's session shares
 
 	npOnce sync.Once // the netpoll engine, started on first use
 	np     *netpoll
@@ -169,6 +171,12 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 	}
 	if s.opts.WriteTimeout <= 0 {
 		s.opts.WriteTimeout = DefaultWriteTimeout
+	}
+	s.session = session.Config{
+		Role:                 wsrpc.RoleServer,
+		MaxMessageSize:       s.opts.MaxMessageSize,
+		CompressionThreshold: s.opts.CompressionThreshold,
+		CompressionLevel:     s.opts.CompressionLevel,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -219,12 +227,6 @@ func (s *Server) negotiate(r *http.Request) string {
 	return wsio.NegotiateDeflate(r.Header.Values(wsio.ExtensionHeader))
 }
 
-// compression is how the server compresses on a connection that
-// negotiated permessage-deflate.
-func (s *Server) compression() wsio.Compression {
-	return wsio.Compression{Threshold: s.opts.CompressionThreshold, Level: s.opts.CompressionLevel}
-}
-
 // serveStream runs an upgraded connection on the calling goroutine until it
 // closes. deflate says whether permessage-deflate was negotiated.
 func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool, who identity) {
@@ -238,10 +240,7 @@ func (s *Server) serveStream(nc net.Conn, rd io.Reader, r *http.Request, head []
 // reader, which lives as long as the connection, starts from a small stack
 // that this set-up did not grow.
 func (s *Server) startStream(nc net.Conn, rd io.Reader, r *http.Request, head []byte, deflate bool, who identity) (*transport.Stream, *wsrpc.Conn) {
-	st := transport.New(nc, rd, wsio.Server, wsio.Limits{MaxMessageSize: s.opts.MaxMessageSize}, s.opts.WriteTimeout)
-	if deflate {
-		st.EnableDeflate(s.compression())
-	}
+	st := transport.NewWith(nc, rd, &s.session, deflate, s.opts.WriteTimeout)
 	c := s.newConn(st, r, head, who)
 	s.startConn(c)
 	return st, c

@@ -14,18 +14,36 @@ import (
 // ErrClosed is returned by writes after WriteClose.
 var ErrClosed = errors.New("wsio: close frame already sent")
 
-// Writer writes frames. It is safe for concurrent use: whole frames are
-// written under a mutex, so a pong or a close never lands inside a data
-// frame.
-type Writer struct {
+// Framer writes whole frames to a destination given with each write. It
+// is safe for concurrent use: frames are written under a mutex, so a pong
+// or a close never lands inside a data frame. It keeps no destination and
+// no compression settings, so that a connection record embedding it stays
+// small (those are the record's, or shared by many connections).
+type Framer struct {
 	mu     sync.Mutex
-	w      io.Writer
-	side   Side
 	closed bool
 	// Masking keys only have to be unpredictable to the page script of a
 	// browser (RFC 6455 §10.3); a ChaCha8 stream seeded from crypto/rand is
-	// that, at a fraction of crypto/rand's cost per frame.
+	// that, at a fraction of crypto/rand's cost per frame. Only a client
+	// masks: rng is nil on a server.
 	rng *mrand.ChaCha8
+}
+
+// Init makes the zero Framer one for the given side. Call it before any
+// write.
+func (f *Framer) Init(side Side) {
+	if side == Client {
+		var seed [32]byte
+		_, _ = rand.Read(seed[:])
+		f.rng = mrand.NewChaCha8(seed)
+	}
+}
+
+// Writer writes frames to one io.Writer: a Framer with its destination and
+// compression. It is safe for concurrent use.
+type Writer struct {
+	f Framer
+	w io.Writer
 	// comp is set when permessage-deflate was negotiated.
 	comp *Compression
 }
@@ -35,40 +53,40 @@ const maxKeptWriteBuffer = 64 << 10
 
 // NewWriter returns a Writer to w for the given side.
 func NewWriter(w io.Writer, side Side) *Writer {
-	wr := new(Writer)
-	wr.Init(w, side)
+	wr := &Writer{w: w}
+	wr.f.Init(side)
 	return wr
-}
-
-// Init makes the zero Writer a Writer to w for the given side, for a
-// Writer kept inside another structure. Call it before any write.
-func (wr *Writer) Init(w io.Writer, side Side) {
-	wr.w, wr.side = w, side
-	if side == Client {
-		var seed [32]byte
-		_, _ = rand.Read(seed[:])
-		wr.rng = mrand.NewChaCha8(seed)
-	}
 }
 
 // EnableDeflate compresses the text messages written from now on that are
 // at least c.Threshold long, for a connection that negotiated
 // permessage-deflate without context takeover. Call it before the first
 // write.
-func (w *Writer) EnableDeflate(c Compression) {
-	c.Threshold, c.Level = c.threshold(), c.level()
-	w.comp = &c
+func (w *Writer) EnableDeflate(c Compression) { w.comp = &c }
+
+// WriteTexts writes each payload as one text frame, all in one write.
+func (w *Writer) WriteTexts(payloads [][]byte) error { return w.f.WriteTexts(w.w, w.comp, payloads) }
+
+// WritePong answers a ping.
+func (w *Writer) WritePong(payload []byte) error { return w.f.WritePong(w.w, payload) }
+
+// WritePing sends a ping.
+func (w *Writer) WritePing(payload []byte) error { return w.f.WritePing(w.w, payload) }
+
+// WriteClose sends a close frame; see Framer.WriteClose.
+func (w *Writer) WriteClose(code ws.StatusCode, reason string) error {
+	return w.f.WriteClose(w.w, code, reason)
 }
 
 // appendFrame appends one unfragmented frame; rsv1 marks it compressed.
-func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool) []byte {
+func (f *Framer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool) []byte {
 	n := len(payload)
 	b0 := byte(0x80) | byte(op)
 	if rsv1 {
 		b0 |= 0x40
 	}
 	var maskBit byte
-	if w.side == Client {
+	if f.rng != nil {
 		maskBit = 0x80
 	}
 	switch {
@@ -80,11 +98,11 @@ func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool
 		buf = append(buf, b0, maskBit|127)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
 	}
-	if w.side != Client {
+	if f.rng == nil {
 		return append(buf, payload...)
 	}
 	var key [4]byte
-	binary.LittleEndian.PutUint32(key[:], uint32(w.rng.Uint64()))
+	binary.LittleEndian.PutUint32(key[:], uint32(f.rng.Uint64()))
 	buf = append(buf, key[:]...)
 	start := len(buf)
 	buf = append(buf, payload...)
@@ -96,30 +114,32 @@ func (w *Writer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool
 // connection holds none.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// writeFrames writes the frames of op with each payload, in one write.
-func (w *Writer) writeFrames(op ws.OpCode, payloads ...[]byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
+// writeFrames writes the frames of op with each payload to dst, in one
+// write; text payloads of comp.Threshold or more are compressed when comp
+// is not nil.
+func (f *Framer) writeFrames(dst io.Writer, comp *Compression, op ws.OpCode, payloads ...[]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
 		return ErrClosed
 	}
 	bp := writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	var scratch *[]byte
 	for _, p := range payloads {
-		if c := w.comp; c != nil && op == ws.OpText && len(p) >= c.Threshold {
+		if comp != nil && op == ws.OpText && len(p) >= comp.threshold() {
 			if scratch == nil {
 				scratch = writeBufs.Get().(*[]byte)
 			}
-			if z, ok := compress((*scratch)[:0], p, c.Level); ok {
+			if z, ok := compress((*scratch)[:0], p, comp.level()); ok {
 				*scratch = z
-				buf = w.appendFrame(buf, op, z, true)
+				buf = f.appendFrame(buf, op, z, true)
 				continue
 			}
 		}
-		buf = w.appendFrame(buf, op, p, false)
+		buf = f.appendFrame(buf, op, p, false)
 	}
-	_, err := w.w.Write(buf)
+	_, err := dst.Write(buf)
 	putWriteBuf(bp, buf)
 	if scratch != nil {
 		putWriteBuf(scratch, *scratch)
@@ -135,24 +155,25 @@ func putWriteBuf(bp *[]byte, buf []byte) {
 	}
 }
 
-// WriteTexts writes each payload as one text frame, all in one write.
-func (w *Writer) WriteTexts(payloads [][]byte) error {
-	return w.writeFrames(ws.OpText, payloads...)
+// WriteTexts writes each payload as one text frame to dst, all in one
+// write, compressed as comp says (nil: not compressed).
+func (f *Framer) WriteTexts(dst io.Writer, comp *Compression, payloads [][]byte) error {
+	return f.writeFrames(dst, comp, ws.OpText, payloads...)
 }
 
 // WritePong answers a ping.
-func (w *Writer) WritePong(payload []byte) error {
-	return w.writeFrames(ws.OpPong, payload)
+func (f *Framer) WritePong(dst io.Writer, payload []byte) error {
+	return f.writeFrames(dst, nil, ws.OpPong, payload)
 }
 
 // WritePing sends a ping.
-func (w *Writer) WritePing(payload []byte) error {
-	return w.writeFrames(ws.OpPing, payload)
+func (f *Framer) WritePing(dst io.Writer, payload []byte) error {
+	return f.writeFrames(dst, nil, ws.OpPing, payload)
 }
 
 // WriteClose sends a close frame with code and reason (cut to fit the 125
 // bytes of a control frame). Later writes return ErrClosed.
-func (w *Writer) WriteClose(code ws.StatusCode, reason string) error {
+func (f *Framer) WriteClose(dst io.Writer, code ws.StatusCode, reason string) error {
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}
@@ -162,9 +183,9 @@ func (w *Writer) WriteClose(code ws.StatusCode, reason string) error {
 	if code == ws.StatusNoStatusRcvd || code == 0 {
 		body = nil
 	}
-	err := w.writeFrames(ws.OpClose, body)
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
+	err := f.writeFrames(dst, nil, ws.OpClose, body)
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
 	return err
 }

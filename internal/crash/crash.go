@@ -1,4 +1,7 @@
-package transport
+// Package crash turns a panic on a connection's read path into that
+// connection's cause of closing: the session core, both engines and the
+// client share it.
+package crash
 
 import (
 	"errors"
@@ -11,18 +14,18 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 )
 
-// PanicCode and PanicReason are the close frame of a connection whose read
-// path panicked.
+// Code and Reason are the close frame of a connection whose read path
+// panicked.
 const (
-	PanicCode   = int(ws.StatusInternalServerError) // 1011
-	PanicReason = "internal error"
+	Code   = int(ws.StatusInternalServerError) // 1011
+	Reason = "internal error"
 )
 
 // Recovered turns a panic caught on a connection's read path (parsing, or
 // code it runs) into the connection's cause of closing, which matches
 // wsrpc.ErrReadPanic. It logs v with the stack at Error level to log, or to
 // c's logger when log is nil; a logger that panics itself is ignored. The
-// caller closes the connection (with PanicCode). Call it from the deferred
+// caller closes the connection (with Code). Call it from the deferred
 // function that recovered, so that the stack is the panic's.
 func Recovered(c *wsrpc.Conn, log *slog.Logger, v any) error {
 	if log == nil && c != nil {
@@ -42,13 +45,5 @@ func Recovered(c *wsrpc.Conn, log *slog.Logger, v any) error {
 	return fmt.Errorf("%w: %v", wsrpc.ErrReadPanic, v)
 }
 
-// recoverStep ends a step that panicked: the reader stops with the panic as
-// its cause (loop returns it, finish closes with PanicCode).
-func (rd *reader) recoverStep() {
-	if v := recover(); v != nil {
-		rd.perr = Recovered(rd.c, nil, v)
-	}
-}
-
-// isPanic reports whether cause is a read path's panic.
-func isPanic(cause error) bool { return errors.Is(cause, wsrpc.ErrReadPanic) }
+// IsPanic reports whether cause is a read path's panic.
+func IsPanic(cause error) bool { return errors.Is(cause, wsrpc.ErrReadPanic) }
