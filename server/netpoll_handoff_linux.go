@@ -11,8 +11,8 @@ import (
 // a read whose inline handlers ran past InlineBudget, the OnClose hook)
 // goes to a worker. Meanwhile the connection is parked: out of epoll, so
 // that the poller neither reads it nor spins on its level-triggered
-// readiness, and the worker owns its poller-side state (handshake, parser,
-// pongs) alone. resume puts it back once the worker is done.
+// readiness, and the worker owns its poller-side state (the handshake, the
+// session's read side) alone. resume puts it back once the worker is done.
 
 // park takes pc out of epoll; false when it is closed (nothing to do).
 // Parking a parked connection is a no-op.
