@@ -223,10 +223,6 @@ func (s *Session) has(bits uint32) bool { return s.state.Load()&bits != 0 }
 // peerCode is the code of the peer's close frame, 0 before one came.
 func (s *Session) peerCode() int32 { return int32(s.state.Load() >> stCodeShift) }
 
-// CloseSent reports whether the close handshake began on this side: a
-// host's writes from then on take CloseTimeout at most.
-func (s *Session) CloseSent() bool { return s.has(stCloseSent) }
-
 // parsers lends frame parsers to sessions while they hold part of a frame:
 // an idle session keeps none.
 var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
