@@ -58,7 +58,8 @@ FUZZ_TARGETS = \
 	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
 	.:FuzzParams \
-	./server:FuzzHandshake
+	./server:FuzzHandshake \
+	./session:FuzzFeed
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
