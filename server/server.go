@@ -142,6 +142,7 @@ type Server struct {
 
 	workers *wsrpc.WorkerPool // handler goroutines shared by all connections
 	session session.Config    // what every connection's session shares
+	queued  session.Config    // session, for hosts whose writes never block (Upgrade)
 
 	npOnce sync.Once // the netpoll engine, started on first use
 	np     *netpoll
@@ -178,6 +179,8 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 		CompressionThreshold: s.opts.CompressionThreshold,
 		CompressionLevel:     s.opts.CompressionLevel,
 	}
+	s.queued = s.session
+	s.queued.WriteNeverBlocks = true
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }

@@ -40,6 +40,7 @@ var ErrRefused = errors.New("wsrpc server: upgrade refused")
 // from a worker if they may block. Bounding the time a client takes to
 // send its head (Options.HandshakeTimeout) is the program's: it owns the
 // timers. The connection counts for Shutdown until the session drops it.
+// A host that queues its writes says so with session.QueueingHost.
 func (s *Server) Upgrade(h session.Host, buf []byte, remote net.Addr) (sess *session.Session, n int, err error) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 && len(buf) <= s.maxHandshake() {
@@ -61,7 +62,11 @@ func (s *Server) Upgrade(h session.Host, buf []byte, remote net.Addr) (sess *ses
 		s.wg.Done()
 		return nil, 0, refuseUpgrade(h, err)
 	}
-	sess = session.New(uh, &s.session, a.ext != "")
+	cfg := &s.session
+	if qh, ok := h.(session.QueueingHost); ok && qh.WriteNeverBlocks() {
+		cfg = &s.queued
+	}
+	sess = session.New(uh, cfg, a.ext != "")
 	uh.conn = s.newConn(sess, nil, head, a.identity)
 	sess.Attach(uh.conn)
 	s.startConn(uh.conn)

@@ -78,6 +78,16 @@ type ClosingHost interface {
 	Closing()
 }
 
+// QueueingHost is a Host that says whether its Write never blocks: it
+// queues the bytes for the program's loop and returns, as gnet's
+// AsyncWrite does. server.Upgrade gives such a host a session with
+// Config.WriteNeverBlocks: the replies of inline routes and the pongs are
+// written on the goroutine that feeds it, not handed to another one.
+type QueueingHost interface {
+	Host
+	WriteNeverBlocks() bool
+}
+
 // CloseTimeout is how long a side that sent a close frame waits for the
 // peer's close frame before it drops the connection.
 const CloseTimeout = 2 * time.Second

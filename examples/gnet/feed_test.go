@@ -112,6 +112,17 @@ func TestByteAtATime(t *testing.T) {
 
 	send(maskedText(`{"id":3,"method":"subtract","params":{"a":1,"b":9}}`))
 	require.JSONEq(t, `{"id":3,"result":-8}`, readReply(t, nc, br))
+
+	ping, err := ws.CompileFrame(ws.MaskFrameInPlace(ws.NewPingFrame([]byte("hello"))))
+	require.NoError(t, err)
+	send(ping)
+	for {
+		h, payload := readFrame(t, nc, br)
+		if h.OpCode == ws.OpPong {
+			require.Equal(t, "hello", string(payload))
+			break
+		}
+	}
 }
 
 // closeCode reads frames until a close frame and returns its code, then

@@ -172,5 +172,9 @@ func (hs *host) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// WriteNeverBlocks tells Upgrade that writes queue (session.QueueingHost):
+// the session then writes inline replies and pongs from the loop itself.
+func (hs *host) WriteNeverBlocks() bool { return true }
+
 // Drop closes the connection (after what was queued before it).
 func (hs *host) Drop() { _ = hs.c.Close() }
