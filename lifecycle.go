@@ -106,8 +106,13 @@ func (c *Conn) recoverHook(name string) {
 	}
 }
 
-// onEvent hands an event to Options.OnEvent, recovering a panic.
+// onEvent hands an event to Options.OnEvent, through the interceptors,
+// recovering a panic.
 func (c *Conn) onEvent(msg []byte) {
+	if ch := c.opts.chains; ch != nil {
+		_ = c.runOutgoing(connContext{c}, ch.event, &Invocation{Conn: c, Kind: KindEvent, Params: json.RawMessage(msg)})
+		return
+	}
 	defer c.recoverHook("OnEvent")
 	c.opts.OnEvent(c, json.RawMessage(msg))
 }

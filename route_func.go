@@ -14,7 +14,8 @@ import (
 type funcRoute struct {
 	name   string
 	m      *method
-	inline inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
+	inline    inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
+	intercept Next        // the route's interceptors (see Intercept); nil for none
 }
 
 // inlineHandler marks a function route registered with Inline.
