@@ -22,6 +22,9 @@ import (
 // keeps no reference to msg after it returns. It does not block on the
 // network: replies it produces itself are written asynchronously.
 func (c *Conn) HandleMessage(msg []byte) {
+	if h := c.opts.Hooks; h != nil && h.OnMessage != nil {
+		c.hookMessage(h.OnMessage, false, msg)
+	}
 	// The frame decoder is lenient inside values (it takes 01 as a number):
 	// ids are checked strictly by parseID, params by whatever decodes them
 	// (ping validates what it echoes), and events and raw results are

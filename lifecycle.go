@@ -54,6 +54,14 @@ type Hooks struct {
 	OnCallSuccess func(ctx context.Context, call *CallInfo, result json.RawMessage)
 	// OnCallFail runs when the handler returned an error or panicked.
 	OnCallFail func(ctx context.Context, call *CallInfo, err error)
+
+	// OnMessage sees every text message of the connection: each received
+	// one (sent false) before it is handled, on the reader (keep it quick:
+	// under netpoll that is a poller), and each sent one (sent true) once
+	// the transport wrote it. msg is the message's payload, before any
+	// compression, valid only during the call. Metrics count messages and
+	// bytes with it.
+	OnMessage func(c *Conn, sent bool, msg []byte)
 }
 
 // CallInfo describes an incoming call for the call hooks. Its slices are only
@@ -84,6 +92,11 @@ func (c *Conn) hookCallFail(ctx context.Context, ci *CallInfo, err error) {
 		defer c.recoverHook("OnCallFail")
 		h.OnCallFail(ctx, ci, err)
 	}
+}
+
+func (c *Conn) hookMessage(fn func(*Conn, bool, []byte), sent bool, msg []byte) {
+	defer c.recoverHook("OnMessage")
+	fn(c, sent, msg)
 }
 
 func (c *Conn) hookConnect() {

@@ -127,6 +127,9 @@ func (pc *pconn) isClosed() bool { return pc.state.Load()&stClosed != 0 }
 // peerCode is the code of the peer's close frame, 0 before one came.
 func (pc *pconn) peerCode() int32 { return int32(pc.state.Load() >> stCodeShift) }
 
+// PeerCloseCode is peerCode for wsrpc.Conn.PeerCloseCode.
+func (pc *pconn) PeerCloseCode() int { return int(pc.peerCode()) }
+
 // netpollEngine starts the pollers on first use.
 func (s *Server) netpollEngine() (*netpoll, error) {
 	s.npOnce.Do(func() { s.np, s.npErr = s.startNetpoll() })
