@@ -16,8 +16,8 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
-	wsprom "github.com/wsrpc/wsrpc-go/metrics/prometheus"
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
+	wsprom "github.com/wsrpc/wsrpc-go/metrics/prometheus"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
