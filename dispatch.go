@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"sync"
@@ -227,11 +228,21 @@ func (c *Conn) run(j *callJob) *callJob {
 	w := &j.w
 	*w = jwriter.Writer{}
 	w.Buffer.Buf = (*bp)[:0]
-	var err error
+	var (
+		err   error
+		start time.Time
+	)
+	debug := c.logs(slog.LevelDebug)
+	if debug {
+		start = time.Now()
+	}
 	if c.opts.chains == nil && j.routeIntercept() == nil {
 		err = c.execute(ctx, j, w)
 	} else {
 		err = c.intercepted(ctx, j, w)
+	}
+	if debug {
+		c.logCall(j, time.Since(start), err)
 	}
 	if err != nil {
 		if c.opts.Hooks != nil && c.opts.Hooks.OnCallFail != nil {

@@ -162,6 +162,7 @@ func panicReply(what string) string {
 // Call it once, after the connection is registered and before the first
 // HandleMessage.
 func (c *Conn) Start() {
+	c.logOpen()
 	c.hookConnect()
 	if c.ka.idle != nil {
 		c.ka.idle.lastActive.Store(time.Now().UnixNano())
@@ -301,6 +302,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		p.complete(nil, closedErr)
 	}
 	c.hookClose(cause)
+	c.logClose(cause)
 	if err := c.t.Close(code, reason); err != nil {
 		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
 	}
