@@ -70,7 +70,7 @@ type Tracing struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 
-	mu    sync.Mutex                // protects the following
+	mu    sync.Mutex                 // protects the following
 	conns map[*wsrpc.Conn]trace.Span // the open connections' spans
 }
 
