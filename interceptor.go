@@ -241,7 +241,7 @@ func (c *Conn) intercepted(ctx context.Context, j *callJob, w *jwriter.Writer) (
 	if ch := c.opts.chains; ch != nil {
 		next = ch.call
 	}
-	if err := c.runChain(ctx, next, inv, "an interceptor of "+strconv.Quote(j.method)); err != nil {
+	if err := c.runChain(ctx, next, inv); err != nil {
 		return err
 	}
 	if !inv.wrote {
@@ -259,15 +259,31 @@ func (c *Conn) intercepted(ctx context.Context, j *callJob, w *jwriter.Writer) (
 }
 
 // runChain runs next, turning a panic into a *panicError (logged).
-func (c *Conn) runChain(ctx context.Context, next Next, inv *Invocation, what string) (err error) {
+func (c *Conn) runChain(ctx context.Context, next Next, inv *Invocation) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			pe := recovered(what, p)
+			pe := recovered(inv.interceptorName(), p)
 			pe.log(c)
 			err = pe
 		}
 	}()
 	return next(ctx, inv)
+}
+
+// interceptorName names the interceptors of inv in logs and error replies,
+// e.g. `an interceptor of "kv.get"`.
+func (inv *Invocation) interceptorName() string {
+	what := "an interceptor of "
+	if inv.Kind != KindCall {
+		what += inv.Kind.String()
+		if inv.Method != "" {
+			what += " "
+		}
+	}
+	if inv.Method != "" {
+		what += strconv.Quote(inv.Method)
+	}
+	return what
 }
 
 // refuseCall answers j with an error reply of typ and message, after the
@@ -285,7 +301,7 @@ func (c *Conn) refuseCall(j *callJob, typ, message string) {
 	if j.params != nil {
 		inv.Params = json.RawMessage(j.params)
 	}
-	err := c.runChain(connContext{c}, ch.call, inv, "an interceptor of "+strconv.Quote(j.method))
+	err := c.runChain(connContext{c}, ch.call, inv)
 	if err == nil {
 		var w jwriter.Writer
 		w.RawString(`{"id":`)
@@ -306,13 +322,9 @@ func (c *Conn) refuseCall(j *callJob, typ, message string) {
 // runOutgoing runs an outgoing call or event, or an incoming event, through
 // the side's interceptors; a panic becomes a RuntimeError.
 func (c *Conn) runOutgoing(ctx context.Context, next Next, inv *Invocation) error {
-	what := "an interceptor of " + inv.Kind.String()
-	if inv.Method != "" {
-		what += " " + strconv.Quote(inv.Method)
-	}
-	err := c.runChain(ctx, next, inv, what)
+	err := c.runChain(ctx, next, inv)
 	if _, ok := err.(*panicError); ok {
-		return &Error{Type: TypeRuntimeError, Message: "internal error in " + what + ": it panicked (the details are in the log)"}
+		return &Error{Type: TypeRuntimeError, Message: "internal error in " + inv.interceptorName() + ": it panicked (the details are in the log)"}
 	}
 	return err
 }
