@@ -128,9 +128,27 @@ func newMetrics(side string, opts *Options) *Metrics {
 		receivedBytes:    counter("received_bytes_total", "Payload bytes of the text messages received, before decompression."),
 		sentBytes:        counter("sent_bytes_total", "Payload bytes of the text messages sent, before compression."),
 	}
-	o.Registerer.MustRegister(m.connections, m.connectionsTotal, m.disconnects, m.calls, m.duration,
-		m.messagesReceived, m.messagesSent, m.receivedBytes, m.sentBytes)
+	o.Registerer.MustRegister(m)
 	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.connections, m.connectionsTotal, m.disconnects, m.calls, m.duration,
+		m.messagesReceived, m.messagesSent, m.receivedBytes, m.sentBytes}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
 }
 
 // Instrument hooks m to the options of a side: it puts m's interceptor
