@@ -18,7 +18,8 @@ import (
 // Hooks observe the life of connections and calls: the Go form of the Python
 // reference's signals. Every field is optional. Hooks run synchronously on the
 // goroutine that reached that point: a worker or the connection's own
-// goroutine, never a netpoll poller, so a slow hook delays only its own
+// goroutine, never a netpoll poller (but OnMessage for a received message,
+// which runs where messages are read), so a slow hook delays only its own
 // connection. A panic in a hook is recovered and logged at Error level with
 // its stack (Options.Logger); the connection goes on. A panicking request hook
 // (OnOpen, OnAuthSuccess, OnAuthFail, OnUpgradeFail), like a panicking
