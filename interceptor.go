@@ -200,8 +200,9 @@ func handlerStep(ctx context.Context, inv *Invocation) error {
 	if p, ok := inv.Params.(json.RawMessage); ok {
 		j.params = p
 	}
-	*w = jwriter.Writer{Buffer: w.Buffer}
-	w.Buffer.Buf = w.Buffer.Buf[:0]
+	buf := w.Buffer.Buf[:0] // next may run again (an interceptor that retries)
+	*w = jwriter.Writer{}
+	w.Buffer.Buf = buf
 	if err := inv.Conn.execute(ctx, j, w); err != nil {
 		return err
 	}

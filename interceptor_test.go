@@ -101,6 +101,7 @@ func testInterceptorsIncoming(t *testing.T) {
 	}, recording(&s, "route"), func(ctx context.Context, inv *wsrpc.Invocation, next wsrpc.Next) error {
 		return next(context.WithValue(ctx, ctxKey{}, "from the route"), inv)
 	}))
+	reg.MustAdd("icounter", wsrpc.Intercept(&Counter{}, recording(&s, "route")))
 	reg.MustAdd("inline", wsrpc.Inline(wsrpc.Intercept(func(p json.RawMessage) json.RawMessage { return p }, recording(&s, "route"))))
 	var logs logRecords
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{
@@ -137,6 +138,10 @@ func testInterceptorsIncoming(t *testing.T) {
 			wantSeen: []string{"side call routed registered", "route call routed registered", "route done ok", "side done ok"}},
 		{name: "inline route", method: "inline", params: []int{1}, want: `[1]`,
 			wantSeen: []string{"side call inline registered", "route call inline registered", "route done ok", "side done ok"}},
+		{name: "struct route", method: "icounter.add", params: map[string]int{"n": 2}, want: `{"value":2,"inits":1}`,
+			wantSeen: []string{"side call icounter.add registered", "route call icounter.add registered", "route done ok", "side done ok"}},
+		{name: "struct route, member not exposed", method: "icounter.nope", wantErr: &wsrpc.Error{Type: wsrpc.TypeNotImplemented},
+			wantSeen: []string{"side call icounter.nope", "side done NotImplementedError: Method not implemented"}},
 		{name: "panicking interceptor", method: "boom", wantErr: &wsrpc.Error{Type: wsrpc.TypeRuntimeError},
 			wantSeen: []string{"side call boom registered"}}, // the panic unwinds the outer interceptors too
 	}
@@ -201,6 +206,9 @@ func testInterceptorsOutgoingAndEvents(t *testing.T) {
 		if inv.Kind == wsrpc.KindOutgoingCall && inv.Method == "forbidden" {
 			return wsrpc.NewError("PermissionError", "not from this client")
 		}
+		if inv.Kind == wsrpc.KindOutgoingCall && inv.Method == "boom" {
+			panic("outgoing boom")
+		}
 		return next(ctx, inv)
 	}
 	c, err := client.Dial(ctx, url, &client.Options{Registry: creg, Options: wsrpc.Options{
@@ -219,6 +227,10 @@ func testInterceptorsOutgoingAndEvents(t *testing.T) {
 	require.Equal(t, `server {"type":"bye"}`, recv(t, events, "the client's event"))
 	err = c.Call(ctx, "forbidden", nil, nil)
 	require.ErrorIs(t, err, &wsrpc.Error{Type: "PermissionError"})
+	err = c.Call(ctx, "boom", nil, nil)
+	require.ErrorIs(t, err, &wsrpc.Error{Type: wsrpc.TypeRuntimeError}, "a panicking interceptor of an outgoing call fails it")
+	require.Contains(t, err.Error(), `an interceptor of outgoing_call "boom"`)
+	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 1, "b": 1}, nil), "the connection survives it")
 
 	require.Equal(t, []string{
 		"call callback null",
@@ -226,6 +238,7 @@ func testInterceptorsOutgoingAndEvents(t *testing.T) {
 		"outgoing_call double [21]",
 		"id set true ok",
 		`event  {"type":"bye"}`,
+		`call subtract {"a":1,"b":1}`, // forbidden and boom never left the client
 	}, srvSeen.all())
 	require.Equal(t, []string{
 		"outgoing_call callback null",
@@ -235,6 +248,9 @@ func testInterceptorsOutgoingAndEvents(t *testing.T) {
 		`outgoing_event  {"type":"bye"}`,
 		"outgoing_call forbidden null",
 		"id set false PermissionError: not from this client",
+		"outgoing_call boom null", // the panic unwinds the recorder too
+		"outgoing_call subtract {\"a\":1,\"b\":1}",
+		"id set true ok",
 	}, cliSeen.all())
 }
 
