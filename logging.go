@@ -23,9 +23,9 @@ func (c *Conn) logOpen() {
 	if !c.logs(slog.LevelInfo) {
 		return
 	}
-	now := time.Now()
+	now := monoNow()
 	c.mu.Lock()
-	c.signalsLocked().opened = now
+	c.signalsLocked().opened = max(now, 1)
 	c.mu.Unlock()
 	c.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "wsrpc: connection opened",
 		slog.String("conn", c.id), slog.String("remote", c.remoteString()), slog.String("role", c.roleString()))
@@ -39,13 +39,13 @@ func (c *Conn) logClose(cause error) {
 	}
 	attrs := []slog.Attr{slog.String("conn", c.id), slog.String("remote", c.remoteString()), slog.String("role", c.roleString())}
 	c.mu.Lock()
-	var opened time.Time
+	var opened time.Duration
 	if c.life.sig != nil {
 		opened = c.life.sig.opened
 	}
 	c.mu.Unlock()
-	if !opened.IsZero() {
-		attrs = append(attrs, slog.Duration("duration", time.Since(opened)))
+	if opened != 0 {
+		attrs = append(attrs, slog.Duration("duration", monoNow()-opened))
 	}
 	attrs = append(attrs, slog.String("reason", CloseReason(c, cause)))
 	if cause != nil {
