@@ -57,6 +57,15 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if ch := c.opts.chains; ch != nil {
+		inv := &Invocation{Conn: c, Kind: KindOutgoingCall, Method: method, Params: params, Result: result}
+		return c.runOutgoing(ctx, ch.outCall, inv)
+	}
+	return c.call(ctx, method, params, result, nil)
+}
+
+// call is Call past the interceptors; inv, when not nil, is told the id.
+func (c *Conn) call(ctx context.Context, method string, params, result any, inv *Invocation) error {
 	if c.opts.CallTimeout > 0 {
 		if _, has := ctx.Deadline(); !has {
 			var cancel context.CancelFunc
@@ -72,6 +81,7 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 	if err != nil {
 		return err
 	}
+	inv.setCallID(id)
 	if j, _ := ctx.Value(jobCtxKey{}).(*callJob); j != nil && j.c == c {
 		if j.inline {
 			return ErrInlineCall
@@ -216,6 +226,14 @@ func (c *Conn) Emit(ctx context.Context, event any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if ch := c.opts.chains; ch != nil {
+		return c.runOutgoing(ctx, ch.outEvent, &Invocation{Conn: c, Kind: KindOutgoingEvent, Params: event})
+	}
+	return c.emit(ctx, event)
+}
+
+// emit is Emit past the interceptors.
+func (c *Conn) emit(ctx context.Context, event any) error {
 	var w jwriter.Writer
 	if err := appendJSON(&w, event); err != nil {
 		return fmt.Errorf("wsrpc: encode event: %w", err)

@@ -15,6 +15,7 @@ type connSignals struct {
 	ctxStop func() bool   // unregisters from the parent context
 	done    chan struct{} // made on the first Done
 	value   any           // ConnConfig.Value (see identity.go)
+	opened  time.Duration // monoNow when Start ran, kept only when Info is logged (see logging.go); 0: not kept
 }
 
 // signalsLocked returns c.life.sig, making it (mu held).

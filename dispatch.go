@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"sync"
@@ -22,6 +23,9 @@ import (
 // keeps no reference to msg after it returns. It does not block on the
 // network: replies it produces itself are written asynchronously.
 func (c *Conn) HandleMessage(msg []byte) {
+	if h := c.opts.Hooks; h != nil && h.OnMessage != nil {
+		c.hookMessage(h.OnMessage, false, msg)
+	}
 	// The frame decoder is lenient inside values (it takes 01 as a number):
 	// ids are checked strictly by parseID, params by whatever decodes them
 	// (ping validates what it echoes), and events and raw results are
@@ -51,7 +55,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	}
 	switch {
 	case f.ID == nil:
-		if c.opts.OnEvent != nil && json.Valid(msg) {
+		if (c.opts.OnEvent != nil || c.opts.chains != nil) && json.Valid(msg) {
 			c.onEvent(msg)
 		}
 	case f.Method != nil:
@@ -128,7 +132,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 
 	fr, sr, member, found := c.reg.lookup(name)
 	if !found {
-		c.replyErrorAsync(j.id, TypeNotImplemented, `Callback function "`+name+`" not implemented`)
+		c.refuseCall(j, TypeNotImplemented, `Callback function "`+name+`" not implemented`)
 		return
 	}
 	j.fr, j.member = fr, member
@@ -150,13 +154,13 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		j.inst = c.instanceLocked(sr)
 		if _, e := j.inst.route.member(member); e != nil {
 			c.mu.Unlock()
-			c.replyErrorAsync(j.id, e.Type, e.Message)
+			c.refuseCall(j, e.Type, e.Message)
 			return
 		}
 	}
 	if c.sched.draining {
 		c.mu.Unlock()
-		c.replyErrorAsync(j.id, TypeRuntimeError, "the connection is shutting down and takes no new calls")
+		c.refuseCall(j, TypeRuntimeError, "the connection is shutting down and takes no new calls")
 		return
 	}
 	// An inline route runs here, on the reader, when it starts at once.
@@ -166,7 +170,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	}
 	c.mu.Unlock()
 	if reason != "" {
-		c.replyErrorAsync(j.id, TypeRuntimeError, reason)
+		c.refuseCall(j, TypeRuntimeError, reason)
 		return
 	}
 	if inline != nil {
@@ -224,7 +228,23 @@ func (c *Conn) run(j *callJob) *callJob {
 	w := &j.w
 	*w = jwriter.Writer{}
 	w.Buffer.Buf = (*bp)[:0]
-	if err := c.execute(ctx, j, w); err != nil {
+	var (
+		err   error
+		start time.Time
+	)
+	debug := c.logs(slog.LevelDebug)
+	if debug {
+		start = time.Now()
+	}
+	if c.opts.chains == nil && j.routeIntercept() == nil {
+		err = c.execute(ctx, j, w)
+	} else {
+		err = c.intercepted(ctx, j, w)
+	}
+	if debug {
+		c.logCall(j, time.Since(start), err)
+	}
+	if err != nil {
 		if c.opts.Hooks != nil && c.opts.Hooks.OnCallFail != nil {
 			ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 			c.hookCallFail(ctx, &ci, err)

@@ -101,6 +101,19 @@
 // the peer's type, message and raw error; match it with errors.As, or with
 // errors.Is against an *Error carrying only a Type.
 //
+// # Interceptors and observability
+//
+// An Interceptor wraps calls and events, both ways, on either side:
+// Options.Interceptors for all of a side's, Intercept for one route's. It
+// sees an Invocation (the connection, kind, method, id, params and result),
+// may replace the context the handler gets, and may reject a call with an
+// *Error. With none set a call costs nothing more. CloseReason classifies
+// why a connection ended, Hooks.OnMessage sees every message, and the
+// Logger gets one Info line per connection opened and closed and one Debug
+// line per call. The modules github.com/wsrpc/wsrpc-go/metrics/prometheus
+// and github.com/wsrpc/wsrpc-go/tracing/otel build Prometheus metrics and
+// OpenTelemetry spans on them.
+//
 // # Limits
 //
 // Every limit is a field of Options with a named default: handlers running

@@ -87,3 +87,15 @@ func (e *Error) Is(target error) bool {
 func (e *Error) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireError{Type: e.Type, Message: e.Message})
 }
+
+// ReplyType returns the error type the peer gets in its error reply when a
+// handler (or an interceptor) returns err: an *Error's Type, TimeoutError
+// for context.DeadlineExceeded, RuntimeError for a panic, Exception for any
+// other error; "" for nil. Metrics label outcomes with it.
+func ReplyType(err error) string {
+	if err == nil {
+		return ""
+	}
+	typ, _ := errorTypeMessage(err)
+	return typ
+}

@@ -4,7 +4,6 @@
 package wsrpc
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -179,7 +178,7 @@ func (c *Conn) idleCheck() {
 		c.mu.Unlock()
 		return
 	}
-	c.closeWith(fmt.Errorf("idle for %s (IdleTimeout)", idle.Round(time.Millisecond)), closeGoingAway, "idle timeout")
+	c.closeWith(fmt.Errorf("%w: idle for %s (IdleTimeout)", ErrIdleTimeout, idle.Round(time.Millisecond)), closeGoingAway, "idle timeout")
 }
 
 func (c *Conn) keepaliveTick() {
@@ -190,7 +189,7 @@ func (c *Conn) keepaliveTick() {
 	}
 	if c.kaWaiting {
 		c.mu.Unlock()
-		c.closeWith(errors.New("keepalive: no pong within "+c.pongWait().String()), closeGoingAway, "keepalive timeout")
+		c.closeWith(fmt.Errorf("%w: no pong within %s", ErrKeepaliveTimeout, c.pongWait()), closeGoingAway, "keepalive timeout")
 		return
 	}
 	// The ping is not a pending call: its reply is recognised by ka.id
@@ -239,6 +238,6 @@ func (c *Conn) onPong(errorReply bool) {
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()
 	if !errorReply && rtt > c.opts.ClientTimeout {
-		c.closeWith(fmt.Errorf("keepalive: pong took %s, more than ClientTimeout %s", rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
+		c.closeWith(fmt.Errorf("%w: pong took %s, more than ClientTimeout %s", ErrKeepaliveTimeout, rtt, c.opts.ClientTimeout), closeInternal, "keepalive: peer too slow")
 	}
 }

@@ -18,7 +18,8 @@ import (
 // Hooks observe the life of connections and calls: the Go form of the Python
 // reference's signals. Every field is optional. Hooks run synchronously on the
 // goroutine that reached that point: a worker or the connection's own
-// goroutine, never a netpoll poller, so a slow hook delays only its own
+// goroutine, never a netpoll poller (but OnMessage for a received message,
+// which runs where messages are read), so a slow hook delays only its own
 // connection. A panic in a hook is recovered and logged at Error level with
 // its stack (Options.Logger); the connection goes on. A panicking request hook
 // (OnOpen, OnAuthSuccess, OnAuthFail, OnUpgradeFail), like a panicking
@@ -54,6 +55,14 @@ type Hooks struct {
 	OnCallSuccess func(ctx context.Context, call *CallInfo, result json.RawMessage)
 	// OnCallFail runs when the handler returned an error or panicked.
 	OnCallFail func(ctx context.Context, call *CallInfo, err error)
+
+	// OnMessage sees every text message of the connection: each received
+	// one (sent false) before it is handled, on the reader (keep it quick:
+	// under netpoll that is a poller), and each sent one (sent true) once
+	// the transport wrote it. msg is the message's payload, before any
+	// compression, valid only during the call. Metrics count messages and
+	// bytes with it.
+	OnMessage func(c *Conn, sent bool, msg []byte)
 }
 
 // CallInfo describes an incoming call for the call hooks. Its slices are only
@@ -86,6 +95,11 @@ func (c *Conn) hookCallFail(ctx context.Context, ci *CallInfo, err error) {
 	}
 }
 
+func (c *Conn) hookMessage(fn func(*Conn, bool, []byte), sent bool, msg []byte) {
+	defer c.recoverHook("OnMessage")
+	fn(c, sent, msg)
+}
+
 func (c *Conn) hookConnect() {
 	if h := c.opts.Hooks; h != nil && h.OnConnect != nil {
 		defer c.recoverHook("OnConnect")
@@ -106,8 +120,13 @@ func (c *Conn) recoverHook(name string) {
 	}
 }
 
-// onEvent hands an event to Options.OnEvent, recovering a panic.
+// onEvent hands an event to Options.OnEvent, through the interceptors,
+// recovering a panic.
 func (c *Conn) onEvent(msg []byte) {
+	if ch := c.opts.chains; ch != nil {
+		_ = c.runOutgoing(connContext{c}, ch.event, &Invocation{Conn: c, Kind: KindEvent, Params: json.RawMessage(msg)})
+		return
+	}
 	defer c.recoverHook("OnEvent")
 	c.opts.OnEvent(c, json.RawMessage(msg))
 }
@@ -144,6 +163,7 @@ func panicReply(what string) string {
 // Call it once, after the connection is registered and before the first
 // HandleMessage.
 func (c *Conn) Start() {
+	c.logOpen()
 	c.hookConnect()
 	if c.ka.idle != nil {
 		c.ka.idle.lastActive.Store(time.Now().UnixNano())
@@ -283,6 +303,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		p.complete(nil, closedErr)
 	}
 	c.hookClose(cause)
+	c.logClose(cause)
 	if err := c.t.Close(code, reason); err != nil {
 		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
 	}

@@ -109,11 +109,18 @@ type Options struct {
 	// Hooks observe connections and calls; nil for none.
 	Hooks *Hooks
 
+	// Interceptors wrap every call and event of this side's connections,
+	// both ways (see Interceptor), the first listed outermost; routes add
+	// their own with Intercept. The chains are built once, when the options
+	// are resolved: none costs nothing per call.
+	Interceptors []Interceptor
+
 	// Logger receives the library's logs. Default: a logger that discards
 	// everything. Nothing is logged per call at Info level or above.
 	Logger *slog.Logger
 
-	resolved bool // set on the copy withDefaults returns
+	chains   *sideChains // built from Interceptors by withDefaults; nil for none
+	resolved bool        // set on the copy withDefaults returns
 }
 
 var discardLogger = slog.New(slog.DiscardHandler)
@@ -157,6 +164,7 @@ func (o *Options) withDefaults() *Options {
 	if r.Logger == nil {
 		r.Logger = discardLogger
 	}
+	r.chains = newSideChains(r.Interceptors)
 	r.resolved = true
 	return &r
 }

@@ -124,6 +124,19 @@ func (r *Registry) Add(name string, handler any) error {
 }
 
 func newRoute(name string, handler any) (routeRef, error) {
+	if ih, ok := handler.(interceptedHandler); ok {
+		ref, err := newRoute(name, ih.h)
+		if err != nil {
+			return ref, err
+		}
+		// Intercept inside Intercept: the outer interceptors wrap the inner.
+		if ref.fr != nil {
+			ref.fr.intercept = chain(ih.ics, orStep(ref.fr.intercept))
+		} else {
+			ref.sr.intercept = chain(ih.ics, orStep(ref.sr.intercept))
+		}
+		return ref, nil
+	}
 	if ih, ok := handler.(inlineHandler); ok {
 		ref, err := newRoute(name, ih.fn)
 		if err == nil && ref.fr == nil {

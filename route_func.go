@@ -12,9 +12,10 @@ import (
 // funcRoute is a function registered under a name; it is called by exactly
 // that name (which may contain dots).
 type funcRoute struct {
-	name   string
-	m      *method
-	inline inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
+	name      string
+	m         *method
+	inline    inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
+	intercept Next        // the route's interceptors (see Intercept); nil for none
 }
 
 // inlineHandler marks a function route registered with Inline.

@@ -105,6 +105,7 @@ type structRoute struct {
 	name       string
 	concurrent bool        // the struct opted into concurrent execution
 	inline     inlineState // on: its methods never block: run them on the reading goroutine (until demoted, see Options.InlineBudget)
+	intercept  Next        // the route's interceptors (see Intercept); nil for none
 
 	typeName string
 	proto    reflect.Value // *T: a copy of the registered value, never mutated

@@ -99,6 +99,11 @@ func (c *Conn) flush() error {
 		}
 		c.out.mu.Unlock()
 		err := c.t.WriteMessages(vec)
+		if h := c.opts.Hooks; err == nil && h != nil && h.OnMessage != nil {
+			for _, m := range vec {
+				c.hookMessage(h.OnMessage, true, m)
+			}
+		}
 		var n int64
 		for i := range batch {
 			n += batch[i].footprint()

@@ -236,3 +236,8 @@ func (s *Session) peerCode() int32 { return int32(s.state.Load() >> stCodeShift)
 // parsers lends frame parsers to sessions while they hold part of a frame:
 // an idle session keeps none.
 var parsers = sync.Pool{New: func() any { return new(wsio.Parser) }}
+
+// PeerCloseCode returns the code of the peer's close frame, or 0 before one
+// came (wsrpc.Conn.PeerCloseCode reads it, to tell a peer's 1001 from a
+// normal close).
+func (s *Session) PeerCloseCode() int { return int(s.peerCode()) }

@@ -75,6 +75,10 @@ func (s *Stream) RemoteAddr() net.Addr { return s.nc.RemoteAddr() }
 // LocalAddr returns this side's address.
 func (s *Stream) LocalAddr() net.Addr { return s.nc.LocalAddr() }
 
+// PeerCloseCode returns the close code the peer sent, 0 before one came
+// (wsrpc.Conn.PeerCloseCode reads it).
+func (s *Stream) PeerCloseCode() int { return s.sess.PeerCloseCode() }
+
 // NetConn returns the underlying connection.
 func (s *Stream) NetConn() net.Conn { return s.nc }
 
