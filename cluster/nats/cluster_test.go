@@ -39,7 +39,9 @@ func threeNodes(t *testing.T, adjust func(*Options), hold <-chan struct{}) ([]*t
 	return nodes, clients
 }
 
-func TestEmitReachesEveryClientOnce(t *testing.T) { testserver.ForEachEngine(t, testEmitReachesEveryClientOnce) }
+func TestEmitReachesEveryClientOnce(t *testing.T) {
+	testserver.ForEachEngine(t, testEmitReachesEveryClientOnce)
+}
 
 func testEmitReachesEveryClientOnce(t *testing.T) {
 	nodes, clients := threeNodes(t, nil, nil)
@@ -64,7 +66,9 @@ func testEmitReachesEveryClientOnce(t *testing.T) {
 	}
 }
 
-func TestBroadcastCallsEveryClient(t *testing.T) { testserver.ForEachEngine(t, testBroadcastCallsEveryClient) }
+func TestBroadcastCallsEveryClient(t *testing.T) {
+	testserver.ForEachEngine(t, testBroadcastCallsEveryClient)
+}
 
 func testBroadcastCallsEveryClient(t *testing.T) {
 	nodes, clients := threeNodes(t, nil, nil)
@@ -222,7 +226,9 @@ func testNodeKilledMidLoad(t *testing.T) {
 // natsURLOf returns the NATS URL a test node joined.
 func natsURLOf(n *testNode) string { return n.opts.URL }
 
-func TestClosedNodeLeavesAtOnce(t *testing.T) { testserver.ForEachEngine(t, testClosedNodeLeavesAtOnce) }
+func TestClosedNodeLeavesAtOnce(t *testing.T) {
+	testserver.ForEachEngine(t, testClosedNodeLeavesAtOnce)
+}
 
 func testClosedNodeLeavesAtOnce(t *testing.T) {
 	hold := make(chan struct{})
@@ -275,7 +281,9 @@ func testOverloadFailsFast(t *testing.T) {
 
 // A client that reconnects to another node replaces its older connection,
 // as on one server.
-func TestReconnectElsewhereReplaces(t *testing.T) { testserver.ForEachEngine(t, testReconnectElsewhereReplaces) }
+func TestReconnectElsewhereReplaces(t *testing.T) {
+	testserver.ForEachEngine(t, testReconnectElsewhereReplaces)
+}
 
 func testReconnectElsewhereReplaces(t *testing.T) {
 	nodes, clients := threeNodes(t, nil, nil)

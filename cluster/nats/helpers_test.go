@@ -171,4 +171,3 @@ func callAsync(ctx context.Context, n *Node, id, method string) <-chan callResul
 	}()
 	return ch
 }
-
