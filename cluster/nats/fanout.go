@@ -19,7 +19,8 @@ const headerNode = "Wsrpc-Node"
 // (wsrpc.EncodeEvent); the other nodes receive the message exactly as
 // their clients do and queue those bytes to each. It returns once NATS has
 // the message (or with ctx's error); this node's clients have it queued by
-// then. Delivery to other nodes is NATS's at-most-once: a node that cannot
+// then. Without a deadline in ctx, the wait for NATS is bounded by
+// Options.CallTimeout. Delivery to other nodes is NATS's at-most-once: a node that cannot
 // keep up drops events (see Options.MaxPending) rather than grow.
 func (n *Node) Emit(ctx context.Context, event any) error {
 	msg, err := wsrpc.EncodeEvent(event)
@@ -43,6 +44,11 @@ func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
 		return fmt.Errorf("wsrpc cluster: publish event: %w", err)
 	}
 	n.srv.EmitEncoded(msg)
+	if _, ok := ctx.Deadline(); !ok { // NATS's flush needs one
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.opts.CallTimeout)
+		defer cancel()
+	}
 	if err := n.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("wsrpc cluster: publish event: %w", err)
 	}

@@ -265,7 +265,7 @@ func (n *Node) Nodes() []string { return append(n.view.nodes(), n.name) }
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.publishPresence(presenceMsg{Kind: kindBye})
-		_ = n.nc.Flush()
+		_ = n.nc.FlushTimeout(time.Second) // bounded: NATS may be gone
 		n.stop()
 	})
 	return nil
