@@ -72,7 +72,9 @@ FUZZ_TARGETS = \
 	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
 	.:FuzzParams \
-	./server:FuzzHandshake
+	./server:FuzzHandshake \
+	./cluster/nats:FuzzPresence \
+	./cluster/nats:FuzzReply
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)

@@ -98,7 +98,20 @@ func (v *view) addLocked(node string, p *peer, id string, at int64) {
 func (v *view) removeLocked(node string, p *peer, id string) {
 	delete(p.clients, id)
 	if v.owner[id].node == node {
-		delete(v.owner, id)
+		v.reownLocked(id)
+	}
+}
+
+// reownLocked gives client id to the node that has its newest connection,
+// if any does still (two nodes hold one id for a moment when it moves).
+func (v *view) reownLocked(id string) {
+	delete(v.owner, id)
+	for name, p := range v.peers {
+		if at, ok := p.clients[id]; ok {
+			if o, had := v.owner[id]; !had || o.at <= at {
+				v.owner[id] = owner{node: name, at: at}
+			}
+		}
 	}
 }
 
@@ -108,12 +121,12 @@ func (v *view) dropLocked(node string) {
 	if p == nil {
 		return
 	}
+	delete(v.peers, node)
 	for id := range p.clients {
 		if v.owner[id].node == node {
-			delete(v.owner, id)
+			v.reownLocked(id)
 		}
 	}
-	delete(v.peers, node)
 }
 
 // expire drops the nodes last heard from before cutoff and returns their
