@@ -24,7 +24,8 @@ import (
 // BenchmarkCall reports calls/s and the p99 latency of calls to a client of
 // the calling node (same-node, the baseline) and of another node
 // (cross-node), 16 callers at once; BenchmarkEmit the events delivered per
-// second to the clients of three nodes.
+// second to the clients of three nodes; BenchmarkCallMix the cross-node
+// latency as a ratio of same-node's, both measured in one interleaved run.
 
 // benchNode starts a node served on a loopback port; stop closes it.
 func benchNode(b *testing.B, natsURL, name string) (*Node, string) {
@@ -121,6 +122,58 @@ func BenchmarkCall(b *testing.B) {
 	}
 }
 
+// BenchmarkCallMix alternates same-node and cross-node calls in one run,
+// so that both meet the same load (this machine's is not steady), and
+// reports cross-node latency as a ratio of same-node's.
+func BenchmarkCallMix(b *testing.B) {
+	nodes, _ := benchCluster(b, 4)
+	const callers = 16
+	lat := make([][2][]time.Duration, callers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b.ResetTimer()
+	for w := range callers {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				kind := int(i % 2) // 0 same-node, 1 cross-node
+				to := fmt.Sprintf("n%d-%d", kind, w%4)
+				t0 := time.Now()
+				var out int
+				if err := nodes[0].Call(ctx, to, "echo", 7, &out); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w][kind] = append(lat[w][kind], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	var mean, p99 [2]float64
+	for kind := range 2 {
+		var all []time.Duration
+		for w := range lat {
+			all = append(all, lat[w][kind]...)
+		}
+		if len(all) == 0 {
+			return
+		}
+		slices.Sort(all)
+		var sum time.Duration
+		for _, d := range all {
+			sum += d
+		}
+		mean[kind] = float64(sum) / float64(len(all))
+		p99[kind] = float64(all[len(all)*99/100])
+	}
+	b.ReportMetric(mean[1]/mean[0], "cross/same-mean")
+	b.ReportMetric(p99[1]/p99[0], "cross/same-p99")
+	b.ReportMetric(p99[0]/1e3, "same-p99-µs")
+	b.ReportMetric(p99[1]/1e3, "cross-p99-µs")
+}
+
 func BenchmarkEmit(b *testing.B) {
 	const clients = 10 // per node
 	nodes, events := benchCluster(b, clients)
@@ -133,11 +186,19 @@ func BenchmarkEmit(b *testing.B) {
 	events.Store(0)
 	b.ResetTimer()
 	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := nodes[i%3].EmitEncoded(ctx, ev); err != nil {
-			b.Fatal(err)
-		}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 8 { // emitters at once: each Emit waits for NATS's ack
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := nodes[w%3].EmitEncoded(ctx, ev); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
 	want := int64(b.N) * 3 * clients
 	deadline := time.Now().Add(time.Minute)
 	for events.Load() < want && time.Now().Before(deadline) {
