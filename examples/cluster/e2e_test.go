@@ -100,6 +100,10 @@ func TestTwoNodes(t *testing.T) {
 	}, bound, 50*time.Millisecond, "alice on n1 could not tell bob on n2")
 	require.Equal(t, json.Number("42"), product)
 
+	// tell's params are optional; a client no node has is a LookupError.
+	err = alice.Call(ctx, "tell", map[string]any{"to": "nobody", "method": "ping"}, nil)
+	require.ErrorIs(t, err, &wsrpc.Error{Type: "LookupError"})
+
 	var null json.RawMessage
 	require.NoError(t, bob.Call(ctx, "shout", map[string]any{"event": map[string]string{"hello": "from n2"}}, &null))
 	require.Equal(t, "null", string(null))

@@ -68,7 +68,7 @@ type app struct{ node *wsnats.Node }
 type TellParams struct {
 	To     string          `json:"to"`
 	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
+	Params json.RawMessage `json:"params,omitempty"` // optional
 }
 
 // ShoutParams are the params of shout.
