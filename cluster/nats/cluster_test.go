@@ -187,6 +187,23 @@ func testNodeKilledMidLoad(t *testing.T) {
 			}
 		})
 	}
+	// And events from n1 all along: every one Emit acknowledged must reach
+	// every client of the nodes that live.
+	var acked []string
+	wg.Go(func() {
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ev := fmt.Sprintf(`{"k":%d}`, k)
+			if err := nodes[1].Emit(ctx, json.RawMessage(ev)); err == nil {
+				acked = append(acked, ev)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
 	eventually(t, func() bool { return ok.Load() > 50 }, "the load ran")
 
 	killed := time.Now()
@@ -210,6 +227,21 @@ func testNodeKilledMidLoad(t *testing.T) {
 		answered.Add(clients[id].handled.Load())
 	}
 	require.GreaterOrEqual(t, answered.Load(), ok.Load(), "every acknowledged call was answered by its client")
+	require.NotEmpty(t, acked)
+	for _, id := range []string{"n0-a", "n0-b", "n1-a", "n1-b"} {
+		eventually(t, func() bool {
+			got := map[string]bool{}
+			for _, ev := range clients[id].received() {
+				got[ev] = true
+			}
+			for _, ev := range acked {
+				if !got[ev] {
+					return false
+				}
+			}
+			return true
+		}, id+" received every acknowledged event")
+	}
 
 	// Restarted under its name, n2 rejoins: new clients are seen and called.
 	n2 := startNode(t, natsURLOf(nodes[0]), "n2", nil)

@@ -14,6 +14,10 @@ import (
 // is fetched; past it they are dropped and the snapshot is fetched again.
 const maxBuffered = 4096
 
+// maxSnapshotClients bounds the clients a snapshot from another node may
+// list: far more than one node can serve.
+const maxSnapshotClients = 16 << 20
+
 // view is what this node knows of the others: each live node and its
 // clients, from their heartbeats, announcements and snapshots.
 //
@@ -322,6 +326,9 @@ func (n *Node) requestSnapshot(ctx context.Context, node, inst string) ([]member
 			if parts < 1 || parts > 1<<16 {
 				return nil, 0, fmt.Errorf("wsrpc cluster: node %s sent a snapshot of %d parts", node, parts)
 			}
+		}
+		if len(part.Clients) > maxSnapshotClients-len(out) {
+			return nil, 0, fmt.Errorf("wsrpc cluster: node %s sent a snapshot of more than %d clients", node, maxSnapshotClients)
 		}
 		out = append(out, part.Clients...)
 		got++
