@@ -172,6 +172,11 @@ func (n *Node) timeoutMS(ctx context.Context) int64 {
 // or, when the client's node stops answering, within the heartbeat expiry
 // with ErrNodeDown. A client no node has fails with ErrClientNotFound; the
 // client's error reply is a *wsrpc.Error.
+//
+// A client is known from the server's OnConnect hook on, which runs just
+// after its upgrade, and on other nodes once they heard of it (a
+// heartbeat interval at most, usually far less): a call made the moment a
+// client's Dial returned may find it not yet.
 func (n *Node) Call(ctx context.Context, clientID, method string, params, result any) error {
 	if n.ctx.Err() != nil {
 		return ErrClosed

@@ -336,6 +336,7 @@ func TestEmbeddedClusterOfOne(t *testing.T) { testserver.ForEachEngine(t, testEm
 func testEmbeddedClusterOfOne(t *testing.T) {
 	n := startNode(t, "", "solo", nil)
 	c := dial(t, n, "me", nil)
+	sees(t, []*testNode{n}, map[string]string{"me": "solo"})
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
 	var who string

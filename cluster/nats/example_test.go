@@ -43,6 +43,12 @@ func ExampleNew() {
 	}
 	defer c.Close()
 
+	// The node knows a client from the server's OnConnect on, which runs
+	// just after the upgrade: a moment after Dial returns.
+	for _, ok := node.Clients()["alice"]; !ok && ctx.Err() == nil; _, ok = node.Clients()["alice"] {
+		time.Sleep(time.Millisecond)
+	}
+
 	var greeting string
 	err = node.Call(ctx, "alice", "greet", map[string]string{"name": "node solo"}, &greeting)
 	fmt.Println(greeting, err)
