@@ -220,6 +220,9 @@ func testNodeKilledMidLoad(t *testing.T) {
 		}, n.Name()+" forgets the killed node's clients")
 	}
 	require.ErrorIs(t, nodes[0].Call(ctx, "n2-a", "echo", "x", nil), ErrClientNotFound)
+	res, err := nodes[0].Broadcast(ctx, "whoami", nil)
+	require.NoError(t, err, "a broadcast after the expiry asks the live nodes only")
+	require.Len(t, res, 4)
 	close(stop)
 	testserver.Wait(t, &wg, "the load")
 	require.Nil(t, wrong.Load())
