@@ -2,19 +2,33 @@
 #   make run    the introduction's example server on 127.0.0.1:8000
 #   make test   everything CI checks (installs the JS interop packages first)
 #   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server)
+#   make cluster  NATS on 127.0.0.1:4222 and three cluster nodes on 127.0.0.1:8001-8003
 GO ?= go
 FUZZTIME ?= 10s
 # Every package of every module of the workspace (go.work): the root module
 # and the integrations and examples that live in modules of their own.
 PKGS = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client
+.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client cluster
 
 run:
 	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
 
 client:
 	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
+
+# examples/cluster: a NATS server (examples/cluster/natsd) and three nodes,
+# n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four.
+CLUSTER_BIN ?= $(or $(TMPDIR),/tmp)/wsrpc-cluster
+cluster:
+	$(GO) build -o $(CLUSTER_BIN)/natsd ./examples/cluster/natsd
+	$(GO) build -o $(CLUSTER_BIN)/node ./examples/cluster
+	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	$(CLUSTER_BIN)/natsd -addr 127.0.0.1:4222 & pids="$$pids $$!"; sleep 1; \
+	for i in 1 2 3; do \
+		$(CLUSTER_BIN)/node -node n$$i -addr 127.0.0.1:800$$i -nats nats://127.0.0.1:4222 & pids="$$pids $$!"; \
+	done; \
+	echo "cluster: ws://127.0.0.1:8001/ws/?id=alice (and 8002, 8003); Ctrl-C stops it"; wait
 
 test: interop-deps browser-deps vet unit fuzz-short
 
@@ -59,7 +73,9 @@ FUZZ_TARGETS = \
 	.:FuzzHandleMessage \
 	.:FuzzParams \
 	./server:FuzzHandshake \
-	./session:FuzzFeed
+	./session:FuzzFeed \
+	./cluster/nats:FuzzPresence \
+	./cluster/nats:FuzzReply
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)

@@ -1,0 +1,25 @@
+package nats
+
+import "errors"
+
+// Errors of the cluster. Match them with errors.Is; the errors returned wrap
+// them with the client id or node name concerned.
+var (
+	// ErrClientNotFound: no node of the cluster has a client with that id
+	// (it never connected, it left, or it left while the call ran).
+	ErrClientNotFound = errors.New("wsrpc cluster: client not connected to any node")
+
+	// ErrNodeDown: the node that holds the client stopped answering
+	// (its heartbeats stopped for Options.HeartbeatExpiry, it left the
+	// cluster, or NATS has no subscriber for it). The call may or may not
+	// have reached the client; retry once the client has reconnected.
+	ErrNodeDown = errors.New("wsrpc cluster: the client's node is down or unreachable")
+
+	// ErrOverloaded: too many calls are in flight (Options.MaxInFlight on
+	// the calling node, Options.MaxServing on the node that serves them).
+	// Nothing was sent to the client; retry later or slow down.
+	ErrOverloaded = errors.New("wsrpc cluster: too many remote calls in flight; retry later")
+
+	// ErrClosed: the Node was closed.
+	ErrClosed = errors.New("wsrpc cluster: node closed")
+)

@@ -1,0 +1,59 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	wsnats "github.com/wsrpc/wsrpc-go/cluster/nats"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// A cluster of one on the embedded NATS server: a client connects with an
+// id, and the node calls it by that id (from any node of a cluster, this
+// would be the same call).
+func ExampleNew() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node, err := wsnats.New(ctx, nil, &server.Options{
+		Identify: func(r *http.Request) (string, any, error) { return r.URL.Query().Get("id"), nil, nil },
+	}, &wsnats.Options{Name: "solo"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = node.Server().Serve(ln) }()
+
+	reg := wsrpc.NewRegistry()
+	reg.MustAdd("greet", func(ctx context.Context, p struct {
+		Name string `json:"name"`
+	}) (string, error) {
+		return "hello, " + p.Name, nil
+	})
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/?id=alice", &client.Options{Registry: reg})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	// The node knows a client from the server's OnConnect on, which runs
+	// just after the upgrade: a moment after Dial returns.
+	for _, ok := node.Clients()["alice"]; !ok && ctx.Err() == nil; _, ok = node.Clients()["alice"] {
+		time.Sleep(time.Millisecond)
+	}
+
+	var greeting string
+	err = node.Call(ctx, "alice", "greet", map[string]string{"name": "node solo"}, &greeting)
+	fmt.Println(greeting, err)
+	fmt.Println(node.Clients())
+	// Output:
+	// hello, node solo <nil>
+	// map[alice:solo]
+}

@@ -1,0 +1,173 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// Test timings: short enough for quick tests, long enough that a loaded,
+// shared machine running -race does not miss heartbeats.
+const (
+	testInterval = 200 * time.Millisecond
+	testExpiry   = 1500 * time.Millisecond
+	// testBound is how long anything that should happen "within a few
+	// seconds" may take before the test fails.
+	testBound = 10 * time.Second
+)
+
+// startNATS starts a NATS server on a loopback port for the test and
+// returns its URL.
+func startNATS(t testing.TB) string {
+	t.Helper()
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go s.Start()
+	require.True(t, s.ReadyForConnections(testBound), "NATS server did not start")
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// identify names a connection by its ?id= query (generated when absent).
+func identify(r *http.Request) (string, any, error) {
+	return r.URL.Query().Get("id"), nil, nil
+}
+
+// testNode is a node served for a test and the WebSocket URL of its server.
+type testNode struct {
+	*Node
+	url string
+}
+
+// startNode starts node name on NATS at natsURL, served by the engine of
+// the running ForEachEngine subtest. opts may adjust the defaults.
+func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testNode {
+	t.Helper()
+	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry}
+	if adjust != nil {
+		adjust(o)
+	}
+	so := &server.Options{Identify: identify}
+	if e := testserver.Current(); e != testserver.HTTP {
+		so.Engine = e
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	n, err := New(ctx, nil, so, o)
+	require.NoError(t, err)
+	url := testserver.Listen(t, n.Server())
+	t.Cleanup(func() { _ = n.Close() })
+	return &testNode{Node: n, url: url}
+}
+
+// peer is a test client: it answers echo (its params), whoami and hold
+// (blocks until released or its context ends), and records events.
+type peerClient struct {
+	*client.Client
+	id      string
+	handled atomic.Int64 // echo calls answered
+
+	mu     sync.Mutex // protects events
+	events []string
+}
+
+// dial connects a client with id to node.
+func dial(t testing.TB, node *testNode, id string, hold <-chan struct{}) *peerClient {
+	t.Helper()
+	p := &peerClient{id: id}
+	reg := wsrpc.NewRegistry()
+	reg.MustAdd("echo", func(ctx context.Context, v json.RawMessage) (json.RawMessage, error) {
+		p.handled.Add(1)
+		return v, nil
+	})
+	reg.MustAdd("whoami", func(ctx context.Context) (string, error) { return p.id, nil })
+	reg.MustAdd("fail", func(ctx context.Context) (int, error) {
+		return 0, wsrpc.NewError("KeyError", "no such thing")
+	})
+	reg.MustAdd("hold", func(ctx context.Context) (bool, error) {
+		select {
+		case <-hold:
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	c, err := client.Dial(ctx, node.url+"?id="+id, &client.Options{
+		Registry: reg,
+		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) {
+			p.mu.Lock()
+			p.events = append(p.events, string(ev))
+			p.mu.Unlock()
+		}},
+	})
+	require.NoError(t, err)
+	p.Client = c
+	t.Cleanup(func() { _ = c.Close() })
+	return p
+}
+
+func (p *peerClient) received() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.events...)
+}
+
+// eventually waits, bounded by testBound, until cond holds.
+func eventually(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(testBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", testBound, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sees waits until every node's view has each client on the node named.
+func sees(t testing.TB, nodes []*testNode, want map[string]string) {
+	t.Helper()
+	for _, n := range nodes {
+		eventually(t, func() bool {
+			view := n.Clients()
+			for id, node := range want {
+				if view[id] != node {
+					return false
+				}
+			}
+			return true
+		}, n.Name()+" sees every client on its node")
+	}
+}
+
+// callResult is the outcome of one call.
+type callResult struct {
+	err error
+	in  time.Duration
+}
+
+// callAsync calls method on id through n and reports on the channel.
+func callAsync(ctx context.Context, n *Node, id, method string) <-chan callResult {
+	ch := make(chan callResult, 1)
+	start := time.Now()
+	go func() {
+		var ok bool
+		err := n.Call(ctx, id, method, nil, &ok)
+		ch <- callResult{err: err, in: time.Since(start)}
+	}()
+	return ch
+}

@@ -1,0 +1,130 @@
+// The example is a contract: two node processes on one NATS server, a
+// client on node 1 calls a client on node 2 by id with tell, and a shout on
+// node 2 reaches node 1's clients.
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+)
+
+const bound = 20 * time.Second
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func startNATS(t *testing.T) string {
+	t.Helper()
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go s.Start()
+	require.True(t, s.ReadyForConnections(bound))
+	t.Cleanup(s.Shutdown)
+	return s.ClientURL()
+}
+
+func startNode(t *testing.T, bin, name, natsURL string) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "-node", name, "-addr", addr, "-nats", natsURL)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, bound, 20*time.Millisecond, "node %s did not start listening", name)
+	return cmd, "ws://" + addr + "/ws/"
+}
+
+func dial(t *testing.T, url string, events chan<- json.RawMessage) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	opts := &client.Options{Registry: intro.ClientRoutes()}
+	if events != nil {
+		opts.OnEvent = func(_ *wsrpc.Conn, ev json.RawMessage) { events <- ev }
+	}
+	c, err := client.Dial(ctx, url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestTwoNodes(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "cluster")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	natsURL := startNATS(t)
+	node1, url1 := startNode(t, bin, "n1", natsURL)
+	node2, url2 := startNode(t, bin, "n2", natsURL)
+
+	events := make(chan json.RawMessage, 16)
+	alice := dial(t, url1+"?id=alice", events)
+	bob := dial(t, url2+"?id=bob", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+
+	var who string
+	require.NoError(t, alice.Call(ctx, "whoami", nil, &who))
+	require.Equal(t, "alice", who)
+
+	// Node 1 learns of bob within a heartbeat; until then tell says
+	// LookupError.
+	var product json.Number
+	require.Eventually(t, func() bool {
+		err := alice.Call(ctx, "tell", map[string]any{"to": "bob", "method": "multiply", "params": map[string]int{"x": 6, "y": 7}}, &product)
+		return err == nil
+	}, bound, 50*time.Millisecond, "alice on n1 could not tell bob on n2")
+	require.Equal(t, json.Number("42"), product)
+
+	// tell's params are optional; a client no node has is a LookupError.
+	err = alice.Call(ctx, "tell", map[string]any{"to": "nobody", "method": "ping"}, nil)
+	require.ErrorIs(t, err, &wsrpc.Error{Type: "LookupError"})
+
+	var null json.RawMessage
+	require.NoError(t, bob.Call(ctx, "shout", map[string]any{"event": map[string]string{"hello": "from n2"}}, &null))
+	require.Equal(t, "null", string(null))
+	select {
+	case ev := <-events:
+		require.JSONEq(t, `{"hello":"from n2"}`, string(ev))
+	case <-time.After(bound):
+		t.Fatal("alice on n1 did not receive bob's shout on n2")
+	}
+
+	// A node killed: a tell to its client fails within a few seconds, with
+	// a clear error, long before the call's own deadline.
+	require.NoError(t, node2.Process.Signal(syscall.SIGKILL))
+	_ = node2.Wait()
+	start := time.Now()
+	err = alice.Call(ctx, "tell", map[string]any{"to": "bob", "method": "multiply", "params": map[string]int{"x": 1, "y": 1}}, nil)
+	var we *wsrpc.Error
+	if err != nil && errors.As(err, &we) {
+		t.Logf("tell after the kill: %v after %v", err, time.Since(start))
+	}
+	require.Error(t, err)
+	require.True(t, errors.As(err, &we) && (we.Type == "ConnectionError" || we.Type == "LookupError"), "got %v", err)
+	require.NoError(t, node1.Process.Signal(syscall.SIGTERM))
+}

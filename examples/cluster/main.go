@@ -1,0 +1,156 @@
+// Command cluster is the introduction's server as one node of a cluster:
+// its clients can call the clients of every node by id, and shout to all.
+// It serves the WebSocket at /ws/ with the introduction's routes
+// (subtract, kv, multiply_loopback) plus:
+//
+//	whoami                      the caller's connection id
+//	tell{to, method, params}    calls method on client `to`, on any node; its result
+//	shout{event}                emits event to every client of every node; null
+//
+// A connection's id is the `id` query parameter of its URL
+// (ws://127.0.0.1:8001/ws/?id=alice), else its X-Client-Id header, else a
+// generated one (whoami tells it). A newer connection with an id replaces
+// the older, on whichever node.
+//
+//	go run ./examples/cluster                      # a cluster of one, NATS embedded
+//	go run ./examples/cluster/natsd &              # NATS on 127.0.0.1:4222
+//	go run ./examples/cluster -node n1 -addr 127.0.0.1:8001 -nats nats://127.0.0.1:4222
+//	go run ./examples/cluster -node n2 -addr 127.0.0.1:8002 -nats nats://127.0.0.1:4222
+//
+// (`make cluster` does the latter with three nodes.) It runs until SIGINT
+// or SIGTERM, then leaves the cluster and exits 0.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	wsnats "github.com/wsrpc/wsrpc-go/cluster/nats"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
+	natsURL := flag.String("nats", "", "NATS server(s) to join, e.g. nats://127.0.0.1:4222 (default: an embedded NATS server, a cluster of one)")
+	name := flag.String("node", "", "this node's name in the cluster (default: host name and pid)")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(*addr, *natsURL, *name, log); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		os.Exit(1)
+	}
+}
+
+// identify names a connection: ?id=, else X-Client-Id, else generated.
+func identify(r *http.Request) (string, any, error) {
+	if id := r.URL.Query().Get("id"); id != "" {
+		return id, nil, nil
+	}
+	return r.Header.Get("X-Client-Id"), nil, nil
+}
+
+// app holds the routes that need the node.
+type app struct{ node *wsnats.Node }
+
+// TellParams are the params of tell.
+type TellParams struct {
+	To     string          `json:"to"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params,omitempty"` // optional
+}
+
+// ShoutParams are the params of shout.
+type ShoutParams struct {
+	Event json.RawMessage `json:"event"`
+}
+
+func whoami(ctx context.Context) (string, error) { return wsrpc.ConnFromContext(ctx).ID(), nil }
+
+func (a *app) tell(ctx context.Context, p *TellParams) (json.RawMessage, error) {
+	if p.To == "" || p.Method == "" {
+		return nil, wsrpc.NewError(wsrpc.TypeValueError, "tell needs to and method")
+	}
+	var params any
+	if len(p.Params) > 0 {
+		params = p.Params
+	}
+	var res json.RawMessage
+	err := a.node.Call(ctx, p.To, p.Method, params, &res)
+	switch {
+	case errors.Is(err, wsnats.ErrClientNotFound):
+		return nil, wsrpc.NewError("LookupError", err.Error())
+	case errors.Is(err, wsnats.ErrNodeDown):
+		return nil, wsrpc.NewError("ConnectionError", err.Error())
+	}
+	return res, err
+}
+
+func (a *app) shout(ctx context.Context, p *ShoutParams) (json.RawMessage, error) {
+	msg, err := wsrpc.EncodeEvent(p.Event)
+	if err != nil {
+		return nil, wsrpc.NewError(wsrpc.TypeValueError, err.Error())
+	}
+	if err := a.node.EmitEncoded(ctx, msg); err != nil {
+		return nil, err
+	}
+	return json.RawMessage("null"), nil
+}
+
+// routes returns the introduction's routes plus whoami, tell and shout.
+func (a *app) routes() *wsrpc.Registry {
+	reg := intro.ServerRoutes()
+	reg.MustAdd("whoami", whoami)
+	reg.MustAdd("tell", a.tell)
+	reg.MustAdd("shout", a.shout)
+	return reg
+}
+
+func run(addr, natsURL, name string, log *slog.Logger) error {
+	a := &app{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	node, err := wsnats.New(ctx, a.routes(), &server.Options{
+		Options:  wsrpc.Options{Logger: log},
+		Identify: identify,
+		Path:     "/ws/",
+	}, &wsnats.Options{Name: name, URL: natsURL, Logger: log})
+	cancel()
+	if err != nil {
+		return err
+	}
+	a.node = node
+	defer node.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- node.Server().Serve(ln) }()
+	log.Info("wsrpc cluster node listening", "node", node.Name(), "url", "ws://"+ln.Addr().String()+"/ws/")
+	select {
+	case err := <-errc:
+		return err
+	case <-sig.Done():
+	}
+	log.Info("leaving the cluster")
+	_ = ln.Close()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := node.Server().Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
