@@ -15,6 +15,7 @@ type funcRoute struct {
 	name   string
 	m      *method
 	inline inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
+	doc    routeDoc    // from Doc, for Registry.Routes
 }
 
 // inlineHandler marks a function route registered with Inline.
