@@ -1,9 +1,11 @@
 // Command server is the wsrpc introduction's server in Go: it serves the
 // WebSocket at /ws/ with the routes subtract, kv (a struct route), and
 // multiply_loopback (which calls the connected client's multiply), plus the
-// built-in ping.
+// built-in ping, and rpc.discover, the OpenRPC document of these routes
+// (which also lists the client's multiply, that multiply_loopback calls):
 //
 //	go run ./examples/introduction/server -addr 127.0.0.1:8000
+//	wsrpc describe ws://127.0.0.1:8000/ws/
 //
 // It runs until SIGINT or SIGTERM, then shuts down gracefully and exits 0.
 package main
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/discovery"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -49,7 +52,11 @@ func defaultEngine() string {
 }
 
 func run(addr, engine string, log *slog.Logger) error {
-	srv := server.New(intro.ServerRoutes(), &server.Options{
+	reg := intro.ServerRoutes()
+	if err := discovery.Register(reg, &discovery.Options{Title: "wsrpc introduction", Peer: intro.ClientRoutes()}); err != nil {
+		return err
+	}
+	srv := server.New(reg, &server.Options{
 		Options: wsrpc.Options{Logger: log},
 		Engine:  engine,
 		Path:    "/ws/",
