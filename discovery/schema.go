@@ -101,11 +101,10 @@ func (s *schemas) schemaOf(t reflect.Type) (json.RawMessage, error) {
 // method describes one route.
 func (s *schemas) method(ri wsrpc.RouteInfo) (openrpc.Method, error) {
 	m := openrpc.Method{Name: ri.Name, Description: ri.Doc, Params: []openrpc.ContentDescriptor{}}
-	var whole any // the x-wsrpc-params schema
+	var whole any // the x-wsrpc-params schema; none without params
 	switch ri.Params.Kind {
 	case wsrpc.ParamsNone:
 		m.ParamStructure = openrpc.Either
-		whole = map[string]any{"type": []string{"object", "array", "null"}, "maxProperties": 0, "maxItems": 0}
 	case wsrpc.ParamsNamed:
 		m.ParamStructure = openrpc.ByName
 		st, err := s.reflect(ri.Params.Struct, true)
@@ -158,17 +157,20 @@ func (s *schemas) method(ri wsrpc.RouteInfo) (openrpc.Method, error) {
 		m.ParamStructure = openrpc.Either
 		whole = map[string]any{}
 	}
-	b, err := json.Marshal(whole)
-	if err != nil {
-		return m, fmt.Errorf("%w: %w", ErrDocument, err)
+	if whole != nil {
+		b, err := json.Marshal(whole)
+		if err != nil {
+			return m, fmt.Errorf("%w: %w", ErrDocument, err)
+		}
+		m.ParamsSchema = b
 	}
-	m.ParamsSchema = b
 
 	result := json.RawMessage(`{"type":"null"}`)
 	switch {
 	case ri.Name == openrpc.MethodName:
 		result = json.RawMessage(`{"$ref":"https://meta.open-rpc.org/"}`)
 	case ri.Result != nil:
+		var err error
 		if result, err = s.schemaOf(ri.Result); err != nil {
 			return m, err
 		}

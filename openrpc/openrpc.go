@@ -12,7 +12,8 @@
 //     parameter, named arg1, arg2, ...). The extension "x-wsrpc-params" holds
 //     the JSON Schema of the params value as a whole: an object schema
 //     (additionalProperties false: an unknown key is a TypeError), an array
-//     schema for positional params, an object of any keys for a map.
+//     schema for positional params, an object of any keys for a map; it is
+//     absent for a method without params.
 //   - Each error object has the wsrpc error type (Error.Type, such as
 //     TypeError) as its message and in data.type; the code is -32602 for
 //     TypeError, -32601 for NotImplementedError and -32000 for the others.

@@ -1,0 +1,3 @@
+package main
+
+func genGo(a *api, pkg string) ([]byte, error) { return nil, nil }
