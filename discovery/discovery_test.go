@@ -84,6 +84,15 @@ func shapes() *wsrpc.Registry {
 	reg.MustAdd("counts", func(m map[string]float64) []int { return nil })
 	reg.MustAdd("raw", func(json.RawMessage) {})
 	reg.MustAdd("at", func(t time.Time) time.Time { return t })
+	// Hostile names, for the generators.
+	reg.MustAdd(`x"y`, &hostile{})
+	reg.MustAdd("</script>", &listed{})
+	reg.MustAdd(`a\b.__proto__`, func() {})
+	reg.MustAdd("constructor", func(p struct {
+		Proto string `json:"__proto__"`
+		Quote string `json:"*/\"'"`
+	}) {
+	})
 	return reg
 }
 
