@@ -109,3 +109,107 @@ func TestGenTS(t *testing.T) {
 		})
 	}
 }
+
+// goDriver runs the generated introduction stubs against the server whose
+// URL is its argument, exposing multiply through the generated Expose.
+const goDriver = `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+
+	"stubtest/introapi"
+	_ "stubtest/shapesapi"
+)
+
+type peer struct{}
+
+func (peer) Multiply(ctx context.Context, p introapi.MultiplyParams) (float64, error) { return p.X * p.Y, nil }
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := wsrpc.NewRegistry()
+	if err := introapi.Expose(reg, peer{}); err != nil {
+		panic(err)
+	}
+	c, err := client.Dial(ctx, os.Args[1], &client.Options{Registry: reg})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	api := introapi.New(c)
+	d, err := api.Subtract(ctx, introapi.SubtractParams{A: 1, B: 9})
+	if err != nil {
+		panic(err)
+	}
+	ok, err := api.KvSet(ctx, introapi.KvSetParams{Key: "foo", Value: []int{1, 2}})
+	if err != nil {
+		panic(err)
+	}
+	v, err := api.KvGet(ctx, introapi.KvGetParams{Key: "foo"})
+	if err != nil {
+		panic(err)
+	}
+	def, err := api.KvGet(ctx, introapi.KvGetParams{Key: "none", Default: "x"})
+	if err != nil {
+		panic(err)
+	}
+	m, err := api.MultiplyLoopback(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(d, ok, string(v), string(def), string(m))
+}
+`
+
+// TestGenGo generates stubs against a live server (and for every shape of
+// route, hostile names included), builds them in a module of their own and
+// runs them against the server.
+func TestGenGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("SKIPPED: no go command")
+	}
+	url := discoverServer(t, introDoc)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	got := cli(t, "", "gen", "go", "-package", "introapi", url)
+	require.Equal(t, exitOK, got.code, got.stderr)
+	write("introapi/api.go", got.stdout)
+	got = cli(t, "", "gen", "go", shapesDoc, "-package", "shapesapi") // flags after the source too
+	require.Equal(t, exitOK, got.code, got.stderr)
+	write("shapesapi/api.go", got.stdout)
+	write("main.go", goDriver)
+	write("go.mod", "module stubtest\n\ngo 1.26.8\n\nrequire github.com/wsrpc/wsrpc-go v0.0.0\n\nreplace github.com/wsrpc/wsrpc-go => "+root+"\n")
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	require.NoError(t, err)
+	write("go.sum", string(sum))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 12*wait)
+	defer cancel()
+	run := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, goTool, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go %v:\n%s", args, out)
+		return string(out)
+	}
+	run("vet", "./...")
+	out := run("run", ".", url)
+	require.Equal(t, `-8 true [1,2] "x" 200`+"\n", out)
+}

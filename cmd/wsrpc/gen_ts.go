@@ -431,10 +431,17 @@ func (s *session) gen(ctx context.Context, fs *flag.FlagSet, pos []string, stdin
 		return usageError(s.errs.w, fmt.Errorf("gen needs a language (ts or go) and a URL or FILE"))
 	}
 	lang := pos[0]
-	if err := fs.Parse(pos[1:]); err != nil {
-		return usageError(s.errs.w, err)
+	// Flags may come before or after the source.
+	rest, pos := pos[1:], nil
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return usageError(s.errs.w, err)
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		pos, rest = append(pos, rest[0]), rest[1:]
 	}
-	pos = fs.Args()
 	if len(pos) != 1 {
 		return usageError(s.errs.w, fmt.Errorf("gen %s needs exactly one URL or FILE", lang))
 	}
