@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # and the integrations and examples that live in modules of their own.
 PKGS = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client
+.PHONY: run test vet unit interop-deps browser browser-deps browser-types fuzz fuzz-short generate bench client
 
 run:
 	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
@@ -43,6 +43,11 @@ browser:
 	cd examples/browser && npm ci --no-audit --no-fund --loglevel=error
 	cd examples/browser && $(GO) run . -addr 127.0.0.1:8000
 
+# The browser demo's typings: openrpc.json (its rpc.discover document),
+# api.ts (wsrpc gen ts) and api.js (tsc, from examples/browser/node_modules).
+browser-types: browser-deps
+	cd examples/browser && $(GO) generate .
+
 # The browser test's packages (@wsrpc/client, playwright-core); it also needs
 # Debian's chromium, which .ci/run installs.
 browser-deps:
@@ -66,8 +71,10 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(or $(LONGFUZZ),10m)
 
+# Every module's generated code: easyjson, the discovery module's golden
+# documents (cmd/wsrpc/testdata) and the browser demo's typings.
 generate:
-	$(GO) generate ./...
+	$(GO) generate $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
