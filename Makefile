@@ -63,7 +63,9 @@ FUZZ_TARGETS = \
 	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
 	.:FuzzParams \
-	./server:FuzzHandshake
+	./server:FuzzHandshake \
+	./openrpc:FuzzParseSchema \
+	./cmd/wsrpc:FuzzGenerate
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
