@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # and the integrations and examples that live in modules of their own.
 PKGS = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client cluster
+.PHONY: run test vet unit interop-deps browser browser-deps fuzz fuzz-short generate bench client cluster browser-types
 
 run:
 	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
@@ -57,6 +57,11 @@ browser:
 	cd examples/browser && npm ci --no-audit --no-fund --loglevel=error
 	cd examples/browser && $(GO) run . -addr 127.0.0.1:8000
 
+# The browser demo's typings: openrpc.json (its rpc.discover document),
+# api.ts (wsrpc gen ts) and api.js (tsc, from examples/browser/node_modules).
+browser-types: browser-deps
+	cd examples/browser && $(GO) generate .
+
 # The browser test's packages (@wsrpc/client, playwright-core); it also needs
 # Debian's chromium, which .ci/run installs.
 browser-deps:
@@ -75,7 +80,9 @@ FUZZ_TARGETS = \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
 	./cluster/nats:FuzzPresence \
-	./cluster/nats:FuzzReply
+	./cluster/nats:FuzzReply \
+	./openrpc:FuzzParseSchema \
+	./cmd/wsrpc:FuzzGenerate
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
@@ -83,8 +90,10 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(or $(LONGFUZZ),10m)
 
+# Every module's generated code: easyjson, the discovery module's golden
+# documents (cmd/wsrpc/testdata) and the browser demo's typings.
 generate:
-	$(GO) generate ./...
+	$(GO) generate $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

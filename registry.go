@@ -19,8 +19,9 @@ import (
 // reference depends on it); it may be replaced or removed. The zero Registry
 // is empty and ready to use.
 type Registry struct {
-	mu     sync.Mutex                          // serializes Add and Remove
-	routes atomic.Pointer[map[string]routeRef] // immutable; replaced on change
+	mu      sync.Mutex                          // serializes Add and Remove
+	routes  atomic.Pointer[map[string]routeRef] // immutable; replaced on change
+	version atomic.Uint64                       // incremented by every Add and Remove
 }
 
 // routeRef is one registered route: exactly one field is set.
@@ -120,6 +121,7 @@ func (r *Registry) Add(name string, handler any) error {
 	}
 	m[name] = ref
 	r.routes.Store(&m)
+	r.version.Add(1)
 	return nil
 }
 
@@ -136,6 +138,13 @@ func newRoute(name string, handler any) (routeRef, error) {
 			ref.sr.intercept = chain(ih.ics, orStep(ref.sr.intercept))
 		}
 		return ref, nil
+	}
+	if dh, ok := handler.(docHandler); ok {
+		ref, err := newRoute(name, dh.handler)
+		if err == nil {
+			ref.setDoc(dh.text, dh.errorTypes)
+		}
+		return ref, err
 	}
 	if ih, ok := handler.(inlineHandler); ok {
 		ref, err := newRoute(name, ih.fn)
@@ -214,6 +223,7 @@ func (r *Registry) Remove(name string) error {
 		}
 	}
 	r.routes.Store(&m)
+	r.version.Add(1)
 	return nil
 }
 

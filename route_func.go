@@ -16,6 +16,7 @@ type funcRoute struct {
 	m         *method
 	inline    inlineState // on: registered through Inline, and not demoted (see Options.InlineBudget)
 	intercept Next        // the route's interceptors (see Intercept); nil for none
+	doc       routeDoc    // from Doc, for Registry.Routes
 }
 
 // inlineHandler marks a function route registered with Inline.

@@ -62,8 +62,8 @@ import (
 // removed first (RPCGetData → get_data). Two methods with the same wire name
 // are an error.
 //
-// Never callable as members: unexported methods, Init, OnClose, and methods
-// the mode does not select. Methods promoted from embedded types (other than
+// Never callable as members: unexported methods, Init, OnClose, RouteDocs
+// (see Documented), and methods the mode does not select. Methods promoted from embedded types (other than
 // the marker, which has none) are not the struct's own: the allowed and
 // prefix modes do not expose them, so they answer "Method not implemented"
 // as mixin methods do in the reference; list them in proxy mode (or declare
@@ -115,6 +115,11 @@ type structRoute struct {
 	full     map[string]string  // wire name → "route.member", for hooks and logs
 	masked   map[string]bool    // wire names that answer "Method masked"
 	onClose  bool
+
+	// For Registry.Routes:
+	goNames map[string]string // wire name → Go method name of the exposed members
+	docs    map[string]string // Go method name → doc (Documented); "Init" documents the bare name
+	doc     routeDoc          // from Doc, for the bare name when docs has no "Init"
 }
 
 func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
@@ -260,8 +265,8 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 			if _, ok := methods[goName]; !ok {
 				return nil, fmt.Errorf("struct %s: methods lists %s, which is not an exported method of *%s", tn, goName, tn)
 			}
-			if goName == "Init" || goName == "OnClose" {
-				return nil, fmt.Errorf("struct %s: methods lists %s; Init runs through the bare route name and OnClose is never callable", tn, goName)
+			if goName == "Init" || goName == "OnClose" || goName == "RouteDocs" {
+				return nil, fmt.Errorf("struct %s: methods lists %s; Init runs through the bare route name, OnClose and RouteDocs are never callable", tn, goName)
 			}
 			if renamed && wire == "" {
 				return nil, fmt.Errorf("struct %s: methods gives %s an empty wire name", tn, goName)
@@ -277,14 +282,13 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 				return nil, err
 			}
 		}
-		sr.fillFullNames()
-		return sr, nil
+		return sr, sr.finish(owner, methods)
 	}
 
 	promoted := promotedMethods(st, pt)
 	for i := 0; i < pt.NumMethod(); i++ {
 		goName := pt.Method(i).Name
-		if goName == "Init" || goName == "OnClose" || noproxy[goName] || promoted[goName] {
+		if goName == "Init" || goName == "OnClose" || goName == "RouteDocs" || noproxy[goName] || promoted[goName] {
 			continue
 		}
 		wire := modeWire(goName)
@@ -295,8 +299,28 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 			return nil, err
 		}
 	}
-	sr.fillFullNames()
-	return sr, nil
+	return sr, sr.finish(owner, methods)
+}
+
+// finish completes a route whose members are chosen: owner maps the wire
+// names to Go method names, methods are those of *T.
+func (s *structRoute) finish(owner map[string]string, methods map[string]reflect.Method) error {
+	s.fillFullNames()
+	s.goNames = make(map[string]string, len(s.members))
+	for w := range s.members {
+		s.goNames[w] = owner[w]
+	}
+	d, ok := s.proto.Interface().(Documented)
+	if !ok {
+		return nil
+	}
+	s.docs = d.RouteDocs()
+	for goName := range s.docs {
+		if _, ok := methods[goName]; !ok {
+			return fmt.Errorf("struct %s: RouteDocs documents %s, which is not an exported method of *%s", s.typeName, goName, s.typeName)
+		}
+	}
+	return nil
 }
 
 func (s *structRoute) fillFullNames() {

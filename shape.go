@@ -34,6 +34,8 @@ type method struct {
 	// cannot be encoded gives an *Error of type ValueError. An error returned
 	// by the handler is returned unchanged. Panics are not recovered.
 	call func(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error
+
+	shape *handler // the checked shape, for Registry.Routes; nil for the built-in ping
 }
 
 // paramKind is how a handler takes its params.
@@ -212,7 +214,7 @@ func newMethod(name string, fn reflect.Value, hasRecv bool) (*method, error) {
 		}
 	}
 	h.fast = newFastCall(h)
-	return &method{name: name, call: h.call}, nil
+	return &method{name: name, call: h.call, shape: h}, nil
 }
 
 // isParamsStruct reports whether a single parameter of type t takes named

@@ -8,6 +8,13 @@
 //	wsrpc call ws://127.0.0.1:8000/ws/ kv.set key=foo value=bar   # prints true
 //	wsrpc listen -route notify ws://127.0.0.1:8000/ws/            # events as JSON lines
 //	wsrpc repl ws://127.0.0.1:8000/ws/                            # one connection, many calls
+//	wsrpc describe ws://127.0.0.1:8000/ws/                        # its methods (rpc.discover)
+//	wsrpc gen ts ws://127.0.0.1:8000/ws/ > api.ts                 # typed TypeScript client
+//	wsrpc gen go -package introapi ws://127.0.0.1:8000/ws/ > api.go  # typed Go stubs
+//
+// describe and gen read the server's OpenRPC document (its rpc.discover
+// route, see the discovery module), or a saved document given as a file
+// name instead of the URL ("-": stdin).
 //
 // PARAMS is one JSON object or array, or key=value pairs (a value is JSON
 // when it parses as JSON, else a string); without PARAMS the call sends {}.
@@ -53,6 +60,9 @@ const usage = `Usage:
   wsrpc call   [flags] URL METHOD [PARAMS]  call METHOD, print its result as JSON
   wsrpc listen [flags] URL                  print the server's events as JSON lines until interrupted
   wsrpc repl   [flags] URL                  read "METHOD [PARAMS]" lines from stdin, on one connection
+  wsrpc describe [-json] URL|FILE           print the methods of the server's rpc.discover document (-json: the document)
+  wsrpc gen ts URL|FILE                     print a TypeScript module typing the server's methods: bind(rpc) → API
+  wsrpc gen go -package P URL|FILE          print Go stubs for the server's methods over wsrpc.Call
   wsrpc help                                print this help
 
 PARAMS is one JSON object or array, or key=value pairs (a value is JSON when
@@ -64,6 +74,8 @@ Flags (before the positional arguments):
   -v                print every message to stderr: "> " sent, "< " received
   -route NAME       listen: expose route NAME, print its calls as
                     {"method":NAME,"params":...} lines and answer null (repeatable)
+  -json             describe: print the document as JSON
+  -package P        gen go: the package name of the stubs (default: the title's)
 
 Exit status: 0 success, 1 error reply (stderr: "TYPE: message"),
 2 usage, connection or timeout error.
@@ -82,6 +94,8 @@ type options struct {
 	routes  []string
 	timeout time.Duration
 	verbose bool
+	json    bool   // describe -json
+	pkg     string // gen go -package
 }
 
 // listFlag collects the values of a repeatable flag.
@@ -108,6 +122,8 @@ func flagSet(name string, o *options) *flag.FlagSet {
 	fs.Var(listFlag{&o.routes}, "route", "route `NAME` to expose (listen; repeatable)")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "bound on connecting and each call")
 	fs.BoolVar(&o.verbose, "v", o.verbose, "print messages to stderr")
+	fs.BoolVar(&o.json, "json", o.json, "describe: print the document")
+	fs.StringVar(&o.pkg, "package", o.pkg, "gen go: package `name`")
 	return fs
 }
 
@@ -160,6 +176,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return usageError(stderr, fmt.Errorf("repl needs exactly one URL"))
 		}
 		return s.repl(ctx, pos[0], stdin)
+	case "describe":
+		if len(pos) != 1 {
+			return usageError(stderr, fmt.Errorf("describe needs exactly one URL or FILE"))
+		}
+		return s.describe(ctx, pos[0], stdin)
+	case "gen":
+		return s.gen(ctx, fs, pos, stdin)
 	}
 	return usageError(stderr, fmt.Errorf("unknown command %q", cmd))
 }

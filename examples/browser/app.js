@@ -1,11 +1,21 @@
-// The browser demo's page logic. It uses only the global WSRPC that the
-// unmodified @wsrpc/client defines.
+// The browser demo's page logic, an ES module. It uses the global WSRPC that
+// the unmodified @wsrpc/client defines, typed by api.js: the module
+// `wsrpc gen ts` generates from the server's rpc.discover document (api.ts,
+// compiled; `go generate` in examples/browser makes both). tsc --checkJs
+// --strict checks this file against them (tsconfig.json).
+// @ts-check
 'use strict';
 
+import { bind, expose } from './api.js';
+
 (function () {
-  const $ = (id) => document.getElementById(id);
+  /** @type {(id: string) => string} */
+  const input = (id) => /** @type {HTMLInputElement} */ ($(id)).value;
+  /** @type {(id: string) => HTMLElement} */
+  const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
   const logList = $('log');
 
+  /** @param {string} text @param {string} [kind] */
   function show(text, kind) {
     const banner = $('banner');
     banner.textContent = text;
@@ -20,6 +30,7 @@
   }
 
   // Keep entries few: the log is for people, not a record.
+  /** @param {string} kind @param {string} text */
   function log(kind, text) {
     const li = document.createElement('li');
     li.dataset.kind = kind;
@@ -32,9 +43,10 @@
     body.textContent = text;
     li.append(time, tag, body);
     logList.prepend(li);
-    while (logList.children.length > 10) logList.lastChild.remove();
+    while (logList.lastChild && logList.children.length > 10) logList.lastChild.remove();
   }
 
+  /** @param {string} state @param {string} text */
   function setStatus(state, text) {
     const el = $('status');
     el.dataset.state = state;
@@ -44,24 +56,32 @@
 
   // A number when the input reads as one, else the text as it is (so the
   // server's TypeError for a non-number can be seen).
+  /** @param {string} text @returns {number | string} */
   function numberOr(text) {
     const t = text.trim();
     return t !== '' && !isNaN(Number(t)) ? Number(t) : t;
   }
 
+  /** @param {any} e an error reply ({type, message}) or anything thrown */
   function describeError(e) {
     if (e && typeof e === 'object' && (e.type || e.message)) return (e.type || 'Error') + ': ' + e.message;
     return String(e);
   }
 
-  // call runs one call, shows its result (or error) in output and logs it.
-  async function call(output, method, params) {
+  /**
+   * call runs one call, shows its result (or error) in output and logs it.
+   * @param {string} output the id of the element showing the result
+   * @param {string} method the method's name, for the log
+   * @param {object | undefined} params the params, for the log
+   * @param {() => Promise<unknown>} run makes the call through the typed API
+   */
+  async function call(output, method, params, run) {
     const out = $(output);
     const args = params ? JSON.stringify(params) : '';
     log('call', method + '(' + args + ')');
     out.classList.remove('error', 'fresh');
     try {
-      const result = await RPC.call(method, params || {});
+      const result = await run();
       out.textContent = JSON.stringify(result);
       log('result', method + ' → ' + JSON.stringify(result));
     } catch (e) {
@@ -76,32 +96,39 @@
   const wsURL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/';
   $('ws-url').textContent = wsURL;
   const RPC = new WSRPC(wsURL, 2000);
+  const api = bind(RPC); // every call below is typed by api.ts
   let me = '';
 
-  // A browser route: the server calls it through multiply_loopback.
+  // The page's route, which the server's document declares (PeerRoutes):
+  // the server calls it through multiply_loopback.
   let multiplied = 0;
-  RPC.addRoute('multiply', function (params) {
-    const r = params.x * params.y;
-    multiplied++;
-    flow(2);
-    flow(3);
-    $('multiply-calls').textContent = 'server called multiply(' + params.x + ', ' + params.y + ') → ' + r +
-      (multiplied > 1 ? ' (' + multiplied + ' times)' : '');
-    log('served', 'the server called multiply(' + params.x + ', ' + params.y + ') → ' + r);
-    return r;
+  expose(RPC, {
+    multiply(params) {
+      const r = params.x * params.y;
+      multiplied++;
+      flow(2);
+      flow(3);
+      $('multiply-calls').textContent = 'server called multiply(' + params.x + ', ' + params.y + ') → ' + r +
+        (multiplied > 1 ? ' (' + multiplied + ' times)' : '');
+      log('served', 'the server called multiply(' + params.x + ', ' + params.y + ') → ' + r);
+      return r;
+    },
   });
 
   // flow lights up a step of the loopback's sequence.
+  /** @param {number} step */
   function flow(step) {
     const li = document.querySelector('#flow li[data-step="' + step + '"]');
     if (li) li.classList.add('done');
   }
 
+  /** @param {string} iso */
   function showClock(iso) {
     const d = new Date(iso);
-    if (!isNaN(d)) $('clock').textContent = d.toLocaleTimeString([], { hour12: false });
+    if (!isNaN(d.getTime())) $('clock').textContent = d.toLocaleTimeString([], { hour12: false });
   }
 
+  /** @param {number} value @param {string} [by] */
   function showCounter(value, by) {
     const el = $('counter');
     el.textContent = String(value);
@@ -132,7 +159,7 @@
     setStatus('online', 'online');
     $('banner').hidden = true;
     try {
-      const s = await RPC.call('state', {});
+      const s = await api.state();
       me = s.you;
       $('you').textContent = me.slice(0, 8);
       $('you').title = me;
@@ -151,24 +178,29 @@
 
   $('subtract-form').addEventListener('submit', function (e) {
     e.preventDefault();
-    call('subtract-result', 'subtract', { a: numberOr($('a').value), b: numberOr($('b').value) });
+    // A text that is not a number is sent as it is, on purpose: the page
+    // shows the server's TypeError for it.
+    const params = { a: /** @type {number} */ (numberOr(input('a'))), b: /** @type {number} */ (numberOr(input('b'))) };
+    call('subtract-result', 'subtract', params, () => api.subtract(params));
   });
   $('kv-form').addEventListener('submit', function (e) {
     e.preventDefault();
-    call('kv-result', 'kv.set', { key: $('key').value, value: $('value').value });
+    const params = { key: input('key'), value: input('value') };
+    call('kv-result', 'kv.set', params, () => api.kv.set(params));
   });
   $('kv-get').addEventListener('click', function () {
-    call('kv-result', 'kv.get', { key: $('key').value });
+    const params = { key: input('key') };
+    call('kv-result', 'kv.get', params, () => api.kv.get(params));
   });
   $('loopback').addEventListener('click', async function () {
     document.querySelectorAll('#flow li').forEach((li) => li.classList.remove('done'));
     flow(1);
-    await call('loopback-result', 'multiply_loopback');
+    await call('loopback-result', 'multiply_loopback', undefined, () => api.multiply_loopback());
     if (!$('loopback-result').classList.contains('error')) flow(4);
   });
   $('increment').addEventListener('click', async function () {
     try {
-      const n = await RPC.call('increment', {});
+      const n = await api.increment();
       log('result', 'increment → ' + n + ' (sent to every tab)');
     } catch (e) {
       log('error', 'increment failed: ' + describeError(e));

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/discovery"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -23,7 +25,7 @@ import (
 // The page itself is compiled into the binary; the JS client is not (it is
 // @wsrpc/client as npm installed it).
 //
-//go:embed index.html app.js style.css
+//go:embed index.html app.js api.js style.css
 var page embed.FS
 
 // clientFiles maps the URLs of the JS client to its files inside
@@ -70,10 +72,7 @@ func newDemo(cfg config, log *slog.Logger) *demo {
 		counterChanged: make(chan struct{}, 1),
 		tabsChanged:    make(chan struct{}, 1),
 	}
-	reg := intro.ServerRoutes() // subtract, kv, multiply_loopback
-	reg.MustAdd("state", d.state)
-	reg.MustAdd("increment", d.increment)
-	d.srv = server.New(reg, &server.Options{
+	d.srv = server.New(d.routes(), &server.Options{
 		Options: wsrpc.Options{
 			Logger: log,
 			Hooks: &wsrpc.Hooks{
@@ -99,6 +98,38 @@ type State struct {
 	Counter int64  `json:"counter"` // the shared counter
 	Tabs    int64  `json:"tabs"`    // tabs connected now
 	Time    string `json:"time"`    // the server's clock, RFC 3339
+}
+
+// discoveryOptions describe the demo's OpenRPC document (rpc.discover),
+// which api.ts, the page's typings, is generated from: the page must expose
+// the introduction client's multiply, which multiply_loopback calls.
+func discoveryOptions() *discovery.Options {
+	return &discovery.Options{Title: "wsrpc browser demo", Peer: intro.ClientRoutes()}
+}
+
+// routes returns the demo's routes: the introduction's (subtract, kv,
+// multiply_loopback), state, increment, and rpc.discover.
+func (d *demo) routes() *wsrpc.Registry {
+	reg := intro.ServerRoutes()
+	reg.MustAdd("state", wsrpc.Doc(d.state, "Returns this tab's id, the shared counter, the number of tabs and the server's clock."))
+	reg.MustAdd("increment", wsrpc.Doc(d.increment, "Adds one to the shared counter and returns it; every tab gets a counter event."))
+	discovery.MustRegister(reg, discoveryOptions())
+	return reg
+}
+
+// document returns the demo's OpenRPC document, indented, as
+// openrpc.json holds it.
+func document() ([]byte, error) {
+	doc, err := discovery.Document(newDemo(config{}, nil).routes(), discoveryOptions())
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, doc, "", "  "); err != nil {
+		return nil, err
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
 }
 
 func (d *demo) state(ctx context.Context) State {

@@ -7,6 +7,11 @@
 //
 //	make browser   # npm ci in examples/browser, then the server on 127.0.0.1:8000
 //
+// The page's calls are typed: app.js imports api.js, the TypeScript module
+// `wsrpc gen ts` makes from this server's rpc.discover document, compiled
+// (make browser-types regenerates openrpc.json, api.ts and api.js), and
+// tsc --checkJs checks app.js against it.
+//
 // Pages served from another origin (another port, a proxy's public name)
 // are refused unless listed with -allow-origin. It runs until SIGINT or
 // SIGTERM, then shuts down gracefully and exits 0.
@@ -31,8 +36,18 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
 	modules := flag.String("modules", "", "the node_modules directory holding @wsrpc/client (default: ./node_modules, else ./examples/browser/node_modules)")
 	origins := flag.String("allow-origin", "", "comma-separated origins whose pages may connect besides this server's own, e.g. http://localhost:3000")
+	printDoc := flag.Bool("openrpc", false, "print the OpenRPC document of the demo's routes (api.ts is generated from it) and exit")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *printDoc {
+		doc, err := document()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "browser:", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(doc)
+		return
+	}
 
 	cfg := config{allowedOrigins: splitList(*origins)}
 	dir, err := findModules(*modules)

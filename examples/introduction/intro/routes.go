@@ -38,6 +38,15 @@ func (s *Storage) Init(ctx context.Context) {
 	s.data = make(map[string]json.RawMessage)
 }
 
+// RouteDocs documents the methods for discovery (wsrpc.Documented).
+func (s *Storage) RouteDocs() map[string]string {
+	return map[string]string{
+		"Init": "Creates the connection's storage (runs before its first call).",
+		"Get":  "Returns the value stored under key, or default (null when absent).",
+		"Set":  "Stores value under key, unchanged, and returns true.",
+	}
+}
+
 // GetParams are the named params of kv.get.
 //
 //easyjson:json
@@ -86,9 +95,9 @@ func MultiplyLoopback(ctx context.Context) (json.RawMessage, error) {
 // multiply_loopback (plus the built-in ping).
 func ServerRoutes() *wsrpc.Registry {
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("subtract", wsrpc.Inline(SubtractRoute))
+	reg.MustAdd("subtract", wsrpc.Doc(wsrpc.Inline(SubtractRoute), "Returns a − b, exactly for integers of any size (up to 4300 digits)."))
 	reg.MustAdd("kv", &Storage{})
-	reg.MustAdd("multiply_loopback", MultiplyLoopback)
+	reg.MustAdd("multiply_loopback", wsrpc.Doc(MultiplyLoopback, "Calls the connected client's multiply(x=10, y=20) and returns its result."))
 	return reg
 }
 
@@ -109,6 +118,6 @@ func MultiplyRoute(ctx context.Context, p *MultiplyParams) (json.Number, error) 
 // built-in ping).
 func ClientRoutes() *wsrpc.Registry {
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("multiply", wsrpc.Inline(MultiplyRoute))
+	reg.MustAdd("multiply", wsrpc.Doc(wsrpc.Inline(MultiplyRoute), "Returns x × y."))
 	return reg
 }

@@ -1,9 +1,11 @@
 // Command server is the wsrpc introduction's server in Go: it serves the
 // WebSocket at /ws/ with the routes subtract, kv (a struct route), and
 // multiply_loopback (which calls the connected client's multiply), plus the
-// built-in ping.
+// built-in ping, and rpc.discover, the OpenRPC document of these routes
+// (which also lists the client's multiply, that multiply_loopback calls):
 //
 //	go run ./examples/introduction/server -addr 127.0.0.1:8000
+//	wsrpc describe ws://127.0.0.1:8000/ws/
 //
 // With -metrics ADDR it also serves Prometheus metrics (the series of
 // github.com/wsrpc/wsrpc-go/metrics/prometheus, plus the Go runtime's) at
@@ -31,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/discovery"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
 	wsprom "github.com/wsrpc/wsrpc-go/metrics/prometheus"
 	"github.com/wsrpc/wsrpc-go/server"
@@ -72,7 +75,11 @@ func run(addr, engine, metricsAddr string, log *slog.Logger) error {
 		}
 		defer stopMetrics()
 	}
-	srv := server.New(intro.ServerRoutes(), opts)
+	reg := intro.ServerRoutes()
+	if err := discovery.Register(reg, &discovery.Options{Title: "wsrpc introduction", Peer: intro.ClientRoutes()}); err != nil {
+		return err
+	}
+	srv := server.New(reg, opts)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
