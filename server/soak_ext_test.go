@@ -1,4 +1,4 @@
-package wsrpc_test
+package server_test
 
 import (
 	"context"
