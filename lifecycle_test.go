@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -55,7 +54,7 @@ func testDrainRefusesNewCallsAndFinishesRunningOnes(t *testing.T) {
 	started, release := holdRoute(t, srv)
 	creg := wsrpc.NewRegistry()
 	creg.MustAdd("hello", func() string { return "from the client" })
-	c := dial(t, url, &client.Options{Registry: creg})
+	c := dial(t, url, creg, nil)
 	ctx := testCtx(t)
 
 	held := make(chan error, 1)
@@ -103,7 +102,7 @@ func testDrainEndsWithItsContext(t *testing.T) {
 	srv, url := newServer(t, nil)
 	started, release := holdRoute(t, srv)
 	defer close(release)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	go func() { _ = c.Call(context.Background(), "hold", nil, nil) }()
 	recv(t, started, "the held call to start")
 

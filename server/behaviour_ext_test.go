@@ -31,7 +31,7 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 		OnOpen:        func(r *http.Request) { record("open") },
 		OnAuthSuccess: func(r *http.Request) { record("auth-ok") },
 		OnAuthFail:    func(r *http.Request) { record("auth-fail") },
-		OnConnect:     func(c *wsrpc.Conn) { record("connect") },
+		OnConnect:     func(context.Context, *wsrpc.Conn) error { record("connect"); return nil },
 		OnClose:       func(c *wsrpc.Conn, err error) { record("close"); closed <- struct{}{} },
 		OnCallStart:   func(ctx context.Context, ci *wsrpc.CallInfo) { record("start " + ci.Method) },
 		OnCallSuccess: func(ctx context.Context, ci *wsrpc.CallInfo, res json.RawMessage) {
@@ -48,12 +48,12 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 	url := startServer(t, srv)
 	ctx := testCtx(t)
 
-	_, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer bad"}}})
+	_, err := client.Dial(ctx, url, nil, &client.Options{Header: http.Header{"Authorization": {"Bearer bad"}}})
 	var he *client.HandshakeError
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, http.StatusForbidden, he.StatusCode)
 
-	c, err := client.Dial(ctx, url, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}, // no ping among the hooks
+	c, err := client.Dial(ctx, url, nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}, // no ping among the hooks
 		Header: http.Header{"Authorization": {"Bearer good"}}})
 	require.NoError(t, err)
 	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
@@ -97,7 +97,7 @@ func testHandlerSeesConnectionAndRequest(t *testing.T) {
 	})
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
-	c := dial(t, url, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
+	c := dial(t, url, nil, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
 	var who map[string]string
 	require.NoError(t, c.Call(testCtx(t), "whoami", nil, &who))
 	require.Equal(t, "t1", who["token"])
@@ -124,7 +124,7 @@ func testBroadcast(t *testing.T) {
 		if i != 1 {
 			reg.MustAdd("hello", func() int { return i })
 		}
-		dial(t, url, &client.Options{Registry: reg})
+		dial(t, url, reg, nil)
 		// Registration follows the 101 response: wait for it, so that the
 		// connection order is the dial order.
 		require.Eventually(t, func() bool { return len(srv.Clients()) == i+1 }, 2*time.Second, time.Millisecond)
@@ -144,7 +144,7 @@ func TestShutdownLetsRunningCallsFinish(t *testing.T) {
 
 func testShutdownLetsRunningCallsFinish(t *testing.T) {
 	srv, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Call(ctx, "sleep", map[string]int{"ms": 200}, nil) }()
@@ -160,7 +160,7 @@ func TestMessageTooBigCloses1009(t *testing.T) {
 }
 
 func testMessageTooBigCloses1009(t *testing.T) {
-	_, url := newServer(t, &server.Options{MaxMessageSize: 1024})
+	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxMessageSize: 1024}})
 	c := dialRaw(t, url)
 	c.send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
 	require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
@@ -200,7 +200,7 @@ func testHandlerContextEndsWithTheConnection(t *testing.T) {
 			})
 			srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 			url := startServer(t, srv)
-			c := dial(t, url, nil)
+			c := dial(t, url, nil, nil)
 			go func() { _ = c.Call(context.Background(), "wait", nil, nil) }()
 			waitClosed(t, started, "the handler to start")
 			tt.end(srv, c)

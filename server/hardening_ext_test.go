@@ -84,8 +84,8 @@ func TestMaxConnections(t *testing.T) {
 
 func testMaxConnections(t *testing.T) {
 	srv, url := newServer(t, &server.Options{MaxConnections: 2})
-	dial(t, url, nil)
-	dial(t, url, nil)
+	dial(t, url, nil, nil)
+	dial(t, url, nil, nil)
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 2 }, 2*time.Second, 5*time.Millisecond)
 	require.Equal(t, http.StatusServiceUnavailable, rawUpgrade(t, url, nil))
 }
@@ -231,8 +231,8 @@ func testSlowConsumerIsDisconnected(t *testing.T) {
 					dropped.Store(err)
 				}
 			}},
+			WriteTimeout: 30 * time.Second,
 		},
-		WriteTimeout: 30 * time.Second,
 	})
 	url := startServer(t, srv)
 	// A client that calls and never reads.
@@ -245,7 +245,7 @@ func testSlowConsumerIsDisconnected(t *testing.T) {
 		}
 	}()
 	// Another client is not affected.
-	other := dial(t, url, nil)
+	other := dial(t, url, nil, nil)
 	require.Eventually(t, func() bool { return dropped.Load() != nil }, 20*time.Second, 10*time.Millisecond)
 	require.ErrorIs(t, dropped.Load().(error), wsrpc.ErrSendQueueFull)
 	v, err := wsrpc.Call[json.RawMessage](testCtx(t), other, "ping", map[string]int{"alive": 1})
@@ -298,7 +298,7 @@ func testInlineHandlerCannotCallThePeer(t *testing.T) {
 		return wsrpc.ConnFromContext(ctx).Call(ctx, "ping", nil, nil)
 	}))
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
-	c := dial(t, startServer(t, srv), nil)
+	c := dial(t, startServer(t, srv), nil, nil)
 	err := c.Call(testCtx(t), "inline_call", nil, nil)
 	var e *wsrpc.Error
 	require.ErrorAs(t, err, &e)
@@ -348,7 +348,7 @@ func TestTLS(t *testing.T) {
 			t.Cleanup(func() { _ = srv.Close() })
 			url := "wss://" + ln.Addr().String() + "/ws/"
 
-			c := dial(t, url, &client.Options{TLSConfig: &tls.Config{RootCAs: pool}})
+			c := dial(t, url, nil, &client.Options{TLSConfig: &tls.Config{RootCAs: pool}})
 			diff, err := wsrpc.Call[int](testCtx(t), c, "subtract", map[string]int{"a": 1, "b": 9})
 			require.NoError(t, err)
 			require.Equal(t, -8, diff)
@@ -356,7 +356,7 @@ func TestTLS(t *testing.T) {
 			// A client that does not trust the certificate cannot connect.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_, err = client.Dial(ctx, url, nil)
+			_, err = client.Dial(ctx, url, nil, nil)
 			var uerr x509.UnknownAuthorityError
 			require.True(t, errors.As(err, &uerr) || strings.Contains(fmt.Sprint(err), "certificate"), "%v", err)
 		})

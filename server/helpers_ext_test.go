@@ -222,11 +222,11 @@ func (r *rawConn) closeCode() ws.StatusCode {
 	}
 }
 
-func dial(t testing.TB, url string, opts *client.Options) *client.Client {
+func dial(t testing.TB, url string, reg *wsrpc.Registry, opts *client.Options) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url, opts)
+	c, err := client.Dial(ctx, url, reg, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

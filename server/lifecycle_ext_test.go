@@ -44,7 +44,7 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 	var connects atomic.Int32
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{
 		KeepaliveInterval: -1,
-		Hooks:             &wsrpc.Hooks{OnConnect: func(*wsrpc.Conn) { connects.Add(1) }},
+		Hooks:             &wsrpc.Hooks{OnConnect: func(context.Context, *wsrpc.Conn) error { connects.Add(1); return nil }},
 	}})
 	url := startServer(t, srv)
 	started, release := holdRoute(t, srv)
@@ -71,7 +71,7 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 	// A new dialer is refused with HTTP 503 on every engine.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	nc, err := client.Dial(ctx, url, nil)
+	nc, err := client.Dial(ctx, url, nil, nil)
 	if err == nil {
 		_ = nc.Close()
 	}
@@ -97,8 +97,8 @@ func TestBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 
 func testBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 	// WriteTimeout far beyond the test, so that only ctx can end the calls.
-	srv, url := newServer(t, &server.Options{WriteTimeout: time.Hour,
-		Options: wsrpc.Options{MaxSendQueueBytes: 64 << 20}})
+	srv, url := newServer(t, &server.Options{
+		Options: wsrpc.Options{WriteTimeout: time.Hour, MaxSendQueueBytes: 64 << 20}})
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	creg := wsrpc.NewRegistry()
@@ -115,8 +115,8 @@ func testBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 	// 4 KiB), so the first call's write to it blocks.
 	// Its hello calls of earlier cases still run (holding 8 MiB each) when
 	// the next one comes: let it hold them all.
-	dial(t, url, &client.Options{Registry: creg, MaxMessageSize: 64 << 20,
-		Options: wsrpc.Options{MaxQueuedBytes: 64 << 20}})
+	dial(t, url, creg, &client.Options{
+		Options: wsrpc.Options{MaxMessageSize: 64 << 20, MaxQueuedBytes: 64 << 20}})
 	stuck := dialRaw(t, url)
 	require.NoError(t, stuck.nc.(*net.TCPConn).SetReadBuffer(4<<10))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 2 }, 5*time.Second, time.Millisecond)
