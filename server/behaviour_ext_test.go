@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -213,6 +214,57 @@ func testHandlerContextEndsWithTheConnection(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the handler's context was not cancelled when the connection ended")
 			}
+		})
+	}
+}
+
+func TestOnConnectErrorClosesTheConnection(t *testing.T) {
+	forEachEngine(t, testOnConnectErrorClosesTheConnection)
+}
+
+// An OnConnect error closes that connection with wsrpc.CloseConnectRefused
+// before any call of it runs, and OnClose sees why; a connection the hook
+// accepts is served as usual.
+func testOnConnectErrorClosesTheConnection(t *testing.T) {
+	errFull := errors.New("room full")
+	closed := make(chan error, 2)
+	srv, url := newServer(t, &server.Options{Options: wsrpc.Options{Hooks: &wsrpc.Hooks{
+		OnConnect: func(ctx context.Context, c *wsrpc.Conn) error {
+			if wsrpc.ConnFromContext(ctx) != c {
+				return errors.New("the hook's ctx does not carry its connection")
+			}
+			if c.Request().URL.Query().Get("room") == "full" {
+				return errFull
+			}
+			return nil
+		},
+		OnClose: func(c *wsrpc.Conn, err error) { closed <- err },
+	}}})
+
+	tests := []struct {
+		name    string
+		query   string
+		refused bool
+	}{
+		{"refused", "?room=full", true},
+		{"accepted", "?room=open", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, url+tt.query)
+			c.send(`{"id":1,"method":"ping"}`)
+			if !tt.refused {
+				require.Equal(t, `{"id":1,"result":{}}`, c.read())
+				return
+			}
+			require.Equal(t, ws.StatusCode(wsrpc.CloseConnectRefused), c.closeCode())
+			// Echo the close, so that the server need not wait out the close timeout.
+			_ = ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusInternalServerError, ""))))
+			err := recv(t, closed, "OnClose of the refused connection")
+			require.ErrorIs(t, err, wsrpc.ErrConnectRefused)
+			require.ErrorIs(t, err, errFull)
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, 5*time.Second, time.Millisecond,
+				"the refused connection is still a client")
 		})
 	}
 }
