@@ -89,7 +89,7 @@ func TestCompressionNegotiatedBothWays(t *testing.T) {
 }
 
 func testCompressionNegotiatedBothWays(t *testing.T) {
-	_, url := newServer(t, &server.Options{EnableCompression: true})
+	_, url := newServer(t, &server.Options{Options: wsrpc.Options{EnableCompression: true}})
 	c, exts := dialDeflate(t, url)
 	require.Len(t, exts, 1)
 	require.Equal(t, "permessage-deflate", string(exts[0].Name))
@@ -139,8 +139,8 @@ func TestDecompressionBombClosesWithoutInflating(t *testing.T) {
 }
 
 func testDecompressionBombClosesWithoutInflating(t *testing.T) {
-	srv, url := newServer(t, &server.Options{EnableCompression: true, MaxMessageSize: 1 << 20})
-	other := dial(t, url, &client.Options{EnableCompression: true})
+	srv, url := newServer(t, &server.Options{Options: wsrpc.Options{EnableCompression: true, MaxMessageSize: 1 << 20}})
+	other := dial(t, url, nil, &client.Options{Options: wsrpc.Options{EnableCompression: true}})
 
 	// About 64 KiB on the wire that inflates to 64 MiB of zeros: one
 	// sync-flushed block of 1 MiB of zeros, repeated.
@@ -209,8 +209,7 @@ func TestGoClientCompression(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := server.New(testRegistry(t), &server.Options{
-				EnableCompression: tt.server,
-				Options:           wsrpc.Options{KeepaliveInterval: -1},
+				Options: wsrpc.Options{EnableCompression: tt.server, KeepaliveInterval: -1},
 			})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
@@ -218,7 +217,7 @@ func TestGoClientCompression(t *testing.T) {
 			go func() { _ = srv.Serve(countingListener{ln, &read}) }()
 			t.Cleanup(func() { _ = srv.Close() })
 
-			c := dial(t, "ws://"+ln.Addr().String()+"/", &client.Options{EnableCompression: tt.client})
+			c := dial(t, "ws://"+ln.Addr().String()+"/", nil, &client.Options{Options: wsrpc.Options{EnableCompression: tt.client}})
 			v, err := wsrpc.Call[struct{ Data string }](testCtx(t), c, "ping", map[string]string{"data": big})
 			require.NoError(t, err)
 			require.Equal(t, big, v.Data)
@@ -244,7 +243,7 @@ func TestGoClientRefusesServerContextTakeover(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	_, err = client.Dial(testCtx(t), "ws://"+ln.Addr().String()+"/", &client.Options{EnableCompression: true})
+	_, err = client.Dial(testCtx(t), "ws://"+ln.Addr().String()+"/", nil, &client.Options{Options: wsrpc.Options{EnableCompression: true}})
 	require.ErrorIs(t, err, client.ErrCompressionParameters)
 	require.ErrorIs(t, err, wsio.ErrDeflateResponse)
 }

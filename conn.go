@@ -67,6 +67,11 @@ type ConnConfig struct {
 	BatchedReads bool
 }
 
+// CloseConnectRefused is the close code of a connection whose OnConnect hook
+// returned an error (1011, internal error: the server could not set the
+// connection up).
+const CloseConnectRefused = 1011
+
 // Close codes the engine uses.
 const (
 	closeNormal         = 1000

@@ -18,7 +18,7 @@ import (
 func ExampleConn_Call() {
 	connected := make(chan *wsrpc.Conn, 1)
 	srv := server.New(wsrpc.NewRegistry(), &server.Options{Options: wsrpc.Options{
-		Hooks: &wsrpc.Hooks{OnConnect: func(c *wsrpc.Conn) { connected <- c }},
+		Hooks: &wsrpc.Hooks{OnConnect: func(_ context.Context, c *wsrpc.Conn) error { connected <- c; return nil }},
 	}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +36,7 @@ func ExampleConn_Call() {
 	}) int {
 		return p.X * p.Y
 	})
-	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", &client.Options{Registry: routes})
+	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", routes, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -19,11 +19,11 @@ import (
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
-func dial(t testing.TB, url string, opts *client.Options) *client.Client {
+func dial(t testing.TB, url string, reg *wsrpc.Registry, opts *client.Options) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url, opts)
+	c, err := client.Dial(ctx, url, reg, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -41,7 +41,7 @@ func TestIntroductionInGo(t *testing.T) {
 
 func testIntroductionInGo(t *testing.T) {
 	_, url := newServer(t, nil)
-	c := dial(t, url, &client.Options{Registry: intro.ClientRoutes()})
+	c := dial(t, url, intro.ClientRoutes(), nil)
 	ctx := testCtx(t)
 
 	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
@@ -69,7 +69,7 @@ func TestKVStateIsPerConnection(t *testing.T) {
 func testKVStateIsPerConnection(t *testing.T) {
 	_, url := newServer(t, nil)
 	ctx := testCtx(t)
-	a, b := dial(t, url, nil), dial(t, url, nil)
+	a, b := dial(t, url, nil, nil), dial(t, url, nil, nil)
 	require.NoError(t, a.Call(ctx, "kv.set", map[string]any{"key": "k", "value": 1}, nil))
 	var got json.RawMessage
 	require.NoError(t, b.Call(ctx, "kv.get", map[string]any{"key": "k"}, &got))
@@ -84,7 +84,7 @@ func TestRemoteErrors(t *testing.T) {
 
 func testRemoteErrors(t *testing.T) {
 	_, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	tests := []struct {
 		method, params, typ, msg string
@@ -113,7 +113,7 @@ func TestCallContextBoundsTheWait(t *testing.T) {
 
 func testCallContextBoundsTheWait(t *testing.T) {
 	_, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := c.Call(ctx, "sleep", map[string]int{"ms": 5000}, nil)
@@ -130,7 +130,7 @@ func TestCallTimeoutOption(t *testing.T) {
 
 func testCallTimeoutOption(t *testing.T) {
 	_, url := newServer(t, nil)
-	c := dial(t, url, &client.Options{Options: wsrpc.Options{CallTimeout: 50 * time.Millisecond}})
+	c := dial(t, url, nil, &client.Options{Options: wsrpc.Options{CallTimeout: 50 * time.Millisecond}})
 	err := c.Call(context.Background(), "sleep", map[string]int{"ms": 5000}, nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -141,7 +141,7 @@ func TestPendingCallsFailOnClose(t *testing.T) {
 
 func testPendingCallsFailOnClose(t *testing.T) {
 	srv, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Call(ctx, "sleep", map[string]int{"ms": 5000}, nil) }()
@@ -249,7 +249,7 @@ func testStructInstanceRunsOneCallAtATime(t *testing.T) {
 		err := wsrpc.ConnFromContext(ctx).Call(ctx, "probe.slow", nil, &r)
 		return r, err
 	})
-	c := dial(t, url, &client.Options{Registry: creg})
+	c := dial(t, url, creg, nil)
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	for i := 0; i < 5; i++ {
@@ -304,7 +304,7 @@ func TestHundredConcurrentLargeCalls(t *testing.T) {
 
 func testHundredConcurrentLargeCalls(t *testing.T) {
 	_, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	payload := strings.Repeat("x", 12*1024)
 	var wg sync.WaitGroup
@@ -345,7 +345,7 @@ func testEventsBothWays(t *testing.T) {
 	}})
 	url := startServer(t, srv)
 	clientEvents := make(chan string, 1)
-	c := dial(t, url, &client.Options{Options: wsrpc.Options{
+	c := dial(t, url, nil, &client.Options{Options: wsrpc.Options{
 		OnEvent: func(c *wsrpc.Conn, ev json.RawMessage) { clientEvents <- string(ev) },
 	}})
 	ctx := testCtx(t)
@@ -363,7 +363,7 @@ func TestRoutesAddedAndRemovedWhileConnected(t *testing.T) {
 
 func testRoutesAddedAndRemovedWhileConnected(t *testing.T) {
 	srv, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	require.Error(t, c.Call(ctx, "late", nil, nil))
 	require.NoError(t, srv.Registry().Add("late", func() string { return "here" }))
@@ -395,7 +395,7 @@ func testStructOnCloseRunsWhenConnectionCloses(t *testing.T) {
 	closed := make(chan string, 1)
 	require.NoError(t, reg.Add("closer", &Closer{closed: closed}))
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
-	c := dial(t, startServer(t, srv), nil)
+	c := dial(t, startServer(t, srv), nil, nil)
 	id, err := wsrpc.Call[string](testCtx(t), c, "closer.touch", nil)
 	require.NoError(t, err)
 	require.Error(t, c.Call(testCtx(t), "closer.on_close", nil, nil), "OnClose must not be callable")
@@ -415,13 +415,15 @@ func TestReconnectRerunsOnConnect(t *testing.T) {
 func testReconnectRerunsOnConnect(t *testing.T) {
 	srv, url := newServer(t, nil)
 	var connects atomic.Int32
-	c := dial(t, url, &client.Options{
+	c := dial(t, url, nil, &client.Options{
 		Reconnect:        true,
 		ReconnectMinWait: 10 * time.Millisecond,
-		OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
-			connects.Add(1)
-			return conn.Call(ctx, "kv.set", map[string]string{"key": "session", "value": "restored"}, nil)
-		},
+		Options: wsrpc.Options{Hooks: &wsrpc.Hooks{
+			OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
+				connects.Add(1)
+				return conn.Call(ctx, "kv.set", map[string]string{"key": "session", "value": "restored"}, nil)
+			},
+		}},
 	})
 	ctx := testCtx(t)
 	require.Equal(t, int32(1), connects.Load())
@@ -436,7 +438,7 @@ func testReconnectRerunsOnConnect(t *testing.T) {
 func TestClientDialUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := client.Dial(ctx, "ws://127.0.0.1:1/ws/", nil)
+	_, err := client.Dial(ctx, "ws://127.0.0.1:1/ws/", nil, nil)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "connect to ws://127.0.0.1:1/ws/")
 	require.False(t, errors.Is(err, context.DeadlineExceeded))

@@ -102,8 +102,8 @@ func TestWrappingFrameLengthClosesOnlyThatConnection(t *testing.T) {
 				name += "/deflate"
 			}
 			t.Run(name, func(t *testing.T) {
-				srv, url := serveOn(t, engine, &server.Options{EnableCompression: compressed})
-				other := dial(t, url, &client.Options{EnableCompression: compressed})
+				srv, url := serveOn(t, engine, &server.Options{Options: wsrpc.Options{EnableCompression: compressed}})
+				other := dial(t, url, nil, &client.Options{Options: wsrpc.Options{EnableCompression: compressed}})
 				var c *rawConn
 				if compressed {
 					var accepted int
@@ -175,7 +175,7 @@ func TestReadPathPanicClosesOnlyThatConnectionWith1011(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			h := &panickyHandler{trigger: dropTrigger}
 			srv, url := serveOn(t, engine, &server.Options{Options: wsrpc.Options{Logger: slog.New(h)}})
-			other := dial(t, url, nil)
+			other := dial(t, url, nil, nil)
 			c := dialRaw(t, url)
 			c.send(`[1]`)
 			require.Equal(t, ws.StatusInternalServerError, c.closeCode())
@@ -250,10 +250,10 @@ func TestClientSurvivesWhatItsServerSends(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, good := serveOn(t, "http", nil)
-			other := dial(t, good, nil)
+			other := dial(t, good, nil, nil)
 
 			url, code := fakeServer(t, tt.frames)
-			c := dial(t, url, &tt.opts)
+			c := dial(t, url, nil, &tt.opts)
 			select {
 			case got := <-code:
 				require.Equal(t, tt.want, got)

@@ -23,7 +23,7 @@ func TestEmitWithDeadlineDoesNotWaitOnAStalledPeer(t *testing.T) {
 func testEmitWithDeadlineDoesNotWaitOnAStalledPeer(t *testing.T) {
 	conns := make(chan *wsrpc.Conn, 1)
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{
-		Hooks: &wsrpc.Hooks{OnConnect: func(c *wsrpc.Conn) { conns <- c }},
+		Hooks: &wsrpc.Hooks{OnConnect: func(_ context.Context, c *wsrpc.Conn) error { conns <- c; return nil }},
 	}})
 	_ = dialRaw(t, url) // never reads
 	c := recv(t, conns, "the server's connection")

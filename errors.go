@@ -25,6 +25,12 @@ var (
 	// the reply could never be handled while it waits. Drop the inline mark.
 	ErrInlineCall = errors.New("wsrpc: an inline handler cannot call the peer: register it without Inline (or the inline tag flag)")
 
+	// ErrConnectRefused wraps the error of an OnConnect hook that refused
+	// its connection (see Hooks.OnConnect): Conn.Err, the OnClose hook and,
+	// on the client, Dial report it. errors.Is finds the hook's own error
+	// too.
+	ErrConnectRefused = errors.New("wsrpc: the OnConnect hook refused the connection")
+
 	// ErrSendQueueFull is the reason a connection is closed when its peer does
 	// not read fast enough and the bounded send queue overflows.
 	ErrSendQueueFull = errors.New("wsrpc: send queue full: the peer is not reading its replies")

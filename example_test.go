@@ -78,7 +78,7 @@ func Example() {
 		return p.X * p.Y
 	})
 	ctx := context.Background()
-	c, err := client.Dial(ctx, url, &client.Options{Registry: clientRoutes})
+	c, err := client.Dial(ctx, url, clientRoutes, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -103,7 +103,7 @@ func ExampleError() {
 	})
 	url, stop := serveExample(reg)
 	defer stop()
-	c, _ := client.Dial(context.Background(), url, nil)
+	c, _ := client.Dial(context.Background(), url, nil, nil)
 	defer c.Close()
 
 	err := c.Call(context.Background(), "lookup", map[string]string{"key": "x"}, nil)
@@ -128,7 +128,7 @@ func ExampleProxy() {
 	reg.MustAdd("subtract", func(p SubtractParams) int { return p.A - p.B })
 	url, stop := serveExample(reg)
 	defer stop()
-	c, _ := client.Dial(context.Background(), url, nil)
+	c, _ := client.Dial(context.Background(), url, nil, nil)
 	defer c.Close()
 
 	subtract := wsrpc.Proxy[SubtractParams, int]("subtract")
@@ -146,7 +146,7 @@ func ExampleConn_Emit() {
 	})
 	url, stop := serveExample(reg)
 	defer stop()
-	c, _ := client.Dial(context.Background(), url, &client.Options{Options: wsrpc.Options{
+	c, _ := client.Dial(context.Background(), url, nil, &client.Options{Options: wsrpc.Options{
 		OnEvent: func(c *wsrpc.Conn, event json.RawMessage) { got <- string(event) },
 	}})
 	defer c.Close()

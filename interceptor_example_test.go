@@ -46,7 +46,7 @@ func ExampleInterceptor_auth() {
 
 	ctx := context.Background()
 	for _, token := range []string{"Bearer guest", "Bearer admin"} {
-		c, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {token}}})
+		c, err := client.Dial(ctx, url, nil, &client.Options{Header: http.Header{"Authorization": {token}}})
 		if err != nil {
 			panic(err)
 		}
@@ -124,7 +124,7 @@ func ExampleInterceptor_rateLimit() {
 	defer stop()
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, url, nil)
+	c, err := client.Dial(ctx, url, nil, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -161,7 +161,7 @@ func ExampleInterceptor_maskErrors() {
 	defer stop()
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, url, nil)
+	c, err := client.Dial(ctx, url, nil, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -186,7 +186,7 @@ func ExampleIntercept() {
 	defer stop()
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, url, nil)
+	c, err := client.Dial(ctx, url, nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -111,7 +111,7 @@ func testInterceptorsIncoming(t *testing.T) {
 	}})
 	url := startServer(t, srv)
 	ctx := testCtx(t)
-	c, err := client.Dial(ctx, url, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c, err := client.Dial(ctx, url, nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -211,7 +211,7 @@ func testInterceptorsOutgoingAndEvents(t *testing.T) {
 		}
 		return next(ctx, inv)
 	}
-	c, err := client.Dial(ctx, url, &client.Options{Registry: creg, Options: wsrpc.Options{
+	c, err := client.Dial(ctx, url, creg, &client.Options{Options: wsrpc.Options{
 		KeepaliveInterval: -1,
 		Interceptors:      []wsrpc.Interceptor{record(&cliSeen), veto},
 		OnEvent:           func(c *wsrpc.Conn, ev json.RawMessage) { events <- "client " + string(ev) },

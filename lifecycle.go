@@ -40,9 +40,29 @@ type Hooks struct {
 	OnAuthFail    func(r *http.Request)
 	// OnUpgradeFail runs on the server when the WebSocket handshake fails.
 	OnUpgradeFail func(r *http.Request, err error)
-	// OnConnect runs once the connection is established and registered, before
-	// its first message is read.
-	OnConnect func(c *Conn)
+	// OnConnect runs once per connection on both sides, the place to log
+	// in, subscribe or refuse. ctx is the connection's context: it carries
+	// c (ConnFromContext) and ends when c closes. An error closes c, and is
+	// what c.Err and OnClose report, wrapped with ErrConnectRefused.
+	//
+	// On the server it runs once the connection is registered, before its
+	// first message is read: a call it makes to the client is only answered
+	// after it returns, so make such calls from a goroutine it starts.
+	//
+	// Its error closes the connection with CloseConnectRefused (1011) on
+	// either side. The error's text is not sent to the peer: Conn.Err and
+	// OnClose have it, and it is logged at Debug.
+	//
+	// On the client it runs after every successful connection, the first
+	// one and each reconnect, once the connection is read, before calls
+	// waiting for the connection proceed, so it may call the server; ctx is
+	// then Dial's context (the client's own on a reconnect). Its error fails
+	// that connection attempt: Dial returns it, and with Reconnect another
+	// attempt follows.
+	//
+	// A panic in it is logged and the connection goes on, as for the other
+	// hooks.
+	OnConnect func(ctx context.Context, c *Conn) error
 	// OnClose runs once when the connection ends, with the reason (nil for a
 	// clean close by this side). On the server it has run by the time the
 	// peer's close handshake completes.
@@ -100,11 +120,14 @@ func (c *Conn) hookMessage(fn func(*Conn, bool, []byte), sent bool, msg []byte) 
 	fn(c, sent, msg)
 }
 
-func (c *Conn) hookConnect() {
+// hookConnect runs OnConnect with the connection's context; a panic is
+// logged and counts as success.
+func (c *Conn) hookConnect() (err error) {
 	if h := c.opts.Hooks; h != nil && h.OnConnect != nil {
 		defer c.recoverHook("OnConnect")
-		h.OnConnect(c)
+		err = h.OnConnect(connContext{c}, c)
 	}
+	return err
 }
 
 func (c *Conn) hookClose(err error) {
@@ -159,12 +182,20 @@ func panicReply(what string) string {
 	return "internal error in " + what + ": the handler panicked (the details are in the log of the side that ran it)"
 }
 
-// Start runs the OnConnect hook and starts keepalive if it is configured.
-// Call it once, after the connection is registered and before the first
-// HandleMessage.
-func (c *Conn) Start() {
+// Start runs the OnConnect hook and starts keepalive (unless
+// KeepaliveInterval is negative) and the IdleTimeout. Call it once, after
+// the connection is registered and before the first HandleMessage. When
+// OnConnect returns an error, Start closes the connection with
+// CloseConnectRefused and returns that error wrapped with
+// ErrConnectRefused; the transport's reader then ends as for any close.
+func (c *Conn) Start() error {
 	c.logOpen()
-	c.hookConnect()
+	if err := c.hookConnect(); err != nil {
+		err = fmt.Errorf("%w: %w", ErrConnectRefused, err)
+		c.opts.Logger.Debug("wsrpc: OnConnect refused the connection", "conn", c.id, "err", err)
+		c.closeWith(err, CloseConnectRefused, "refused by the OnConnect hook")
+		return err
+	}
 	if c.ka.idle != nil {
 		c.ka.idle.lastActive.Store(time.Now().UnixNano())
 		c.mu.Lock()
@@ -184,6 +215,7 @@ func (c *Conn) Start() {
 		}
 		c.mu.Unlock()
 	}
+	return nil
 }
 
 // Done is closed when the connection has closed, its handlers have returned

@@ -70,7 +70,7 @@ func idle(t *testing.T, c *Conn) {
 func TestSendQueueChargesWhatEachMessageHolds(t *testing.T) {
 	const limit = 64 << 10
 	st := newStuckTransport(t, true)
-	c := NewConn(st, ConnConfig{Options: &Options{MaxSendQueueBytes: limit}})
+	c := NewConn(st, ConnConfig{Options: &Options{KeepaliveInterval: -1, MaxSendQueueBytes: limit}})
 	c.Start()
 	minCost := int64(cap(*getBuf())) + QueuedMessageOverhead // a reply holds at least a pooled buffer
 	sent := 0
@@ -104,7 +104,7 @@ func TestQueuedBytesCountRunningCalls(t *testing.T) {
 		return len(p)
 	})
 	st := newStuckTransport(t, false)
-	c := NewConn(st, ConnConfig{Role: RoleClient, Registry: reg, Options: &Options{MaxQueuedBytes: limit}})
+	c := NewConn(st, ConnConfig{Role: RoleClient, Registry: reg, Options: &Options{KeepaliveInterval: -1, MaxQueuedBytes: limit}})
 	c.Start()
 	t.Cleanup(func() { _ = c.Close() })
 	msg := func(id int) []byte {

@@ -65,7 +65,7 @@ func testLogging(t *testing.T) {
 			}})
 			url := startServer(t, srv)
 			ctx := testCtx(t)
-			c, err := client.Dial(ctx, url, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+			c, err := client.Dial(ctx, url, nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 			require.NoError(t, err)
 			var id string
 			require.Eventually(t, func() bool { return len(logs.with("wsrpc: connection opened")) == 1 }, testserver.WaitTimeout, time.Millisecond)

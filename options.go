@@ -1,14 +1,30 @@
 package wsrpc
 
 import (
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
 
 // Defaults of Options. Each applies when the field is zero.
 const (
+	// DefaultMaxMessageSize is the largest message a peer may send (the
+	// reference's limit); a larger one closes the connection with code 1009
+	// before it is read.
+	DefaultMaxMessageSize = wsio.DefaultMaxMessageSize
+	// DefaultWriteTimeout bounds each write to the peer.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultCompressionThreshold is the smallest message compressed when
+	// compression is on: compressing a short JSON reply costs more than it
+	// saves.
+	DefaultCompressionThreshold = wsio.DefaultCompressionThreshold
+	// DefaultCompressionLevel is the compress/flate level of outgoing
+	// messages when compression is on.
+	DefaultCompressionLevel = flate.BestSpeed
 	// DefaultMaxConcurrentRequests is how many handlers of one connection run
 	// at once (the reference's max_concurrent_requests, enforced here).
 	DefaultMaxConcurrentRequests = 25
@@ -31,10 +47,11 @@ const (
 	// dropped. Nothing legitimate nests this deep; a hostile message that
 	// does could make decoders recurse for a long time.
 	DefaultMaxDepth = 64
-	// DefaultKeepaliveInterval is how often the server pings a client (and how
-	// long it waits for the pong) when keepalive is on.
+	// DefaultKeepaliveInterval is how often each side pings its peer (and
+	// how long it waits for the pong): keepalive is on unless
+	// KeepaliveInterval is negative.
 	DefaultKeepaliveInterval = 30 * time.Second
-	// DefaultClientTimeout is the largest ping round trip the server accepts
+	// DefaultClientTimeout is the largest ping round trip this side accepts
 	// before it closes the connection as dead.
 	DefaultClientTimeout = 10 * time.Second
 	// DefaultInlineBudget is how long an inline handler (see Inline) may run
@@ -45,9 +62,39 @@ const (
 )
 
 // Options configure the connection engine of either side. The zero value is
-// ready to use: every zero field takes the default named in its comment.
-// The server and client packages embed Options in their own options.
+// ready to use: every zero field takes the default named in its comment, and
+// zero means the same on the server and the client. The server and client
+// packages embed Options in their own options, which hold only what is
+// particular to that side; both resolve it with Resolved.
 type Options struct {
+	// MaxMessageSize is the largest message the peer may send; a larger one
+	// closes the connection with code 1009 before it is read. Default
+	// DefaultMaxMessageSize.
+	MaxMessageSize int64
+
+	// WriteTimeout bounds each write to the peer; a peer that does not read
+	// for that long is disconnected. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
+	// EnableCompression turns on permessage-deflate (RFC 7692), always
+	// without context takeover, so that compression state is pooled rather
+	// than kept per connection: the client offers it, and the server
+	// accepts it from clients that offer it (browsers and Node's ws do).
+	// Messages of at least CompressionThreshold bytes go out compressed;
+	// inflated messages are bounded by MaxMessageSize: a small message that
+	// would inflate past it closes the connection with 1009 without being
+	// inflated. A client refuses a server that accepts but keeps its context
+	// between messages (client.ErrCompressionParameters); connections given
+	// to the server's ServeUpgraded never use it. Off by default:
+	// compression trades CPU for bandwidth.
+	EnableCompression bool
+	// CompressionThreshold is the smallest message compressed; shorter ones
+	// go out as they are. Default DefaultCompressionThreshold.
+	CompressionThreshold int
+	// CompressionLevel is the compress/flate level of outgoing messages.
+	// Default DefaultCompressionLevel.
+	CompressionLevel int
+
 	// MaxConcurrentRequests caps the handlers running at once per connection.
 	// Default DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int
@@ -81,12 +128,15 @@ type Options struct {
 	// Default 0: wait until the context ends or the connection closes.
 	CallTimeout time.Duration
 
-	// KeepaliveInterval turns on application-level keepalive (PROTOCOL §9):
-	// this side calls the peer's "ping" right away and then an interval after
-	// each pong, and closes the connection (1001) when a ping stays
-	// unanswered for the longer of the interval and ClientTimeout, or (1011)
-	// when a pong comes later than ClientTimeout. Zero or negative: off. The server package turns it on by default
-	// (DefaultKeepaliveInterval); the reference clients do not ping.
+	// KeepaliveInterval is the period of application-level keepalive
+	// (PROTOCOL §9): this side calls the peer's "ping" right away and then
+	// an interval after each pong, and closes the connection (1001) when a
+	// ping stays unanswered for the longer of the interval and
+	// ClientTimeout, or (1011) when a pong comes later than ClientTimeout.
+	// Every wsrpc peer answers it with the built-in ping route. Default
+	// DefaultKeepaliveInterval, on both sides and for a Conn made with
+	// NewConn; negative turns keepalive off (the reference clients do not
+	// ping).
 	KeepaliveInterval time.Duration
 	// ClientTimeout is the largest accepted ping round trip when keepalive is
 	// on. Default DefaultClientTimeout.
@@ -125,8 +175,11 @@ type Options struct {
 
 var discardLogger = slog.New(slog.DiscardHandler)
 
-// Resolved returns a copy of o with every default applied. Pass it to many
-// connections (ConnConfig.Options) to share one copy between them.
+// Resolved returns a copy of o with every default applied: the one place
+// the defaults of Options are decided, for the engine, the server and the
+// client. A negative KeepaliveInterval stays negative (off). Pass the copy
+// to many connections (ConnConfig.Options) to share it between them. o may
+// be nil.
 func (o *Options) Resolved() *Options { return o.withDefaults() }
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -137,6 +190,18 @@ func (o *Options) withDefaults() *Options {
 	var r Options
 	if o != nil {
 		r = *o
+	}
+	if r.MaxMessageSize <= 0 {
+		r.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if r.WriteTimeout <= 0 {
+		r.WriteTimeout = DefaultWriteTimeout
+	}
+	if r.CompressionThreshold <= 0 {
+		r.CompressionThreshold = DefaultCompressionThreshold
+	}
+	if r.CompressionLevel == 0 {
+		r.CompressionLevel = DefaultCompressionLevel
 	}
 	if r.MaxConcurrentRequests <= 0 {
 		r.MaxConcurrentRequests = DefaultMaxConcurrentRequests
@@ -157,6 +222,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if r.InlineBudget == 0 {
 		r.InlineBudget = DefaultInlineBudget
+	}
+	if r.KeepaliveInterval == 0 {
+		r.KeepaliveInterval = DefaultKeepaliveInterval
 	}
 	if r.ClientTimeout <= 0 {
 		r.ClientTimeout = DefaultClientTimeout

@@ -25,7 +25,7 @@ func ExampleRegistry_Add() {
 	}
 	url, stop := serveExample(reg)
 	defer stop()
-	c, err := client.Dial(context.Background(), url, nil)
+	c, err := client.Dial(context.Background(), url, nil, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -65,12 +65,12 @@ func ExampleRegistry_Add_structRoute() {
 	url, stop := serveExample(reg)
 	defer stop()
 	ctx := context.Background()
-	alice, err := client.Dial(ctx, url, nil)
+	alice, err := client.Dial(ctx, url, nil, nil)
 	if err != nil {
 		panic(err)
 	}
 	defer alice.Close()
-	bob, err := client.Dial(ctx, url, nil)
+	bob, err := client.Dial(ctx, url, nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -57,6 +57,9 @@ func ExampleNewConn() {
 	}) int {
 		return p.A - p.B
 	})
+	// Keepalive is on by default (each side pings the other); off here so
+	// that the output shows only the call.
+	quiet := &wsrpc.Options{KeepaliveInterval: -1}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -69,7 +72,7 @@ func ExampleNewConn() {
 				return
 			}
 			t := &lineTransport{nc: nc, seen: func(msg []byte) { fmt.Printf("server got %s\n", msg) }}
-			conn := wsrpc.NewConn(t, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: reg})
+			conn := wsrpc.NewConn(t, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: reg, Options: quiet})
 			conn.Start()
 			go t.serve(conn)
 		}
@@ -80,7 +83,7 @@ func ExampleNewConn() {
 		panic(err)
 	}
 	t := &lineTransport{nc: nc}
-	conn := wsrpc.NewConn(t, wsrpc.ConnConfig{Role: wsrpc.RoleClient})
+	conn := wsrpc.NewConn(t, wsrpc.ConnConfig{Role: wsrpc.RoleClient, Options: quiet})
 	conn.Start()
 	go t.serve(conn)
 	defer conn.Close()

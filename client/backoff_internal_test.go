@@ -31,14 +31,20 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// Keepalive is on by default, off when negative; a nil Logger works.
+// Keepalive is on by default, off when negative; a nil Logger works; the
+// shared settings take wsrpc's defaults; a nil registry has the ping.
 func TestOptionDefaults(t *testing.T) {
-	c := newClient("ws://127.0.0.1:1/", nil)
+	c := newClient("ws://127.0.0.1:1/", nil, nil)
 	require.Equal(t, wsrpc.DefaultKeepaliveInterval, c.engine.KeepaliveInterval)
 	require.NotNil(t, c.opts.Logger)
-	c = newClient("ws://127.0.0.1:1/", &Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
-	require.Zero(t, c.engine.KeepaliveInterval)
-	c = newClient("ws://127.0.0.1:1/", &Options{Options: wsrpc.Options{KeepaliveInterval: time.Second}})
+	require.Equal(t, int64(wsrpc.DefaultMaxMessageSize), c.engine.MaxMessageSize)
+	require.Equal(t, wsrpc.DefaultWriteTimeout, c.engine.WriteTimeout)
+	require.Equal(t, wsrpc.DefaultCompressionThreshold, c.engine.CompressionThreshold)
+	require.Equal(t, wsrpc.DefaultCompressionLevel, c.engine.CompressionLevel)
+	require.NotNil(t, c.reg)
+	c = newClient("ws://127.0.0.1:1/", nil, &Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	require.Negative(t, c.engine.KeepaliveInterval, "negative stays negative: off")
+	c = newClient("ws://127.0.0.1:1/", nil, &Options{Options: wsrpc.Options{KeepaliveInterval: time.Second}})
 	require.Equal(t, time.Second, c.engine.KeepaliveInterval)
 }
 

@@ -9,7 +9,7 @@
 //	}
 //	reg := wsrpc.NewRegistry()
 //	reg.MustAdd("multiply", func(ctx context.Context, p xy) int { return p.X * p.Y })
-//	c, err := client.Dial(ctx, "ws://127.0.0.1:8000/ws/", &client.Options{Registry: reg, Reconnect: true})
+//	c, err := client.Dial(ctx, "ws://127.0.0.1:8000/ws/", reg, &client.Options{Reconnect: true})
 //	diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})
 //
 // The examples of Dial and Options run against a real server.
@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/gobwas/ws"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/safely"
 	"github.com/wsrpc/wsrpc-go/internal/transport"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
@@ -43,32 +43,34 @@ import (
 // Defaults of Options. Each applies when the field is zero.
 const (
 	DefaultDialTimeout      = 10 * time.Second
-	DefaultMaxMessageSize   = wsio.DefaultMaxMessageSize
-	DefaultWriteTimeout     = transport.DefaultWriteTimeout
 	DefaultReconnectMinWait = 100 * time.Millisecond
 	DefaultReconnectMaxWait = 10 * time.Second
 )
 
 // Options configure a Client. The zero value is ready to use.
 type Options struct {
-	// Options are the engine's limits, hooks and logger. CallTimeout sets the
-	// default bound of calls whose context has no deadline; on the client it
-	// covers the wait for a reconnect too.
+	// Options are what both sides share: the message size limit, the write
+	// timeout, compression, keepalive, the engine's limits, hooks and
+	// logger, each with the default wsrpc.Options documents. CallTimeout
+	// sets the default bound of calls whose context has no deadline; on the
+	// client it covers the wait for a reconnect too.
 	//
-	// Keepalive is on by default on the client, as on the server, so that a
-	// server that stops answering is noticed (and, with Reconnect, replaced):
-	// a zero KeepaliveInterval means wsrpc.DefaultKeepaliveInterval, a
-	// negative one turns keepalive off. Every server has the built-in ping.
+	// Keepalive is on by default, as on the server, so that a server that
+	// stops answering is noticed (and, with Reconnect, replaced); a
+	// negative KeepaliveInterval turns it off. Every server has the
+	// built-in ping.
+	//
+	// Hooks.OnConnect runs after every successful connection, the first
+	// one and each reconnect, before calls waiting for the connection
+	// proceed: the place to log in again or re-subscribe. It may call the
+	// server. An error closes that connection (and, with Reconnect, a new
+	// attempt follows).
 	//
 	// OnEvent runs on a goroutine of the client's, one event at a time in
 	// the order they arrived, never on the reader: a slow handler delays no
 	// reply. Events waiting for it are bounded by MaxQueuedBytes; past it the
 	// connection is closed (1008) with ErrEventQueueFull.
 	wsrpc.Options
-
-	// Registry holds the routes the server may call on this client. Default:
-	// only the built-in ping, which answers the server's keepalive.
-	Registry *wsrpc.Registry
 
 	// Header is sent with the upgrade request (an Authorization token, say).
 	Header http.Header
@@ -80,14 +82,6 @@ type Options struct {
 	// DialTimeout bounds each connection attempt (the context, when it ends
 	// sooner, bounds it too). Default DefaultDialTimeout.
 	DialTimeout time.Duration
-
-	// MaxMessageSize is the largest message the server may send. Default
-	// DefaultMaxMessageSize.
-	MaxMessageSize int64
-
-	// WriteTimeout bounds each write; a write that takes longer closes the
-	// connection. Default DefaultWriteTimeout.
-	WriteTimeout time.Duration
 
 	// Reconnect makes the client reconnect after the connection is lost,
 	// waiting between attempts with exponential backoff and jitter from
@@ -107,30 +101,10 @@ type Options struct {
 	// the server is not up yet. Without a deadline on ctx, Dial keeps trying.
 	RetryFirstDial bool
 
-	// OnConnect runs after every successful connection, the first one and
-	// each reconnect, before calls waiting for the connection proceed: the
-	// place to log in again or re-subscribe. An error closes that connection
-	// (and, with Reconnect, a new attempt follows).
-	OnConnect func(ctx context.Context, c *wsrpc.Conn) error
-
 	// OnStateChange is told of every change of the client's state, in
 	// order, on the goroutine that made it (Dial's, then the client's own):
 	// keep it quick.
 	OnStateChange func(StateChange)
-
-	// EnableCompression offers permessage-deflate (RFC 7692) without
-	// context takeover. When the server accepts, messages of at least
-	// CompressionThreshold bytes go out compressed and compressed messages
-	// are inflated, bounded by MaxMessageSize. A server that accepts but
-	// keeps its compression context between messages is refused: the dial
-	// fails with ErrCompressionParameters. Default off.
-	EnableCompression bool
-	// CompressionThreshold is the smallest message compressed. Default
-	// DefaultCompressionThreshold.
-	CompressionThreshold int
-	// CompressionLevel is the compress/flate level. Default
-	// flate.BestSpeed.
-	CompressionLevel int
 
 	// OnMessage, when set, sees every text message of every connection as
 	// it is sent (sent true) or received (false), for tracing and debugging
@@ -139,9 +113,6 @@ type Options struct {
 	// safe for concurrent use. Default nil: nothing is observed, at no cost.
 	OnMessage func(sent bool, msg []byte)
 }
-
-// DefaultCompressionThreshold is the default Options.CompressionThreshold.
-const DefaultCompressionThreshold = wsio.DefaultCompressionThreshold
 
 // ErrCompressionParameters is returned by Dial, with EnableCompression, when
 // the server accepted permessage-deflate with parameters this client cannot
@@ -164,13 +135,17 @@ func (e *HandshakeError) Error() string {
 // implements wsrpc.Caller. All methods are safe for concurrent use.
 type Client struct {
 	url    string
+	reg    *wsrpc.Registry // the routes the server may call
 	opts   Options
-	engine *wsrpc.Options     // opts.Options resolved, OnEvent routed to events
-	pool   *wsrpc.WorkerPool  // shared by the client's connections
-	events *eventQueue        // nil without OnEvent
-	ctx    context.Context    // ends at Close: bounds dials and OnConnect
-	cancel context.CancelFunc // ends ctx
-	done   chan struct{}
+	engine *wsrpc.Options // opts.Options resolved, OnEvent routed to events, OnConnect taken out
+	// onConnect is Hooks.OnConnect: the client runs it itself, once the
+	// connection is read, so that it may call the server.
+	onConnect func(ctx context.Context, c *wsrpc.Conn) error
+	pool      *wsrpc.WorkerPool  // shared by the client's connections
+	events    *eventQueue        // nil without OnEvent
+	ctx       context.Context    // ends at Close: bounds dials and OnConnect
+	cancel    context.CancelFunc // ends ctx
+	done      chan struct{}
 
 	mu      sync.Mutex // protects the following
 	conn    *wsrpc.Conn
@@ -181,11 +156,13 @@ type Client struct {
 }
 
 // Dial connects to url (ws:// or wss://) and returns once the connection is
-// up and OnConnect has run. With Reconnect, a lost connection is re-dialled in
-// the background until Close; with RetryFirstDial, Dial itself retries until
-// ctx ends.
-func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
-	c := newClient(url, opts)
+// up and Hooks.OnConnect has run. reg holds the routes the server may call
+// on this client, as server.New's registry does on the server; nil means
+// only the built-in ping, which answers the server's keepalive. opts may be
+// nil. With Reconnect, a lost connection is re-dialled in the background
+// until Close; with RetryFirstDial, Dial itself retries until ctx ends.
+func Dial(ctx context.Context, url string, reg *wsrpc.Registry, opts *Options) (*Client, error) {
+	c := newClient(url, reg, opts)
 	conn, err := c.connect(ctx)
 	if err != nil && c.opts.RetryFirstDial {
 		attempt := 0
@@ -201,21 +178,19 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// newClient resolves the options: every default in one place.
-func newClient(url string, opts *Options) *Client {
-	c := &Client{url: url, ready: make(chan struct{}), done: make(chan struct{}), state: StateConnecting}
+// newClient resolves the options: the client's own defaults here, the
+// shared ones by wsrpc.Options.Resolved.
+func newClient(url string, reg *wsrpc.Registry, opts *Options) *Client {
+	c := &Client{url: url, reg: reg, ready: make(chan struct{}), done: make(chan struct{}), state: StateConnecting}
 	if opts != nil {
 		c.opts = *opts
 	}
-	o := &c.opts
-	if o.Registry == nil {
-		o.Registry = wsrpc.NewRegistry()
+	if c.reg == nil {
+		c.reg = wsrpc.NewRegistry()
 	}
+	o := &c.opts
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if o.ReconnectMinWait <= 0 {
 		o.ReconnectMinWait = DefaultReconnectMinWait
@@ -224,31 +199,26 @@ func newClient(url string, opts *Options) *Client {
 		o.ReconnectMaxWait = DefaultReconnectMaxWait
 	}
 	o.ReconnectMaxWait = max(o.ReconnectMaxWait, o.ReconnectMinWait)
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	switch {
-	case o.KeepaliveInterval == 0:
-		o.KeepaliveInterval = wsrpc.DefaultKeepaliveInterval
-	case o.KeepaliveInterval < 0:
-		o.KeepaliveInterval = 0
-	}
+	o.Options = *o.Options.Resolved()
 	eng := o.Options
 	if o.OnEvent != nil {
-		c.events = &eventQueue{fn: o.OnEvent, log: o.Logger}
+		c.events = &eventQueue{fn: o.OnEvent, log: o.Logger, limit: o.MaxQueuedBytes}
 		eng.OnEvent = c.events.push
 	}
-	c.engine = eng.Resolved()
-	if c.events != nil {
-		c.events.limit = c.engine.MaxQueuedBytes
+	if h := o.Hooks; h != nil && h.OnConnect != nil {
+		c.onConnect = h.OnConnect
+		hooks := *h
+		hooks.OnConnect = nil // run by connect, not by Conn.Start
+		eng.Hooks = &hooks
 	}
+	c.engine = &eng
 	c.pool = wsrpc.NewWorkerPool(0)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
 
 // connect makes one connection attempt, bounded by ctx and DialTimeout, and
-// runs OnConnect on the new connection.
+// runs Hooks.OnConnect on the new connection.
 func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
@@ -256,7 +226,7 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if len(c.opts.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(c.opts.Header)
 	}
-	if c.opts.EnableCompression {
+	if c.engine.EnableCompression {
 		d.Extensions = []httphead.Option{wsio.ClientOfferOption()}
 	}
 	nc, br, hs, err := d.Dial(dctx, c.url)
@@ -272,36 +242,44 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if br != nil {
 		r = br
 	}
-	obs := newObserver(c.opts.OnMessage, r, c.opts.MaxMessageSize)
-	st := transport.New(nc, obs.reader(r), wsio.Client, wsio.Limits{MaxMessageSize: c.opts.MaxMessageSize}, c.opts.WriteTimeout)
-	if c.opts.EnableCompression {
+	obs := newObserver(c.opts.OnMessage, r, c.engine.MaxMessageSize)
+	st := transport.New(nc, obs.reader(r), wsio.Client, wsio.Limits{MaxMessageSize: c.engine.MaxMessageSize}, c.engine.WriteTimeout)
+	if c.engine.EnableCompression {
 		on, err := wsio.CheckDeflateResponse(hs.Extensions)
 		if err != nil {
 			_ = nc.Close()
 			return nil, fmt.Errorf("wsrpc client: connect to %s: %w", c.url, err)
 		}
 		if on {
-			st.EnableDeflate(wsio.Compression{Threshold: c.opts.CompressionThreshold, Level: c.opts.CompressionLevel})
+			st.EnableDeflate(wsio.Compression{Threshold: c.engine.CompressionThreshold, Level: c.engine.CompressionLevel})
 			obs.enableDeflate()
 		}
 	}
 	conn := wsrpc.NewConn(obs.transport(st), wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
-		Registry:     c.opts.Registry,
+		Registry:     c.reg,
 		Options:      c.engine,
 		Workers:      c.pool,
 		BatchedReads: true, // transport.Stream flushes after each read
 	})
-	conn.Start()
+	_ = conn.Start() // its OnConnect is c.onConnect, run below
 	// The reader runs before OnConnect so that OnConnect can make calls.
 	go func() { _ = st.Serve(conn, c.pool) }()
-	if c.opts.OnConnect != nil {
-		if err := c.opts.OnConnect(ctx, conn); err != nil {
-			_ = conn.Close()
-			return nil, fmt.Errorf("wsrpc client: OnConnect: %w", err)
+	if c.onConnect != nil {
+		if err := c.runOnConnect(ctx, conn); err != nil {
+			err = fmt.Errorf("wsrpc client: %w: %w", wsrpc.ErrConnectRefused, err)
+			_ = conn.CloseWithError(wsrpc.CloseConnectRefused, "refused by the OnConnect hook", err)
+			return nil, err
 		}
 	}
 	return conn, nil
+}
+
+// runOnConnect runs Hooks.OnConnect; a panic is logged and counts as
+// success, as in the engine's hooks.
+func (c *Client) runOnConnect(ctx context.Context, conn *wsrpc.Conn) error {
+	defer safely.Recover(c.engine.Logger, "OnConnect", conn.ID(), nil)
+	return c.onConnect(ctx, conn)
 }
 
 // install makes conn the current connection and releases waiting calls.

@@ -37,7 +37,7 @@ func registered(t *testing.T, c *client.Client) {
 func TestReconnectWithoutLogger(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
 	var log stateLog
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond,
 		OnStateChange: log.record,
 	})
@@ -84,7 +84,7 @@ func TestReconnectWithoutLogger(t *testing.T) {
 // rather than failing at once.
 func TestCallWaitsForReconnect(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestCallWaitsForReconnect(t *testing.T) {
 // that the time ran out and why the connection attempts failed.
 func TestCallTimeoutBoundsReconnectWait(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{
 		Options:   wsrpc.Options{CallTimeout: 300 * time.Millisecond},
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond,
 	})
@@ -150,7 +150,7 @@ func TestCallWriteHonoursContext(t *testing.T) {
 		<-stop // never reads
 	})
 	t.Cleanup(func() { close(stop) })
-	c, err := client.Dial(testCtx(t), peer.url(), &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c, err := client.Dial(testCtx(t), peer.url(), nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -167,7 +167,7 @@ func TestCallWriteHonoursContext(t *testing.T) {
 // the call in flight fails with ErrClosed and the client reconnects.
 func TestSilentServerIsNoticed(t *testing.T) {
 	peer := newRawPeer(t, func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) })
-	c, err := client.Dial(testCtx(t), peer.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), peer.url(), nil, &client.Options{
 		Options:   wsrpc.Options{KeepaliveInterval: 200 * time.Millisecond, ClientTimeout: 200 * time.Millisecond},
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond,
 	})
@@ -202,7 +202,7 @@ func TestKeepaliveOnByDefault(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	c, err := client.Dial(testCtx(t), "ws://"+ln.Addr().String()+"/", nil)
+	c, err := client.Dial(testCtx(t), "ws://"+ln.Addr().String()+"/", nil, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	select {
@@ -224,7 +224,7 @@ func TestKeepaliveOnByDefault(t *testing.T) {
 func TestBackoffGrowsAgainstServerThatClosesAtOnce(t *testing.T) {
 	peer := newRawPeer(t, func(nc net.Conn) { _ = nc.Close() })
 	var log stateLog
-	c, err := client.Dial(testCtx(t), peer.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), peer.url(), nil, &client.Options{
 		Options:   wsrpc.Options{KeepaliveInterval: -1},
 		Reconnect: true, ReconnectMinWait: 20 * time.Millisecond, ReconnectMaxWait: 5 * time.Second,
 		OnStateChange: log.record,
@@ -255,12 +255,12 @@ func TestRetryFirstDial(t *testing.T) {
 	require.NoError(t, ln.Close())
 	url := "ws://" + addr + "/"
 
-	_, err = client.Dial(testCtx(t), url, &client.Options{Reconnect: true})
+	_, err = client.Dial(testCtx(t), url, nil, &client.Options{Reconnect: true})
 	require.True(t, isRefused(err), "without RetryFirstDial: %v", err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = client.Dial(ctx, url, &client.Options{RetryFirstDial: true, ReconnectMinWait: 10 * time.Millisecond})
+	_, err = client.Dial(ctx, url, nil, &client.Options{RetryFirstDial: true, ReconnectMinWait: 10 * time.Millisecond})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.True(t, isRefused(err), "the error carries the last attempt's failure: %v", err)
 
@@ -271,7 +271,7 @@ func TestRetryFirstDial(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		c, err := client.Dial(testCtx(t), url, &client.Options{
+		c, err := client.Dial(testCtx(t), url, nil, &client.Options{
 			RetryFirstDial: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond,
 			OnStateChange: log.record,
 		})
@@ -299,7 +299,7 @@ func TestSlowOnEventDoesNotDelayReplies(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
 	release := make(chan struct{})
 	var got atomic.Int64
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{Options: wsrpc.Options{
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{Options: wsrpc.Options{
 		OnEvent: func(c *wsrpc.Conn, ev json.RawMessage) { <-release; got.Add(1) },
 	}})
 	require.NoError(t, err)
@@ -318,7 +318,7 @@ func TestEventQueueIsBounded(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
 	release := make(chan struct{})
 	var log stateLog
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{
 		Options: wsrpc.Options{
 			MaxQueuedBytes: 1024,
 			OnEvent:        func(c *wsrpc.Conn, ev json.RawMessage) { <-release },

@@ -50,7 +50,7 @@ func ExampleDial() {
 		return p.X * p.Y
 	})
 	ctx := context.Background()
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{Registry: reg})
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", reg, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -77,7 +77,7 @@ func ExampleOptions_reconnect() {
 	srv := exampleServer(ln)
 
 	last := client.StateConnecting
-	c, err := client.Dial(context.Background(), "ws://"+addr+"/", &client.Options{
+	c, err := client.Dial(context.Background(), "ws://"+addr+"/", nil, &client.Options{
 		Options:   wsrpc.Options{CallTimeout: 10 * time.Second},
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: time.Second,
 		OnStateChange: func(ch client.StateChange) {

@@ -76,7 +76,7 @@ func TestEndlessHandshakeResponseFailsAtTheCap(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, err := Dial(ctx, url, &Options{DialTimeout: 10 * time.Second})
+			_, err := Dial(ctx, url, nil, &Options{DialTimeout: 10 * time.Second})
 			runtime.ReadMemStats(&after)
 			require.ErrorIs(t, err, ErrHandshakeResponseTooLarge)
 			require.NoError(t, ctx.Err(), "the dial failed at the cap, before its timeout")
@@ -104,7 +104,7 @@ func TestLargeHandshakeResponseAndFramesRightAfterIt(t *testing.T) {
 	events := make(chan string, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, url, &Options{Options: wsrpc.Options{
+	c, err := Dial(ctx, url, nil, &Options{Options: wsrpc.Options{
 		KeepaliveInterval: -1,
 		OnEvent:           func(_ *wsrpc.Conn, ev json.RawMessage) { events <- string(ev) },
 	}})

@@ -51,8 +51,7 @@ func TestOnMessageSeesBothDirections(t *testing.T) {
 				return p.S
 			})
 			srv := server.New(reg, &server.Options{
-				EnableCompression: compress,
-				Options:           wsrpc.Options{KeepaliveInterval: time.Hour}, // one ping, right away
+				Options: wsrpc.Options{EnableCompression: compress, KeepaliveInterval: time.Hour}, // one ping, right away
 			})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
@@ -62,10 +61,9 @@ func TestOnMessageSeesBothDirections(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			rec := &recorder{}
-			c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{
-				EnableCompression: compress,
-				OnMessage:         rec.observe,
-				Options:           wsrpc.Options{KeepaliveInterval: -1}, // only the server pings
+			c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
+				OnMessage: rec.observe,
+				Options:   wsrpc.Options{EnableCompression: compress, KeepaliveInterval: -1}, // only the server pings
 			})
 			require.NoError(t, err)
 			defer c.Close()

@@ -33,14 +33,16 @@ func ExampleDial_reconnect() {
 	connected := make(chan struct{}, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
 		Reconnect:        true,
 		ReconnectMinWait: 10 * time.Millisecond,
-		OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
-			fmt.Println("connected")
-			connected <- struct{}{}
-			return nil
-		},
+		Options: wsrpc.Options{Hooks: &wsrpc.Hooks{
+			OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
+				fmt.Println("connected")
+				connected <- struct{}{}
+				return nil
+			},
+		}},
 	})
 	if err != nil {
 		panic(err)

@@ -24,15 +24,16 @@ func TestServerRestartsUnderLoad(t *testing.T) {
 	srv := newRestartable(t, testRoutes(t))
 	const callTimeout = 2 * time.Second
 	var connects atomic.Int64
-	c, err := client.Dial(testCtx(t), srv.url(), &client.Options{
-		Options:   wsrpc.Options{CallTimeout: callTimeout},
+	c, err := client.Dial(testCtx(t), srv.url(), nil, &client.Options{
 		Reconnect: true, ReconnectMinWait: 10 * time.Millisecond, ReconnectMaxWait: 100 * time.Millisecond,
-		OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
-			connects.Add(1)
-			// OnConnect may call the server on the new connection.
-			_, err := add(ctx, conn, 1, 1)
-			return err
-		},
+		Options: wsrpc.Options{CallTimeout: callTimeout, Hooks: &wsrpc.Hooks{
+			OnConnect: func(ctx context.Context, conn *wsrpc.Conn) error {
+				connects.Add(1)
+				// OnConnect may call the server on the new connection.
+				_, err := add(ctx, conn, 1, 1)
+				return err
+			},
+		}},
 	})
 	require.NoError(t, err)
 

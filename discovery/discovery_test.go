@@ -161,7 +161,7 @@ func testDiscover(t *testing.T) {
 	url := testserver.Listen(t, testserver.New(reg, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c, err := client.Dial(ctx, url, nil)
+	c, err := client.Dial(ctx, url, nil, nil)
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -227,7 +227,7 @@ func testDiscoverClient(t *testing.T) {
 	defer cancel()
 	creg := intro.ClientRoutes()
 	discovery.MustRegister(creg, &discovery.Options{Title: "page"})
-	c, err := client.Dial(ctx, url, &client.Options{Registry: creg})
+	c, err := client.Dial(ctx, url, creg, nil)
 	require.NoError(t, err)
 	defer c.Close()
 

@@ -124,8 +124,8 @@ func testJSClientChecks(t *testing.T) {
 				Options: wsrpc.Options{
 					KeepaliveInterval: 100 * time.Millisecond,
 					Hooks:             &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) { closeErrs <- err }},
+					EnableCompression: compression,
 				},
-				EnableCompression: compression,
 			})
 			out := runNode(t, "interop.js", serve(t, srv))
 			t.Log(out)

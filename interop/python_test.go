@@ -62,7 +62,7 @@ func TestGoClientAgainstPythonReference(t *testing.T) {
 	require.NoError(t, err, "the reference server did not start")
 	require.Equal(t, "listening", strings.TrimSpace(line))
 
-	c, err := client.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(port)+"/ws/", &client.Options{Registry: intro.ClientRoutes()})
+	c, err := client.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(port)+"/ws/", intro.ClientRoutes(), nil)
 	require.NoError(t, err)
 	defer c.Close()
 

@@ -36,11 +36,11 @@ func ExampleOptions_authorize() {
 	url := "ws://" + ln.Addr().String() + "/"
 	ctx := context.Background()
 
-	_, err = client.Dial(ctx, url, nil)
+	_, err = client.Dial(ctx, url, nil, nil)
 	var refused *client.HandshakeError
 	fmt.Println(errors.As(err, &refused), refused.StatusCode)
 
-	c, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer t-alice"}}})
+	c, err := client.Dial(ctx, url, nil, &client.Options{Header: http.Header{"Authorization": {"Bearer t-alice"}}})
 	if err != nil {
 		panic(err)
 	}

@@ -18,8 +18,7 @@ import (
 func dialNamed(url, name string, events chan<- string) *client.Client {
 	routes := wsrpc.NewRegistry()
 	routes.MustAdd("whoami", func() string { return name })
-	c, err := client.Dial(context.Background(), url, &client.Options{
-		Registry: routes,
+	c, err := client.Dial(context.Background(), url, routes, &client.Options{
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, event json.RawMessage) {
 			events <- name + " got " + string(event)
 		}},

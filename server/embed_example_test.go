@@ -41,7 +41,7 @@ func ExampleServer_ServeConn() {
 		}
 	}()
 
-	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws/", nil)
+	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws/", nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -28,7 +28,7 @@ func ExampleServer_Serve() {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws/", nil)
+	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws/", nil, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -43,7 +43,7 @@ func ExampleServer_Serve() {
 func ExampleOptions_compression() {
 	reg := wsrpc.NewRegistry()
 	reg.MustAdd("report", func() string { return strings.Repeat("all systems nominal. ", 1000) })
-	srv := server.New(reg, &server.Options{EnableCompression: true})
+	srv := server.New(reg, &server.Options{Options: wsrpc.Options{EnableCompression: true}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -51,7 +51,7 @@ func ExampleOptions_compression() {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", &client.Options{EnableCompression: true})
+	c, err := client.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", nil, &client.Options{Options: wsrpc.Options{EnableCompression: true}})
 	if err != nil {
 		panic(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
 )
 
@@ -25,7 +26,7 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.0\r\n\r\n"), uint8(3))
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n"), uint8(30))
 	f.Add([]byte(strings.Repeat("X", 600)), uint8(200))
-	s := New(nil, &Options{EnableCompression: true, AllowedOrigins: []string{"app.example.com"}})
+	s := New(nil, &Options{Options: wsrpc.Options{EnableCompression: true}, AllowedOrigins: []string{"app.example.com"}})
 	onPath := New(nil, &Options{Path: "/ws/", AllowedOrigins: []string{"*"}})
 	f.Add([]byte(valid+"Origin: http://h\r\n\r\n"), uint8(64))
 	f.Add([]byte("GET /ws/?a=b HTTP/1.1\r\nhost: h:80\r\nconnection: keep-alive, Upgrade\r\nupgrade: WebSocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nOrigin: https://app.example.com\r\n\r\n"), uint8(64))

@@ -36,7 +36,7 @@ func TestQuickUpgrade(t *testing.T) {
 		ext  string
 	}{
 		{"a browser's upgrade", base, browser, true, ""},
-		{"with compression on", &Options{Path: "/ws/", EnableCompression: true}, browser, true, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{"with compression on", &Options{Path: "/ws/", Options: wsrpc.Options{EnableCompression: true}}, browser, true, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"a plain client", base, plain(), true, ""},
 		{"an allowed origin", &Options{AllowedOrigins: []string{"app.example.com"}}, plain("Origin: http://app.example.com"), true, ""},
 		// Everything below is left to net/http (which refuses most of it).

@@ -28,21 +28,11 @@ import (
 	"github.com/wsrpc/wsrpc-go/session"
 )
 
-// Defaults of Options. Each applies when the field is zero.
-const (
-	// DefaultMaxMessageSize is the largest message a client may send (the
-	// reference's limit); a larger one closes the connection with code 1009
-	// before it is read.
-	DefaultMaxMessageSize = wsio.DefaultMaxMessageSize
-	// DefaultWriteTimeout bounds each write to a client.
-	DefaultWriteTimeout = transport.DefaultWriteTimeout
-)
-
 // Options configure a Server. The zero value is ready to use.
 type Options struct {
-	// Options are the engine's limits, hooks and logger. Keepalive is on by
-	// default on the server: a zero KeepaliveInterval means
-	// wsrpc.DefaultKeepaliveInterval; a negative one turns keepalive off.
+	// Options are what both sides share: the message size limit, the write
+	// timeout, compression, keepalive, the engine's limits, hooks and
+	// logger, each with the default wsrpc.Options documents.
 	wsrpc.Options
 
 	// Authorize decides whether an upgrade request may proceed; false answers
@@ -65,14 +55,6 @@ type Options struct {
 	// server noticed its old connection died is not locked out. It runs
 	// where Authorize runs, and a panic answers HTTP 500.
 	Identify func(r *http.Request) (id string, value any, err error)
-
-	// MaxMessageSize is the largest message a client may send. Default
-	// DefaultMaxMessageSize.
-	MaxMessageSize int64
-
-	// WriteTimeout bounds each write to a client; a client that does not read
-	// for that long is disconnected. Default DefaultWriteTimeout.
-	WriteTimeout time.Duration
 
 	// Engine chooses how Serve, ServeConn and ServeUpgraded run connections:
 	// EngineNetpoll (the default on Linux) or EngineGoroutine.
@@ -103,26 +85,7 @@ type Options struct {
 	// MaxConnections caps the connections served at once; further upgrade
 	// requests get HTTP 503. Default 0: no cap.
 	MaxConnections int
-
-	// EnableCompression negotiates permessage-deflate (RFC 7692) with
-	// clients that offer it (browsers and Node's ws do), always without
-	// context takeover, so compression state is pooled rather than kept per
-	// connection. Inflated messages are bounded by MaxMessageSize: a small
-	// message that would inflate past it closes the connection with 1009
-	// without being inflated. Off by default: compression trades CPU for
-	// bandwidth. Connections given to ServeUpgraded never use it.
-	EnableCompression bool
-	// CompressionThreshold is the smallest message the server compresses;
-	// shorter ones go out as they are. Default DefaultCompressionThreshold.
-	CompressionThreshold int
-	// CompressionLevel is the compress/flate level of outgoing messages.
-	// Default flate.BestSpeed.
-	CompressionLevel int
 }
-
-// DefaultCompressionThreshold is the default Options.CompressionThreshold:
-// compressing a short JSON reply costs more than it saves.
-const DefaultCompressionThreshold = wsio.DefaultCompressionThreshold
 
 // Server is an http.Handler serving wsrpc connections. Mount it at any path.
 // All methods are safe for concurrent use.
@@ -159,20 +122,9 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 	if s.reg == nil {
 		s.reg = wsrpc.NewRegistry()
 	}
-	engine := s.opts.Options
-	switch {
-	case engine.KeepaliveInterval == 0:
-		engine.KeepaliveInterval = wsrpc.DefaultKeepaliveInterval
-	case engine.KeepaliveInterval < 0:
-		engine.KeepaliveInterval = 0
-	}
-	s.engine = engine.Resolved() // one copy shared by every connection
-	if s.opts.MaxMessageSize <= 0 {
-		s.opts.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if s.opts.WriteTimeout <= 0 {
-		s.opts.WriteTimeout = DefaultWriteTimeout
-	}
+	// One resolved copy, shared by every connection; s.opts reads it too.
+	s.opts.Options = *s.opts.Options.Resolved()
+	s.engine = &s.opts.Options
 	s.session = session.Config{
 		Role:                 wsrpc.RoleServer,
 		MaxMessageSize:       s.opts.MaxMessageSize,
@@ -333,7 +285,9 @@ func (s *Server) track() bool {
 	return true
 }
 
-// startConn registers c and starts it (its OnConnect hook runs). A
+// startConn registers c and starts it (its OnConnect hook runs; an error
+// from it has closed c with wsrpc.CloseConnectRefused, and the reader
+// ends as for any close). A
 // connection that Close or Shutdown began before could see is closed
 // at once with 1001 rather than left open: the registry is what their
 // sweep closes, so registering and checking closing under one lock leaves
@@ -341,7 +295,7 @@ func (s *Server) track() bool {
 // CloseReplaced.
 func (s *Server) startConn(c *wsrpc.Conn) {
 	old, closing := s.add(c)
-	c.Start()
+	_ = c.Start() // an error has closed c: nothing else to do
 	if old != nil {
 		_ = old.CloseWithError(CloseReplaced, "replaced by a newer connection with the same id", nil)
 	}

@@ -239,7 +239,7 @@ func TestUserPanicAfterUpgradeIsRecovered(t *testing.T) {
 			opts := server.Options{}
 			opts.Logger = slog.New(l)
 			opts.Hooks = &wsrpc.Hooks{
-				OnConnect: func(c *wsrpc.Conn) { panic("secret-onconnect") },
+				OnConnect: func(context.Context, *wsrpc.Conn) error { panic("secret-onconnect") },
 				OnClose:   func(c *wsrpc.Conn, err error) { panic("secret-hookclose") },
 			}
 			_, url := serveOn(t, engine, usercodeRoutes(), opts)
@@ -405,11 +405,12 @@ func TestSlowConnectionHooksDelayOnlyTheirOwn(t *testing.T) {
 			slow := func(c *wsrpc.Conn) bool { return c.Request() != nil && c.Request().Header.Get("X-Slow") != "" }
 			opts := server.Options{}
 			opts.Hooks = &wsrpc.Hooks{
-				OnConnect: func(c *wsrpc.Conn) {
+				OnConnect: func(_ context.Context, c *wsrpc.Conn) error {
 					if slow(c) {
 						time.Sleep(2 * time.Second)
 						connectDone.Store(true)
 					}
+					return nil
 				},
 				OnClose: func(c *wsrpc.Conn, err error) {
 					if slow(c) {

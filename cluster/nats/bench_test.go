@@ -53,9 +53,8 @@ func benchClient(b *testing.B, url, id string, events *atomic.Int64) {
 	reg.MustAdd("echo", wsrpc.Inline(func(ctx context.Context, v json.RawMessage) (json.RawMessage, error) { return v, nil }))
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	c, err := client.Dial(ctx, url+"?id="+id, &client.Options{
-		Registry: reg,
-		Options:  wsrpc.Options{OnEvent: func(*wsrpc.Conn, json.RawMessage) { events.Add(1) }},
+	c, err := client.Dial(ctx, url+"?id="+id, reg, &client.Options{
+		Options: wsrpc.Options{OnEvent: func(*wsrpc.Conn, json.RawMessage) { events.Add(1) }},
 	})
 	if err != nil {
 		b.Fatal(err)

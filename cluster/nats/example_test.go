@@ -36,7 +36,7 @@ func ExampleNew() {
 	}) (string, error) {
 		return "hello, " + p.Name, nil
 	})
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/?id=alice", &client.Options{Registry: reg})
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/?id=alice", reg, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

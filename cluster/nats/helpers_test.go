@@ -106,8 +106,7 @@ func dial(t testing.TB, node *testNode, id string, hold <-chan struct{}) *peerCl
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	c, err := client.Dial(ctx, node.url+"?id="+id, &client.Options{
-		Registry: reg,
+	c, err := client.Dial(ctx, node.url+"?id="+id, reg, &client.Options{
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) {
 			p.mu.Lock()
 			p.events = append(p.events, string(ev))

@@ -123,11 +123,12 @@ func (n *Node) hooks(user *wsrpc.Hooks) *wsrpc.Hooks {
 		h = *user
 	}
 	userConnect, userClose := h.OnConnect, h.OnClose
-	h.OnConnect = func(c *wsrpc.Conn) {
+	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
 		n.joined(c)
 		if userConnect != nil {
-			userConnect(c)
+			return userConnect(ctx, c)
 		}
+		return nil
 	}
 	h.OnClose = func(c *wsrpc.Conn, err error) {
 		n.left(c)

@@ -138,7 +138,7 @@ func main() {
 	if err := introapi.Expose(reg, peer{}); err != nil {
 		panic(err)
 	}
-	c, err := client.Dial(ctx, os.Args[1], &client.Options{Registry: reg})
+	c, err := client.Dial(ctx, os.Args[1], reg, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -23,7 +23,7 @@ const closeWait = 2 * time.Second
 
 // maxLine bounds a line of repl input: the size of the largest message a
 // server accepts by default.
-const maxLine = client.DefaultMaxMessageSize
+const maxLine = wsrpc.DefaultMaxMessageSize
 
 // session runs one command: its output streams and the connection's
 // options.
@@ -80,13 +80,13 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	}
 	var conn atomic.Pointer[wsrpc.Conn]
 	opts := &client.Options{
-		Options:  wsrpc.Options{OnEvent: onEvent},
-		Registry: reg,
-		Header:   s.header,
-		OnConnect: func(_ context.Context, c *wsrpc.Conn) error {
-			conn.Store(c)
-			return nil
-		},
+		Options: wsrpc.Options{OnEvent: onEvent, Hooks: &wsrpc.Hooks{
+			OnConnect: func(_ context.Context, c *wsrpc.Conn) error {
+				conn.Store(c)
+				return nil
+			},
+		}},
+		Header: s.header,
 	}
 	if s.oneShot {
 		opts.KeepaliveInterval = -1
@@ -102,7 +102,7 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	}
 	dctx, cancel := s.bounded(ctx)
 	defer cancel()
-	c, err := client.Dial(dctx, u, opts)
+	c, err := client.Dial(dctx, u, reg, opts)
 	if err != nil {
 		var he *client.HandshakeError
 		if errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden) {

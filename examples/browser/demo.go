@@ -76,7 +76,7 @@ func newDemo(cfg config, log *slog.Logger) *demo {
 		Options: wsrpc.Options{
 			Logger: log,
 			Hooks: &wsrpc.Hooks{
-				OnConnect: func(*wsrpc.Conn) { d.tabs.Add(1); poke(d.tabsChanged) },
+				OnConnect: func(context.Context, *wsrpc.Conn) error { d.tabs.Add(1); poke(d.tabsChanged); return nil },
 				OnClose:   func(*wsrpc.Conn, error) { d.tabs.Add(-1); poke(d.tabsChanged) },
 			},
 		},

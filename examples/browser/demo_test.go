@@ -92,9 +92,8 @@ func dial(t *testing.T, base string, header http.Header) (*client.Client, <-chan
 	events := make(chan json.RawMessage, 1024)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"ws/", &client.Options{
-		Registry: intro.ClientRoutes(),
-		Header:   header,
+	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"ws/", intro.ClientRoutes(), &client.Options{
+		Header: header,
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) {
 			select {
 			case events <- append(json.RawMessage(nil), ev...):

@@ -63,11 +63,11 @@ func dial(t *testing.T, url string, events chan<- json.RawMessage) *client.Clien
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	opts := &client.Options{Registry: intro.ClientRoutes()}
+	opts := &client.Options{}
 	if events != nil {
 		opts.OnEvent = func(_ *wsrpc.Conn, ev json.RawMessage) { events <- ev }
 	}
-	c, err := client.Dial(ctx, url, opts)
+	c, err := client.Dial(ctx, url, intro.ClientRoutes(), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -44,7 +44,7 @@ func TestHandOver(t *testing.T) {
 				}()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/ws/", &client.Options{Header: http.Header{"X-Token": {"t1"}}})
+				c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/ws/", nil, &client.Options{Header: http.Header{"X-Token": {"t1"}}})
 				require.NoError(t, err)
 				defer c.Close()
 				diff, err := wsrpc.Call[int](ctx, c, "subtract", map[string]int{"a": 1, "b": 9})

@@ -100,7 +100,7 @@ func TestSilentBigFramesReserveWhatArrived(t *testing.T) {
 				require.NoError(t, err)
 				recs[i] = new(readRecorder)
 				st := New(tt.wrap(nc.(*net.TCPConn), recs[i]), nil, wsio.Server, wsio.Limits{MaxMessageSize: limit}, 0)
-				c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Workers: pool, BatchedReads: true})
+				c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Options: &wsrpc.Options{KeepaliveInterval: -1}, Workers: pool, BatchedReads: true})
 				c.Start()
 				wg.Add(1)
 				go func() { defer wg.Done(); _ = st.Serve(c, pool) }()

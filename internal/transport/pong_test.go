@@ -61,6 +61,11 @@ func (c *stallConn) Write(b []byte) (int, error) {
 }
 
 func newPair(t *testing.T, writeTimeout time.Duration, opts *wsrpc.Options, stall bool) *pair {
+	// The peer is a bare WebSocket that answers no wsrpc ping: keepalive off.
+	if opts == nil {
+		opts = &wsrpc.Options{}
+	}
+	opts.KeepaliveInterval = -1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()

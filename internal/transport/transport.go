@@ -17,9 +17,9 @@ import (
 	"github.com/wsrpc/wsrpc-go/session"
 )
 
-// Defaults shared by the server and the client.
+// Defaults of the stream (DefaultWriteTimeout is wsrpc.Options's).
 const (
-	DefaultWriteTimeout = 10 * time.Second
+	DefaultWriteTimeout = wsrpc.DefaultWriteTimeout
 	// CloseTimeout is how long a side that sent a close frame waits for the
 	// peer's close frame before it drops the TCP connection.
 	CloseTimeout = session.CloseTimeout

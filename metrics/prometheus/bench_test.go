@@ -89,7 +89,7 @@ func BenchmarkCallMetrics(b *testing.B) {
 			defer hs.Close()
 			defer srv.Close()
 			ctx := context.Background()
-			c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+			c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -34,7 +34,7 @@ func ExampleMetrics_Instrument() {
 	defer hs.Close()
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	if err != nil {
 		panic(err)
 	}

@@ -202,12 +202,13 @@ func (m *Metrics) Hooks(next *wsrpc.Hooks) *wsrpc.Hooks {
 		h = *next
 	}
 	onConnect, onClose, onMessage := h.OnConnect, h.OnClose, h.OnMessage
-	h.OnConnect = func(c *wsrpc.Conn) {
+	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
 		m.connections.Inc()
 		m.connectionsTotal.Inc()
 		if onConnect != nil {
-			onConnect(c)
+			return onConnect(ctx, c)
 		}
+		return nil
 	}
 	h.OnClose = func(c *wsrpc.Conn, err error) {
 		m.connections.Dec()

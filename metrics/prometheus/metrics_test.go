@@ -192,7 +192,7 @@ func TestClientMetrics(t *testing.T) {
 		m.Instrument(&opts.Options)
 		ctx, cancel := context.WithTimeout(context.Background(), testserver.WaitTimeout)
 		defer cancel()
-		c, err := client.Dial(ctx, url, opts)
+		c, err := client.Dial(ctx, url, nil, opts)
 		require.NoError(t, err)
 		for range 2 {
 			n, err := wsrpc.Call[int](ctx, c, "sub", map[string]int{"A": 3, "B": 1})

@@ -34,7 +34,7 @@ func ExampleTracing_Instrument() {
 	defer hs.Close()
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", &client.Options{
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
 		Options: wsrpc.Options{KeepaliveInterval: -1},
 		Header:  http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
 	})

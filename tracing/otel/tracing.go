@@ -106,11 +106,12 @@ func (t *Tracing) Hooks(next *wsrpc.Hooks) *wsrpc.Hooks {
 		h = *next
 	}
 	onConnect, onClose := h.OnConnect, h.OnClose
-	h.OnConnect = func(c *wsrpc.Conn) {
+	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
 		t.startConn(c)
 		if onConnect != nil {
-			onConnect(c)
+			return onConnect(ctx, c)
 		}
+		return nil
 	}
 	h.OnClose = func(c *wsrpc.Conn, err error) {
 		t.endConn(c, err)

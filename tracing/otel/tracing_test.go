@@ -64,12 +64,12 @@ func TestTracing(t *testing.T) {
 
 		creg := wsrpc.NewRegistry()
 		creg.MustAdd("double", func(n int) int { return 2 * n })
-		copts := &client.Options{Registry: creg, Options: wsrpc.Options{KeepaliveInterval: -1},
+		copts := &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1},
 			Header: http.Header{"Traceparent": {"00-" + traceID + "-" + spanID + "-01"}}}
 		cliTr.Instrument(&copts.Options)
 		ctx, cancel := context.WithTimeout(context.Background(), testserver.WaitTimeout)
 		defer cancel()
-		c, err := client.Dial(ctx, url, copts)
+		c, err := client.Dial(ctx, url, creg, copts)
 		require.NoError(t, err)
 		n, err := wsrpc.Call[int](ctx, c, "sub", map[string]int{"A": 5, "B": 3})
 		require.NoError(t, err)

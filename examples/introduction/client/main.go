@@ -35,7 +35,7 @@ func run(url string) error {
 	defer cancel()
 	reg := intro.ClientRoutes()
 
-	c, err := client.Dial(ctx, url, &client.Options{Registry: reg})
+	c, err := client.Dial(ctx, url, reg, nil)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
-package wsrpc_test
+package server_test
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 		OnOpen:        func(r *http.Request) { record("open") },
 		OnAuthSuccess: func(r *http.Request) { record("auth-ok") },
 		OnAuthFail:    func(r *http.Request) { record("auth-fail") },
-		OnConnect:     func(c *wsrpc.Conn) { record("connect") },
+		OnConnect:     func(context.Context, *wsrpc.Conn) error { record("connect"); return nil },
 		OnClose:       func(c *wsrpc.Conn, err error) { record("close"); closed <- struct{}{} },
 		OnCallStart:   func(ctx context.Context, ci *wsrpc.CallInfo) { record("start " + ci.Method) },
 		OnCallSuccess: func(ctx context.Context, ci *wsrpc.CallInfo, res json.RawMessage) {
@@ -48,12 +49,12 @@ func testHooksOrderAndAuthorization(t *testing.T) {
 	url := startServer(t, srv)
 	ctx := testCtx(t)
 
-	_, err := client.Dial(ctx, url, &client.Options{Header: http.Header{"Authorization": {"Bearer bad"}}})
+	_, err := client.Dial(ctx, url, nil, &client.Options{Header: http.Header{"Authorization": {"Bearer bad"}}})
 	var he *client.HandshakeError
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, http.StatusForbidden, he.StatusCode)
 
-	c, err := client.Dial(ctx, url, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}, // no ping among the hooks
+	c, err := client.Dial(ctx, url, nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}, // no ping among the hooks
 		Header: http.Header{"Authorization": {"Bearer good"}}})
 	require.NoError(t, err)
 	require.NoError(t, c.Call(ctx, "subtract", map[string]int{"a": 5, "b": 2}, nil))
@@ -97,7 +98,7 @@ func testHandlerSeesConnectionAndRequest(t *testing.T) {
 	})
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
-	c := dial(t, url, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
+	c := dial(t, url, nil, &client.Options{Header: http.Header{"X-Token": {"t1"}, "Cookie": {"session=s1"}}})
 	var who map[string]string
 	require.NoError(t, c.Call(testCtx(t), "whoami", nil, &who))
 	require.Equal(t, "t1", who["token"])
@@ -124,7 +125,7 @@ func testBroadcast(t *testing.T) {
 		if i != 1 {
 			reg.MustAdd("hello", func() int { return i })
 		}
-		dial(t, url, &client.Options{Registry: reg})
+		dial(t, url, reg, nil)
 		// Registration follows the 101 response: wait for it, so that the
 		// connection order is the dial order.
 		require.Eventually(t, func() bool { return len(srv.Clients()) == i+1 }, 2*time.Second, time.Millisecond)
@@ -144,7 +145,7 @@ func TestShutdownLetsRunningCallsFinish(t *testing.T) {
 
 func testShutdownLetsRunningCallsFinish(t *testing.T) {
 	srv, url := newServer(t, nil)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	ctx := testCtx(t)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Call(ctx, "sleep", map[string]int{"ms": 200}, nil) }()
@@ -160,7 +161,7 @@ func TestMessageTooBigCloses1009(t *testing.T) {
 }
 
 func testMessageTooBigCloses1009(t *testing.T) {
-	_, url := newServer(t, &server.Options{MaxMessageSize: 1024})
+	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxMessageSize: 1024}})
 	c := dialRaw(t, url)
 	c.send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
 	require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
@@ -200,7 +201,7 @@ func testHandlerContextEndsWithTheConnection(t *testing.T) {
 			})
 			srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 			url := startServer(t, srv)
-			c := dial(t, url, nil)
+			c := dial(t, url, nil, nil)
 			go func() { _ = c.Call(context.Background(), "wait", nil, nil) }()
 			waitClosed(t, started, "the handler to start")
 			tt.end(srv, c)
@@ -213,6 +214,57 @@ func testHandlerContextEndsWithTheConnection(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the handler's context was not cancelled when the connection ended")
 			}
+		})
+	}
+}
+
+func TestOnConnectErrorClosesTheConnection(t *testing.T) {
+	forEachEngine(t, testOnConnectErrorClosesTheConnection)
+}
+
+// An OnConnect error closes that connection with wsrpc.CloseConnectRefused
+// before any call of it runs, and OnClose sees why; a connection the hook
+// accepts is served as usual.
+func testOnConnectErrorClosesTheConnection(t *testing.T) {
+	errFull := errors.New("room full")
+	closed := make(chan error, 2)
+	srv, url := newServer(t, &server.Options{Options: wsrpc.Options{Hooks: &wsrpc.Hooks{
+		OnConnect: func(ctx context.Context, c *wsrpc.Conn) error {
+			if wsrpc.ConnFromContext(ctx) != c {
+				return errors.New("the hook's ctx does not carry its connection")
+			}
+			if c.Request().URL.Query().Get("room") == "full" {
+				return errFull
+			}
+			return nil
+		},
+		OnClose: func(c *wsrpc.Conn, err error) { closed <- err },
+	}}})
+
+	tests := []struct {
+		name    string
+		query   string
+		refused bool
+	}{
+		{"refused", "?room=full", true},
+		{"accepted", "?room=open", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, url+tt.query)
+			c.send(`{"id":1,"method":"ping"}`)
+			if !tt.refused {
+				require.Equal(t, `{"id":1,"result":{}}`, c.read())
+				return
+			}
+			require.Equal(t, ws.StatusCode(wsrpc.CloseConnectRefused), c.closeCode())
+			// Echo the close, so that the server need not wait out the close timeout.
+			_ = ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusInternalServerError, ""))))
+			err := recv(t, closed, "OnClose of the refused connection")
+			require.ErrorIs(t, err, wsrpc.ErrConnectRefused)
+			require.ErrorIs(t, err, errFull)
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, 5*time.Second, time.Millisecond,
+				"the refused connection is still a client")
 		})
 	}
 }

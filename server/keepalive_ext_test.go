@@ -1,4 +1,4 @@
-package wsrpc_test
+package server_test
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ func TestKeepaliveAnsweredByGoClient(t *testing.T) {
 func testKeepaliveAnsweredByGoClient(t *testing.T) {
 	srv := newTestServer(testRegistry(t), &server.Options{Options: wsrpc.Options{KeepaliveInterval: 20 * time.Millisecond}})
 	url := startServer(t, srv)
-	c := dial(t, url, nil)
+	c := dial(t, url, nil, nil)
 	require.Eventually(t, func() bool {
 		cs := srv.Clients()
 		return len(cs) == 1 && cs[0].Stats().Pongs >= 5
@@ -73,7 +73,7 @@ func testKeepaliveSharedSchedulerServesEveryConnection(t *testing.T) {
 	url := startServer(t, srv)
 	clients := make([]*client.Client, 30)
 	for i := range clients {
-		clients[i] = dial(t, url, nil)
+		clients[i] = dial(t, url, nil, nil)
 	}
 	pongs := func(min uint64) func() bool {
 		return func() bool {

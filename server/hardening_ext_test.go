@@ -1,4 +1,4 @@
-package wsrpc_test
+package server_test
 
 import (
 	"context"
@@ -84,25 +84,10 @@ func TestMaxConnections(t *testing.T) {
 
 func testMaxConnections(t *testing.T) {
 	srv, url := newServer(t, &server.Options{MaxConnections: 2})
-	dial(t, url, nil)
-	dial(t, url, nil)
+	dial(t, url, nil, nil)
+	dial(t, url, nil, nil)
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 2 }, 2*time.Second, 5*time.Millisecond)
 	require.Equal(t, http.StatusServiceUnavailable, rawUpgrade(t, url, nil))
-}
-
-func TestMaxDepth(t *testing.T) {
-	forEachEngine(t, testMaxDepth)
-}
-
-func testMaxDepth(t *testing.T) {
-	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxDepth: 8}})
-	c := dialRaw(t, url)
-	deep := strings.Repeat("[", 20) + strings.Repeat("]", 20)
-	c.send(`{"id":1,"method":"echo","params":` + deep + `}`)
-	require.Regexp(t, `^\{"id":1,"error":\{"type":"TypeError","message":".*MaxDepth.*"\}\}$`, c.read())
-	// Brackets inside strings do not count, and shallow data passes.
-	c.send(`{"id":2,"method":"echo","params":{"s":"` + strings.Repeat("[", 30) + `"}}`)
-	require.Equal(t, `{"id":2,"result":{"s":"`+strings.Repeat("[", 30)+`"}}`, c.read())
 }
 
 func TestIdleTimeout(t *testing.T) {
@@ -231,8 +216,8 @@ func testSlowConsumerIsDisconnected(t *testing.T) {
 					dropped.Store(err)
 				}
 			}},
+			WriteTimeout: 30 * time.Second,
 		},
-		WriteTimeout: 30 * time.Second,
 	})
 	url := startServer(t, srv)
 	// A client that calls and never reads.
@@ -245,7 +230,7 @@ func testSlowConsumerIsDisconnected(t *testing.T) {
 		}
 	}()
 	// Another client is not affected.
-	other := dial(t, url, nil)
+	other := dial(t, url, nil, nil)
 	require.Eventually(t, func() bool { return dropped.Load() != nil }, 20*time.Second, 10*time.Millisecond)
 	require.ErrorIs(t, dropped.Load().(error), wsrpc.ErrSendQueueFull)
 	v, err := wsrpc.Call[json.RawMessage](testCtx(t), other, "ping", map[string]int{"alive": 1})
@@ -258,51 +243,6 @@ func maskedText(s string) []byte {
 	f = ws.MaskFrameInPlace(f)
 	b, _ := ws.CompileFrame(f)
 	return b
-}
-
-func TestStringErrorReplyRejectsTheServersCall(t *testing.T) {
-	forEachEngine(t, testStringErrorReplyRejectsTheServersCall)
-}
-
-func testStringErrorReplyRejectsTheServersCall(t *testing.T) {
-	reg := testRegistry(t)
-	result := make(chan error, 1)
-	reg.MustAdd("ask_client", func(ctx context.Context) bool {
-		result <- wsrpc.ConnFromContext(ctx).Call(ctx, "question", nil, nil)
-		return true
-	})
-	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
-	c := dialRaw(t, startServer(t, srv))
-	c.send(`{"id":1,"method":"ask_client"}`)
-	var call struct {
-		ID     int    `json:"id"`
-		Method string `json:"method"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(c.read()), &call))
-	require.Equal(t, "question", call.Method)
-	c.send(fmt.Sprintf(`{"id":%d,"error":"Route not found","result":null}`, call.ID))
-	err := recv(t, result, "the server's call to fail")
-	var e *wsrpc.Error
-	require.ErrorAs(t, err, &e)
-	require.Equal(t, "Route not found", e.Message)
-	require.Equal(t, `{"id":1,"result":true}`, c.read(), "nothing is echoed for the error reply")
-}
-
-func TestInlineHandlerCannotCallThePeer(t *testing.T) {
-	forEachEngine(t, testInlineHandlerCannotCallThePeer)
-}
-
-func testInlineHandlerCannotCallThePeer(t *testing.T) {
-	reg := testRegistry(t)
-	reg.MustAdd("inline_call", wsrpc.Inline(func(ctx context.Context) error {
-		return wsrpc.ConnFromContext(ctx).Call(ctx, "ping", nil, nil)
-	}))
-	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
-	c := dial(t, startServer(t, srv), nil)
-	err := c.Call(testCtx(t), "inline_call", nil, nil)
-	var e *wsrpc.Error
-	require.ErrorAs(t, err, &e)
-	require.Contains(t, e.Message, "inline handler cannot call the peer")
 }
 
 // selfSigned makes a certificate for 127.0.0.1 and a pool trusting it.
@@ -348,7 +288,7 @@ func TestTLS(t *testing.T) {
 			t.Cleanup(func() { _ = srv.Close() })
 			url := "wss://" + ln.Addr().String() + "/ws/"
 
-			c := dial(t, url, &client.Options{TLSConfig: &tls.Config{RootCAs: pool}})
+			c := dial(t, url, nil, &client.Options{TLSConfig: &tls.Config{RootCAs: pool}})
 			diff, err := wsrpc.Call[int](testCtx(t), c, "subtract", map[string]int{"a": 1, "b": 9})
 			require.NoError(t, err)
 			require.Equal(t, -8, diff)
@@ -356,7 +296,7 @@ func TestTLS(t *testing.T) {
 			// A client that does not trust the certificate cannot connect.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_, err = client.Dial(ctx, url, nil)
+			_, err = client.Dial(ctx, url, nil, nil)
 			var uerr x509.UnknownAuthorityError
 			require.True(t, errors.As(err, &uerr) || strings.Contains(fmt.Sprint(err), "certificate"), "%v", err)
 		})

@@ -1,4 +1,4 @@
-package wsrpc_test
+package server_test
 
 import (
 	"context"
@@ -54,13 +54,13 @@ func testSoakAbuse(t *testing.T) {
 	reg := testRegistry(t)
 	reg.MustAdd("blob", func() string { return string(make([]byte, 32<<10)) })
 	srv := newTestServer(reg, &server.Options{
-		Options:      wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: 256 << 10},
-		WriteTimeout: 2 * time.Second,
+		Options: wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: 256 << 10,
+			WriteTimeout: 2 * time.Second},
 	})
 	url := startServer(t, srv)
 	addr := url[len("ws://") : len(url)-len("/ws/")]
 
-	good := dial(t, url, nil)
+	good := dial(t, url, nil, nil)
 	stopGood := make(chan struct{})
 	var goodCalls, goodErrs int
 	var goodErr error // the first failure, for the message

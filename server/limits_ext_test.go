@@ -1,7 +1,8 @@
-package wsrpc_test
+package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ type connWatch struct {
 
 func (w *connWatch) hooks() *wsrpc.Hooks {
 	return &wsrpc.Hooks{
-		OnConnect: func(c *wsrpc.Conn) { w.conn.Store(c) },
+		OnConnect: func(_ context.Context, c *wsrpc.Conn) error { w.conn.Store(c); return nil },
 		OnClose: func(c *wsrpc.Conn, err error) {
 			if err == nil {
 				err = errors.New("closed without an error")
@@ -245,8 +246,8 @@ func testWriteTimeoutClosesAStuckWrite(t *testing.T) {
 	reg.MustAdd("huge", func() string { return strings.Repeat("y", 32<<20) })
 	var w connWatch
 	srv := newTestServer(reg, &server.Options{
-		Options:      wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: 256 << 20, Hooks: w.hooks()},
-		WriteTimeout: 300 * time.Millisecond,
+		Options: wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: 256 << 20, Hooks: w.hooks(),
+			WriteTimeout: 300 * time.Millisecond},
 	})
 	c := dialRaw(t, startServer(t, srv))
 	smallReadBuffer(t, c)
