@@ -28,7 +28,9 @@ func Example() {
 
 	host := make(chanHost, 8)
 	sess := session.New(host, &session.Config{WriteNeverBlocks: true}, false)
-	conn := wsrpc.NewConn(sess, wsrpc.ConnConfig{Registry: reg, BatchedReads: true})
+	// Keepalive is on by default; this example's peer answers no ping.
+	noKeepalive := &wsrpc.Options{KeepaliveInterval: -1}
+	conn := wsrpc.NewConn(sess, wsrpc.ConnConfig{Registry: reg, Options: noKeepalive, BatchedReads: true})
 	sess.Attach(conn)
 	conn.Start()
 
