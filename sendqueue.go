@@ -70,7 +70,7 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 	c.flushing = true
 	c.out.mu.Unlock()
 	if mode == sendAsync {
-		go c.flush()
+		c.pool.flush(c)
 		return nil
 	}
 	return c.flush()
