@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
@@ -59,6 +62,101 @@ func EncodeEvent(event any) ([]byte, error) {
 // connection it returns an error matching ErrClosed.
 func (c *Conn) EmitEncoded(msg []byte) error {
 	return c.send(msg, true)
+}
+
+// EmitEncodedAll queues msg (from EncodeEvent) on every connection of
+// conns and returns how many took it; failed, when not nil, is called (on
+// the caller's goroutine) with each connection that did not and why. The bytes are shared, not copied:
+// the caller must not modify them afterwards. It never waits on the
+// network. The connections that have to start writing are written by a
+// few of the first connection's workers in turn, instead of a goroutine
+// each; a write that blocks (a peer that stopped reading) makes another
+// worker take over the rest within a millisecond, so that no connection
+// waits on a slow one for longer than that. A connection whose queue msg
+// would overflow is closed with 1008, as EmitEncoded does.
+func EmitEncodedAll(conns []*Conn, msg []byte, failed func(c *Conn, err error)) int {
+	if len(conns) == 0 {
+		return 0
+	}
+	b := &flushBatch{conns: make([]*Conn, 0, len(conns))}
+	n := 0
+	for _, c := range conns {
+		switch err := c.enqueue(outMsg{b: msg}, sendClaim, false); err {
+		case nil:
+			n++
+		case errFlushClaimed:
+			n++
+			b.conns = append(b.conns, c)
+		default:
+			if failed != nil {
+				failed(c, err)
+			}
+		}
+	}
+	if len(b.conns) == 0 {
+		return n
+	}
+	b.start(conns[0].pool)
+	return n
+}
+
+// flushBatch is the connections that one EmitEncodedAll has to write
+// (a few allocations per fan-out, none per connection). Workers take them
+// one at a time (next); a monitor starts another worker while the batch
+// makes no progress (a write blocks), so that a slow peer holds one
+// worker, not the batch. conns does not change once the workers start.
+type flushBatch struct {
+	conns   []*Conn
+	pool    *WorkerPool
+	next    atomic.Int64 // the next connection to take
+	done    atomic.Int64 // connections written
+	seen    int64        // done at the monitor's last look (monitor only)
+	monitor *time.Timer
+}
+
+// fanOutWriters is how many workers a batch starts with.
+var fanOutWriters = max(1, runtime.GOMAXPROCS(0))
+
+// fanOutStall is how long a batch may make no progress before another
+// worker joins it.
+const fanOutStall = time.Millisecond
+
+func (b *flushBatch) start(p *WorkerPool) {
+	b.pool = p
+	b.monitor = time.AfterFunc(time.Hour, b.check)
+	b.monitor.Reset(fanOutStall) // check sees b.monitor set
+	for range min(fanOutWriters, len(b.conns)) {
+		p.dispatch(work{fan: b})
+	}
+}
+
+// run writes connections of the batch until none is left.
+func (b *flushBatch) run() {
+	for {
+		i := b.next.Add(1) - 1
+		if i >= int64(len(b.conns)) {
+			return
+		}
+		_ = b.conns[i].flush() // a failed write closes that connection
+		if b.done.Add(1) == int64(len(b.conns)) {
+			b.monitor.Stop()
+			return
+		}
+	}
+}
+
+// check is the monitor: it starts another worker when no connection was
+// written since its last look and some are still to take.
+func (b *flushBatch) check() {
+	done := b.done.Load()
+	if done == int64(len(b.conns)) {
+		return
+	}
+	if done == b.seen && b.next.Load() < int64(len(b.conns)) {
+		b.pool.dispatch(work{fan: b})
+	}
+	b.seen = done
+	b.monitor.Reset(fanOutStall)
 }
 
 // CallAll calls method with params on every connection of conns at once,

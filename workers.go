@@ -56,6 +56,7 @@ type work struct {
 	job   *callJob
 	task  *Task
 	flush *Conn
+	fan   *flushBatch
 }
 
 // Task is a function for WorkerPool.Run. Make it once with NewTask and
@@ -118,6 +119,9 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 		}
 		if c := wk.flush; c != nil {
 			_ = c.flush() // a failed write closes c
+		}
+		if b := wk.fan; b != nil {
+			b.run()
 		}
 		for j := wk.job; j != nil; {
 			next := j.c.run(j)

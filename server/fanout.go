@@ -75,10 +75,10 @@ func (s *Server) Emit(ctx context.Context, event any) error {
 		return err
 	}
 	var errs []error
-	s.fanOut(func(c *wsrpc.Conn) {
-		if err := c.EmitEncoded(msg); err != nil {
+	s.fanOut(func(conns []*wsrpc.Conn) {
+		wsrpc.EmitEncodedAll(conns, msg, func(c *wsrpc.Conn, err error) {
 			errs = append(errs, fmt.Errorf("client %s: %w", c.ID(), err))
-		}
+		})
 	})
 	return errors.Join(errs...)
 }
@@ -89,18 +89,14 @@ func (s *Server) Emit(ctx context.Context, event any) error {
 // afterwards. Like Emit, it never waits on the network.
 func (s *Server) EmitEncoded(msg []byte) int {
 	n := 0
-	s.fanOut(func(c *wsrpc.Conn) {
-		if c.EmitEncoded(msg) == nil {
-			n++
-		}
-	})
+	s.fanOut(func(conns []*wsrpc.Conn) { n = wsrpc.EmitEncodedAll(conns, msg, nil) })
 	return n
 }
 
-// fanOut runs fn for each connected client, in connection order, on a
-// snapshot of the clients taken into a pooled slice (so that a fan-out
-// allocates nothing per client and holds s.mu only to copy).
-func (s *Server) fanOut(fn func(c *wsrpc.Conn)) {
+// fanOut runs fn with the connected clients, in connection order: a
+// snapshot taken into a pooled slice (so that a fan-out allocates nothing
+// per client and holds s.mu only to copy), valid during the call.
+func (s *Server) fanOut(fn func(conns []*wsrpc.Conn)) {
 	sp := fanOutConns.Get().(*[]*wsrpc.Conn)
 	conns := (*sp)[:0]
 	s.mu.Lock()
@@ -110,9 +106,7 @@ func (s *Server) fanOut(fn func(c *wsrpc.Conn)) {
 		}
 	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		fn(c)
-	}
+	fn(conns)
 	clear(conns)
 	*sp = conns[:0]
 	fanOutConns.Put(sp)
