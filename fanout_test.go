@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,9 +110,9 @@ func testFanOutReachesEveryClientOnce(t *testing.T) {
 	}
 }
 
-// A client that stops reading is closed with 1008 by its own send-queue
-// limit, and the clients that read get every event meanwhile: no Emit waits
-// on the stalled one.
+// Clients that stop reading are closed with 1008 by their own send-queue
+// limit, and the clients that read get every event meanwhile: no Emit, and
+// no write of another connection, waits on a stalled one.
 func TestFanOutDropsAClientThatStopsReading(t *testing.T) {
 	forEachEngine(t, testFanOutDropsAClientThatStopsReading)
 }
@@ -122,38 +123,52 @@ func testFanOutDropsAClientThatStopsReading(t *testing.T) {
 		events  = 600 // 9.6 MB: more than the socket buffers hold
 		limit   = 1 << 20
 	)
-	closed := make(chan *wsrpc.Conn, readers+1)
+	// More stalled clients than the workers a fan-out starts with, dialled
+	// first so that they come first in connection order.
+	stalled := runtime.GOMAXPROCS(0) + 1
 	var mu sync.Mutex
 	reasons := map[*wsrpc.Conn]error{}
+	closed := map[*wsrpc.Conn]chan struct{}{}
 	// WriteTimeout far beyond the test: only the queue limit can end the
-	// stalled client.
+	// stalled clients.
 	srv, url := newServer(t, &server.Options{WriteTimeout: time.Hour, Options: wsrpc.Options{
 		MaxSendQueueBytes: limit,
 		Hooks: &wsrpc.Hooks{OnClose: func(c *wsrpc.Conn, err error) {
 			mu.Lock()
+			defer mu.Unlock()
 			reasons[c] = err
-			mu.Unlock()
-			closed <- c
+			if ch := closed[c]; ch != nil {
+				close(ch)
+			}
 		}},
 	}})
-	stuck := dialRaw(t, url)
-	// A small buffer, but not so small that reading it later is slow.
-	require.NoError(t, stuck.nc.(*net.TCPConn).SetReadBuffer(64<<10))
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 5*time.Second, time.Millisecond)
-	stuckConn := srv.Clients()[0]
+	stuck := make([]*rawConn, stalled)
+	for i := range stuck {
+		stuck[i] = dialRaw(t, url)
+		// A small buffer, but not so small that reading it later is slow.
+		require.NoError(t, stuck[i].nc.(*net.TCPConn).SetReadBuffer(64<<10))
+		require.Eventually(t, func() bool { return len(srv.Clients()) == i+1 }, 5*time.Second, time.Millisecond)
+	}
+	stuckConns := srv.Clients()
 	clients := make([]*rawConn, readers)
 	for i := range clients {
 		clients[i] = dialRaw(t, url)
 	}
-	require.Eventually(t, func() bool { return len(srv.Clients()) == readers+1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Clients()) == readers+stalled }, 5*time.Second, time.Millisecond)
 
-	// The stalled client reads once the server dropped it: it finds the
+	// A stalled client reads once the server dropped it: it finds the
 	// close frame behind what the socket buffers held.
-	code := make(chan ws.StatusCode, 1)
-	go func() {
-		<-closed
-		code <- drainToCloseCode(stuck)
-	}()
+	codes := make(chan ws.StatusCode, stalled)
+	mu.Lock()
+	for i, sc := range stuckConns {
+		ch := make(chan struct{})
+		closed[sc] = ch
+		go func() {
+			<-ch
+			codes <- drainToCloseCode(stuck[i])
+		}()
+	}
+	mu.Unlock()
 
 	// The readers read while the events go out; the sender keeps at most
 	// window events ahead of the slowest reader, so that only the stalled
@@ -201,10 +216,14 @@ func testFanOutDropsAClientThatStopsReading(t *testing.T) {
 		require.Equal(t, int64(events), got[i].Load(), "events reading client %d got in order", i)
 	}
 
-	require.Equal(t, ws.StatusPolicyViolation, recv(t, code, "the stalled client's close frame"), "the stalled client sees 1008")
+	for range stalled {
+		require.Equal(t, ws.StatusPolicyViolation, recv(t, codes, "a stalled client's close frame"), "a stalled client sees 1008")
+	}
 	mu.Lock()
-	require.Len(t, reasons, 1, "a reading client was closed")
-	require.ErrorIs(t, reasons[stuckConn], wsrpc.ErrSendQueueFull)
+	require.Len(t, reasons, stalled, "a reading client was closed")
+	for _, sc := range stuckConns {
+		require.ErrorIs(t, reasons[sc], wsrpc.ErrSendQueueFull)
+	}
 	mu.Unlock()
 	require.Eventually(t, func() bool { return len(srv.Clients()) == readers }, 5*time.Second, time.Millisecond,
 		"the stalled client is still registered")
