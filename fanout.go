@@ -218,6 +218,7 @@ func CallAll(ctx context.Context, conns []*Conn, method string, params any, each
 	calls := make([]pendingCall, len(conns))
 	ids := make([]int64, len(conns))
 	var holder *Conn // the connection whose handler called CallAll
+	writes := &flushBatch{conns: make([]*Conn, 0, len(conns))}
 	for i, c := range conns {
 		p := &calls[i]
 		p.fan, p.idx = fc, int32(i)
@@ -236,10 +237,17 @@ func CallAll(ctx context.Context, conns []*Conn, method string, params any, each
 			msg = callFrame(nil, cid, tail)
 		}
 		ids[i] = cid
-		if err := c.sendCall(cid, msg, p); err != nil {
+		claimed, err := c.sendCall(cid, msg, p)
+		if err != nil {
 			ids[i] = 0
 			fc.done <- fanReply{i: i, err: err}
 		}
+		if claimed {
+			writes.conns = append(writes.conns, c)
+		}
+	}
+	if len(writes.conns) > 0 {
+		writes.start(conns[0].pool)
 	}
 	if holder != nil {
 		holder.mu.Lock()
@@ -342,25 +350,33 @@ func callFrame(buf []byte, id int64, tail []byte) []byte {
 }
 
 // sendCall registers p under id and queues msg, which the caller may share
-// with other connections; the write happens on another goroutine. An error
-// means that p was not sent and will not complete; when the connection
-// closed under way, p completes with the close's error instead.
-func (c *Conn) sendCall(id int64, msg []byte, p *pendingCall) error {
+// with other connections. claimed says that the caller must write c's
+// queue (flush), as EmitEncodedAll does. An error means that p was not sent
+// and will not complete; when the connection closed under way, p completes
+// with the close's error instead.
+func (c *Conn) sendCall(id int64, msg []byte, p *pendingCall) (claimed bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		err := c.closedErrLocked()
 		c.mu.Unlock()
-		return err
+		return false, err
 	}
 	if c.calls.pending == nil {
 		c.calls.pending = make(map[int64]*pendingCall)
 	}
 	c.calls.pending[id] = p
 	c.mu.Unlock()
-	if err := c.send(msg, true); err != nil && c.forget(id, p) {
-		return err
+	switch err := c.enqueue(outMsg{b: msg}, sendClaim, false); err {
+	case nil:
+		return false, nil
+	case errFlushClaimed:
+		return true, nil
+	default:
+		if c.forget(id, p) {
+			return false, err
+		}
+		return false, nil
 	}
-	return nil
 }
 
 // forget removes p, pending under id, and reports whether it was still
