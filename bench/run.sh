@@ -68,7 +68,7 @@ if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
   fc=${FANOUT_CONNS:-10000}
-  fe=${FANOUT_EVENTS:-200}
+  fe=${FANOUT_EVENTS:-100}
   echo
   echo "| fan-out to $fc conns | burst | events/s | deliveries/s | vs floor | sender allocs/recipient |"
   echo "|---|---:|---:|---:|---:|---:|"
