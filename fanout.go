@@ -146,13 +146,14 @@ func (b *flushBatch) run() {
 }
 
 // check is the monitor: it starts another worker when no connection was
-// written since its last look and some are still to take.
+// written since its last look and some are still to take; it stops once
+// every connection is taken.
 func (b *flushBatch) check() {
 	done := b.done.Load()
-	if done == int64(len(b.conns)) {
-		return
+	if done == int64(len(b.conns)) || b.next.Load() >= int64(len(b.conns)) {
+		return // every connection is taken: no worker would find any
 	}
-	if done == b.seen && b.next.Load() < int64(len(b.conns)) {
+	if done == b.seen {
 		b.pool.dispatch(work{fan: b})
 	}
 	b.seen = done
