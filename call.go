@@ -27,11 +27,19 @@ type pendingCall struct {
 	// onReply, when set, is called on the reader's goroutine instead of
 	// decoding into target (used by keepalive).
 	onReply func(result []byte, err error)
+	// fan, when set, collects the reply for CallAll (fanout.go), as the
+	// idx-th of its connections; done is then nil.
+	fan *fanCall
+	idx int32
 }
 
 func (p *pendingCall) complete(result []byte, err error) {
 	if p.onReply != nil {
 		p.onReply(result, err)
+		return
+	}
+	if p.fan != nil {
+		p.completeFan(result, err)
 		return
 	}
 	if err == nil && p.target != nil {
@@ -234,19 +242,9 @@ func (c *Conn) Emit(ctx context.Context, event any) error {
 
 // emit is Emit past the interceptors.
 func (c *Conn) emit(ctx context.Context, event any) error {
-	var w jwriter.Writer
-	if err := appendJSON(&w, event); err != nil {
-		return fmt.Errorf("wsrpc: encode event: %w", err)
-	}
-	msg, _ := w.BuildBytes()
-	var f frame
-	if !isObject(msg) {
-		return errors.New("wsrpc: an event must be a JSON object")
-	}
-	l := jlexer.Lexer{Data: msg}
-	f.UnmarshalEasyJSON(&l)
-	if l.Error() != nil || f.ID != nil {
-		return errors.New(`wsrpc: an event must be a JSON object without an "id" member`)
+	msg, err := EncodeEvent(event)
+	if err != nil {
+		return err
 	}
 	return c.send(msg, ctx.Done() != nil)
 }

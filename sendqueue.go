@@ -3,6 +3,7 @@
 package wsrpc
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -38,8 +39,13 @@ func (c *Conn) send(msg []byte, async bool) error {
 // How enqueue writes.
 const (
 	sendNow   = iota // write on the calling goroutine
-	sendAsync        // write on a new goroutine (the caller is a reader)
+	sendAsync        // write on a worker (the caller is a reader)
+	sendClaim        // leave the write to the caller: enqueue returns errFlushClaimed
 )
+
+// errFlushClaimed is what enqueue returns in sendClaim mode when the
+// message is queued and the caller must call flush (fanout.go).
+var errFlushClaimed = errors.New("wsrpc: flush claimed")
 
 // maxDeferred bounds the replies left queued for a chained call to carry.
 const maxDeferred = 64
@@ -69,9 +75,12 @@ func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
 	}
 	c.flushing = true
 	c.out.mu.Unlock()
-	if mode == sendAsync {
-		go c.flush()
+	switch mode {
+	case sendAsync:
+		c.pool.flush(c)
 		return nil
+	case sendClaim:
+		return errFlushClaimed
 	}
 	return c.flush()
 }

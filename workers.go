@@ -50,10 +50,13 @@ func NewWorkerPool(maxIdle int) *WorkerPool {
 	return &WorkerPool{maxIdle: maxIdle}
 }
 
-// work is what a worker runs: a call, or a Task.
+// work is what a worker runs: a call, a Task, or the write of a
+// connection's send queue.
 type work struct {
-	job  *callJob
-	task *Task
+	job   *callJob
+	task  *Task
+	flush *Conn
+	fan   *flushBatch
 }
 
 // Task is a function for WorkerPool.Run. Make it once with NewTask and
@@ -83,6 +86,11 @@ func (p *WorkerPool) Run(t *Task) {
 // handlers ran past Options.InlineBudget.
 func (p *WorkerPool) Go(fn func()) { p.dispatch(work{task: &Task{fn: fn}}) }
 
+// flush writes c's send queue on an idle worker, or on a new one: as the
+// writer of an async send (sendqueue.go) it costs a channel send, not a
+// goroutine and the closure that starting one allocates.
+func (p *WorkerPool) flush(c *Conn) { p.dispatch(work{flush: c}) }
+
 // start runs j on an idle worker, or on a new one.
 func (p *WorkerPool) start(j *callJob) { p.dispatch(work{job: j}) }
 
@@ -108,6 +116,12 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 			if t.done != nil { // nil for Go
 				t.done <- struct{}{}
 			}
+		}
+		if c := wk.flush; c != nil {
+			_ = c.flush() // a failed write closes c
+		}
+		if b := wk.fan; b != nil {
+			b.run()
 		}
 		for j := wk.job; j != nil; {
 			next := j.c.run(j)

@@ -5,22 +5,26 @@
 #   bash bench/run.sh            # throughput and latency (about 1 minute)
 #   IDLE=1 bash bench/run.sh     # also idle memory with 19,000 connections
 #   IDLE=1 IDENTIFY=1 bash bench/run.sh  # the idle servers run with -identify
+#   FANOUT=1 bash bench/run.sh   # also fan-out of events to 10,000 connections
+#   FANOUT=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out table alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 go build -o "$out/floor" ./bench/cmd/floor
 go build -o "$out/server" ./bench/cmd/server
 go build -o "$out/loadgen" ./bench/cmd/loadgen
+go build -o "$out/fanout" ./bench/cmd/fanout
 DUR=${DUR:-5s}
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
+field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
+if [ "${FANOUT_ONLY:-0}" != 1 ]; then
 taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 >/dev/null 2>&1 & pids+=($!)
 taskset -c 0 "$out/server" -addr 127.0.0.1:9302 -engine netpoll >/dev/null 2>&1 & pids+=($!)
 taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine goroutine >/dev/null 2>&1 & pids+=($!)
 sleep 1
 load() { taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -duration "$DUR" "${@:2}" | tail -1; }
-field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
 echo "| server | call | conns×depth | calls/s | vs floor | p50 | p99 |"
 echo "|---|---|---|---:|---:|---:|---:|"
 floor=$(load 9301 -conns 64 -depth 16)
@@ -42,6 +46,7 @@ for port in 9302 9303; do
   r=$(load $port -conns 1 -depth 1)
   echo "| $name | subtract | 1×1 | $(echo "$r" | field "calls/s") | — | $(echo "$r" | field p50) | $(echo "$r" | field p99) |"
 done
+fi
 if [ "${IDLE:-0}" = 1 ]; then
   ulimit -n 20000
   kill "${pids[@]}" 2>/dev/null || true
@@ -53,5 +58,34 @@ if [ "${IDLE:-0}" = 1 ]; then
     echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9304/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
     kill $pid
     sleep 1
+  done
+fi
+if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
+  # One event to every one of FANOUT_CONNS connections, FANOUT_EVENTS times;
+  # the server waits for its writes every FANOUT_BURST events. Server on
+  # CPU 0, the clients on CPU 1; a file descriptor per connection each.
+  ulimit -n 20000
+  kill "${pids[@]}" 2>/dev/null || true
+  sleep 1
+  fc=${FANOUT_CONNS:-10000}
+  fe=${FANOUT_EVENTS:-100}
+  echo
+  echo "| fan-out to $fc conns | burst | events/s | deliveries/s | vs floor | sender allocs/recipient |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for burst in ${FANOUT_BURSTS:-1 8}; do
+    fdps=
+    for mode in floor netpoll goroutine; do
+      taskset -c 0 "$out/fanout" -serve $mode -addr 127.0.0.1:9310 -conns "$fc" -events "$fe" -burst "$burst" >"$out/fanout-server.txt" 2>&1 &
+      pid=$!
+      sleep 0.5
+      r=$(taskset -c 1 "$out/fanout" -url ws://127.0.0.1:9310/ -conns "$fc" -events "$fe" | tail -1)
+      wait $pid || true
+      s=$(tail -1 "$out/fanout-server.txt")
+      dps=$(echo "$r" | field 'deliveries/s')
+      [ -z "$fdps" ] && fdps=$dps
+      name=$([ $mode = floor ] && echo "floor (raw gobwas/ws loop)" || echo "wsrpc $mode")
+      echo "| $name | $burst | $(echo "$r" | field 'events/s') | $dps | $(awk "BEGIN{printf \"%.2f\", $dps/$fdps}") | $(echo "$s" | field 'allocs/recipient') |"
+      sleep 1
+    done
   done
 fi

@@ -101,3 +101,37 @@ func ExampleServer_Emit() {
 	// alice got {"at":"02:00","topic":"maintenance"}
 	// bob got {"at":"02:00","topic":"maintenance"}
 }
+
+// EmitEncoded sends an event encoded once, with wsrpc.EncodeEvent, to every
+// connected client: the same bytes are queued on each connection, which is
+// what a server relaying one message to many clients wants.
+func ExampleServer_EmitEncoded() {
+	srv := server.New(wsrpc.NewRegistry(), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "ws://" + ln.Addr().String() + "/"
+	events := make(chan string, 2)
+	alice := dialNamed(url, "alice", events)
+	defer alice.Close()
+	bob := dialNamed(url, "bob", events)
+	defer bob.Close()
+	waitClients(srv, 2)
+
+	msg, err := wsrpc.EncodeEvent(map[string]string{"price": "42.10"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("clients that took it:", srv.EmitEncoded(msg))
+	got := []string{<-events, <-events}
+	sort.Strings(got)
+	fmt.Println(got[0])
+	fmt.Println(got[1])
+	// Output:
+	// clients that took it: 2
+	// alice got {"price":"42.10"}
+	// bob got {"price":"42.10"}
+}

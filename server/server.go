@@ -11,8 +11,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -384,85 +382,6 @@ func (s *Server) Client(id string) *wsrpc.Conn {
 		return s.order[at]
 	}
 	return nil
-}
-
-// BroadcastResult is one client's answer to Broadcast.
-type BroadcastResult struct {
-	Conn   *wsrpc.Conn
-	Result json.RawMessage // the result, when Err is nil
-	Err    error           // the client's error reply (*wsrpc.Error), or why the call failed
-}
-
-// Broadcast calls method with params on every connected client at once and
-// returns one result per client, in connection order, once all have answered
-// or ctx ended. A failure of one client is reported in its entry and does
-// not stop the others (the reference's return_exceptions=True). With no
-// clients it returns an empty slice.
-func (s *Server) Broadcast(ctx context.Context, method string, params any) []BroadcastResult {
-	return s.BroadcastFunc(ctx, method, params, nil)
-}
-
-// BroadcastFunc is Broadcast with a callback that runs for each client as
-// soon as its call finishes (the reference's callback argument).
-//
-// When ctx ends first, the clients that have not answered get ctx's error
-// at once, even one that does not read its socket (whose call's write is
-// then still bounded by WriteTimeout).
-func (s *Server) BroadcastFunc(ctx context.Context, method string, params any, each func(BroadcastResult)) []BroadcastResult {
-	conns := s.Clients()
-	out := make([]BroadcastResult, len(conns))
-	if len(conns) == 0 {
-		return out
-	}
-	var mu sync.Mutex // guards out, left, ended and the calls of each
-	left, ended := len(conns), false
-	all := make(chan struct{})
-	for i, c := range conns {
-		go func() {
-			var res json.RawMessage
-			err := c.Call(ctx, method, params, &res)
-			mu.Lock()
-			defer mu.Unlock()
-			if ended {
-				return // already reported with ctx's error
-			}
-			out[i] = BroadcastResult{Conn: c, Result: res, Err: err}
-			if each != nil {
-				each(out[i])
-			}
-			if left--; left == 0 {
-				close(all)
-			}
-		}()
-	}
-	select {
-	case <-all:
-	case <-ctx.Done():
-		mu.Lock()
-		ended = true
-		for i, c := range conns {
-			if out[i].Conn == nil {
-				out[i] = BroadcastResult{Conn: c, Err: ctx.Err()}
-				if each != nil {
-					each(out[i])
-				}
-			}
-		}
-		mu.Unlock()
-	}
-	return out
-}
-
-// Emit sends an event to every connected client and returns the errors of
-// the clients it could not reach, joined.
-func (s *Server) Emit(ctx context.Context, event any) error {
-	var errs []error
-	for _, c := range s.Clients() {
-		if err := c.Emit(ctx, event); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Shutdown stops accepting connections, waits for running handlers to
