@@ -179,13 +179,13 @@ var errInvalidResult = errors.New("wsrpc: decode result: the peer sent a result 
 func decodeResult(data []byte, target any) error {
 	switch t := target.(type) {
 	case *json.RawMessage:
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return errInvalidResult
 		}
 		*t = append((*t)[:0], data...)
 		return nil
 	case *easyjson.RawMessage:
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return errInvalidResult
 		}
 		*t = append((*t)[:0], data...)
@@ -225,9 +225,7 @@ func (c *Conn) Emit(ctx context.Context, event any) error {
 	if !isObject(msg) {
 		return errors.New("wsrpc: an event must be a JSON object")
 	}
-	l := jlexer.Lexer{Data: msg}
-	f.UnmarshalEasyJSON(&l)
-	if l.Error() != nil || f.ID != nil {
+	if f.scan(msg) != nil || f.ID != nil {
 		return errors.New(`wsrpc: an event must be a JSON object without an "id" member`)
 	}
 	return c.send(msg, ctx.Done() != nil)

@@ -269,7 +269,7 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 		case b == nil:
 			out.RawString("null")
 		case fc.rawJSON:
-			if !json.Valid(b) {
+			if !validJSON(b) {
 				return true, cannotSerialize(fc.resType, errInvalidRaw)
 			}
 			out.Raw(b, nil)
