@@ -197,13 +197,13 @@ var errInvalidResult = errors.New("wsrpc: decode result: the peer sent a result 
 func decodeResult(data []byte, target any) error {
 	switch t := target.(type) {
 	case *json.RawMessage:
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return errInvalidResult
 		}
 		*t = append((*t)[:0], data...)
 		return nil
 	case *easyjson.RawMessage:
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return errInvalidResult
 		}
 		*t = append((*t)[:0], data...)

@@ -241,19 +241,30 @@ func (h *handler) namedArgs(in []reflect.Value, params []byte) ([]reflect.Value,
 		}
 	}
 
+	v := reflect.New(np.vt.typ)
+	if obj != nil && np.direct {
+		if np.decodeDirect(obj, v.UnsafePointer()) {
+			return appendNamed(in, v, np.ptr), nil
+		}
+		v = reflect.New(np.vt.typ) // the two-pass path words the problem
+	}
 	if err := h.checkKeys(obj); err != nil {
 		return nil, err
 	}
-	v := reflect.New(np.vt.typ)
 	if obj != nil {
 		if err := decodeInto(obj, v, np.vt.easy); err != nil {
 			return nil, h.namedDecodeError(obj, err)
 		}
 	}
-	if np.ptr {
-		return append(in, v), nil
+	return appendNamed(in, v, np.ptr), nil
+}
+
+// appendNamed appends the decoded params *T at v, or T.
+func appendNamed(in []reflect.Value, v reflect.Value, ptr bool) []reflect.Value {
+	if ptr {
+		return append(in, v)
 	}
-	return append(in, v.Elem()), nil
+	return append(in, v.Elem())
 }
 
 // checkKeys checks the keys of a named-params object (nil when params were

@@ -6,7 +6,6 @@ package wsrpc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
 )
 
@@ -36,9 +34,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	}
 	tooDeep := exceedsDepth(msg, c.opts.MaxDepth)
 	var f frame
-	l := jlexer.Lexer{Data: msg}
-	f.UnmarshalEasyJSON(&l)
-	if err := l.Error(); err != nil {
+	if err := f.scan(msg); err != nil {
 		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
 		return
 	}
@@ -55,7 +51,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 	}
 	switch {
 	case f.ID == nil:
-		if (c.opts.OnEvent != nil || c.opts.chains != nil) && json.Valid(msg) {
+		if (c.opts.OnEvent != nil || c.opts.chains != nil) && validJSON(msg) {
 			c.onEvent(msg)
 		}
 	case f.Method != nil:

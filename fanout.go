@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
 )
 
@@ -43,9 +42,7 @@ func EncodeEvent(event any) ([]byte, error) {
 		return nil, ErrNotEvent
 	}
 	var f frame
-	l := jlexer.Lexer{Data: msg}
-	f.UnmarshalEasyJSON(&l)
-	if l.Error() != nil || f.ID != nil {
+	if f.scan(msg) != nil || f.ID != nil {
 		return nil, ErrNotEvent
 	}
 	return msg, nil

@@ -170,29 +170,19 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 		return false, nil
 	}
 	h := fc.h
-	if err := h.checkKeys(obj); err != nil {
-		return true, err
-	}
 	p := fc.params.Get()
 	pp := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
 	defer func() {
 		reflect.NewAt(fc.pType, pp).Elem().SetZero()
 		fc.params.Put(p)
 	}()
-	if obj != nil {
-		if fc.pEasy {
-			l := lexerPool.Get().(*jlexer.Lexer)
-			*l = jlexer.Lexer{Data: obj}
-			p.(easyjson.Unmarshaler).UnmarshalEasyJSON(l)
-			l.Consumed()
-			err = l.Error()
-			*l = jlexer.Lexer{}
-			lexerPool.Put(l)
-		} else {
-			err = json.Unmarshal(obj, p)
+	if obj == nil || !h.named.direct || !h.named.decodeDirect(obj, pp) {
+		if obj != nil && h.named.direct {
+			// The two-pass path finds and words the problem.
+			reflect.NewAt(fc.pType, pp).Elem().SetZero()
 		}
-		if err != nil {
-			return true, h.namedDecodeError(obj, err)
+		if err := fc.decodeTwoPass(obj, p); err != nil {
+			return true, err
 		}
 	}
 	var rp unsafe.Pointer
@@ -269,7 +259,7 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 		case b == nil:
 			out.RawString("null")
 		case fc.rawJSON:
-			if !json.Valid(b) {
+			if !validJSON(b) {
 				return true, cannotSerialize(fc.resType, errInvalidRaw)
 			}
 			out.Raw(b, nil)
@@ -278,6 +268,31 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 		}
 		return true, nil
 	}
+}
+
+// decodeTwoPass checks the keys of obj (nil when params were absent), then
+// decodes it into p with the struct's own decoder.
+func (fc *fastCall) decodeTwoPass(obj []byte, p any) error {
+	h := fc.h
+	if err := h.checkKeys(obj); err != nil || obj == nil {
+		return err
+	}
+	var err error
+	if fc.pEasy {
+		l := lexerPool.Get().(*jlexer.Lexer)
+		*l = jlexer.Lexer{Data: obj}
+		p.(easyjson.Unmarshaler).UnmarshalEasyJSON(l)
+		l.Consumed()
+		err = l.Error()
+		*l = jlexer.Lexer{}
+		lexerPool.Put(l)
+	} else {
+		err = json.Unmarshal(obj, p)
+	}
+	if err != nil {
+		return h.namedDecodeError(obj, err)
+	}
+	return nil
 }
 
 func (fc *fastCall) encodePtr(out *jwriter.Writer, r unsafe.Pointer) error {

@@ -35,49 +35,162 @@ type frame struct {
 	Error  easyjson.RawMessage
 }
 
-// UnmarshalEasyJSON decodes a message object into f. Unknown members are
-// skipped; a repeated member keeps its last value.
-func (f *frame) UnmarshalEasyJSON(in *jlexer.Lexer) {
-	top := in.IsStart()
-	if in.IsNull() {
-		in.Skip()
-		if top {
-			in.Consumed()
-		}
-		return
+// scan decodes the message object msg into f in one pass. Unknown members
+// are skipped; a repeated member keeps its last value. Arrays and objects
+// are checked as strictly as encoding/json.Valid (skipValue), so params
+// need no second validation; scalars are taken as the jlexer tokenizer
+// takes them (01 is a number, strings are not checked inside), since each
+// is checked by whatever reads it (parseID, unquote, the params decoder).
+func (f *frame) scan(msg []byte) error {
+	i := skipSpace(msg, 0)
+	if i >= len(msg) || msg[i] != '{' {
+		return errMalformed
 	}
-	in.Delim('{')
-	for !in.IsDelim('}') {
-		key := in.UnsafeFieldName(false)
-		in.WantColon()
-		var dst *easyjson.RawMessage
-		switch key {
-		case "id":
-			dst = &f.ID
-		case "method":
-			dst = &f.Method
-		case "params":
-			dst = &f.Params
-		case "result":
-			dst = &f.Result
-		case "error":
-			dst = &f.Error
+	i = skipSpace(msg, i+1)
+	if i < len(msg) && msg[i] == '}' {
+		i++
+	} else {
+		for {
+			key, next, err := scanKey(msg, i)
+			if err != nil {
+				return err
+			}
+			start := next
+			end := skipLenient(msg, start)
+			if end < 0 {
+				return errMalformed
+			}
+			v := msg[start:end:end]
+			var dst *easyjson.RawMessage
+			switch key {
+			case "id":
+				dst = &f.ID
+			case "method":
+				dst = &f.Method
+			case "params":
+				dst = &f.Params
+			case "result":
+				dst = &f.Result
+			case "error":
+				dst = &f.Error
+			}
+			if dst != nil {
+				if key != "method" && string(v) == "null" {
+					v = nil // a null method is the bytes null of the message
+				}
+				*dst = v
+			}
+			i = skipSpace(msg, end)
+			if i >= len(msg) {
+				return errMalformed
+			}
+			if msg[i] == '}' {
+				i++
+				break
+			}
+			if msg[i] != ',' {
+				return errMalformed
+			}
+			i = skipSpace(msg, i+1)
 		}
-		switch {
-		case dst == nil:
-			in.SkipRecursive()
-		case in.IsNull() && key != "method":
-			in.Skip()
-			*dst = nil
-		default:
-			*dst = in.Raw() // a null method is the bytes null of the message
+	}
+	if skipSpace(msg, i) != len(msg) {
+		return errMalformed
+	}
+	return nil
+}
+
+// scanKey reads the member key at msg[i] and the colon after it; next is
+// where the value starts. As in jlexer, the key's end is the first quote
+// not escaped, and escapes are only decoded when there are some.
+func scanKey(msg []byte, i int) (key string, next int, err error) {
+	if i >= len(msg) || msg[i] != '"' {
+		return "", 0, errMalformed
+	}
+	end := lenientStringEnd(msg, i)
+	if end < 0 {
+		return "", 0, errMalformed
+	}
+	raw := msg[i:end]
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		key = unsafe.String(unsafe.SliceData(inner), len(inner))
+	} else if key, err = unquote(raw); err != nil {
+		return "", 0, err
+	}
+	next = skipSpace(msg, end)
+	if next >= len(msg) || msg[next] != ':' {
+		return "", 0, errMalformed
+	}
+	return key, skipSpace(msg, next+1), nil
+}
+
+// lenientStringEnd returns the index after the string at msg[i] (a quote):
+// its end is the first quote after an even number of backslashes.
+func lenientStringEnd(msg []byte, i int) int {
+	for j := i + 1; ; {
+		k := bytes.IndexByte(msg[j:], '"')
+		if k < 0 {
+			return -1
 		}
-		in.WantComma()
+		q := j + k
+		n := 0
+		for q-n-1 > i && msg[q-n-1] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
-	in.Delim('}')
-	if top {
-		in.Consumed()
+}
+
+// skipLenient returns the index after the member value at msg[i]: arrays
+// and objects strictly (skipValue), scalars as jlexer tokenizes them.
+func skipLenient(msg []byte, i int) int {
+	if i >= len(msg) {
+		return -1
 	}
+	var end int
+	switch c := msg[i]; {
+	case c == '{' || c == '[':
+		return skipValue(msg, i)
+	case c == '"':
+		return lenientStringEnd(msg, i)
+	case c == '-' || isDigit(c):
+		// jlexer's number token: digits, one dot, one exponent with a sign.
+		hasE, afterE, hasDot := false, false, false
+	number:
+		for end = i + 1; end < len(msg); end++ {
+			switch c := msg[end]; {
+			case isDigit(c):
+				afterE = false
+				continue
+			case c == '.' && !hasDot:
+				hasDot = true
+				continue
+			case (c == 'e' || c == 'E') && !hasE:
+				hasE, hasDot, afterE = true, true, true
+				continue
+			case (c == '+' || c == '-') && afterE:
+				afterE = false
+				continue
+			}
+			break number
+		}
+	case c == 't':
+		end = skipLiteral(msg, i, "true")
+	case c == 'f':
+		end = skipLiteral(msg, i, "false")
+	case c == 'n':
+		end = skipLiteral(msg, i, "null")
+	default:
+		return -1
+	}
+	if end < 0 || end < len(msg) && !isTokenEnd(msg[end]) {
+		return -1
+	}
+	return end
 }
 
 // wireError is the error member of a reply as the reference sends it.
@@ -294,12 +407,12 @@ func remoteError(raw []byte) *Error {
 func appendJSON(w *jwriter.Writer, v any) error {
 	switch v := v.(type) {
 	case json.RawMessage:
-		if !json.Valid(v) {
+		if !validJSON(v) {
 			return errors.New("raw params are not valid JSON")
 		}
 		w.Raw(v, nil)
 	case easyjson.RawMessage:
-		if !json.Valid(v) {
+		if !validJSON(v) {
 			return errors.New("raw params are not valid JSON")
 		}
 		w.Raw(v, nil)

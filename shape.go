@@ -99,6 +99,7 @@ type namedField struct {
 	index    []int  // for reflect.Value.FieldByIndex, through embedded structs
 	vt       valueType
 	required bool
+	direct   directField // how decodeDirect writes it
 }
 
 // namedParams describes the struct a paramsNamed handler takes.
@@ -109,6 +110,7 @@ type namedParams struct {
 	byKey    map[string]int // JSON key → index in fields
 	required []int          // indexes in fields of the required ones
 	words    int            // uint64 words of the "seen" bit set
+	direct   bool           // decodeDirect can decode it (see planDirect)
 }
 
 // resultType describes a handler's result type R.
@@ -364,6 +366,7 @@ func newNamedParams(t reflect.Type) (*namedParams, error) {
 		}
 	}
 	np.words = (len(np.fields) + 63) / 64
+	np.direct = planDirect(t, np)
 	return np, nil
 }
 

@@ -24,27 +24,45 @@ taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 >/dev/null 2>&1 & pids+=($!)
 taskset -c 0 "$out/server" -addr 127.0.0.1:9302 -engine netpoll >/dev/null 2>&1 & pids+=($!)
 taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine goroutine >/dev/null 2>&1 & pids+=($!)
 sleep 1
-load() { taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -duration "$DUR" "${@:2}" | tail -1; }
-echo "| server | call | conns×depth | calls/s | vs floor | p50 | p99 |"
-echo "|---|---|---|---:|---:|---:|---:|"
-floor=$(load 9301 -conns 64 -depth 16)
+fpid=${pids[0]}
+# load PORT PID ARGS...: one load run; prints loadgen's summary line followed
+# by " sys/call=N", the server's read and write system calls (/proc/PID/io
+# syscr + syscw) during the run divided by the calls it answered (the load
+# runs without warm-up so that both count the same calls).
+load() {
+  local before after r calls
+  before=$(awk '/^sysc[rw]/{s+=$2} END{print s}' "/proc/$2/io")
+  r=$(taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -duration "$DUR" -warmup 0s "${@:3}" | tail -1)
+  after=$(awk '/^sysc[rw]/{s+=$2} END{print s}' "/proc/$2/io")
+  calls=$(echo "$r" | sed -E 's#^calls=([0-9]+).*#\1#')
+  echo "$r sys/call=$(awk "BEGIN{printf \"%.2f\", ($after-$before)/$calls}")"
+}
+field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
+# ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
+ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
+name() { case $1 in 9302) echo "wsrpc netpoll";; 9303) echo "wsrpc goroutine";; esac; }
+echo "| server | call | conns×depth | calls/s | vs floor | p50 | p50 vs floor | p99 | syscalls/call |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+floor=$(load 9301 "$fpid" -conns 64 -depth 16)
 fcps=$(echo "$floor" | field 'calls/s')
-echo "| floor (raw gobwas/ws) | subtract | 64×16 | $fcps | 1.00 | $(echo "$floor" | field p50) | $(echo "$floor" | field p99) |"
-for port in 9302 9303; do
-  name=$([ $port = 9302 ] && echo "wsrpc netpoll" || echo "wsrpc goroutine")
+echo "| floor (raw gobwas/ws) | subtract | 64×16 | $fcps | 1.00 | $(echo "$floor" | field p50) | 1.00 | $(echo "$floor" | field p99) | $(echo "$floor" | field sys/call) |"
+for i in 1 2; do
+  port=$((9301 + i)); pid=${pids[$i]}
   for call in subtract kv; do
-    r=$(load $port -conns 64 -depth 16 -call $call)
+    r=$(load $port "$pid" -conns 64 -depth 16 -call $call)
     cps=$(echo "$r" | field 'calls/s')
-    echo "| $name | $call | 64×16 | $cps | $(awk "BEGIN{printf \"%.2f\", $cps/$fcps}") | $(echo "$r" | field p50) | $(echo "$r" | field p99) |"
+    echo "| $(name $port) | $call | 64×16 | $cps | $(ratio "$cps" "$fcps") | $(echo "$r" | field p50) | — | $(echo "$r" | field p99) | $(echo "$r" | field sys/call) |"
   done
 done
-f1=$(load 9301 -conns 1 -depth 1)
-fp50=$(echo "$f1" | field p50)
-echo "| floor | subtract | 1×1 | $(echo "$f1" | field 'calls/s') | 1.00 | $fp50 | $(echo "$f1" | field p99) |"
-for port in 9302 9303; do
-  name=$([ $port = 9302 ] && echo "wsrpc netpoll" || echo "wsrpc goroutine")
-  r=$(load $port -conns 1 -depth 1)
-  echo "| $name | subtract | 1×1 | $(echo "$r" | field "calls/s") | — | $(echo "$r" | field p50) | $(echo "$r" | field p99) |"
+f1=$(load 9301 "$fpid" -conns 1 -depth 1)
+f1cps=$(echo "$f1" | field 'calls/s'); fp50=$(echo "$f1" | field p50)
+echo "| floor | subtract | 1×1 | $f1cps | 1.00 | $fp50 | 1.00 | $(echo "$f1" | field p99) | $(echo "$f1" | field sys/call) |"
+for i in 1 2; do
+  port=$((9301 + i)); pid=${pids[$i]}
+  r=$(load $port "$pid" -conns 1 -depth 1)
+  cps=$(echo "$r" | field 'calls/s'); p50=$(echo "$r" | field p50)
+  echo "| $(name $port) | subtract | 1×1 | $cps | $(ratio "$cps" "$f1cps") | $p50 | $(ratio "$(ms "$p50")" "$(ms "$fp50")") | $(echo "$r" | field p99) | $(echo "$r" | field sys/call) |"
 done
 fi
 if [ "${IDLE:-0}" = 1 ]; then

@@ -1,0 +1,244 @@
+// This file owns the JSON scanner of the read path: it finds where a value
+// ends in one pass, checking arrays and objects as strictly as
+// encoding/json.Valid, so that nothing downstream has to walk them again to
+// validate them.
+
+package wsrpc
+
+import "errors"
+
+// errMalformed is the error the scanner reports for bytes that are not the
+// JSON it expects.
+var errMalformed = errors.New("malformed JSON")
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && isJSONSpace(d[i]) {
+		i++
+	}
+	return i
+}
+
+// isTokenEnd reports whether c may follow a scalar token (as the jlexer
+// tokenizer decides).
+func isTokenEnd(c byte) bool {
+	return isJSONSpace(c) || c == '[' || c == ']' || c == '{' || c == '}' || c == ',' || c == ':'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// skipString returns the index after the JSON string that starts at d[i]
+// (a quote), or -1 when it is not a valid string: a control character, a
+// bad escape or no closing quote.
+func skipString(d []byte, i int) int {
+	for i++; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			i++
+			if i >= len(d) {
+				return -1
+			}
+			switch d[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(d) || !isHex(d[i+1]) || !isHex(d[i+2]) || !isHex(d[i+3]) || !isHex(d[i+4]) {
+					return -1
+				}
+				i += 4
+			default:
+				return -1
+			}
+		case c < 0x20:
+			return -1
+		}
+	}
+	return -1
+}
+
+// skipNumber returns the index after the JSON number that starts at d[i]
+// (-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), or -1.
+func skipNumber(d []byte, i int) int {
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(d):
+		return -1
+	case d[i] == '0':
+		i++
+	case d[i] >= '1' && d[i] <= '9':
+		for i++; i < len(d) && isDigit(d[i]); i++ {
+		}
+	default:
+		return -1
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || !isDigit(d[i]) {
+			return -1
+		}
+		for i++; i < len(d) && isDigit(d[i]); i++ {
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || !isDigit(d[i]) {
+			return -1
+		}
+		for i++; i < len(d) && isDigit(d[i]); i++ {
+		}
+	}
+	return i
+}
+
+// skipLiteral returns the index after lit if d[i:] starts with it, or -1.
+func skipLiteral(d []byte, i int, lit string) int {
+	if len(d)-i < len(lit) || string(d[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+// skipStrictScalar returns the index after the string, number or literal
+// that starts at d[i], or -1.
+func skipStrictScalar(d []byte, i int) int {
+	switch c := d[i]; {
+	case c == '"':
+		return skipString(d, i)
+	case c == '-' || isDigit(c):
+		return skipNumber(d, i)
+	case c == 't':
+		return skipLiteral(d, i, "true")
+	case c == 'f':
+		return skipLiteral(d, i, "false")
+	case c == 'n':
+		return skipLiteral(d, i, "null")
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value that starts at d[i] (no
+// leading space), or -1 when it is not valid JSON as encoding/json.Valid
+// decides. Nesting costs no recursion: a bit per level says whether it is an
+// object, so deep input needs no stack.
+func skipValue(d []byte, i int) int {
+	if i >= len(d) {
+		return -1
+	}
+	if c := d[i]; c != '{' && c != '[' {
+		return skipStrictScalar(d, i)
+	}
+	var stackBuf [4]uint64
+	stack := stackBuf[:]
+	depth := 0 // open containers
+	inObject := func() bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
+	push := func(object bool) {
+		if depth/64 >= len(stack) {
+			stack = append(stack, 0)
+		}
+		if object {
+			stack[depth/64] |= 1 << (depth % 64)
+		} else {
+			stack[depth/64] &^= 1 << (depth % 64)
+		}
+		depth++
+	}
+	for {
+		// At the start of a value, after any space.
+		if i >= len(d) {
+			return -1
+		}
+		switch d[i] {
+		case '{':
+			push(true)
+			i = skipSpace(d, i+1)
+			if i < len(d) && d[i] == '}' {
+				depth--
+				i++
+				break
+			}
+			if i = skipMemberKey(d, i); i < 0 {
+				return -1
+			}
+			continue
+		case '[':
+			push(false)
+			i = skipSpace(d, i+1)
+			if i < len(d) && d[i] == ']' {
+				depth--
+				i++
+				break
+			}
+			continue
+		default:
+			if i = skipStrictScalar(d, i); i < 0 {
+				return -1
+			}
+		}
+		// After a value: close containers, or move to the next element.
+		for {
+			if depth == 0 {
+				return i
+			}
+			i = skipSpace(d, i)
+			if i >= len(d) {
+				return -1
+			}
+			c := d[i]
+			if inObject() {
+				switch c {
+				case ',':
+					if i = skipMemberKey(d, skipSpace(d, i+1)); i < 0 {
+						return -1
+					}
+				case '}':
+					depth--
+					i++
+					continue
+				default:
+					return -1
+				}
+			} else {
+				switch c {
+				case ',':
+					i = skipSpace(d, i+1)
+				case ']':
+					depth--
+					i++
+					continue
+				default:
+					return -1
+				}
+			}
+			break
+		}
+	}
+}
+
+// skipMemberKey checks `"key" :` at d[i] and returns the index of the
+// value after it (space skipped), or -1.
+func skipMemberKey(d []byte, i int) int {
+	if i >= len(d) || d[i] != '"' {
+		return -1
+	}
+	if i = skipString(d, i); i < 0 {
+		return -1
+	}
+	if i = skipSpace(d, i); i >= len(d) || d[i] != ':' {
+		return -1
+	}
+	return skipSpace(d, i+1)
+}
+
+// validJSON reports whether d is one valid JSON value with optional space
+// around it, as encoding/json.Valid does, in one pass.
+func validJSON(d []byte) bool {
+	i := skipValue(d, skipSpace(d, 0))
+	return i >= 0 && skipSpace(d, i) == len(d)
+}

@@ -1,0 +1,128 @@
+package wsrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mailru/easyjson"
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidJSON(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, true}, {` [ ] `, true}, {`{"a":[1,-2.5e+3,"x\u00e9\n",true,false,null,{}]}`, true},
+		{`0`, true}, {`-0.0E-0`, true}, {`"\/"`, true},
+		{``, false}, {`{`, false}, {`{"a"}`, false}, {`{"a":1,}`, false}, {`[1,]`, false},
+		{`01`, false}, {`1.`, false}, {`-`, false}, {`1e`, false}, {`"\x"`, false},
+		{`"\u12"`, false}, {"\"\x01\"", false}, {`{"a":1}}`, false}, {`[}`, false},
+		{`{1:2}`, false}, {`tru`, false}, {`nulll`, false}, {`[1 2]`, false},
+		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), true},
+		{strings.Repeat("[", 5000) + strings.Repeat("]", 4999), false},
+	} {
+		require.Equal(t, json.Valid([]byte(tc.in)), tc.want, "test table: %q", tc.in)
+		require.Equal(t, tc.want, validJSON([]byte(tc.in)), "%q", tc.in)
+	}
+}
+
+// FuzzValidJSON checks the scanner against encoding/json.Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `[1,"a",{"b":null}]`, `{"a":-1.5e3}`, `"\ud800"`, `[`, `01`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, d []byte) {
+		if got, want := validJSON(d), json.Valid(d); got != want {
+			t.Fatalf("validJSON(%q) = %v, encoding/json says %v", d, got, want)
+		}
+	})
+}
+
+// jlexerFrame is the frame decoder that scan replaced, kept as the
+// reference scan must agree with.
+func jlexerFrame(msg []byte) (frame, error) {
+	var f frame
+	in := jlexer.Lexer{Data: msg}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		var dst *easyjson.RawMessage
+		switch key {
+		case "id":
+			dst = &f.ID
+		case "method":
+			dst = &f.Method
+		case "params":
+			dst = &f.Params
+		case "result":
+			dst = &f.Result
+		case "error":
+			dst = &f.Error
+		}
+		switch {
+		case dst == nil:
+			in.SkipRecursive()
+		case in.IsNull() && key != "method":
+			in.Skip()
+			*dst = nil
+		default:
+			*dst = in.Raw()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	in.Consumed()
+	return f, in.Error()
+}
+
+func TestFrameScan(t *testing.T) {
+	for _, msg := range []string{
+		`{"id":7,"method":"calc.sub","params":{"a":10,"b":3}}`,
+		` { "params" : [1, {"x": "}"}] , "method":null, "id": 01 } `,
+		`{"id":1,"result":"a\"b\\","error":null,"x":[[]]}`,
+		`{"m\u0065thod":"x","id":1,"id":2}`,
+		`{}`, `{"id":1,}`, `{"id":1 "method":"x"}`, `{"id":truex}`, `{"id":1}x`, `{"params":{"a":01}}`,
+		`{"id":"unterminated}`, `{"id":1.2.3}`, `{"id":-}`, `{"a":nul}`, `{"a"1}`, `{"\x":1}`,
+	} {
+		want, wantErr := jlexerFrame([]byte(msg))
+		var got frame
+		gotErr := got.scan([]byte(msg))
+		require.Equal(t, wantErr != nil, gotErr != nil, "%s: error %v, jlexer %v", msg, gotErr, wantErr)
+		if wantErr == nil {
+			require.Equal(t, want, got, msg)
+		}
+	}
+}
+
+// FuzzFrameScan checks frame.scan against the jlexer decoder it replaced.
+func FuzzFrameScan(f *testing.F) {
+	for _, s := range []string{
+		`{"id":7,"method":"calc.sub","params":{"a":10,"b":3}}`, `{"id":1,"result":[1,2]}`,
+		`{"id":1,"error":{"type":"E","message":"m"}}`, `{"method":"m","params":[1]}`, `{"k\"":0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if !isObject(msg) {
+			return
+		}
+		want, wantErr := jlexerFrame(msg)
+		var got frame
+		gotErr := got.scan(msg)
+		if (wantErr != nil) != (gotErr != nil) {
+			t.Fatalf("scan(%q): error %v, jlexer %v", msg, gotErr, wantErr)
+		}
+		if wantErr == nil {
+			for i, pair := range [][2][]byte{{want.ID, got.ID}, {want.Method, got.Method}, {want.Params, got.Params}, {want.Result, got.Result}, {want.Error, got.Error}} {
+				if !bytes.Equal(pair[0], pair[1]) || (pair[0] == nil) != (pair[1] == nil) {
+					t.Fatalf("scan(%q): member %d is %q, jlexer %q", msg, i, pair[1], pair[0])
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,153 @@
+package wsrpc
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/stretchr/testify/require"
+)
+
+// directParams has a decoder written as easyjson generates one.
+type directParams struct {
+	N json.Number     `json:"n"`
+	S string          `json:"s"`
+	R json.RawMessage `json:"r,omitempty"`
+	I int64           `json:"i,omitempty"`
+	F float64         `json:"f,omitempty"`
+	B bool            `json:"b,omitempty"`
+	U uint8           `json:"u,omitempty"`
+}
+
+func (p *directParams) UnmarshalEasyJSON(in *jlexer.Lexer) {
+	isTopLevel := in.IsStart()
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		if in.IsNull() {
+			in.Skip()
+			in.WantComma()
+			continue
+		}
+		switch key {
+		case "n":
+			p.N = in.JsonNumber()
+		case "s":
+			p.S = in.String()
+		case "r":
+			if data := in.Raw(); in.Ok() {
+				in.AddError(p.R.UnmarshalJSON(data))
+			}
+		case "i":
+			p.I = in.Int64()
+		case "f":
+			p.F = in.Float64()
+		case "b":
+			p.B = in.Bool()
+		case "u":
+			p.U = in.Uint8()
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+
+// directHandler is the part of a handler taking *directParams that the
+// decoders use.
+func directHandler(t testing.TB) *handler {
+	np, err := newNamedParams(reflect.TypeFor[*directParams]())
+	require.NoError(t, err)
+	return &handler{name: "direct", named: np}
+}
+
+func directMethod(t testing.TB) *method {
+	return funcMethod(t, "direct", func(ctx context.Context, p *directParams) (*directParams, error) { return p, nil })
+}
+
+func TestDecodeDirectPlan(t *testing.T) {
+	require.True(t, directHandler(t).named.direct, "generated-style easyjson params decode in one pass")
+	// easyPoint's hand-written decoder also sets an unexported field: it
+	// keeps being called.
+	np, err := newNamedParams(reflect.TypeFor[easyPoint]())
+	require.NoError(t, err)
+	require.False(t, np.direct)
+	// Without easyjson code the two-pass path (encoding/json) stays.
+	np, err = newNamedParams(reflect.TypeFor[struct{ A int }]())
+	require.NoError(t, err)
+	require.False(t, np.direct)
+}
+
+// TestDecodeDirect checks that the one-pass decoder agrees with the key
+// check plus the type's own decoder: same value when it decodes, and the
+// same TypeError from the call when it does not.
+func TestDecodeDirect(t *testing.T) {
+	h := directHandler(t)
+	for _, obj := range []string{
+		`{"n":1,"s":"x"}`, `{"n":-1.5e3,"s":"a\u00e9\"","r":[1,{"a":null}],"i":-7,"f":0.5,"b":true,"u":255}`,
+		`{"s":"x","n":null}`, `{ "n" : 1 , "s" : "" , "s":"last" }`, `{"n":1,"s":null}`,
+		`{"n":1}`, `{"n":"1","s":"x"}`, `{"n":1,"s":"x","z":1}`, `{"n":1,"s":2}`, `{"n":1,"s":"x","u":256}`,
+		`{"n":1,"s":"x","i":1.5}`, `{"n":1,"s":"x","b":1}`, `{"n":01,"s":"x"}`, `{"n":1,"s":"x","r":[1,]}`,
+	} {
+		wantDirect := decodeTwoPass(h, []byte(obj))
+		var got directParams
+		ok := h.named.decodeDirect([]byte(obj), reflect.ValueOf(&got).UnsafePointer())
+		if ok {
+			require.NotNil(t, wantDirect, "%s: decoded in one pass where the two passes fail", obj)
+			require.Equal(t, *wantDirect, got, obj)
+		}
+	}
+	// Through the call: the error words are the two-pass path's.
+	_, err := call(t, directMethod(t), reflect.Value{}, `{"n":1,"s":"x","z":1}`)
+	requireWireError(t, err, TypeTypeError, "direct() got an unexpected keyword argument 'z'")
+	out, err := call(t, directMethod(t), reflect.Value{}, `{"n":1,"s":"x","r":{"k":[true]}}`)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"n":1,"s":"x","r":{"k":[true]}}`, out)
+}
+
+// decodeTwoPass is what the call did before decodeDirect: the key check,
+// then the type's decoder. nil when either fails.
+func decodeTwoPass(h *handler, obj []byte) *directParams {
+	if h.checkKeys(obj) != nil {
+		return nil
+	}
+	var p directParams
+	l := jlexer.Lexer{Data: obj}
+	p.UnmarshalEasyJSON(&l)
+	l.Consumed()
+	if l.Error() != nil {
+		return nil
+	}
+	return &p
+}
+
+// FuzzDecodeDirect checks decodeDirect against the two passes it replaces.
+func FuzzDecodeDirect(f *testing.F) {
+	for _, s := range []string{`{"n":1,"s":"x"}`, `{"n":2,"s":"\u0041","r":[{}],"i":3,"f":1e2,"b":false,"u":1}`, `{"s":null}`} {
+		f.Add([]byte(s))
+	}
+	h := directHandler(f)
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		if !validJSON(obj) {
+			return // the frame scan passes valid objects only
+		}
+		var got directParams
+		if !h.named.decodeDirect(obj, reflect.ValueOf(&got).UnsafePointer()) {
+			return
+		}
+		want := decodeTwoPass(h, obj)
+		if want == nil {
+			t.Fatalf("%q: decoded in one pass where the two passes fail", obj)
+		}
+		if !reflect.DeepEqual(*want, got) {
+			t.Fatalf("%q: one pass %+v, two passes %+v", obj, got, *want)
+		}
+	})
+}
