@@ -16,25 +16,9 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
-
-// holdRoute adds "hold" to srv: each call reports on started, then returns
-// true once release is closed (false if its context ends first).
-func holdRoute(t *testing.T, srv *server.Server) (started chan struct{}, release chan struct{}) {
-	t.Helper()
-	started, release = make(chan struct{}, 16), make(chan struct{})
-	require.NoError(t, srv.Registry().Add("hold", func(ctx context.Context) bool {
-		started <- struct{}{}
-		select {
-		case <-release:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}))
-	return started, release
-}
 
 func TestShutdownAdmitsNoNewConnection(t *testing.T) {
 	forEachEngine(t, testShutdownAdmitsNoNewConnection)
@@ -47,7 +31,7 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 		Hooks:             &wsrpc.Hooks{OnConnect: func(context.Context, *wsrpc.Conn) error { connects.Add(1); return nil }},
 	}})
 	url := startServer(t, srv)
-	started, release := holdRoute(t, srv)
+	started, release := testkit.HoldRoute(t, srv)
 	old := dialRaw(t, url)
 	old.Send(`{"id":1,"method":"hold"}`)
 	recv(t, started, "the held call to start")

@@ -15,6 +15,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/server"
 )
 
 // Counter is a struct route whose Init is observable.
@@ -96,4 +97,21 @@ func Registry(t testing.TB) *wsrpc.Registry {
 	})
 	add("echo", func(p json.RawMessage) json.RawMessage { return p })
 	return reg
+}
+
+// HoldRoute adds "hold" to srv: each call reports on started, then returns
+// true once release is closed (false if its context ends first).
+func HoldRoute(t testing.TB, srv *server.Server) (started chan struct{}, release chan struct{}) {
+	t.Helper()
+	started, release = make(chan struct{}, 16), make(chan struct{})
+	require.NoError(t, srv.Registry().Add("hold", func(ctx context.Context) bool {
+		started <- struct{}{}
+		select {
+		case <-release:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}))
+	return started, release
 }
