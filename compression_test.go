@@ -3,7 +3,6 @@ package wsrpc_test
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -34,20 +34,8 @@ var deflateOffer = httphead.Option{Name: []byte("permessage-deflate"), Parameter
 // returns it with the extensions the server accepted.
 func dialDeflate(t *testing.T, url string) (*rawConn, []httphead.Option) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d := ws.Dialer{Extensions: []httphead.Option{deflateOffer}}
-	nc, br, hs, err := d.Dial(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = nc.Close() })
-	var r io.Reader = nc
-	if br != nil {
-		r = io.MultiReader(br, nc)
-	}
-	return &rawConn{t: t, nc: nc, rw: struct {
-		io.Reader
-		io.Writer
-	}{r, nc}}, hs.Extensions
+	c, hs := testkit.DialRawWith(t, url, ws.Dialer{Extensions: []httphead.Option{deflateOffer}})
+	return c, hs.Extensions
 }
 
 // compressedText is a masked client text frame with msg compressed.
@@ -65,21 +53,21 @@ func compressedText(t *testing.T, msg []byte) []byte {
 	return out
 }
 
-// readFrame reads one server frame and returns its payload, inflated when
-// RSV1 marks it compressed.
-func (r *rawConn) readFrame() (payload []byte, compressed bool) {
-	r.t.Helper()
-	_ = r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	h, err := ws.ReadHeader(r.rw)
-	require.NoError(r.t, err)
+// readFrame reads one server frame from r and returns its payload, inflated
+// when RSV1 marks it compressed.
+func readFrame(r *rawConn) (payload []byte, compressed bool) {
+	r.T.Helper()
+	_ = r.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h, err := ws.ReadHeader(r.RW)
+	require.NoError(r.T, err)
 	payload = make([]byte, h.Length)
-	_, err = io.ReadFull(r.rw, payload)
-	require.NoError(r.t, err)
+	_, err = io.ReadFull(r.RW, payload)
+	require.NoError(r.T, err)
 	compressed = h.Rsv&0x4 != 0
 	if compressed {
 		fr := flate.NewReader(io.MultiReader(bytes.NewReader(payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
 		payload, err = io.ReadAll(fr)
-		require.NoError(r.t, err)
+		require.NoError(r.T, err)
 	}
 	return payload, compressed
 }
@@ -101,9 +89,9 @@ func testCompressionNegotiatedBothWays(t *testing.T) {
 	// A compressed call is inflated; a large reply comes back compressed.
 	big := strings.Repeat("compress me ", 2000)
 	call, _ := json.Marshal(map[string]any{"id": 1, "method": "ping", "params": map[string]string{"data": big}})
-	_, err := c.nc.Write(compressedText(t, call))
+	_, err := c.NC.Write(compressedText(t, call))
 	require.NoError(t, err)
-	reply, compressed := c.readFrame()
+	reply, compressed := readFrame(c)
 	require.True(t, compressed)
 	var got struct {
 		ID     int
@@ -114,8 +102,8 @@ func testCompressionNegotiatedBothWays(t *testing.T) {
 	require.Equal(t, big, got.Result.Data)
 
 	// Short replies are not worth compressing; plain calls still work.
-	c.send(`{"id":2,"method":"ping","params":{"data":"x"}}`)
-	reply, compressed = c.readFrame()
+	c.Send(`{"id":2,"method":"ping","params":{"data":"x"}}`)
+	reply, compressed = readFrame(c)
 	require.False(t, compressed)
 	require.JSONEq(t, `{"id":2,"result":{"data":"x"}}`, string(reply))
 }
@@ -129,9 +117,9 @@ func testCompressionDeclinedWhenDisabled(t *testing.T) {
 	c, exts := dialDeflate(t, url)
 	require.Empty(t, exts)
 	// Without the extension, RSV1 is a protocol error.
-	_, err := c.nc.Write(compressedText(t, []byte(`{"id":1,"method":"ping"}`)))
+	_, err := c.NC.Write(compressedText(t, []byte(`{"id":1,"method":"ping"}`)))
 	require.NoError(t, err)
-	require.Equal(t, ws.StatusProtocolError, c.closeCode())
+	require.Equal(t, ws.StatusProtocolError, c.CloseCode())
 }
 
 func TestDecompressionBombClosesWithoutInflating(t *testing.T) {
@@ -159,9 +147,9 @@ func testDecompressionBombClosesWithoutInflating(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	c, _ := dialDeflate(t, url)
-	_, err = c.nc.Write(frame)
+	_, err = c.NC.Write(frame)
 	require.NoError(t, err)
-	require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
+	require.Equal(t, ws.StatusMessageTooBig, c.CloseCode())
 	runtime.ReadMemStats(&after)
 	// The server (in this process) allocated about the 1 MiB limit, not 64.
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(24<<20))
@@ -170,7 +158,7 @@ func testDecompressionBombClosesWithoutInflating(t *testing.T) {
 	v, err := wsrpc.Call[json.RawMessage](testCtx(t), other, "ping", map[string]int{"alive": 1})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"alive":1}`, string(v))
-	_ = c.nc.Close()
+	_ = c.NC.Close()
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 5*time.Second, 10*time.Millisecond)
 }
 

@@ -16,24 +16,16 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
 func dial(t testing.TB, url string, reg *wsrpc.Registry, opts *client.Options) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, url, reg, opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return testkit.Dial(t, url, reg, opts)
 }
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t testing.TB) context.Context { return testkit.Ctx(t) }
 
 func TestIntroductionInGo(t *testing.T) {
 	forEachEngine(t, testIntroductionInGo)
@@ -166,13 +158,13 @@ func testConcurrencyLimitRefusesExcessCalls(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxConcurrentRequests: 2, MaxQueuedRequests: 1}})
 	c := dialRaw(t, url)
 	for id := 1; id <= 4; id++ {
-		c.send(fmt.Sprintf(`{"id":%d,"method":"sleep","params":{"ms":300}}`, id))
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"sleep","params":{"ms":300}}`, id))
 	}
-	first := c.read()
+	first := c.Read()
 	require.Regexp(t, `^\{"id":4,"error":\{"type":"RuntimeError","message":"too many requests.*MaxConcurrentRequests=2.*"\}\}$`, first)
 	got := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		got[c.read()] = true
+		got[c.Read()] = true
 	}
 	for id := 1; id <= 3; id++ {
 		require.True(t, got[fmt.Sprintf(`{"id":%d,"result":true}`, id)], "call %d not answered: %v", id, got)
@@ -187,8 +179,8 @@ func testFireAndForgetThenDependentCall(t *testing.T) {
 	_, url := newServer(t, nil)
 	c := dialRaw(t, url)
 	for i := 0; i < 50; i++ {
-		c.send(fmt.Sprintf(`{"id":%d,"method":"kv.set","params":{"key":"k","value":%d}}`, 2*i+1, i))
-		c.send(fmt.Sprintf(`{"id":%d,"method":"kv.get","params":{"key":"k"}}`, 2*i+2))
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"kv.set","params":{"key":"k","value":%d}}`, 2*i+1, i))
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"kv.get","params":{"key":"k"}}`, 2*i+2))
 	}
 	results := map[string]string{}
 	for i := 0; i < 100; i++ {
@@ -196,7 +188,7 @@ func testFireAndForgetThenDependentCall(t *testing.T) {
 			ID     int             `json:"id"`
 			Result json.RawMessage `json:"result"`
 		}
-		require.NoError(t, json.Unmarshal([]byte(c.read()), &m))
+		require.NoError(t, json.Unmarshal([]byte(c.Read()), &m))
 		results[fmt.Sprint(m.ID)] = string(m.Result)
 	}
 	for i := 0; i < 50; i++ {
@@ -280,19 +272,19 @@ func testSameIDCallsRunOneAfterAnother(t *testing.T) {
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	c := dialRaw(t, startServer(t, srv))
 	for i := 0; i < 3; i++ {
-		c.send(`{"id":7,"method":"probe_fn"}`)
+		c.Send(`{"id":7,"method":"probe_fn"}`)
 	}
 	for i := 0; i < 3; i++ {
-		require.Equal(t, `{"id":7,"result":1}`, c.read())
+		require.Equal(t, `{"id":7,"result":1}`, c.Read())
 	}
 	// Different ids of a function route do run concurrently.
 	maxActive.Store(0)
 	for i := 1; i <= 3; i++ {
-		c.send(fmt.Sprintf(`{"id":%d,"method":"probe_fn"}`, i))
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"probe_fn"}`, i))
 	}
 	var maxSeen string
 	for i := 0; i < 3; i++ {
-		maxSeen = c.read()
+		maxSeen = c.Read()
 	}
 	require.Contains(t, maxSeen, `"result":`)
 	require.Greater(t, maxActive.Load(), int32(1))

@@ -112,12 +112,12 @@ func TestWrappingFrameLengthClosesOnlyThatConnection(t *testing.T) {
 				} else {
 					c = dialRaw(t, url)
 				}
-				_, err := c.nc.Write(crashFrames(t, true, compressed))
+				_, err := c.NC.Write(crashFrames(t, true, compressed))
 				require.NoError(t, err)
-				require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
+				require.Equal(t, ws.StatusMessageTooBig, c.CloseCode())
 
 				requireAlive(t, other)
-				_ = c.nc.Close()
+				_ = c.NC.Close()
 				require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 5*time.Second, 10*time.Millisecond)
 			})
 		}
@@ -177,8 +177,8 @@ func TestReadPathPanicClosesOnlyThatConnectionWith1011(t *testing.T) {
 			srv, url := serveOn(t, engine, &server.Options{Options: wsrpc.Options{Logger: slog.New(h)}})
 			other := dial(t, url, nil, nil)
 			c := dialRaw(t, url)
-			c.send(`[1]`)
-			require.Equal(t, ws.StatusInternalServerError, c.closeCode())
+			c.Send(`[1]`)
+			require.Equal(t, ws.StatusInternalServerError, c.CloseCode())
 
 			attrs := h.panicLogged()
 			require.NotNil(t, attrs, "the panic is logged at Error level")
@@ -186,7 +186,7 @@ func TestReadPathPanicClosesOnlyThatConnectionWith1011(t *testing.T) {
 			require.Contains(t, attrs["stack"], "HandleMessage", "the stack is the panic's")
 			require.NotEmpty(t, attrs["conn"])
 			requireAlive(t, other)
-			_ = c.nc.Close()
+			_ = c.NC.Close()
 			require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 5*time.Second, 10*time.Millisecond)
 		})
 	}

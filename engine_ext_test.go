@@ -24,11 +24,11 @@ func testMaxDepth(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxDepth: 8}})
 	c := dialRaw(t, url)
 	deep := strings.Repeat("[", 20) + strings.Repeat("]", 20)
-	c.send(`{"id":1,"method":"echo","params":` + deep + `}`)
-	require.Regexp(t, `^\{"id":1,"error":\{"type":"TypeError","message":".*MaxDepth.*"\}\}$`, c.read())
+	c.Send(`{"id":1,"method":"echo","params":` + deep + `}`)
+	require.Regexp(t, `^\{"id":1,"error":\{"type":"TypeError","message":".*MaxDepth.*"\}\}$`, c.Read())
 	// Brackets inside strings do not count, and shallow data passes.
-	c.send(`{"id":2,"method":"echo","params":{"s":"` + strings.Repeat("[", 30) + `"}}`)
-	require.Equal(t, `{"id":2,"result":{"s":"`+strings.Repeat("[", 30)+`"}}`, c.read())
+	c.Send(`{"id":2,"method":"echo","params":{"s":"` + strings.Repeat("[", 30) + `"}}`)
+	require.Equal(t, `{"id":2,"result":{"s":"`+strings.Repeat("[", 30)+`"}}`, c.Read())
 }
 
 func TestStringErrorReplyRejectsTheServersCall(t *testing.T) {
@@ -44,19 +44,19 @@ func testStringErrorReplyRejectsTheServersCall(t *testing.T) {
 	})
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	c := dialRaw(t, startServer(t, srv))
-	c.send(`{"id":1,"method":"ask_client"}`)
+	c.Send(`{"id":1,"method":"ask_client"}`)
 	var call struct {
 		ID     int    `json:"id"`
 		Method string `json:"method"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(c.read()), &call))
+	require.NoError(t, json.Unmarshal([]byte(c.Read()), &call))
 	require.Equal(t, "question", call.Method)
-	c.send(fmt.Sprintf(`{"id":%d,"error":"Route not found","result":null}`, call.ID))
+	c.Send(fmt.Sprintf(`{"id":%d,"error":"Route not found","result":null}`, call.ID))
 	err := recv(t, result, "the server's call to fail")
 	var e *wsrpc.Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "Route not found", e.Message)
-	require.Equal(t, `{"id":1,"result":true}`, c.read(), "nothing is echoed for the error reply")
+	require.Equal(t, `{"id":1,"result":true}`, c.Read(), "nothing is echoed for the error reply")
 }
 
 func TestInlineHandlerCannotCallThePeer(t *testing.T) {

@@ -82,9 +82,9 @@ func testFanOutReachesEveryClientOnce(t *testing.T) {
 
 	calls := make([]string, n)
 	for i, c := range clients {
-		require.Equal(t, `{"seq":1}`, c.read(), "client %d", i)
-		require.Equal(t, `{"seq":2}`, c.read(), "client %d", i)
-		calls[i] = c.read()
+		require.Equal(t, `{"seq":1}`, c.Read(), "client %d", i)
+		require.Equal(t, `{"seq":2}`, c.Read(), "client %d", i)
+		calls[i] = c.Read()
 		var call struct {
 			ID     int64           `json:"id"`
 			Method string          `json:"method"`
@@ -94,7 +94,7 @@ func testFanOutReachesEveryClientOnce(t *testing.T) {
 		require.Equal(t, "hello", call.Method)
 		require.JSONEq(t, `{"to":"all"}`, string(call.Params))
 		require.NotZero(t, call.ID)
-		c.send(fmt.Sprintf(`{"id":%d,"result":%d}`, call.ID, i))
+		c.Send(fmt.Sprintf(`{"id":%d,"result":%d}`, call.ID, i))
 		require.Equal(t, calls[0], calls[i], "the broadcast's frame differs between clients")
 	}
 	results := recv(t, done, "Broadcast to return")
@@ -106,7 +106,7 @@ func testFanOutReachesEveryClientOnce(t *testing.T) {
 	// Nothing was sent twice: the next message of each is the last event.
 	require.NoError(t, srv.Emit(testCtx(t), map[string]string{"end": "yes"}))
 	for i, c := range clients {
-		require.Equal(t, `{"end":"yes"}`, c.read(), "client %d", i)
+		require.Equal(t, `{"end":"yes"}`, c.Read(), "client %d", i)
 	}
 }
 
@@ -146,7 +146,7 @@ func testFanOutDropsAClientThatStopsReading(t *testing.T) {
 	for i := range stuck {
 		stuck[i] = dialRaw(t, url)
 		// A small buffer, but not so small that reading it later is slow.
-		require.NoError(t, stuck[i].nc.(*net.TCPConn).SetReadBuffer(64<<10))
+		require.NoError(t, stuck[i].NC.(*net.TCPConn).SetReadBuffer(64<<10))
 		require.Eventually(t, func() bool { return len(srv.Clients()) == i+1 }, 5*time.Second, time.Millisecond)
 	}
 	stuckConns := srv.Clients()
@@ -181,7 +181,7 @@ func testFanOutDropsAClientThatStopsReading(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range events {
-				msg, err := c.readErr(10 * time.Second)
+				msg, err := c.ReadErr(10 * time.Second)
 				if err != nil {
 					return
 				}
@@ -239,7 +239,7 @@ func testFanOutQueuedBytesAreNotOverwritten(t *testing.T) {
 	const events = 400 // 6.4 MB: more than the socket buffers hold
 	srv, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxSendQueueBytes: 64 << 20}})
 	slow := dialRaw(t, url)
-	require.NoError(t, slow.nc.(*net.TCPConn).SetReadBuffer(64<<10))
+	require.NoError(t, slow.NC.(*net.TCPConn).SetReadBuffer(64<<10))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, 5*time.Second, time.Millisecond)
 	slowConn := srv.Clients()[0]
 	fast := dialRaw(t, url)
@@ -260,10 +260,10 @@ func testFanOutQueuedBytesAreNotOverwritten(t *testing.T) {
 	// on the server.
 	require.Positive(t, slowConn.Stats().SendQueueBytes, "nothing waited in the slow client's queue")
 	for i := range events {
-		require.Equal(t, event(i), fast.read(), "fast client, event %d", i)
+		require.Equal(t, event(i), fast.Read(), "fast client, event %d", i)
 	}
 	for i := range events {
-		require.Equal(t, event(i), slow.read(), "slow client, event %d", i)
+		require.Equal(t, event(i), slow.Read(), "slow client, event %d", i)
 	}
 }
 
@@ -281,7 +281,7 @@ func testConnEmitEncoded(t *testing.T) {
 	msg, err := wsrpc.EncodeEvent(map[string]string{"hi": "there"})
 	require.NoError(t, err)
 	require.NoError(t, sc.EmitEncoded(msg))
-	require.Equal(t, `{"hi":"there"}`, c.read())
+	require.Equal(t, `{"hi":"there"}`, c.Read())
 	require.NoError(t, sc.Close())
 	waitClosed(t, sc.Done(), "the connection to close")
 	require.ErrorIs(t, sc.EmitEncoded(msg), wsrpc.ErrClosed)
@@ -291,8 +291,8 @@ func testConnEmitEncoded(t *testing.T) {
 // drainToCloseCode reads c up to the server's close frame, skipping
 // payloads, and returns its code (0 when the stream ended without one).
 func drainToCloseCode(c *rawConn) ws.StatusCode {
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReaderSize(c.rw, 1<<20)
+	_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(c.RW, 1<<20)
 	for {
 		h, err := ws.ReadHeader(br)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -101,7 +102,7 @@ func testInterceptorsIncoming(t *testing.T) {
 	}, recording(&s, "route"), func(ctx context.Context, inv *wsrpc.Invocation, next wsrpc.Next) error {
 		return next(context.WithValue(ctx, ctxKey{}, "from the route"), inv)
 	}))
-	reg.MustAdd("icounter", wsrpc.Intercept(&Counter{}, recording(&s, "route")))
+	reg.MustAdd("icounter", wsrpc.Intercept(&testkit.Counter{}, recording(&s, "route")))
 	reg.MustAdd("inline", wsrpc.Inline(wsrpc.Intercept(func(p json.RawMessage) json.RawMessage { return p }, recording(&s, "route"))))
 	var logs logRecords
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{

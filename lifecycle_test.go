@@ -9,25 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/server"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
-
-// holdRoute adds "hold" to srv: each call reports on started, then returns
-// true once release is closed (false if its context ends first).
-func holdRoute(t *testing.T, srv *server.Server) (started chan struct{}, release chan struct{}) {
-	t.Helper()
-	started, release = make(chan struct{}, 16), make(chan struct{})
-	require.NoError(t, srv.Registry().Add("hold", func(ctx context.Context) bool {
-		started <- struct{}{}
-		select {
-		case <-release:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}))
-	return started, release
-}
 
 // errDraining is how a draining connection answers a new call.
 var errDraining = &wsrpc.Error{Type: wsrpc.TypeRuntimeError}
@@ -51,7 +34,7 @@ func TestDrainRefusesNewCallsAndFinishesRunningOnes(t *testing.T) {
 
 func testDrainRefusesNewCallsAndFinishesRunningOnes(t *testing.T) {
 	srv, url := newServer(t, nil)
-	started, release := holdRoute(t, srv)
+	started, release := testkit.HoldRoute(t, srv)
 	creg := wsrpc.NewRegistry()
 	creg.MustAdd("hello", func() string { return "from the client" })
 	c := dial(t, url, creg, nil)
@@ -100,7 +83,7 @@ func TestDrainEndsWithItsContext(t *testing.T) {
 
 func testDrainEndsWithItsContext(t *testing.T) {
 	srv, url := newServer(t, nil)
-	started, release := holdRoute(t, srv)
+	started, release := testkit.HoldRoute(t, srv)
 	defer close(release)
 	c := dial(t, url, nil, nil)
 	go func() { _ = c.Call(context.Background(), "hold", nil, nil) }()

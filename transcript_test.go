@@ -41,19 +41,19 @@ func testGoldenTranscripts(t *testing.T) {
 					for i++; i < len(lines) && lines[i] != "> }"; i++ {
 						frame += "\n" + strings.TrimPrefix(lines[i], ">")
 					}
-					c.send(frame + "\n}")
+					c.Send(frame + "\n}")
 				case strings.HasPrefix(line, ">b "):
-					c.sendBinary(line[3:])
+					c.SendBinary(line[3:])
 				case strings.HasPrefix(line, "> "):
-					c.send(line[2:])
+					c.Send(line[2:])
 				case strings.HasPrefix(line, "< "):
-					require.Equal(t, line[2:], c.read(), "%s:%d", file, i+1)
+					require.Equal(t, line[2:], c.Read(), "%s:%d", file, i+1)
 				case strings.HasPrefix(line, "<~ "):
-					require.Regexp(t, regexp.MustCompile(line[3:]), c.read(), "%s:%d", file, i+1)
+					require.Regexp(t, regexp.MustCompile(line[3:]), c.Read(), "%s:%d", file, i+1)
 				}
 			}
-			c.send(`{"id":999999,"method":"ping","params":{"end":true}}`)
-			require.Equal(t, `{"id":999999,"result":{"end":true}}`, c.read(), "a frame above was answered unexpectedly")
+			c.Send(`{"id":999999,"method":"ping","params":{"end":true}}`)
+			require.Equal(t, `{"id":999999,"result":{"end":true}}`, c.Read(), "a frame above was answered unexpectedly")
 		})
 	}
 }

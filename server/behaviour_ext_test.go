@@ -163,8 +163,8 @@ func TestMessageTooBigCloses1009(t *testing.T) {
 func testMessageTooBigCloses1009(t *testing.T) {
 	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxMessageSize: 1024}})
 	c := dialRaw(t, url)
-	c.send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
-	require.Equal(t, ws.StatusMessageTooBig, c.closeCode())
+	c.Send(`{"id":1,"method":"echo","params":"` + strings.Repeat("x", 2048) + `"}`)
+	require.Equal(t, ws.StatusMessageTooBig, c.CloseCode())
 }
 
 func TestHandlerContextEndsWithTheConnection(t *testing.T) {
@@ -252,14 +252,14 @@ func testOnConnectErrorClosesTheConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := dialRaw(t, url+tt.query)
-			c.send(`{"id":1,"method":"ping"}`)
+			c.Send(`{"id":1,"method":"ping"}`)
 			if !tt.refused {
-				require.Equal(t, `{"id":1,"result":{}}`, c.read())
+				require.Equal(t, `{"id":1,"result":{}}`, c.Read())
 				return
 			}
-			require.Equal(t, ws.StatusCode(wsrpc.CloseConnectRefused), c.closeCode())
+			require.Equal(t, ws.StatusCode(wsrpc.CloseConnectRefused), c.CloseCode())
 			// Echo the close, so that the server need not wait out the close timeout.
-			_ = ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusInternalServerError, ""))))
+			_ = ws.WriteFrame(c.NC, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusInternalServerError, ""))))
 			err := recv(t, closed, "OnClose of the refused connection")
 			require.ErrorIs(t, err, wsrpc.ErrConnectRefused)
 			require.ErrorIs(t, err, errFull)

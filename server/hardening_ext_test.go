@@ -100,11 +100,11 @@ func testIdleTimeout(t *testing.T) {
 	// Activity keeps it open past the timeout...
 	for i := 0; i < 4; i++ {
 		time.Sleep(60 * time.Millisecond)
-		c.send(fmt.Sprintf(`{"id":%d,"method":"ping"}`, i+1))
-		require.Equal(t, fmt.Sprintf(`{"id":%d,"result":{}}`, i+1), c.read())
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"ping"}`, i+1))
+		require.Equal(t, fmt.Sprintf(`{"id":%d,"result":{}}`, i+1), c.Read())
 	}
 	// ...silence closes it.
-	require.Equal(t, ws.StatusGoingAway, c.closeCode())
+	require.Equal(t, ws.StatusGoingAway, c.CloseCode())
 }
 
 func TestHandshakeLimits(t *testing.T) {
@@ -122,7 +122,7 @@ func TestHandshakeLimits(t *testing.T) {
 			// on netpoll, their timers) to be reused by the next ones.
 			for i := 0; i < 3; i++ {
 				c := dialRaw(t, "ws://"+ln.Addr().String()+"/ws/")
-				require.Contains(t, c.read(), `"method":"ping"`, "the server's first keepalive ping")
+				require.Contains(t, c.Read(), `"method":"ping"`, "the server's first keepalive ping")
 			}
 
 			// Half a request: dropped after HandshakeTimeout.
@@ -178,9 +178,9 @@ func testProtocolViolationsCloseTheConnection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, url := newServer(t, nil)
 			c := dialRaw(t, url)
-			_, err := c.nc.Write(tt.frame)
+			_, err := c.NC.Write(tt.frame)
 			require.NoError(t, err)
-			require.Equal(t, tt.code, c.closeCode())
+			require.Equal(t, tt.code, c.CloseCode())
 		})
 	}
 }
@@ -195,8 +195,8 @@ func testCloseHandshakeEchoesTheCode(t *testing.T) {
 	body := []byte{0x0f, 0xa1, 'b', 'y', 'e'} // 4001 "bye"
 	f := ws.NewFrame(ws.OpClose, true, body)
 	f = ws.MaskFrameInPlace(f)
-	require.NoError(t, ws.WriteFrame(c.nc, f))
-	require.Equal(t, ws.StatusCode(4001), c.closeCode())
+	require.NoError(t, ws.WriteFrame(c.NC, f))
+	require.Equal(t, ws.StatusCode(4001), c.CloseCode())
 }
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
@@ -224,7 +224,7 @@ func testSlowConsumerIsDisconnected(t *testing.T) {
 	c := dialRaw(t, url)
 	go func() {
 		for i := 1; i < 2000; i++ {
-			if _, err := c.nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"big"}`, i))); err != nil {
+			if _, err := c.NC.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"big"}`, i))); err != nil {
 				return
 			}
 		}
@@ -324,10 +324,10 @@ func testLargeReplyToSlowReaderArrivesWhole(t *testing.T) {
 	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
 	url := startServer(t, srv)
 	c := dialRaw(t, url)
-	c.send(`{"id":1,"method":"pattern"}`)
+	c.Send(`{"id":1,"method":"pattern"}`)
 	time.Sleep(300 * time.Millisecond) // the server fills the socket and waits
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	rd := wsio.NewReader(c.rw, wsio.Client, wsio.Limits{MaxMessageSize: 16 << 20})
+	_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rd := wsio.NewReader(c.RW, wsio.Client, wsio.Limits{MaxMessageSize: 16 << 20})
 	text, msg, err := rd.ReadMessage()
 	require.NoError(t, err)
 	require.True(t, text)
@@ -354,13 +354,13 @@ func testPingsAreAnswered(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		payload := []byte(fmt.Sprintf("ping %d", i))
 		f := ws.MaskFrameInPlace(ws.NewPingFrame(append([]byte(nil), payload...)))
-		require.NoError(t, ws.WriteFrame(c.nc, f))
-		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		h, err := ws.ReadHeader(c.rw)
+		require.NoError(t, ws.WriteFrame(c.NC, f))
+		_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
+		h, err := ws.ReadHeader(c.RW)
 		require.NoError(t, err)
 		require.Equal(t, ws.OpPong, h.OpCode)
 		body := make([]byte, h.Length)
-		_, err = io.ReadFull(c.rw, body)
+		_, err = io.ReadFull(c.RW, body)
 		require.NoError(t, err)
 		require.Equal(t, payload, body)
 	}
@@ -368,14 +368,14 @@ func testPingsAreAnswered(t *testing.T) {
 	// answered of the others meanwhile.
 	for i := 0; i < 50; i++ {
 		f := ws.MaskFrameInPlace(ws.NewPingFrame([]byte(fmt.Sprintf("burst %d", i))))
-		require.NoError(t, ws.WriteFrame(c.nc, f))
+		require.NoError(t, ws.WriteFrame(c.NC, f))
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.NC.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		h, err := ws.ReadHeader(c.rw)
+		h, err := ws.ReadHeader(c.RW)
 		require.NoError(t, err, "the last ping of the burst got no pong")
 		body := make([]byte, h.Length)
-		_, err = io.ReadFull(c.rw, body)
+		_, err = io.ReadFull(c.RW, body)
 		require.NoError(t, err)
 		require.Equal(t, ws.OpPong, h.OpCode)
 		if string(body) == "burst 49" {
@@ -383,6 +383,6 @@ func testPingsAreAnswered(t *testing.T) {
 		}
 	}
 	// The connection still serves calls.
-	c.send(`{"id":7,"method":"subtract","params":{"a":3,"b":1}}`)
-	require.JSONEq(t, `{"id":7,"result":2}`, c.read())
+	c.Send(`{"id":7,"method":"subtract","params":{"a":3,"b":1}}`)
+	require.JSONEq(t, `{"id":7,"result":2}`, c.Read())
 }

@@ -40,9 +40,9 @@ func testKeepaliveClosesSilentPeer(t *testing.T) {
 		KeepaliveInterval: 50 * time.Millisecond, ClientTimeout: 50 * time.Millisecond,
 	}})
 	c := dialRaw(t, startServer(t, srv))
-	ping := c.read()
+	ping := c.Read()
 	require.Regexp(t, `^\{"id":2,"method":"ping","params":\{"seq":[0-9.]+\}\}$`, ping)
-	require.Equal(t, ws.StatusGoingAway, c.closeCode())
+	require.Equal(t, ws.StatusGoingAway, c.CloseCode())
 }
 
 func TestKeepaliveClosesSlowPeer(t *testing.T) {
@@ -58,10 +58,10 @@ func testKeepaliveClosesSlowPeer(t *testing.T) {
 		ID     int             `json:"id"`
 		Params json.RawMessage `json:"params"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(c.read()), &ping))
+	require.NoError(t, json.Unmarshal([]byte(c.Read()), &ping))
 	time.Sleep(60 * time.Millisecond)
-	c.send(fmt.Sprintf(`{"id":%d,"result":%s}`, ping.ID, ping.Params))
-	require.Equal(t, ws.StatusInternalServerError, c.closeCode())
+	c.Send(fmt.Sprintf(`{"id":%d,"result":%s}`, ping.ID, ping.Params))
+	require.Equal(t, ws.StatusInternalServerError, c.CloseCode())
 }
 
 func TestKeepaliveSharedSchedulerServesEveryConnection(t *testing.T) {

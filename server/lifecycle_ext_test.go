@@ -16,25 +16,9 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
-
-// holdRoute adds "hold" to srv: each call reports on started, then returns
-// true once release is closed (false if its context ends first).
-func holdRoute(t *testing.T, srv *server.Server) (started chan struct{}, release chan struct{}) {
-	t.Helper()
-	started, release = make(chan struct{}, 16), make(chan struct{})
-	require.NoError(t, srv.Registry().Add("hold", func(ctx context.Context) bool {
-		started <- struct{}{}
-		select {
-		case <-release:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}))
-	return started, release
-}
 
 func TestShutdownAdmitsNoNewConnection(t *testing.T) {
 	forEachEngine(t, testShutdownAdmitsNoNewConnection)
@@ -47,9 +31,9 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 		Hooks:             &wsrpc.Hooks{OnConnect: func(context.Context, *wsrpc.Conn) error { connects.Add(1); return nil }},
 	}})
 	url := startServer(t, srv)
-	started, release := holdRoute(t, srv)
+	started, release := testkit.HoldRoute(t, srv)
 	old := dialRaw(t, url)
-	old.send(`{"id":1,"method":"hold"}`)
+	old.Send(`{"id":1,"method":"hold"}`)
 	recv(t, started, "the held call to start")
 
 	shutdown := make(chan error, 1)
@@ -58,8 +42,8 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 	// stops admitting before it drains).
 	refused := false
 	for id := 2; !refused && id < 2000; id++ {
-		old.send(fmt.Sprintf(`{"id":%d,"method":"ping"}`, id))
-		reply := old.read()
+		old.Send(fmt.Sprintf(`{"id":%d,"method":"ping"}`, id))
+		reply := old.Read()
 		refused = strings.Contains(reply, `"type":"RuntimeError"`)
 		if !refused {
 			require.Equal(t, fmt.Sprintf(`{"id":%d,"result":{}}`, id), reply)
@@ -84,10 +68,10 @@ func testShutdownAdmitsNoNewConnection(t *testing.T) {
 
 	// The existing connection finishes its call, then closes going away.
 	close(release)
-	require.Equal(t, `{"id":1,"result":true}`, old.read())
-	require.Equal(t, ws.StatusGoingAway, old.closeCode())
+	require.Equal(t, `{"id":1,"result":true}`, old.Read())
+	require.Equal(t, ws.StatusGoingAway, old.CloseCode())
 	// Echo the close, so that Shutdown need not wait out the close timeout.
-	_ = ws.WriteFrame(old.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
+	_ = ws.WriteFrame(old.NC, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
 	require.NoError(t, recv(t, shutdown, "Shutdown to return"))
 }
 
@@ -118,7 +102,7 @@ func testBroadcastReturnsWhenItsContextEnds(t *testing.T) {
 	dial(t, url, creg, &client.Options{
 		Options: wsrpc.Options{MaxMessageSize: 64 << 20, MaxQueuedBytes: 64 << 20}})
 	stuck := dialRaw(t, url)
-	require.NoError(t, stuck.nc.(*net.TCPConn).SetReadBuffer(4<<10))
+	require.NoError(t, stuck.NC.(*net.TCPConn).SetReadBuffer(4<<10))
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 2 }, 5*time.Second, time.Millisecond)
 	params := map[string]string{"data": strings.Repeat("x", 8<<20)}
 

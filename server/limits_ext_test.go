@@ -50,7 +50,7 @@ func (w *connWatch) waitClosed(t *testing.T, within time.Duration) error {
 // smallReadBuffer makes the client's socket buffer small, so that a client
 // that does not read fills the path quickly.
 func smallReadBuffer(t *testing.T, c *rawConn) {
-	if tc, ok := c.nc.(*net.TCPConn); ok {
+	if tc, ok := c.NC.(*net.TCPConn); ok {
 		require.NoError(t, tc.SetReadBuffer(4096))
 	}
 }
@@ -62,8 +62,8 @@ func smallReadBuffer(t *testing.T, c *rawConn) {
 // peer that does not echo its close frame after transport.CloseTimeout.
 func skipToCloseCode(t *testing.T, c *rawConn) ws.StatusCode {
 	t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReaderSize(c.rw, 1<<20)
+	_ = c.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(c.RW, 1<<20)
 	for {
 		h, err := ws.ReadHeader(br)
 		require.NoError(t, err, "expected a close frame: %v", err)
@@ -97,7 +97,7 @@ func testPingFloodWithoutReadingCloses1008(t *testing.T) {
 	go func() {
 		defer close(flooded)
 		for i := 1; i <= 2_000_000 && w.closed.Load() == nil; i++ {
-			if _, err := c.nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"ping"}`, i))); err != nil {
+			if _, err := c.NC.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"ping"}`, i))); err != nil {
 				return
 			}
 		}
@@ -123,7 +123,7 @@ func testPingFloodWithoutReadingCloses1008(t *testing.T) {
 	err := w.waitClosed(t, 30*time.Second)
 	close(stop)
 	<-sampled
-	_ = c.nc.SetWriteDeadline(time.Now()) // the flood stops
+	_ = c.NC.SetWriteDeadline(time.Now()) // the flood stops
 	<-flooded
 	require.ErrorIs(t, err, wsrpc.ErrSendQueueFull)
 	require.Equal(t, ws.StatusPolicyViolation, skipToCloseCode(t, c), "the peer sees 1008")
@@ -155,12 +155,12 @@ func testBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes(t *testing.T) {
 	c := dialRaw(t, startServer(t, srv))
 	big := strings.Repeat("x", 64<<10)
 	for id := 1; id <= 200; id++ {
-		c.send(fmt.Sprintf(`{"id":%d,"method":"hold","params":{"s":"%s"}}`, id, big))
+		c.Send(fmt.Sprintf(`{"id":%d,"method":"hold","params":{"s":"%s"}}`, id, big))
 	}
 	maxAdmitted := limit / (64 << 10) // each holds more than its params
 	refused := 0
 	for refused < 200-maxAdmitted {
-		msg := c.read()
+		msg := c.Read()
 		require.Regexp(t, `^\{"id":\d+,"error":\{"type":"RuntimeError","message":"too many requests.*MaxQueuedBytes=1048576.*"\}\}$`, msg)
 		refused++
 		require.LessOrEqual(t, w.conn.Load().Stats().QueuedBytes, int64(limit))
@@ -170,7 +170,7 @@ func testBigCallsToSlowHandlerAreRefusedPastMaxQueuedBytes(t *testing.T) {
 	close(release)
 	answered := 0
 	for refused+answered < 200 {
-		msg := c.read()
+		msg := c.Read()
 		if strings.Contains(msg, `"error"`) {
 			require.Contains(t, msg, "MaxQueuedBytes")
 			refused++
@@ -200,11 +200,11 @@ func testIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
 		_, url := newServer(t, &server.Options{Options: wsrpc.Options{IdleTimeout: idle}})
 		c := dialRaw(t, url)
 		for end := time.Now().Add(2 * idle); time.Now().Before(end); time.Sleep(idle / 10) {
-			c.send(`{"topic":"still here"}`)
+			c.Send(`{"topic":"still here"}`)
 		}
-		c.send(`{"id":1,"method":"ping"}`)
-		require.Equal(t, `{"id":1,"result":{}}`, c.read(), "the connection closed although events came")
-		require.Equal(t, ws.StatusGoingAway, c.closeCode())
+		c.Send(`{"id":1,"method":"ping"}`)
+		require.Equal(t, `{"id":1,"result":{}}`, c.Read(), "the connection closed although events came")
+		require.Equal(t, ws.StatusGoingAway, c.CloseCode())
 	})
 	t.Run("pongs and replies do not", func(t *testing.T) {
 		var w connWatch
@@ -215,7 +215,7 @@ func testIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
 		start := time.Now()
 		pongs := 0
 		for {
-			msg, err := c.readErr(5 * time.Second)
+			msg, err := c.ReadErr(5 * time.Second)
 			if err != nil {
 				break // the server closed
 			}
@@ -227,8 +227,8 @@ func testIdleTimeoutCountsCallsAndEventsOnly(t *testing.T) {
 			}
 			require.NoError(t, json.Unmarshal([]byte(msg), &ping))
 			require.Equal(t, "ping", ping.Method)
-			c.send(`{"id":` + string(ping.ID) + `,"result":` + string(ping.Params) + `}`)
-			c.send(`{"id":77777,"result":true}`)
+			c.Send(`{"id":` + string(ping.ID) + `,"result":` + string(ping.Params) + `}`)
+			c.Send(`{"id":77777,"result":true}`)
 			pongs++
 			require.Less(t, time.Since(start), 10*time.Second, "still open long after IdleTimeout")
 		}
@@ -254,7 +254,7 @@ func testWriteTimeoutClosesAStuckWrite(t *testing.T) {
 	})
 	c := dialRaw(t, startServer(t, srv))
 	smallReadBuffer(t, c)
-	c.send(`{"id":1,"method":"huge"}`)
+	c.Send(`{"id":1,"method":"huge"}`)
 	// Not reading: the 32 MiB reply cannot fit the socket buffers. The
 	// default WriteTimeout (10 s) would outlast this wait.
 	err := w.waitClosed(t, 5*time.Second)

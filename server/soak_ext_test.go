@@ -115,9 +115,9 @@ func testSoakAbuse(t *testing.T) {
 				for j := 0; j < 50; j++ {
 					_, _ = nc.Write(maskedText(fmt.Sprintf(`{"id":%d,"method":"subtract","params":{"a":%d,"b":1}}`, j+1, j)))
 				}
-				r := &rawConn{t: t, nc: nc, rw: nc}
+				r := &rawConn{T: t, NC: nc, RW: nc}
 				for j := 0; j < 50; j++ {
-					if _, err := r.readErr(5 * time.Second); err != nil {
+					if _, err := r.ReadErr(5 * time.Second); err != nil {
 						return
 					}
 				}

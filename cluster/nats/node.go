@@ -118,25 +118,13 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 // hooks returns user's hooks (nil for none) with OnConnect and OnClose
 // wrapped to keep the local table; user's run after the table is told.
 func (n *Node) hooks(user *wsrpc.Hooks) *wsrpc.Hooks {
-	var h wsrpc.Hooks
-	if user != nil {
-		h = *user
-	}
-	userConnect, userClose := h.OnConnect, h.OnClose
-	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
-		n.joined(c)
-		if userConnect != nil {
-			return userConnect(ctx, c)
-		}
-		return nil
-	}
-	h.OnClose = func(c *wsrpc.Conn, err error) {
-		n.left(c)
-		if userClose != nil {
-			userClose(c, err)
-		}
-	}
-	return &h
+	return wsrpc.ChainHooks(&wsrpc.Hooks{
+		OnConnect: func(ctx context.Context, c *wsrpc.Conn) error {
+			n.joined(c)
+			return nil
+		},
+		OnClose: func(c *wsrpc.Conn, err error) { n.left(c) },
+	}, user)
 }
 
 // connect connects to opts.URL, or starts the embedded NATS server and

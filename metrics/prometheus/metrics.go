@@ -197,37 +197,24 @@ func (m *Metrics) outcome(err error) string {
 // Hooks returns hooks that count connections, disconnects and messages,
 // then run next's (which may be nil).
 func (m *Metrics) Hooks(next *wsrpc.Hooks) *wsrpc.Hooks {
-	var h wsrpc.Hooks
-	if next != nil {
-		h = *next
-	}
-	onConnect, onClose, onMessage := h.OnConnect, h.OnClose, h.OnMessage
-	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
-		m.connections.Inc()
-		m.connectionsTotal.Inc()
-		if onConnect != nil {
-			return onConnect(ctx, c)
-		}
-		return nil
-	}
-	h.OnClose = func(c *wsrpc.Conn, err error) {
-		m.connections.Dec()
-		m.disconnects.WithLabelValues(wsrpc.CloseReason(c, err)).Inc()
-		if onClose != nil {
-			onClose(c, err)
-		}
-	}
-	h.OnMessage = func(c *wsrpc.Conn, sent bool, msg []byte) {
-		if sent {
-			m.messagesSent.Inc()
-			m.sentBytes.Add(float64(len(msg)))
-		} else {
-			m.messagesReceived.Inc()
-			m.receivedBytes.Add(float64(len(msg)))
-		}
-		if onMessage != nil {
-			onMessage(c, sent, msg)
-		}
-	}
-	return &h
+	return wsrpc.ChainHooks(&wsrpc.Hooks{
+		OnConnect: func(ctx context.Context, c *wsrpc.Conn) error {
+			m.connections.Inc()
+			m.connectionsTotal.Inc()
+			return nil
+		},
+		OnClose: func(c *wsrpc.Conn, err error) {
+			m.connections.Dec()
+			m.disconnects.WithLabelValues(wsrpc.CloseReason(c, err)).Inc()
+		},
+		OnMessage: func(c *wsrpc.Conn, sent bool, msg []byte) {
+			if sent {
+				m.messagesSent.Inc()
+				m.sentBytes.Add(float64(len(msg)))
+			} else {
+				m.messagesReceived.Inc()
+				m.receivedBytes.Add(float64(len(msg)))
+			}
+		},
+	}, next)
 }

@@ -215,3 +215,27 @@ func TestClientMetrics(t *testing.T) {
 		require.Equal(t, -1.0, g("wsrpc_server_calls_total"), "a client has no server series")
 	})
 }
+
+// TestInstrumentKeepsUserHooks: the user's hooks run after the metrics' own.
+func TestInstrumentKeepsUserHooks(t *testing.T) {
+	testserver.ForEachEngine(t, func(t *testing.T) {
+		events := make(chan string, 16)
+		preg := prometheus.NewRegistry()
+		m := wsprom.NewServerMetrics(&wsprom.Options{Registerer: preg})
+		opts := &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1, Hooks: &wsrpc.Hooks{
+			OnConnect:   func(ctx context.Context, c *wsrpc.Conn) error { events <- "connect"; return nil },
+			OnCallStart: func(ctx context.Context, call *wsrpc.CallInfo) { events <- "call " + call.Method },
+			OnClose:     func(c *wsrpc.Conn, err error) { events <- "close" },
+		}}}
+		m.Instrument(&opts.Options)
+		url := testserver.Listen(t, testserver.New(routes(), opts))
+		r := dialRaw(t, url)
+		require.Equal(t, "connect", testserver.Recv(t, events, "the user's OnConnect"))
+		require.Equal(t, 1.0, gather(t, preg, "wsrpc_server_connections"), "the metrics' OnConnect ran first")
+		r.call(`{"id":1,"method":"sub","params":{"A":1,"B":1}}`)
+		require.Equal(t, "call sub", testserver.Recv(t, events, "the user's OnCallStart"))
+		require.NoError(t, ws.WriteFrame(r.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "")))))
+		require.Equal(t, "close", testserver.Recv(t, events, "the user's OnClose"))
+		eventually(t, 0, func() float64 { return gather(t, preg, "wsrpc_server_connections") }, "open connections after the close")
+	})
+}

@@ -101,25 +101,13 @@ func (t *Tracing) Instrument(o *wsrpc.Options) {
 // Hooks returns hooks that start a connection's span on OnConnect and end
 // it on OnClose, then run next's (which may be nil).
 func (t *Tracing) Hooks(next *wsrpc.Hooks) *wsrpc.Hooks {
-	var h wsrpc.Hooks
-	if next != nil {
-		h = *next
-	}
-	onConnect, onClose := h.OnConnect, h.OnClose
-	h.OnConnect = func(ctx context.Context, c *wsrpc.Conn) error {
-		t.startConn(c)
-		if onConnect != nil {
-			return onConnect(ctx, c)
-		}
-		return nil
-	}
-	h.OnClose = func(c *wsrpc.Conn, err error) {
-		t.endConn(c, err)
-		if onClose != nil {
-			onClose(c, err)
-		}
-	}
-	return &h
+	return wsrpc.ChainHooks(&wsrpc.Hooks{
+		OnConnect: func(ctx context.Context, c *wsrpc.Conn) error {
+			t.startConn(c)
+			return nil
+		},
+		OnClose: t.endConn,
+	}, next)
 }
 
 func (t *Tracing) startConn(c *wsrpc.Conn) {
