@@ -171,13 +171,14 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	}
 	if inline != nil {
 		var start time.Duration
-		if c.opts.InlineBudget > 0 {
+		timed := c.opts.InlineBudget > 0 && c.timesInlineCall()
+		if timed {
 			start = monoNow()
 		}
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
 		}
-		if c.opts.InlineBudget > 0 {
+		if timed {
 			c.checkInlineBudget(inline, start)
 		}
 		// An inline call is over when run returns (its handler may not keep
