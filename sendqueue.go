@@ -204,6 +204,6 @@ func (c *Conn) Flush(wait bool) error {
 	if wait {
 		return c.flush()
 	}
-	go c.flush()
+	c.pool.flush(c) // an idle worker: no goroutine to start per read
 	return nil
 }
