@@ -2,7 +2,10 @@ package wsrpc
 
 import (
 	"context"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
@@ -61,4 +64,38 @@ func TestBudgetInlineCallAllocs(t *testing.T) {
 			require.Zero(t, allocs, "allocations per inline call")
 		})
 	}
+}
+
+// TestBudgetAsyncFlushAllocs pins the write an event loop asks for with
+// Flush(false) (another goroutine writes the replies of a read) at zero
+// allocations, the inline call included.
+func TestBudgetAsyncFlushAllocs(t *testing.T) {
+	reg := NewRegistry()
+	res := &benchResult{}
+	reg.MustAdd("sub", Inline(func(ctx context.Context, p *benchParams) (*benchResult, error) {
+		res.Diff = p.A - p.B
+		return res, nil
+	}))
+	var written atomic.Int64
+	c := NewConn(countingTransport{&written}, ConnConfig{Role: RoleServer, Registry: reg, BatchedReads: true})
+	t.Cleanup(func() { _ = c.Close() })
+	msg := []byte(`{"id":7,"method":"sub","params":{"a":10,"b":3}}`)
+	want := int64(0)
+	call := func() {
+		c.HandleMessage(msg)
+		require.NoError(t, c.Flush(false))
+		want++
+		deadline := time.Now().Add(5 * time.Second)
+		for written.Load() < want && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+	}
+	call() // warm up: the pools and a worker
+	allocs := testing.AllocsPerRun(200, call)
+	require.Equal(t, want, written.Load(), "every reply written")
+	if raceEnabled {
+		t.Log("allocations not checked under -race (sync.Pool drops items at random)")
+		return
+	}
+	require.Zero(t, allocs, "allocations per call and asynchronous flush")
 }

@@ -145,6 +145,10 @@ type scheduler struct {
 	running  int32 // calls running
 	draining bool  // Drain was called: new calls are refused
 	batch    bool  // ConnConfig.BatchedReads (set once)
+	// inlineTick counts the inline calls since the last one that was
+	// timed against InlineBudget (see inline.go); only the read path (the
+	// goroutine in HandleMessage) touches it, so it needs no lock.
+	inlineTick uint16
 }
 
 // lifecycleState is why the connection closed and the channels waiting for

@@ -78,6 +78,7 @@ type callJob struct {
 	fr     *funcRoute
 	inst   *instance
 	member string
+	mm     *method // member's method, found with the full name (nil: look it up)
 
 	started  bool // a goroutine runs it (guarded by c.mu)
 	holding  bool // it holds inst (guarded by c.mu)
@@ -135,7 +136,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	if fr != nil {
 		j.method = fr.name
 	} else {
-		j.method = sr.fullName(member)
+		j.method, j.mm = sr.fullName(member)
 	}
 
 	c.mu.Lock()
@@ -148,7 +149,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		// member turns out not to exist, as in the reference; an instance
 		// made from an earlier registration stays in use.
 		j.inst = c.instanceLocked(sr)
-		if _, e := j.inst.route.member(member); e != nil {
+		if _, e := j.inst.route.resolved(member, j.mm); e != nil {
 			c.mu.Unlock()
 			c.refuseCall(j, e.Type, e.Message)
 			return
@@ -171,13 +172,14 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	}
 	if inline != nil {
 		var start time.Duration
-		if c.opts.InlineBudget > 0 {
+		timed := c.opts.InlineBudget > 0 && c.timesInlineCall()
+		if timed {
 			start = monoNow()
 		}
 		if next := c.run(inline); next != nil {
 			c.pool.start(next)
 		}
-		if c.opts.InlineBudget > 0 {
+		if timed {
 			c.checkInlineBudget(inline, start)
 		}
 		// An inline call is over when run returns (its handler may not keep
@@ -289,7 +291,7 @@ func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err 
 	} else {
 		inst := j.inst
 		recv = inst.val()
-		mm, e := inst.route.member(j.member)
+		mm, e := inst.route.resolved(j.member, j.mm)
 		if e != nil {
 			return e
 		}

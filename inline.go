@@ -12,10 +12,25 @@ import (
 // hands the rest of a read that ran past the budget to a worker (see
 // Options.InlineBudget).
 
-// inlineStrikes is how many calls in a row of an inline route must run
-// past InlineBudget to demote it: one slow call may be the scheduler's
+// inlineStrikes is how many timed calls in a row of an inline route must
+// run past InlineBudget to demote it: one slow call may be the scheduler's
 // doing (a descheduled thread, a GC pause), two in a row are the route's.
 const inlineStrikes = 2
+
+// A connection times about one inline call in 8 against InlineBudget, and
+// every call after one that ran past the budget (so that a route slow on
+// every call is demoted by its second call, as when every call is timed):
+// timing costs two reads of the clock, a few percent of a fast inline call.
+// Which calls are timed follows a Weyl sequence, inlineTick advancing by
+// inlineStep (2^16 over the golden ratio) from 0 and a call timed when it
+// is below inlineTimed: unlike one call in every 8, no repeating pattern
+// of calls (get, set, get, set) can keep a route's calls from being timed.
+// A slow route among others is demoted within a few dozen of its calls
+// (TestInlineBudgetSampling).
+const (
+	inlineStep  = 0x9E37
+	inlineTimed = 1 << 16 / 8
+)
 
 // inlineState is whether a route runs inline, and its calls in a row that
 // ran past the budget.
@@ -66,11 +81,25 @@ var monoBase = time.Now()
 // time.Now costs, and an inline call reads it twice.
 func monoNow() time.Duration { return time.Since(monoBase) }
 
+// timesInlineCall reports whether the inline call about to run is to be
+// timed against InlineBudget (see inlineStep), and counts it. Only the
+// read path calls it.
+func (c *Conn) timesInlineCall() bool {
+	t := c.sched.inlineTick
+	c.sched.inlineTick = t + inlineStep
+	return t < inlineTimed
+}
+
 // checkInlineBudget records how long the inline call j, started at start,
 // took, and logs a warning when that demoted its route (whose later calls,
-// on every connection, then run on workers). Call it before j is recycled.
+// on every connection, then run on workers). A call past the budget makes
+// the connection time its next inline call too. Call it before j is
+// recycled, on the read path.
 func (c *Conn) checkInlineBudget(j *callJob, start time.Duration) {
 	took := monoNow() - start
+	if took > c.opts.InlineBudget {
+		c.sched.inlineTick = 0
+	}
 	st, name := (*inlineState)(nil), j.method
 	if j.fr != nil {
 		st = &j.fr.inline

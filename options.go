@@ -143,10 +143,14 @@ type Options struct {
 	ClientTimeout time.Duration
 
 	// InlineBudget bounds the time inline routes (see Inline) may take in a
-	// connection's read path. A call of an inline route that runs longer
-	// demotes the route for good (on every connection that shares the
-	// registry): its later calls run on workers, like any other route, and
-	// a warning is logged. On the server's netpoll engine, a read whose
+	// connection's read path. Each connection times about one inline call
+	// in 8 against it (its first included, and in no fixed pattern), and
+	// every inline call after one that ran longer. Two timed calls of a
+	// route in a row that run longer demote the route for good (on every
+	// connection that shares the registry): its later calls run on
+	// workers, like any other route, and a warning is logged. A route slow
+	// on every call is demoted by its second call; one slow route among
+	// others called in turn, within a few dozen of its calls. On the server's netpoll engine, a read whose
 	// messages have kept the poller busy longer than this hands the rest of
 	// its messages to a worker. Default DefaultInlineBudget; negative turns
 	// both off.

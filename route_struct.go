@@ -111,9 +111,9 @@ type structRoute struct {
 	proto    reflect.Value // *T: a copy of the registered value, never mutated
 	elem     reflect.Type  // T
 	init     *method
-	members  map[string]*method // wire name → exposed method
-	full     map[string]string  // wire name → "route.member", for hooks and logs
-	masked   map[string]bool    // wire names that answer "Method masked"
+	members  map[string]*method    // wire name → exposed method
+	full     map[string]wireMember // wire name → its method and "route.member", for hooks and logs
+	masked   map[string]bool       // wire names that answer "Method masked"
 	onClose  bool
 
 	// For Registry.Routes:
@@ -323,10 +323,17 @@ func (s *structRoute) finish(owner map[string]string, methods map[string]reflect
 	return nil
 }
 
+// wireMember is an exposed member as a call names it: its method and its
+// full name, "route.member".
+type wireMember struct {
+	name string
+	m    *method
+}
+
 func (s *structRoute) fillFullNames() {
-	s.full = make(map[string]string, len(s.members))
-	for w := range s.members {
-		s.full[w] = s.name + "." + w
+	s.full = make(map[string]wireMember, len(s.members))
+	for w, m := range s.members {
+		s.full[w] = wireMember{s.name + "." + w, m}
 	}
 }
 
@@ -433,15 +440,25 @@ func (s *structRoute) member(name string) (*method, *Error) {
 	return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
 }
 
-// fullName returns "route.member" without allocating for exposed members.
-func (s *structRoute) fullName(member string) string {
+// fullName returns "route.member" without allocating for exposed members,
+// and the member's method when it is one (masked or not: see resolved),
+// so that the call looks its member up once.
+func (s *structRoute) fullName(member string) (string, *method) {
 	if member == "" {
-		return s.name
+		return s.name, nil
 	}
-	if n, ok := s.full[member]; ok {
-		return n
+	if w, ok := s.full[member]; ok {
+		return w.name, w.m
 	}
-	return s.name + "." + member
+	return s.name + "." + member, nil
+}
+
+// resolved is member(name) for a name fullName already found as m.
+func (s *structRoute) resolved(name string, m *method) (*method, *Error) {
+	if m != nil && !s.masked[name] {
+		return m, nil
+	}
+	return s.member(name)
 }
 
 // initMethod returns the Init method, or nil when the struct has none.

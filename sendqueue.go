@@ -129,7 +129,9 @@ func (c *Conn) flush() error {
 		if cap(batch) <= 64 {
 			sb.spare, sb.vec = batch[:0], vec[:0]
 		} else {
-			sb.spare, sb.vec = nil, nil
+			// sb.q may be on either array: the spare starts again on the
+			// heap, the vector on its own array.
+			sb.spare, sb.vec = nil, sb.va[:0]
 		}
 		if err != nil {
 			c.flushing = false
@@ -150,13 +152,26 @@ func (c *Conn) flush() error {
 }
 
 // sendBufs are the slices a connection writes from. They are lent to a
-// connection while it has something to write.
+// connection while it has something to write. They start on arrays of
+// their own, so that a write of up to sendBufsInline messages costs no
+// allocation even right after a GC emptied the pool (one for the
+// sendBufs, instead of one per slice and per growth).
 type sendBufs struct {
 	q, spare []outMsg
 	vec      [][]byte
+	qa, sa   [sendBufsInline]outMsg
+	va       [sendBufsInline][]byte
 }
 
-var sendBufsPool = sync.Pool{New: func() any { return new(sendBufs) }}
+// sendBufsInline is how many messages sendBufs hold before their slices
+// move to the heap.
+const sendBufsInline = 8
+
+var sendBufsPool = sync.Pool{New: func() any {
+	sb := new(sendBufs)
+	sb.q, sb.spare, sb.vec = sb.qa[:0], sb.sa[:0], sb.va[:0]
+	return sb
+}}
 
 // queued is the number of messages waiting to be written (out.mu held).
 func (c *Conn) queued() int {
@@ -189,6 +204,6 @@ func (c *Conn) Flush(wait bool) error {
 	if wait {
 		return c.flush()
 	}
-	go c.flush()
+	c.pool.flush(c) // an idle worker: no goroutine to start per read
 	return nil
 }
