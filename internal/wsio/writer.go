@@ -139,7 +139,14 @@ func (f *Framer) writeFrames(dst io.Writer, comp *Compression, op ws.OpCode, pay
 		}
 		buf = f.appendFrame(buf, op, p, false)
 	}
-	_, err := dst.Write(buf)
+	n, err := dst.Write(buf)
+	if err != nil && n > 0 && n < len(buf) {
+		// A frame was cut short (a write deadline): the stream is broken,
+		// and a later frame, the close frame above all, would land inside
+		// the cut one's payload. Nothing more is written; the connection
+		// can only be dropped.
+		f.closed = true
+	}
 	putWriteBuf(bp, buf)
 	if scratch != nil {
 		putWriteBuf(scratch, *scratch)
