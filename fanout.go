@@ -57,6 +57,10 @@ func EncodeEvent(event any) ([]byte, error) {
 // queued message does; a connection whose queue it would overflow is closed
 // with 1008 and EmitEncoded returns ErrSendQueueFull. On a closed
 // connection it returns an error matching ErrClosed.
+//
+// The side's outgoing-event interceptors (KindOutgoingEvent) do not see an
+// encoded message: there is no event value left to show them or to
+// replace. Hooks.OnMessage still sees it as it is written.
 func (c *Conn) EmitEncoded(msg []byte) error {
 	return c.send(msg, true)
 }

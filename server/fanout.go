@@ -65,7 +65,9 @@ func (s *Server) BroadcastFunc(ctx context.Context, method string, params any, e
 // Emit never waits on the network, so a client that stops reading delays
 // no other: its own MaxSendQueueBytes closes it (close code 1008). An event
 // that is not a JSON object without "id" gives an error matching
-// wsrpc.ErrNotEvent and is sent to no one.
+// wsrpc.ErrNotEvent and is sent to no one. Being encoded once, it passes
+// no connection's outgoing-event interceptors (see wsrpc.Conn.EmitEncoded);
+// Hooks.OnMessage sees it on every connection as it is written.
 func (s *Server) Emit(ctx context.Context, event any) error {
 	if err := ctx.Err(); err != nil {
 		return err
