@@ -77,6 +77,9 @@ FUZZ_TARGETS = \
 	./internal/wsio:FuzzInflate \
 	.:FuzzHandleMessage \
 	.:FuzzParams \
+	.:FuzzValidJSON \
+	.:FuzzFrameScan \
+	.:FuzzDecodeDirect \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
 	./cluster/nats:FuzzPresence \
