@@ -162,7 +162,7 @@ func (s *Server) isClosing() bool {
 // user runs a check of the user's on r and reports its answer, or that it
 // panicked (then logged with its stack).
 func (s *Server) user(what string, r *http.Request, check func(*http.Request) bool) (ok, panicked bool) {
-	defer safely.Recover(s.engine.Logger, what, r.RemoteAddr, &panicked)
+	defer safely.Recover(s.opts.Logger, what, r.RemoteAddr, &panicked)
 	return check(r), false
 }
 
@@ -174,7 +174,7 @@ func (s *Server) userHook(what string, r *http.Request, hook func(*http.Request)
 
 // identify runs Identify on r; panicked reports a panic (then logged).
 func (s *Server) identify(r *http.Request) (id string, value any, err error, panicked bool) {
-	defer safely.Recover(s.engine.Logger, "Identify", r.RemoteAddr, &panicked)
+	defer safely.Recover(s.opts.Logger, "Identify", r.RemoteAddr, &panicked)
 	id, value, err = s.opts.Identify(r)
 	return id, value, err, false
 }
@@ -182,7 +182,7 @@ func (s *Server) identify(r *http.Request) (id string, value any, err error, pan
 // upgradeFailed runs the OnUpgradeFail hook, if any.
 func (s *Server) upgradeFailed(r *http.Request, err error) {
 	if h := s.hooks(); h != nil && h.OnUpgradeFail != nil {
-		defer safely.Recover(s.engine.Logger, "OnUpgradeFail", r.RemoteAddr, nil)
+		defer safely.Recover(s.opts.Logger, "OnUpgradeFail", r.RemoteAddr, nil)
 		h.OnUpgradeFail(r, err)
 	}
 }

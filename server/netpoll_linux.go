@@ -251,7 +251,7 @@ func (p *poller) loop() {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			p.srv.engine.Logger.Error("wsrpc server: epoll_wait failed", "err", err)
+			p.srv.opts.Logger.Error("wsrpc server: epoll_wait failed", "err", err)
 			return
 		}
 		if n == 0 {
@@ -359,7 +359,7 @@ func (pc *pconn) onData(data []byte) {
 		pc.handOff()
 		return
 	}
-	more, err := sess.Handle(s.engine.InlineBudget)
+	more, err := sess.Handle(s.opts.InlineBudget)
 	switch {
 	case err != nil:
 		pc.endRead(err)

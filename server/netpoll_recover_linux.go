@@ -18,7 +18,7 @@ func (pc *pconn) recoverData() {
 	conn := pc.sess.Conn()
 	var log *slog.Logger // the connection's own, once there is one
 	if conn == nil {
-		log = pc.p.srv.engine.Logger
+		log = pc.p.srv.opts.Logger
 	}
 	err := crash.Recovered(conn, log, v)
 	if conn == nil {

@@ -78,7 +78,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				continue
 			}
 			if errors.Is(err, errTooManyFiles) {
-				s.engine.Logger.Warn("wsrpc server: accept: out of file descriptors", "err", err)
+				s.opts.Logger.Warn("wsrpc server: accept: out of file descriptors", "err", err)
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}

@@ -90,7 +90,6 @@ type Options struct {
 type Server struct {
 	reg    *wsrpc.Registry
 	opts   Options
-	engine *wsrpc.Options
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -120,9 +119,8 @@ func New(reg *wsrpc.Registry, opts *Options) *Server {
 	if s.reg == nil {
 		s.reg = wsrpc.NewRegistry()
 	}
-	// One resolved copy, shared by every connection; s.opts reads it too.
+	// Resolved once: every connection shares &s.opts.Options.
 	s.opts.Options = *s.opts.Options.Resolved()
-	s.engine = &s.opts.Options
 	s.session = session.Config{
 		Role:                 wsrpc.RoleServer,
 		MaxMessageSize:       s.opts.MaxMessageSize,
@@ -212,7 +210,7 @@ func (s *Server) newConn(t wsrpc.Transport, r *http.Request, head []byte, who id
 	return wsrpc.NewConn(t, wsrpc.ConnConfig{
 		Role:        wsrpc.RoleServer,
 		Registry:    s.reg,
-		Options:     s.engine,
+		Options:     &s.opts.Options, // resolved once in New, shared by every connection
 		Request:     r,
 		RequestHead: compactHead(head),
 		ID:          who.id,
