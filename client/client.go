@@ -38,6 +38,7 @@ import (
 	"github.com/wsrpc/wsrpc-go/internal/safely"
 	"github.com/wsrpc/wsrpc-go/internal/transport"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 // Defaults of Options. Each applies when the field is zero.
@@ -138,6 +139,9 @@ type Client struct {
 	reg    *wsrpc.Registry // the routes the server may call
 	opts   Options
 	engine *wsrpc.Options // opts.Options resolved, OnEvent routed to events, OnConnect taken out
+	// session is the WebSocket settings every connection shares (from
+	// engine); compression is decided per connection, by the handshake.
+	session session.Config
 	// onConnect is Hooks.OnConnect: the client runs it itself, once the
 	// connection is read, so that it may call the server.
 	onConnect func(ctx context.Context, c *wsrpc.Conn) error
@@ -212,6 +216,12 @@ func newClient(url string, reg *wsrpc.Registry, opts *Options) *Client {
 		eng.Hooks = &hooks
 	}
 	c.engine = &eng
+	c.session = session.Config{
+		Role:                 wsrpc.RoleClient,
+		MaxMessageSize:       eng.MaxMessageSize,
+		CompressionThreshold: eng.CompressionThreshold,
+		CompressionLevel:     eng.CompressionLevel,
+	}
 	c.pool = wsrpc.NewWorkerPool(0)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -242,19 +252,20 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if br != nil {
 		r = br
 	}
-	obs := newObserver(c.opts.OnMessage, r, c.engine.MaxMessageSize)
-	st := transport.New(nc, obs.reader(r), wsio.Client, wsio.Limits{MaxMessageSize: c.engine.MaxMessageSize}, c.engine.WriteTimeout)
+	deflate := false
 	if c.engine.EnableCompression {
 		on, err := wsio.CheckDeflateResponse(hs.Extensions)
 		if err != nil {
 			_ = nc.Close()
 			return nil, fmt.Errorf("wsrpc client: connect to %s: %w", c.url, err)
 		}
-		if on {
-			st.EnableDeflate(wsio.Compression{Threshold: c.engine.CompressionThreshold, Level: c.engine.CompressionLevel})
-			obs.enableDeflate()
-		}
+		deflate = on
 	}
+	obs := newObserver(c.opts.OnMessage, r, c.engine.MaxMessageSize)
+	if deflate {
+		obs.enableDeflate()
+	}
+	st := transport.NewWith(nc, obs.reader(r), &c.session, deflate, c.engine.WriteTimeout)
 	conn := wsrpc.NewConn(obs.transport(st), wsrpc.ConnConfig{
 		Role:         wsrpc.RoleClient,
 		Registry:     c.reg,

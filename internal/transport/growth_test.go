@@ -12,6 +12,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/wsio"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 // readRecorder records, for the reads of one connection, how many bytes had
@@ -99,7 +100,7 @@ func TestSilentBigFramesReserveWhatArrived(t *testing.T) {
 				nc, err := ln.Accept()
 				require.NoError(t, err)
 				recs[i] = new(readRecorder)
-				st := New(tt.wrap(nc.(*net.TCPConn), recs[i]), nil, wsio.Server, wsio.Limits{MaxMessageSize: limit}, 0)
+				st := NewWith(tt.wrap(nc.(*net.TCPConn), recs[i]), nil, &session.Config{Role: wsrpc.RoleServer, MaxMessageSize: limit}, false, 0)
 				c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Options: &wsrpc.Options{KeepaliveInterval: -1}, Workers: pool, BatchedReads: true})
 				c.Start()
 				wg.Add(1)

@@ -18,7 +18,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/transport"
-	"github.com/wsrpc/wsrpc-go/internal/wsio"
+	"github.com/wsrpc/wsrpc-go/session"
 )
 
 // pair is a client-side Stream served into a Conn, and the raw server end
@@ -94,7 +94,7 @@ func newPair(t *testing.T, writeTimeout time.Duration, opts *wsrpc.Options, stal
 	require.True(t, ok, "the upgrade failed")
 	t.Cleanup(func() { _ = peer.Close() })
 
-	st := transport.New(sc, nil, wsio.Client, wsio.Limits{MaxMessageSize: 1 << 20}, writeTimeout)
+	st := transport.NewWith(sc, nil, &session.Config{Role: wsrpc.RoleClient, MaxMessageSize: 1 << 20}, false, writeTimeout)
 	pool := wsrpc.NewWorkerPool(0)
 	conn := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleClient, Options: opts, Workers: pool, BatchedReads: true})
 	conn.Start()

@@ -13,7 +13,6 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/crash"
-	"github.com/wsrpc/wsrpc-go/internal/wsio"
 	"github.com/wsrpc/wsrpc-go/session"
 )
 
@@ -37,18 +36,10 @@ type Stream struct {
 	sess         session.Session
 }
 
-// New wraps nc. r reads from nc (it may be a bufio.Reader holding bytes that
-// arrived with the handshake).
-func New(nc net.Conn, r io.Reader, side wsio.Side, limits wsio.Limits, writeTimeout time.Duration) *Stream {
-	cfg := &session.Config{MaxMessageSize: limits.MaxMessageSize}
-	if side == wsio.Client {
-		cfg.Role = wsrpc.RoleClient
-	}
-	return NewWith(nc, r, cfg, false, writeTimeout)
-}
-
-// NewWith is New with a session configuration (shared by many streams, as
-// the server's) and whether permessage-deflate was negotiated.
+// NewWith wraps nc. r reads from nc (it may be a bufio.Reader holding
+// bytes that arrived with the handshake); cfg is the session's settings
+// (shared by many streams, as a server's or a client's), and deflate says
+// whether the handshake negotiated permessage-deflate.
 func NewWith(nc net.Conn, r io.Reader, cfg *session.Config, deflate bool, writeTimeout time.Duration) *Stream {
 	if r == nil {
 		r = nc
@@ -59,14 +50,6 @@ func NewWith(nc net.Conn, r io.Reader, cfg *session.Config, deflate bool, writeT
 	s := &Stream{nc: nc, r: r, writeTimeout: writeTimeout}
 	s.sess.Init((*host)(s), cfg, deflate)
 	return s
-}
-
-// EnableDeflate turns permessage-deflate on, for a connection that
-// negotiated it. Call it before Serve.
-func (s *Stream) EnableDeflate(c wsio.Compression) {
-	cfg := *s.sess.Config()
-	cfg.CompressionThreshold, cfg.CompressionLevel = c.Threshold, c.Level
-	s.sess.Init((*host)(s), &cfg, true)
 }
 
 // RemoteAddr returns the peer's address.
