@@ -42,12 +42,49 @@ func intDigits(n json.Number) (digits int, ok bool) {
 
 // Subtract returns a − b.
 func Subtract(a, b json.Number) (json.Number, error) {
-	return apply(a, b, func(x, y int64) int64 { return x - y }, new(big.Int).Sub, func(x, y float64) float64 { return x - y })
+	if x, ok := smallInt(a); ok {
+		if y, ok := smallInt(b); ok {
+			return json.Number(strconv.FormatInt(x-y, 10)), nil
+		}
+	}
+	return apply(a, b, func(x, y int64) int64 { return x - y }, func(x, y *big.Int) *big.Int { return x.Sub(x, y) }, func(x, y float64) float64 { return x - y })
 }
 
 // Multiply returns x × y.
 func Multiply(x, y json.Number) (json.Number, error) {
-	return apply(x, y, func(x, y int64) int64 { return x * y }, new(big.Int).Mul, func(x, y float64) float64 { return x * y })
+	if a, ok := smallInt(x); ok {
+		if b, ok := smallInt(y); ok {
+			return json.Number(strconv.FormatInt(a*b, 10)), nil
+		}
+	}
+	return apply(x, y, func(x, y int64) int64 { return x * y }, func(x, y *big.Int) *big.Int { return x.Mul(x, y) }, func(x, y float64) float64 { return x * y })
+}
+
+// smallInt parses n when it is an integer of at most 9 digits, with an
+// optional sign (as strconv.ParseInt takes it): the common case, whose sum,
+// difference and product fit an int64, answered without apply's general
+// steps.
+func smallInt(n json.Number) (int64, bool) {
+	s := string(n)
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if len(s) == 0 || len(s) > 9 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 func apply(a, b json.Number, small func(x, y int64) int64, ints func(x, y *big.Int) *big.Int, floats func(x, y float64) float64) (json.Number, error) {

@@ -2,6 +2,7 @@ package intro
 
 import (
 	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -44,5 +45,37 @@ func TestArithDigitLimit(t *testing.T) {
 			require.Contains(t, e.Message, "Exceeds the limit (4300 digits) for integer string conversion")
 			require.Contains(t, e.Message, tt.tooMany)
 		})
+	}
+}
+
+// The small-integer shortcut answers exactly what the general steps do.
+func TestArithSmallIntegersAsApply(t *testing.T) {
+	operands := []json.Number{"0", "-0", "+5", "007", "-12", "999999999", "-999999999", "1000000000", "3.5", "1e3", "-", "", "12a"}
+	for _, a := range operands {
+		for _, b := range operands {
+			for _, op := range []struct {
+				name  string
+				fast  func(a, b json.Number) (json.Number, error)
+				small func(x, y int64) int64
+			}{
+				{"subtract", Subtract, func(x, y int64) int64 { return x - y }},
+				{"multiply", Multiply, func(x, y int64) int64 { return x * y }},
+			} {
+				got, gotErr := op.fast(a, b)
+				want, wantErr := apply(a, b, op.small, func(x, y *big.Int) *big.Int {
+					if op.name == "subtract" {
+						return x.Sub(x, y)
+					}
+					return x.Mul(x, y)
+				}, func(x, y float64) float64 {
+					if op.name == "subtract" {
+						return x - y
+					}
+					return x * y
+				})
+				require.Equal(t, want, got, "%s(%q, %q)", op.name, a, b)
+				require.Equal(t, wantErr, gotErr, "%s(%q, %q)", op.name, a, b)
+			}
+		}
 	}
 }
