@@ -107,42 +107,52 @@ func scanKey(msg []byte, i int) (key string, next int, err error) {
 	if i >= len(msg) || msg[i] != '"' {
 		return "", 0, errMalformed
 	}
-	end := lenientStringEnd(msg, i)
+	end, escaped := stringEnd(msg, i)
 	if end < 0 {
 		return "", 0, errMalformed
 	}
-	raw := msg[i:end]
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		key = unsafe.String(unsafe.SliceData(inner), len(inner))
-	} else if key, err = unquote(raw); err != nil {
+	if !escaped {
+		key = unsafe.String(unsafe.SliceData(msg[i+1:]), end-i-2)
+	} else if key, err = unquote(msg[i:end]); err != nil {
 		return "", 0, err
 	}
-	next = skipSpace(msg, end)
+	next = end
+	if next < len(msg) && msg[next] != ':' {
+		next = skipSpace(msg, next)
+	}
 	if next >= len(msg) || msg[next] != ':' {
 		return "", 0, errMalformed
 	}
-	return key, skipSpace(msg, next+1), nil
+	next++
+	if next < len(msg) && isJSONSpace(msg[next]) {
+		next = skipSpace(msg, next)
+	}
+	return key, next, nil
+}
+
+// stringEnd returns the index after the string at msg[i] (a quote), or -1
+// when it has no end: the first quote not escaped by a backslash (a
+// backslash escapes the byte after it, whatever it is). escaped reports
+// whether the string holds a backslash. Keys and short strings are the
+// common case: a plain loop beats a search call for them.
+func stringEnd(msg []byte, i int) (end int, escaped bool) {
+	for j := i + 1; j < len(msg); j++ {
+		switch msg[j] {
+		case '"':
+			return j + 1, escaped
+		case '\\':
+			escaped = true
+			j++
+		}
+	}
+	return -1, escaped
 }
 
 // lenientStringEnd returns the index after the string at msg[i] (a quote):
 // its end is the first quote after an even number of backslashes.
 func lenientStringEnd(msg []byte, i int) int {
-	for j := i + 1; ; {
-		k := bytes.IndexByte(msg[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := j + k
-		n := 0
-		for q-n-1 > i && msg[q-n-1] == '\\' {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
+	end, _ := stringEnd(msg, i)
+	return end
 }
 
 // skipLenient returns the index after the member value at msg[i]: arrays
@@ -275,11 +285,21 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 			return 0, false, false
 		}
 	}
-	n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
-	if err != nil {
-		// An integer beyond int64: valid, but it cannot be one of ours
-		// and it cannot be zero.
-		return 0, false, true
+	if len(digits) > 18 {
+		n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
+		if err != nil {
+			// An integer beyond int64: valid, but it cannot be one of ours
+			// and it cannot be zero.
+			return 0, false, true
+		}
+		return n, true, true
+	}
+	var n int64 // 18 digits fit an int64
+	for _, b := range digits {
+		n = n*10 + int64(b-'0')
+	}
+	if raw[0] == '-' {
+		n = -n
 	}
 	return n, true, true
 }
