@@ -125,9 +125,11 @@ func probeDirect(t reflect.Type, np *namedParams) bool {
 }
 
 // decodeDirect decodes the params object obj into the struct at p in one
-// pass. It reports false for anything the two-pass path must word (an
-// unknown key, a value of the wrong type, a missing required field, bad
-// JSON); p may then be partly written and must be zeroed.
+// pass. obj must be valid JSON (the frame scan checked it, as strictly as
+// encoding/json.Valid), so values are only delimited here, not checked
+// again. It reports false for anything the two-pass path must word (an
+// unknown key, a value of the wrong type, a missing required field); p may
+// then be partly written and must be zeroed.
 func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 	var seen [4]uint64
 	i := skipSpace(obj, 0)
@@ -146,16 +148,19 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 			if !ok {
 				return false
 			}
-			end := skipValue(obj, start)
+			end, escaped := validValueEnd(obj, start)
 			if end < 0 {
 				return false
 			}
 			seen[k/64] |= 1 << (k % 64)
 			// A null leaves the field as it is, as easyjson code does.
-			if v := obj[start:end]; string(v) != "null" && !np.fields[k].direct.decode(v, unsafe.Add(p, np.fields[k].direct.offset)) {
+			if v := obj[start:end]; string(v) != "null" && !np.fields[k].direct.decode(v, escaped, unsafe.Add(p, np.fields[k].direct.offset)) {
 				return false
 			}
-			if i = skipSpace(obj, end); i >= len(obj) {
+			if i = end; i < len(obj) && isJSONSpace(obj[i]) {
+				i = skipSpace(obj, i)
+			}
+			if i >= len(obj) {
 				return false
 			}
 			if obj[i] == '}' {
@@ -179,24 +184,58 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 	return true
 }
 
+// validValueEnd returns the index after the value at d[i] of valid JSON d,
+// and for a string whether it holds an escape: a scalar ends at the first
+// byte that cannot continue it, a container where skipValue says.
+func validValueEnd(d []byte, i int) (end int, escaped bool) {
+	if i >= len(d) {
+		return -1, false
+	}
+	switch d[i] {
+	case '"':
+		return stringEnd(d, i)
+	case '{', '[':
+		return skipValue(d, i), false
+	case 't', 'n':
+		return i + 4, false
+	case 'f':
+		return i + 5, false
+	}
+	j := i + 1
+	for j < len(d) && (isDigit(d[j]) || d[j] == '.' || d[j] == 'e' || d[j] == 'E' || d[j] == '+' || d[j] == '-') {
+		j++
+	}
+	return j, false
+}
+
 // decode writes the JSON value v (valid, not null) to the field at p with
-// the jlexer call easyjson code makes for its kind.
-func (d *directField) decode(v []byte, p unsafe.Pointer) bool {
+// the jlexer call easyjson code makes for its kind; escaped says whether a
+// string value holds an escape (a plain one is its bytes, as jlexer takes
+// it).
+func (d *directField) decode(v []byte, escaped bool, p unsafe.Pointer) bool {
 	if d.raw {
 		*(*json.RawMessage)(p) = append(json.RawMessage(nil), v...)
 		return true
 	}
+	if d.kind == reflect.String {
+		switch {
+		case d.number:
+			// A number token is the json.Number jlexer makes of it; a
+			// string is refused (the two-pass path words it).
+			if v[0] != '-' && !isDigit(v[0]) {
+				return false
+			}
+			*(*json.Number)(p) = json.Number(v)
+			return true
+		case v[0] == '"' && !escaped:
+			*(*string)(p) = string(v[1 : len(v)-1])
+			return true
+		}
+	}
 	l := jlexer.Lexer{Data: v}
 	switch d.kind {
 	case reflect.String:
-		if d.number {
-			if !numberOrNull(v) {
-				return false
-			}
-			*(*json.Number)(p) = l.JsonNumber()
-		} else {
-			*(*string)(p) = l.String()
-		}
+		*(*string)(p) = l.String()
 	case reflect.Bool:
 		*(*bool)(p) = l.Bool()
 	case reflect.Int:
