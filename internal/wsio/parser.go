@@ -385,8 +385,9 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 		}
 		end := h.size + int(h.length) // both within len(b)
 		data := b[h.size:end]
+		ascii := false
 		if h.masked {
-			ws.Cipher(data, h.mask, 0)
+			ascii = unmask(data, h.mask)
 		}
 		p.off += end
 
@@ -402,7 +403,7 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 			return false, nil, false, parseClose(data)
 		case ws.OpText, ws.OpBinary:
 			if h.fin {
-				return p.deliver(h.op == ws.OpText, data, h.rsv1)
+				return p.deliver(h.op == ws.OpText, data, h.rsv1, ascii)
 			}
 			p.inMsg, p.msgText, p.msgDeflated = true, h.op == ws.OpText, h.rsv1
 			p.msg = append(p.msg[:0], data...)
@@ -410,7 +411,7 @@ func (p *Parser) Next() (text bool, payload []byte, ok bool, err error) {
 			p.msg = append(p.msg, data...)
 			if h.fin {
 				p.inMsg = false
-				text, payload, ok, err := p.deliver(p.msgText, p.msg, p.msgDeflated)
+				text, payload, ok, err := p.deliver(p.msgText, p.msg, p.msgDeflated, false)
 				if !p.retain {
 					p.msg = nil
 				} else {
@@ -429,7 +430,9 @@ func (p *Parser) release() {
 	}
 }
 
-func (p *Parser) deliver(text bool, data []byte, compressed bool) (bool, []byte, bool, error) {
+// deliver hands out one whole message; ascii says data (as received, before
+// any inflating) was found all ASCII while it was unmasked.
+func (p *Parser) deliver(text bool, data []byte, compressed, ascii bool) (bool, []byte, bool, error) {
 	if compressed {
 		if p.inflated == nil {
 			p.inflated = inflateBufs.Get().(*[]byte)
@@ -439,9 +442,9 @@ func (p *Parser) deliver(text bool, data []byte, compressed bool) (bool, []byte,
 		if err != nil {
 			return false, nil, false, err
 		}
-		data = out
+		data, ascii = out, false
 	}
-	if text && !utf8.Valid(data) {
+	if text && !validText(data, ascii) {
 		return false, nil, false, protocolError(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
 	}
 	return text, data, true, nil
