@@ -173,7 +173,11 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 	p := fc.params.Get()
 	pp := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
 	defer func() {
-		reflect.NewAt(fc.pType, pp).Elem().SetZero()
+		if h.named.direct {
+			h.named.zeroDirect(pp)
+		} else {
+			reflect.NewAt(fc.pType, pp).Elem().SetZero()
+		}
 		fc.params.Put(p)
 	}()
 	if obj == nil || !h.named.direct || !h.named.decodeDirect(obj, pp) {

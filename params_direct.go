@@ -25,6 +25,7 @@ type directField struct {
 	kind   reflect.Kind // of the field; String with number set is json.Number
 	number bool         // json.Number
 	raw    bool         // json.RawMessage
+	size   uintptr      // of the field
 }
 
 var typeRawMessage = reflect.TypeFor[json.RawMessage]()
@@ -60,7 +61,7 @@ func planDirect(t reflect.Type, np *namedParams) bool {
 			}
 		}
 		ft := f.vt.typ
-		d := directField{offset: off, kind: ft.Kind()}
+		d := directField{offset: off, kind: ft.Kind(), size: ft.Size()}
 		switch {
 		case ft == typeJSONNumber:
 			d.number = true
@@ -182,6 +183,34 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 		}
 	}
 	return true
+}
+
+// zeroDirect zeroes the fields of the struct at p that decodeDirect
+// writes, which are all of them (planDirect): what reflect's SetZero does,
+// without its cost per call.
+func (np *namedParams) zeroDirect(p unsafe.Pointer) {
+	for i := range np.fields {
+		d := &np.fields[i].direct
+		f := unsafe.Add(p, d.offset)
+		switch {
+		case d.raw:
+			*(*json.RawMessage)(f) = nil
+		case d.kind == reflect.String:
+			*(*string)(f) = ""
+		case d.kind == reflect.Bool, d.kind == reflect.Int8, d.kind == reflect.Uint8:
+			*(*uint8)(f) = 0
+		case d.kind == reflect.Int16, d.kind == reflect.Uint16:
+			*(*uint16)(f) = 0
+		case d.kind == reflect.Int32, d.kind == reflect.Uint32, d.kind == reflect.Float32:
+			*(*uint32)(f) = 0
+		default: // the 64-bit kinds (int and uint on this platform or not)
+			if d.size == 4 {
+				*(*uint32)(f) = 0
+			} else {
+				*(*uint64)(f) = 0
+			}
+		}
+	}
 }
 
 // validValueEnd returns the index after the value at d[i] of valid JSON d,

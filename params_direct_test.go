@@ -151,3 +151,17 @@ func FuzzDecodeDirect(f *testing.F) {
 		}
 	})
 }
+
+// The pooled params struct is zeroed after each call: a call that leaves
+// fields out sees them zero, not what an earlier call set.
+func TestDirectParamsZeroedBetweenCalls(t *testing.T) {
+	m := directMethod(t)
+	out, err := call(t, m, reflect.Value{}, `{"n":1,"s":"x","r":[1],"i":-7,"f":0.5,"b":true,"u":255}`)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"n":1,"s":"x","r":[1],"i":-7,"f":0.5,"b":true,"u":255}`, out)
+	for range 3 { // the pool may hand out another struct: every one was zeroed
+		out, err = call(t, m, reflect.Value{}, `{"n":2,"s":""}`)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"n":2,"s":""}`, out)
+	}
+}
