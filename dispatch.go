@@ -85,6 +85,7 @@ type callJob struct {
 	wake     chan struct{}
 	w        jwriter.Writer // encodes the reply
 	inline   bool           // runs on the reader's goroutine (see Inline)
+	lone     bool           // inline on a connection that held no call: not in a waitQueue (guarded by c.mu)
 	nextSame *callJob       // next call with the same id
 	lastSame *callJob       // tail of that chain (on the head only)
 }
@@ -262,11 +263,15 @@ func (c *Conn) run(j *callJob) *callJob {
 	// When another call of this connection is about to run on this worker
 	// (see finish), leave the reply queued: that call's reply, or the last of
 	// the chain, carries it in the same write.
-	c.mu.Lock()
-	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
-		c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
-	c.mu.Unlock()
-	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained || j.inline); err != nil && !errors.Is(err, ErrClosed) {
+	// An inline reply always waits for the end of the read.
+	chained := j.inline
+	if !chained {
+		c.mu.Lock()
+		chained = j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
+			c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
+		c.mu.Unlock()
+	}
+	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
 	return c.finish(j)

@@ -214,9 +214,12 @@ type wireError struct {
 // exceedsDepth reports whether msg nests arrays and objects deeper than max
 // (brackets inside strings do not count).
 func exceedsDepth(msg []byte, max int) bool {
-	// The depth never exceeds the number of '{' and '[' (in strings or
-	// not), which bytes.Count finds far faster than the scan below: almost
-	// every message is decided here.
+	// The depth never exceeds the length, nor the number of '{' and '['
+	// (in strings or not), which bytes.Count finds far faster than the scan
+	// below: almost every message is decided here.
+	if len(msg) <= max {
+		return false
+	}
 	if bytes.Count(msg, []byte("{"))+bytes.Count(msg, []byte("[")) <= max {
 		return false
 	}

@@ -90,7 +90,7 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 	c.mu.Lock()
 	next = c.releaseLocked(j, true)
 	c.sched.running--
-	if c.sched.waiting != nil { // nil once closed
+	if c.sched.waiting != nil && !j.lone { // nil once closed; a lone call was never in it
 		c.sched.waiting.bytes -= j.size
 	}
 	if j.hasKey && c.sched.inflight.get(j.key) == j {
@@ -158,6 +158,17 @@ func callFootprint(buf []byte) int64 { return int64(cap(buf)) + CallOverhead }
 func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob) {
 	w := c.sched.waiting
 	fresh := w == nil
+	if fresh && keep && c.sched.running == 0 {
+		// A lone inline call, the common case: it runs now on the reader,
+		// which admits nothing else until it returns, so it needs no queue
+		// (and its bytes are what the message size limit let in).
+		j.lone = true
+		if j.hasKey {
+			c.sched.inflight.set(j.key, j)
+		}
+		c.sched.running++
+		return "", c.startLocked(j, keep)
+	}
 	if fresh {
 		w = waitQueuePool.Get().(*waitQueue)
 	}
