@@ -126,7 +126,7 @@ func skipStrictScalar(d []byte, i int) int {
 // skipValue returns the index after the JSON value that starts at d[i] (no
 // leading space), or -1 when it is not valid JSON as encoding/json.Valid
 // decides. Nesting costs no recursion: a bit per level says whether it is an
-// object, so deep input needs no stack.
+// object (a word holds the first 64 levels), so deep input needs no stack.
 func skipValue(d []byte, i int) int {
 	if i >= len(d) {
 		return -1
@@ -134,18 +134,36 @@ func skipValue(d []byte, i int) int {
 	if c := d[i]; c != '{' && c != '[' {
 		return skipStrictScalar(d, i)
 	}
-	var stackBuf [4]uint64
-	stack := stackBuf[:]
-	depth := 0 // open containers
-	inObject := func() bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
-	push := func(object bool) {
-		if depth/64 >= len(stack) {
-			stack = append(stack, 0)
+	var (
+		low   uint64   // bit k: level k is an object, for k < 64
+		high  []uint64 // the same for the levels beyond
+		depth int      // open containers
+	)
+	// inObject reports whether the innermost open container is an object.
+	inObject := func() bool {
+		k := depth - 1
+		if k < 64 {
+			return low&(1<<k) != 0
 		}
-		if object {
-			stack[depth/64] |= 1 << (depth % 64)
+		return high[(k-64)/64]&(1<<((k-64)%64)) != 0
+	}
+	open := func(object bool) {
+		k := depth
+		if k < 64 {
+			if object {
+				low |= 1 << k
+			} else {
+				low &^= 1 << k
+			}
 		} else {
-			stack[depth/64] &^= 1 << (depth % 64)
+			if (k-64)/64 >= len(high) {
+				high = append(high, 0)
+			}
+			if object {
+				high[(k-64)/64] |= 1 << ((k - 64) % 64)
+			} else {
+				high[(k-64)/64] &^= 1 << ((k - 64) % 64)
+			}
 		}
 		depth++
 	}
@@ -154,11 +172,10 @@ func skipValue(d []byte, i int) int {
 		if i >= len(d) {
 			return -1
 		}
-		switch d[i] {
+		switch c := d[i]; c {
 		case '{':
-			push(true)
-			i = skipSpace(d, i+1)
-			if i < len(d) && d[i] == '}' {
+			open(true)
+			if i = skipSpace(d, i+1); i < len(d) && d[i] == '}' {
 				depth--
 				i++
 				break
@@ -168,16 +185,24 @@ func skipValue(d []byte, i int) int {
 			}
 			continue
 		case '[':
-			push(false)
-			i = skipSpace(d, i+1)
-			if i < len(d) && d[i] == ']' {
+			open(false)
+			if i = skipSpace(d, i+1); i < len(d) && d[i] == ']' {
 				depth--
 				i++
 				break
 			}
 			continue
+		case '"':
+			if i = skipString(d, i); i < 0 {
+				return -1
+			}
 		default:
-			if i = skipStrictScalar(d, i); i < 0 {
+			if c == '-' || isDigit(c) {
+				i = skipNumber(d, i)
+			} else {
+				i = skipStrictScalar(d, i)
+			}
+			if i < 0 {
 				return -1
 			}
 		}
@@ -186,37 +211,27 @@ func skipValue(d []byte, i int) int {
 			if depth == 0 {
 				return i
 			}
-			i = skipSpace(d, i)
+			if i < len(d) && isJSONSpace(d[i]) {
+				i = skipSpace(d, i)
+			}
 			if i >= len(d) {
 				return -1
 			}
 			c := d[i]
-			if inObject() {
-				switch c {
-				case ',':
-					if i = skipMemberKey(d, skipSpace(d, i+1)); i < 0 {
+			if c == ',' {
+				i = skipSpace(d, i+1)
+				if inObject() {
+					if i = skipMemberKey(d, i); i < 0 {
 						return -1
 					}
-				case '}':
-					depth--
-					i++
-					continue
-				default:
-					return -1
 				}
-			} else {
-				switch c {
-				case ',':
-					i = skipSpace(d, i+1)
-				case ']':
-					depth--
-					i++
-					continue
-				default:
-					return -1
-				}
+				break
 			}
-			break
+			if c != '}' && c != ']' || (c == '}') != inObject() {
+				return -1
+			}
+			depth--
+			i++
 		}
 	}
 }

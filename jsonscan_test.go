@@ -24,6 +24,12 @@ func TestValidJSON(t *testing.T) {
 		{`{1:2}`, false}, {`tru`, false}, {`nulll`, false}, {`[1 2]`, false},
 		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), true},
 		{strings.Repeat("[", 5000) + strings.Repeat("]", 4999), false},
+		// Objects and arrays mixed past the first 64 levels, and a wrong
+		// closer deep down.
+		{strings.Repeat(`{"a":[`, 150) + strings.Repeat(`]}`, 150), true},
+		{strings.Repeat(`{"a":[`, 150) + `]]` + strings.Repeat(`]}`, 149), false},
+		{strings.Repeat(`[{"a":`, 150) + `1` + strings.Repeat(`},1]`, 150), true},
+		{strings.Repeat(`[{"a":`, 150) + `1` + strings.Repeat(`},1]`, 80) + `]` + strings.Repeat(`},1]`, 69), false},
 	} {
 		require.Equal(t, json.Valid([]byte(tc.in)), tc.want, "test table: %q", tc.in)
 		require.Equal(t, tc.want, validJSON([]byte(tc.in)), "%q", tc.in)
