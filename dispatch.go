@@ -128,16 +128,20 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		c.hookCallStart(connContext{c}, &ci)
 	}
 
-	fr, sr, member, found := c.reg.lookup(name)
+	target, found := c.reg.resolve(name)
 	if !found {
 		c.refuseCall(j, TypeNotImplemented, `Callback function "`+name+`" not implemented`)
 		return
 	}
-	j.fr, j.member = fr, member
-	if fr != nil {
+	fr, sr := target.fr, target.sr
+	j.fr, j.member = fr, target.member
+	switch {
+	case fr != nil:
 		j.method = fr.name
-	} else {
-		j.method, j.mm = sr.fullName(member)
+	case target.full != "":
+		j.method, j.mm = target.full, target.m
+	default:
+		j.method, j.mm = sr.fullName(target.member)
 	}
 
 	c.mu.Lock()
@@ -150,7 +154,7 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 		// member turns out not to exist, as in the reference; an instance
 		// made from an earlier registration stays in use.
 		j.inst = c.instanceLocked(sr)
-		if _, e := j.inst.route.resolved(member, j.mm); e != nil {
+		if _, e := j.inst.route.resolved(j.member, j.mm); e != nil {
 			c.mu.Unlock()
 			c.refuseCall(j, e.Type, e.Message)
 			return

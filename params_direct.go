@@ -133,6 +133,7 @@ func probeDirect(t reflect.Type, np *namedParams) bool {
 // then be partly written and must be zeroed.
 func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 	var seen [4]uint64
+	next := 0 // the field the next key most likely names
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return false
@@ -145,10 +146,11 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 			if err != nil {
 				return false
 			}
-			k, ok := np.byKey[key]
+			k, ok := np.field(key, next)
 			if !ok {
 				return false
 			}
+			next = k + 1
 			end, escaped := validValueEnd(obj, start)
 			if end < 0 {
 				return false
@@ -183,6 +185,26 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 		}
 	}
 	return true
+}
+
+// field returns the index of the field of JSON key key; hint is the field
+// to try first (keys mostly come in the order of the fields). A few fields
+// are compared in turn, which beats hashing the key; many are looked up.
+func (np *namedParams) field(key string, hint int) (int, bool) {
+	f := np.fields
+	if hint < len(f) && f[hint].name == key {
+		return hint, true
+	}
+	if len(f) > 8 {
+		k, ok := np.byKey[key]
+		return k, ok
+	}
+	for k := range f {
+		if f[k].name == key {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // zeroDirect zeroes the fields of the struct at p that decodeDirect

@@ -19,9 +19,21 @@ import (
 // reference depends on it); it may be replaced or removed. The zero Registry
 // is empty and ready to use.
 type Registry struct {
-	mu      sync.Mutex                          // serializes Add and Remove
-	routes  atomic.Pointer[map[string]routeRef] // immutable; replaced on change
-	version atomic.Uint64                       // incremented by every Add and Remove
+	mu      sync.Mutex                 // serializes Add and Remove
+	routes  atomic.Pointer[routeTable] // immutable; replaced on change
+	version atomic.Uint64              // incremented by every Add and Remove
+}
+
+// routeTable is the registry's routes by name and the index of the names
+// they are called by (see routeindex.go), replaced together.
+type routeTable struct {
+	byName map[string]routeRef
+	calls  *callIndex
+}
+
+// store makes m the registry's routes.
+func (r *Registry) store(m map[string]routeRef) {
+	r.routes.Store(&routeTable{byName: m, calls: newCallIndex(m)})
 }
 
 // routeRef is one registered route: exactly one field is set.
@@ -33,14 +45,13 @@ type routeRef struct {
 // NewRegistry returns a registry holding only the built-in route "ping".
 func NewRegistry() *Registry {
 	r := &Registry{}
-	m := map[string]routeRef{"ping": {fr: pingRoute}}
-	r.routes.Store(&m)
+	r.store(map[string]routeRef{"ping": {fr: pingRoute}})
 	return r
 }
 
 func (r *Registry) load() map[string]routeRef {
-	if p := r.routes.Load(); p != nil {
-		return *p
+	if t := r.routes.Load(); t != nil {
+		return t.byName
 	}
 	return nil
 }
@@ -120,7 +131,7 @@ func (r *Registry) Add(name string, handler any) error {
 		m[k] = v
 	}
 	m[name] = ref
-	r.routes.Store(&m)
+	r.store(m)
 	r.version.Add(1)
 	return nil
 }
@@ -222,7 +233,7 @@ func (r *Registry) Remove(name string) error {
 			m[k] = v
 		}
 	}
-	r.routes.Store(&m)
+	r.store(m)
 	r.version.Add(1)
 	return nil
 }
@@ -247,20 +258,28 @@ func (r *Registry) Names() []string {
 //  3. else ok is false. So is "func.x" where func is a function route, and
 //     "kv." (an empty member after a dot).
 func (r *Registry) lookup(method string) (fr *funcRoute, sr *structRoute, member string, ok bool) {
-	m := r.load()
-	if ref, found := m[method]; found {
-		if ref.fr != nil {
-			return ref.fr, nil, "", true
-		}
-		// A struct route name has no dot: this is the bare name.
-		return nil, ref.sr, "", true
+	t, ok := r.resolve(method)
+	return t.fr, t.sr, t.member, ok
+}
+
+// resolve is lookup with what the index knows of an exposed member: its
+// full name and method.
+func (r *Registry) resolve(method string) (target callTarget, ok bool) {
+	t := r.routes.Load()
+	if t == nil {
+		return callTarget{}, false
+	}
+	// Every registered name, and every exposed member's full name, is in
+	// the index: what is left are members that are not exposed.
+	if c := t.calls.find(method); c != nil {
+		return *c, true
 	}
 	i := strings.IndexByte(method, '.')
 	if i < 0 || i == len(method)-1 {
-		return nil, nil, "", false
+		return callTarget{}, false
 	}
-	if ref := m[method[:i]]; ref.sr != nil {
-		return nil, ref.sr, method[i+1:], true
+	if ref := t.byName[method[:i]]; ref.sr != nil {
+		return callTarget{sr: ref.sr, member: method[i+1:]}, true
 	}
-	return nil, nil, "", false
+	return callTarget{}, false
 }
