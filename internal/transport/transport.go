@@ -32,7 +32,6 @@ type Stream struct {
 	r            io.Reader
 	writeTimeout time.Duration
 	closing      atomic.Bool // the close frame is being written
-	peek         [1]byte     // for readiness checks (the reader's)
 	sess         session.Session
 }
 
@@ -127,7 +126,7 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readSize); return &
 func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 	s.sess.Attach(c)
 	rd := &reader{s: s}
-	if rd.wait = s.readiness(); rd.wait == nil {
+	if rd.wait, rd.readable = s.readiness(); rd.readable == nil {
 		rd.own = make([]byte, 512)
 	}
 	rd.task = wsrpc.NewTask(rd.step)
@@ -139,11 +138,12 @@ func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 
 // reader is the state of Serve, kept off the reading goroutine's stack.
 type reader struct {
-	s    *Stream
-	wait func() error // waits for readability; nil: read into own
-	own  []byte
-	perr error // the session's error, final
-	task *wsrpc.Task
+	s        *Stream
+	wait     func() (*[]byte, int, error) // waits for bytes and reads them into a borrowed buffer; nil: read into own
+	readable func() error                 // waits for bytes, reading none (with wait)
+	own      []byte
+	perr     error // the session's error, final
+	task     *wsrpc.Task
 }
 
 // step handles what the session holds (on a pool goroutine) and writes the
@@ -175,8 +175,8 @@ func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
 		if want := sess.Need(); want > readSize {
 			// A big frame is under way: read it straight into the session,
 			// once bytes arrived (the buffer grows with them).
-			if rd.wait != nil {
-				err = rd.wait()
+			if rd.readable != nil {
+				err = rd.readable()
 			}
 			if err == nil {
 				err = sess.ReadSome(rd.s.r, want)
@@ -185,17 +185,26 @@ func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
 				pool.Run(rd.task)
 			}
 		} else {
-			buf := rd.own
-			var bp *[]byte
-			if rd.wait != nil {
-				err = rd.wait()
-				bp = readBufs.Get().(*[]byte)
-				buf = *bp
+			var (
+				bp *[]byte
+				n  int
+			)
+			switch {
+			case rd.wait != nil:
+				bp, n, err = rd.wait()
+			case rd.readable != nil:
+				if err = rd.readable(); err == nil {
+					bp = readBufs.Get().(*[]byte)
+					n, err = rd.s.r.Read(*bp)
+				}
+			default:
+				n, err = rd.s.r.Read(rd.own)
 			}
-			if err == nil {
-				var n int
-				if n, err = rd.s.r.Read(buf); n > 0 {
-					sess.Buffer(buf[:n]) // parsed in place, in step
+			if n > 0 {
+				if bp != nil {
+					sess.Buffer((*bp)[:n]) // parsed in place, in step
+				} else {
+					sess.Buffer(rd.own[:n])
 				}
 			}
 			// Only a complete frame is worth a hand-off to the pool; a

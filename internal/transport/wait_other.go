@@ -3,4 +3,6 @@
 package transport
 
 // readiness is not available here: connections wait in Read, with a buffer.
-func (s *Stream) readiness() func() error { return nil }
+func (s *Stream) readiness() (read func() (*[]byte, int, error), readable func() error) {
+	return nil, nil
+}
