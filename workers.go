@@ -30,15 +30,18 @@ type WorkerPool struct {
 	// pool (see shared).
 	lastShared atomic.Pointer[connShared]
 
-	mu      sync.Mutex
-	idle    []*worker // parked workers, oldest first
+	mu      sync.Mutex // protects the following
+	idle    []*worker  // parked workers, oldest first
 	maxIdle int
 	reaping bool
+	// reapTicks counts reap's looks at the parked workers; a parked
+	// worker keeps the count it parked at.
+	reapTicks uint64
 }
 
 type worker struct {
 	jobs   chan work // zero work: exit
-	parked time.Time
+	parked uint64    // the pool's reapTicks when it parked
 }
 
 // NewWorkerPool returns a pool that keeps at most maxIdle parked goroutines
@@ -137,7 +140,7 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 			p.mu.Unlock()
 			return
 		}
-		w.parked = time.Now()
+		w.parked = p.reapTicks
 		p.idle = append(p.idle, w)
 		if !p.reaping {
 			p.reaping = true
@@ -150,14 +153,22 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 	}
 }
 
+// reapTicksPerTimeout is how often reap looks at the parked workers per
+// IdleWorkerTimeout: a worker exits between 1 and 1.25 timeouts after it
+// parked.
+const reapTicksPerTimeout = 4
+
 // reap ends workers parked for longer than IdleWorkerTimeout; it runs while
 // any worker is parked.
 func (p *WorkerPool) reap() {
 	for {
-		time.Sleep(IdleWorkerTimeout / 4)
+		time.Sleep(IdleWorkerTimeout / reapTicksPerTimeout)
 		p.mu.Lock()
+		p.reapTicks++
 		n := 0
-		for n < len(p.idle) && time.Since(p.idle[n].parked) > IdleWorkerTimeout {
+		// Parked a whole timeout ago or more: ticks counted, not the
+		// clock read, so that parking a worker costs no clock reading.
+		for n < len(p.idle) && p.reapTicks-p.idle[n].parked > reapTicksPerTimeout {
 			p.idle[n].jobs <- work{} // buffered: never blocks
 			p.idle[n] = nil
 			n++
