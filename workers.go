@@ -11,7 +11,7 @@ import (
 const DefaultMaxIdleWorkers = 1024
 
 // IdleWorkerTimeout is how long a parked worker waits for a call before it
-// exits, so that a burst leaves no goroutines behind.
+// exits (up to a quarter more), so that a burst leaves no goroutines behind.
 const IdleWorkerTimeout = 5 * time.Second
 
 // WorkerPool runs handlers on reused goroutines. A goroutine that served a
