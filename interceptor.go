@@ -191,6 +191,11 @@ func routeStep(ctx context.Context, inv *Invocation) error {
 	return handlerStep(ctx, inv)
 }
 
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // handlerStep runs the handler of an incoming call, writing its reply.
 func handlerStep(ctx context.Context, inv *Invocation) error {
 	if inv.refuse != nil {
@@ -198,6 +203,11 @@ func handlerStep(ctx context.Context, inv *Invocation) error {
 	}
 	j, w := inv.job, inv.w
 	if p, ok := inv.Params.(json.RawMessage); ok {
+		// The decoders take the params as the frame scan checked them:
+		// params an interceptor put there are checked here.
+		if !sameBytes(p, j.params) && len(p) > 0 && !validJSON(p) {
+			return &Error{Type: TypeTypeError, Message: "params set by an interceptor are not valid JSON"}
+		}
 		j.params = p
 	}
 	buf := w.Buffer.Buf[:0] // next may run again (an interceptor that retries)

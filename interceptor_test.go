@@ -13,6 +13,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
 	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -297,4 +298,36 @@ func (h *logRecords) has(level slog.Level, text string) bool {
 		}
 	}
 	return false
+}
+
+// Params an interceptor replaces are checked before a decoder sees them:
+// invalid JSON is a TypeError reply, valid JSON reaches the handler.
+func TestInterceptorReplacedParams(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		reg := testRegistry(t)
+		// Params with easyjson code: decoded in one pass (params_direct.go).
+		reg.MustAdd("sub", wsrpc.Inline(intro.SubtractRoute))
+		replace := func(ctx context.Context, inv *wsrpc.Invocation, next wsrpc.Next) error {
+			var with struct{ With string }
+			if p, ok := inv.Params.(json.RawMessage); ok && json.Unmarshal(p, &with) == nil && with.With != "" {
+				inv.Params = json.RawMessage(with.With)
+			}
+			return next(ctx, inv)
+		}
+		srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1, Interceptors: []wsrpc.Interceptor{replace}}})
+		url := startServer(t, srv)
+		ctx := testCtx(t)
+		c, err := client.Dial(ctx, url, nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+		require.NoError(t, err)
+		defer c.Close()
+		for _, bad := range []string{`{"a":tru`, `{"a":1,"b":n`, `{"a":"x`, `{"a":1,`} {
+			_, err := wsrpc.Call[int64](ctx, c.Conn(), "sub", map[string]string{"With": bad})
+			var e *wsrpc.Error
+			require.ErrorAs(t, err, &e, bad)
+			require.Equal(t, wsrpc.TypeTypeError, e.Type, bad)
+		}
+		got, err := wsrpc.Call[int64](ctx, c.Conn(), "sub", map[string]string{"With": `{"a":10,"b":3}`})
+		require.NoError(t, err)
+		require.Equal(t, int64(7), got)
+	})
 }

@@ -248,9 +248,9 @@ func validValueEnd(d []byte, i int) (end int, escaped bool) {
 	case '{', '[':
 		return skipValue(d, i), false
 	case 't', 'n':
-		return i + 4, false
+		return min(i+4, len(d)), false
 	case 'f':
-		return i + 5, false
+		return min(i+5, len(d)), false
 	}
 	j := i + 1
 	for j < len(d) && (isDigit(d[j]) || d[j] == '.' || d[j] == 'e' || d[j] == 'E' || d[j] == '+' || d[j] == '-') {
