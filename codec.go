@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/mailru/easyjson"
 	"github.com/mailru/easyjson/jlexer"
@@ -76,7 +77,23 @@ func trimJSONSpace(b []byte) []byte {
 	return b
 }
 
-func (h *handler) call(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error {
+// receiver is a struct route's instance as a call needs it: the fast path
+// takes the pointer as it is, reflection makes a reflect.Value of it. The
+// zero receiver is none (a function route).
+type receiver struct {
+	elem reflect.Type   // the struct type T
+	ptr  unsafe.Pointer // the *T
+}
+
+// value returns the receiver as a reflect.Value of type *T.
+func (r receiver) value() reflect.Value {
+	if r.ptr == nil {
+		return reflect.Value{}
+	}
+	return reflect.NewAt(r.elem, r.ptr)
+}
+
+func (h *handler) call(ctx context.Context, recv receiver, params []byte, out *jwriter.Writer) error {
 	params = trimJSONSpace(params)
 	if h.fast != nil {
 		if handled, err := h.fast.call(ctx, recv, params, out); handled {
@@ -87,11 +104,11 @@ func (h *handler) call(ctx context.Context, recv reflect.Value, params []byte, o
 }
 
 // callReflect is call through reflect.Value.Call, for every shape.
-func (h *handler) callReflect(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error {
+func (h *handler) callReflect(ctx context.Context, recv receiver, params []byte, out *jwriter.Writer) error {
 	var stack [6]reflect.Value
 	in := stack[:0]
 	if h.recv {
-		in = append(in, recv)
+		in = append(in, recv.value())
 	}
 	if h.ctx {
 		in = append(in, reflect.ValueOf(&ctx).Elem())

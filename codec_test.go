@@ -290,7 +290,7 @@ func TestCodecEasyjson(t *testing.T) {
 	keep := funcMethod(t, "keep", func(k easyKeep) { kept = k })
 	buf := []byte(`{"v":[1,2]}`)
 	var w jwriter.Writer
-	require.NoError(t, keep.call(context.Background(), reflect.Value{}, buf, &w))
+	require.NoError(t, keep.call(context.Background(), recvOf(reflect.Value{}), buf, &w))
 	copy(buf, strings.Repeat("X", len(buf)))
 	require.Equal(t, `[1,2]`, string(kept.V))
 }
@@ -345,7 +345,7 @@ func TestCodecAppendsToTheWriter(t *testing.T) {
 	})
 	var w jwriter.Writer
 	w.RawString(`{"id":1,"result":`)
-	require.NoError(t, m.call(context.Background(), reflect.Value{}, []byte(`{"n":2}`), &w))
+	require.NoError(t, m.call(context.Background(), recvOf(reflect.Value{}), []byte(`{"n":2}`), &w))
 	w.RawByte('}')
 	out, _ := w.BuildBytes()
 	require.Equal(t, `{"id":1,"result":[2,2]}`, string(out))
@@ -380,7 +380,7 @@ func FuzzCodecParams(f *testing.F) {
 		valid := len(params) == 0 || json.Valid(params)
 		for _, m := range methods {
 			var w jwriter.Writer
-			err := m.call(context.Background(), inst, params, &w)
+			err := m.call(context.Background(), recvOf(inst), params, &w)
 			if err != nil {
 				e, ok := err.(*Error)
 				if !ok || e.Message == "" || valid && e.Type != TypeTypeError {
@@ -407,7 +407,7 @@ func BenchmarkCodecNamedCall(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Buffer.Buf = w.Buffer.Buf[:0]
-		if err := m.call(context.Background(), inst, params, &w); err != nil {
+		if err := m.call(context.Background(), recvOf(inst), params, &w); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -420,7 +420,7 @@ func BenchmarkCodecPositionalCall(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Buffer.Buf = w.Buffer.Buf[:0]
-		if err := m.call(context.Background(), reflect.Value{}, params, &w); err != nil {
+		if err := m.call(context.Background(), recvOf(reflect.Value{}), params, &w); err != nil {
 			b.Fatal(err)
 		}
 	}

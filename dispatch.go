@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -293,13 +292,13 @@ func (c *Conn) execute(ctx context.Context, j *callJob, w *jwriter.Writer) (err 
 	}()
 	var (
 		m    *method
-		recv reflect.Value
+		recv receiver
 	)
 	if j.fr != nil {
 		m = j.fr.m
 	} else {
 		inst := j.inst
-		recv = inst.val()
+		recv = inst.receiver()
 		mm, e := inst.route.resolved(j.member, j.mm)
 		if e != nil {
 			return e

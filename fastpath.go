@@ -160,7 +160,7 @@ func isWordKind(k reflect.Kind) bool {
 
 // call is handler.call for the fast shape. It reports handled=false for
 // params it leaves to the general path (arrays, scalars).
-func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) (handled bool, err error) {
+func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out *jwriter.Writer) (handled bool, err error) {
 	var obj []byte
 	switch shapeOf(params) {
 	case shapeObject:
@@ -191,7 +191,7 @@ func (fc *fastCall) call(ctx context.Context, recv reflect.Value, params []byte,
 	}
 	var rp unsafe.Pointer
 	if h.recv {
-		rp = recv.UnsafePointer()
+		rp = recv.ptr
 	}
 	switch fc.result {
 	case fastNone:

@@ -131,7 +131,7 @@ func FuzzParams(f *testing.F) {
 		valid := len(params) == 0 || json.Valid(params)
 		for _, m := range methods {
 			var w jwriter.Writer
-			if err := m.call(context.Background(), reflect.Value{}, params, &w); err == nil {
+			if err := m.call(context.Background(), recvOf(reflect.Value{}), params, &w); err == nil {
 				if out, _ := w.BuildBytes(); valid && !json.Valid(out) {
 					t.Fatalf("%s wrote invalid JSON %q", m.name, out)
 				}
@@ -144,7 +144,7 @@ func FuzzParams(f *testing.F) {
 		for _, member := range []string{"get", "set"} {
 			m, _ := kv.member(member)
 			var w jwriter.Writer
-			_ = m.call(context.Background(), inst, params, &w)
+			_ = m.call(context.Background(), recvOf(inst), params, &w)
 		}
 	})
 }

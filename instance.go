@@ -54,6 +54,9 @@ func (inst *instance) nextWaiter() *callJob {
 // val is the instance as a reflect.Value of the route's pointer type.
 func (inst *instance) val() reflect.Value { return reflect.NewAt(inst.route.elem, inst.ptr) }
 
+// receiver is the instance as its methods' calls take it.
+func (inst *instance) receiver() receiver { return receiver{inst.route.elem, inst.ptr} }
+
 func (c *Conn) instanceLocked(sr *structRoute) *instance {
 	last := &c.instances
 	for inst := c.instances; inst != nil; inst = inst.next {
@@ -137,5 +140,5 @@ func (c *Conn) runInit(ctx context.Context, inst *instance, init *method, explic
 		return x.Init(ctx)
 	}
 	var discard jwriter.Writer
-	return init.call(ctx, inst.val(), nil, &discard)
+	return init.call(ctx, inst.receiver(), nil, &discard)
 }

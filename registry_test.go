@@ -20,7 +20,7 @@ func call(t testing.TB, m *method, recv reflect.Value, params string) (string, e
 		raw = []byte(params)
 	}
 	var w jwriter.Writer
-	if err := m.call(context.Background(), recv, raw, &w); err != nil {
+	if err := m.call(context.Background(), recvOf(recv), raw, &w); err != nil {
 		return "", err
 	}
 	out, err := w.BuildBytes()
@@ -279,7 +279,7 @@ func TestRegistryConcurrentAddAndLookup(t *testing.T) {
 				}
 				if fr, _, _, ok := r.lookup("w0_1"); ok {
 					var w jwriter.Writer
-					if err := fr.m.call(context.Background(), reflect.Value{}, nil, &w); err != nil {
+					if err := fr.m.call(context.Background(), recvOf(reflect.Value{}), nil, &w); err != nil {
 						t.Error(err)
 					}
 				}
@@ -291,4 +291,13 @@ func TestRegistryConcurrentAddAndLookup(t *testing.T) {
 	names := r.Names()
 	require.Contains(t, names, "ping")
 	require.Contains(t, names, "kv")
+}
+
+// recvOf is the receiver of a method call for the *T in v (none when v is
+// the zero Value).
+func recvOf(v reflect.Value) receiver {
+	if !v.IsValid() {
+		return receiver{}
+	}
+	return receiver{v.Type().Elem(), v.UnsafePointer()}
 }

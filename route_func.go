@@ -58,7 +58,7 @@ func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {
 // answers {} when params are absent or null.
 var pingRoute = &funcRoute{name: "ping", m: &method{name: "ping", call: callPing}}
 
-func callPing(_ context.Context, _ reflect.Value, params []byte, out *jwriter.Writer) error {
+func callPing(_ context.Context, _ receiver, params []byte, out *jwriter.Writer) error {
 	params = trimJSONSpace(params)
 	switch shapeOf(params) {
 	case shapeAbsent:

@@ -110,7 +110,7 @@ func TestRouteFuncContextResultsAndErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := funcMethod(t, "f", tt.fn)
 			var w jwriter.Writer
-			err := m.call(ctx, reflect.Value{}, nil, &w)
+			err := m.call(ctx, recvOf(reflect.Value{}), nil, &w)
 			if tt.err != nil {
 				require.Same(t, tt.err, err) // returned unchanged
 				return
@@ -136,8 +136,8 @@ func TestRouteFuncRawParams(t *testing.T) {
 	for _, params := range []string{`{"a": 1}`, `[1, 2]`, `"s"`, `3`} {
 		buf := []byte(params)
 		var w jwriter.Writer
-		require.NoError(t, m.call(context.Background(), reflect.Value{}, buf, &w))
-		require.NoError(t, me.call(context.Background(), reflect.Value{}, buf, &w))
+		require.NoError(t, m.call(context.Background(), receiver{}, buf, &w))
+		require.NoError(t, me.call(context.Background(), receiver{}, buf, &w))
 		for i := range buf {
 			buf[i] = 'X' // the engine reuses its buffer
 		}

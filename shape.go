@@ -33,7 +33,7 @@ type method struct {
 	// Params that do not fit give an *Error of type TypeError; a result that
 	// cannot be encoded gives an *Error of type ValueError. An error returned
 	// by the handler is returned unchanged. Panics are not recovered.
-	call func(ctx context.Context, recv reflect.Value, params []byte, out *jwriter.Writer) error
+	call func(ctx context.Context, recv receiver, params []byte, out *jwriter.Writer) error
 
 	shape *handler // the checked shape, for Registry.Routes; nil for the built-in ping
 }
