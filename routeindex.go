@@ -43,7 +43,7 @@ func newCallIndex(m map[string]routeRef) *callIndex {
 	for name, ref := range m {
 		targets = append(targets, callTarget{name: name, fr: ref.fr, sr: ref.sr})
 	}
-	for name, ref := range m {
+	for _, ref := range m {
 		if ref.sr == nil {
 			continue
 		}
@@ -52,7 +52,6 @@ func newCallIndex(m map[string]routeRef) *callIndex {
 				targets = append(targets, callTarget{name: w.name, sr: ref.sr, member: member, full: w.name, m: w.m})
 			}
 		}
-		_ = name
 	}
 	n := 16
 	for n < 2*len(targets) {
