@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -300,4 +301,40 @@ func recvOf(v reflect.Value) receiver {
 		return receiver{}
 	}
 	return receiver{v.Type().Elem(), v.UnsafePointer()}
+}
+
+// The call-name index follows every change: an exact function route wins
+// over an exposed member of the same full name, and the member is found
+// again, with its full name and method, once that route is removed.
+func TestRegistryIndexFollowsChanges(t *testing.T) {
+	r := NewRegistry()
+	r.MustAdd("kv", &proxyRoute{})
+	got, ok := r.resolve("kv.get")
+	require.True(t, ok)
+	require.Equal(t, "get", got.member)
+	require.Equal(t, "kv.get", got.full)
+	require.NotNil(t, got.m)
+	r.MustAdd("kv.get", func() {})
+	got, ok = r.resolve("kv.get")
+	require.True(t, ok)
+	require.NotNil(t, got.fr, "the exact function route wins")
+	require.NoError(t, r.Remove("kv.get"))
+	got, ok = r.resolve("kv.get")
+	require.True(t, ok)
+	require.Nil(t, got.fr)
+	require.Equal(t, "get", got.member)
+	require.NoError(t, r.Remove("kv"))
+	_, ok = r.resolve("kv.get")
+	require.False(t, ok)
+	// Many routes: every one is found, and names that are not routes are not.
+	for i := range 300 {
+		r.MustAdd("route"+strconv.Itoa(i), func() {})
+	}
+	for i := range 300 {
+		got, ok := r.resolve("route" + strconv.Itoa(i))
+		require.True(t, ok)
+		require.Equal(t, "route"+strconv.Itoa(i), got.fr.name)
+		_, ok = r.resolve("other" + strconv.Itoa(i))
+		require.False(t, ok)
+	}
 }
