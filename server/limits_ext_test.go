@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -90,9 +91,16 @@ func TestPingFloodWithoutReadingCloses1008(t *testing.T) {
 func testPingFloodWithoutReadingCloses1008(t *testing.T) {
 	const limit = 256 << 10
 	var w connWatch
-	_, url := newServer(t, &server.Options{Options: wsrpc.Options{MaxSendQueueBytes: limit, Hooks: w.hooks()}})
+	// The server's socket buffer is kept small, so that its send queue
+	// fills soon after the client stops reading, and the client's is left
+	// as it is, so that it can read what is before the close frame well
+	// within session.CloseTimeout (with the kernel's buffers grown on
+	// loopback the path held megabytes; with a tiny receive window it
+	// drained in zero-window probes; a slow machine ran out of time in one
+	// or the other).
+	srv := newTestServer(wsrpc.NewRegistry(), &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1, MaxSendQueueBytes: limit, Hooks: w.hooks()}})
+	url := testserver.ListenSendBuffer(t, srv, 16<<10)
 	c := dialRaw(t, url)
-	smallReadBuffer(t, c)
 	flooded := make(chan struct{})
 	go func() {
 		defer close(flooded)

@@ -121,6 +121,22 @@ func New(reg *wsrpc.Registry, opts *server.Options) *server.Server {
 // test runs under every engine.
 func Listen(t testing.TB, srv *server.Server) string {
 	t.Helper()
+	return listen(t, srv, 0)
+}
+
+// ListenSendBuffer is Listen with the kernel's send buffer of every
+// accepted connection set to about sndbuf bytes (set on the listening
+// socket, which its connections inherit, so every engine takes them as
+// usual). A test of a peer that stops reading then sees the server's
+// queue fill, and the peer's backlog stay small, whatever the machine's
+// TCP autotuning would make of them.
+func ListenSendBuffer(t testing.TB, srv *server.Server, sndbuf int) string {
+	t.Helper()
+	return listen(t, srv, sndbuf)
+}
+
+func listen(t testing.TB, srv *server.Server, sndbuf int) string {
+	t.Helper()
 	engine := Current()
 	if engine == "" {
 		t.Fatalf("testserver: %s started a server outside ForEachEngine: "+
@@ -131,6 +147,13 @@ func Listen(t testing.TB, srv *server.Server) string {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if sndbuf > 0 {
+		rc, err := ln.(*net.TCPListener).SyscallConn()
+		require.NoError(t, err)
+		var serr error
+		require.NoError(t, rc.Control(func(fd uintptr) { serr = setSendBuffer(fd, sndbuf) }))
+		require.NoError(t, serr)
+	}
 	url := "ws://" + ln.Addr().String() + "/ws/"
 	if serving(engine) {
 		require.Equal(t, engine, srv.Engine(), "make the server with testserver.New inside ForEachEngine")
