@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,21 +16,14 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
+
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
 )
 
 const bound = 20 * time.Second
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 func startNATS(t *testing.T) string {
 	t.Helper()
@@ -45,7 +37,7 @@ func startNATS(t *testing.T) string {
 
 func startNode(t *testing.T, bin, name, natsURL string) (*exec.Cmd, string) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	cmd := exec.Command(bin, "-node", name, "-addr", addr, "-nats", natsURL)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -74,9 +66,7 @@ func dial(t *testing.T, url string, events chan<- json.RawMessage) *client.Clien
 }
 
 func TestTwoNodes(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "cluster")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := testkit.BuildProgram(t, t.TempDir(), "github.com/wsrpc/wsrpc-go/examples/cluster")
 	natsURL := startNATS(t)
 	node1, url1 := startNode(t, bin, "n1", natsURL)
 	node2, url2 := startNode(t, bin, "n2", natsURL)
@@ -101,7 +91,7 @@ func TestTwoNodes(t *testing.T) {
 	require.Equal(t, json.Number("42"), product)
 
 	// tell's params are optional; a client no node has is a LookupError.
-	err = alice.Call(ctx, "tell", map[string]any{"to": "nobody", "method": "ping"}, nil)
+	err := alice.Call(ctx, "tell", map[string]any{"to": "nobody", "method": "ping"}, nil)
 	require.ErrorIs(t, err, &wsrpc.Error{Type: "LookupError"})
 
 	var null json.RawMessage

@@ -7,30 +7,14 @@ import (
 	"context"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
-
-func build(t *testing.T, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput()
-	require.NoError(t, err, "%s", b)
-	return out
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // waitListening waits until addr accepts connections.
 func waitListening(t *testing.T, addr string) {
@@ -46,9 +30,9 @@ func waitListening(t *testing.T, addr string) {
 
 func TestGnetServerAndIntroductionClient(t *testing.T) {
 	dir := t.TempDir()
-	serverBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/gnet")
-	clientBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
-	addr := freeAddr(t)
+	serverBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/gnet")
+	clientBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
+	addr := testkit.FreeAddr(t)
 
 	srv := exec.Command(serverBin, "-addr", addr)
 	require.NoError(t, srv.Start())

@@ -13,12 +13,14 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
 
 // startInProcess serves the example on a free port for the test's life.
 func startInProcess(t *testing.T) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, addr, slog.New(slog.DiscardHandler)) }()

@@ -7,32 +7,15 @@ import (
 	"context"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
-
-func build(t *testing.T, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", b)
-	return out
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 func startServer(t *testing.T, bin, addr, engine string) *exec.Cmd {
 	t.Helper()
@@ -64,9 +47,9 @@ func stop(t *testing.T, srv *exec.Cmd) {
 
 func TestExampleServerAndClient(t *testing.T) {
 	dir := t.TempDir()
-	serverBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/server")
-	clientBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
-	addr := freeAddr(t)
+	serverBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/server")
+	clientBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
+	addr := testkit.FreeAddr(t)
 	url := "ws://" + addr + "/ws/"
 
 	// The second engine's round also proves that an immediate restart on the

@@ -14,6 +14,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
 
 // TestExampleServerMetrics runs the built server with -metrics, makes the
@@ -21,9 +23,9 @@ import (
 // back from http://ADDR/metrics.
 func TestExampleServerMetrics(t *testing.T) {
 	dir := t.TempDir()
-	serverBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/server")
-	clientBin := build(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	serverBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/server")
+	clientBin := testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/introduction/client")
+	addr, metricsAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	url := "ws://" + addr + "/ws/"
 	srv := exec.Command(serverBin, "-addr", addr, "-metrics", metricsAddr)
 	require.NoError(t, srv.Start())
