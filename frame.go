@@ -148,13 +148,6 @@ func stringEnd(msg []byte, i int) (end int, escaped bool) {
 	return -1, escaped
 }
 
-// lenientStringEnd returns the index after the string at msg[i] (a quote):
-// its end is the first quote after an even number of backslashes.
-func lenientStringEnd(msg []byte, i int) int {
-	end, _ := stringEnd(msg, i)
-	return end
-}
-
 // skipLenient returns the index after the member value at msg[i]: arrays
 // and objects strictly (skipValue), scalars as jlexer tokenizes them.
 func skipLenient(msg []byte, i int) int {
@@ -166,7 +159,8 @@ func skipLenient(msg []byte, i int) int {
 	case c == '{' || c == '[':
 		return skipValue(msg, i)
 	case c == '"':
-		return lenientStringEnd(msg, i)
+		end, _ := stringEnd(msg, i)
+		return end
 	case c == '-' || isDigit(c):
 		// jlexer's number token: digits, one dot, one exponent with a sign.
 		hasE, afterE, hasDot := false, false, false

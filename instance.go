@@ -52,7 +52,7 @@ func (inst *instance) nextWaiter() *callJob {
 }
 
 // val is the instance as a reflect.Value of the route's pointer type.
-func (inst *instance) val() reflect.Value { return reflect.NewAt(inst.route.elem, inst.ptr) }
+func (inst *instance) val() reflect.Value { return inst.receiver().value() }
 
 // receiver is the instance as its methods' calls take it.
 func (inst *instance) receiver() receiver { return receiver{inst.route.elem, inst.ptr} }

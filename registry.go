@@ -249,7 +249,7 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// lookup resolves a wire method name:
+// resolve resolves a wire method name:
 //  1. an exact match of a function route wins (a func registered as "a.b"
 //     is found by "a.b");
 //  2. else the name splits at the first dot into route name and member (the
@@ -257,13 +257,9 @@ func (r *Registry) Names() []string {
 //     that name is returned with the member;
 //  3. else ok is false. So is "func.x" where func is a function route, and
 //     "kv." (an empty member after a dot).
-func (r *Registry) lookup(method string) (fr *funcRoute, sr *structRoute, member string, ok bool) {
-	t, ok := r.resolve(method)
-	return t.fr, t.sr, t.member, ok
-}
-
-// resolve is lookup with what the index knows of an exposed member: its
-// full name and method.
+//
+// For an exposed member the target also has its full name and method, as
+// the call-name index holds them.
 func (r *Registry) resolve(method string) (target callTarget, ok bool) {
 	t := r.routes.Load()
 	if t == nil {

@@ -338,3 +338,9 @@ func TestRegistryIndexFollowsChanges(t *testing.T) {
 		require.False(t, ok)
 	}
 }
+
+// lookup is resolve as the tests read it: the route and the member.
+func (r *Registry) lookup(method string) (fr *funcRoute, sr *structRoute, member string, ok bool) {
+	t, ok := r.resolve(method)
+	return t.fr, t.sr, t.member, ok
+}

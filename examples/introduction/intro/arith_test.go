@@ -51,28 +51,21 @@ func TestArithDigitLimit(t *testing.T) {
 // The small-integer shortcut answers exactly what the general steps do.
 func TestArithSmallIntegersAsApply(t *testing.T) {
 	operands := []json.Number{"0", "-0", "+5", "007", "-12", "999999999", "-999999999", "1000000000", "3.5", "1e3", "-", "", "12a"}
+	ops := []struct {
+		name   string
+		fast   func(a, b json.Number) (json.Number, error)
+		small  func(x, y int64) int64
+		ints   func(x, y *big.Int) *big.Int
+		floats func(x, y float64) float64
+	}{
+		{"subtract", Subtract, func(x, y int64) int64 { return x - y }, func(x, y *big.Int) *big.Int { return x.Sub(x, y) }, func(x, y float64) float64 { return x - y }},
+		{"multiply", Multiply, func(x, y int64) int64 { return x * y }, func(x, y *big.Int) *big.Int { return x.Mul(x, y) }, func(x, y float64) float64 { return x * y }},
+	}
 	for _, a := range operands {
 		for _, b := range operands {
-			for _, op := range []struct {
-				name  string
-				fast  func(a, b json.Number) (json.Number, error)
-				small func(x, y int64) int64
-			}{
-				{"subtract", Subtract, func(x, y int64) int64 { return x - y }},
-				{"multiply", Multiply, func(x, y int64) int64 { return x * y }},
-			} {
+			for _, op := range ops {
 				got, gotErr := op.fast(a, b)
-				want, wantErr := apply(a, b, op.small, func(x, y *big.Int) *big.Int {
-					if op.name == "subtract" {
-						return x.Sub(x, y)
-					}
-					return x.Mul(x, y)
-				}, func(x, y float64) float64 {
-					if op.name == "subtract" {
-						return x - y
-					}
-					return x * y
-				})
+				want, wantErr := apply(a, b, op.small, op.ints, op.floats)
 				require.Equal(t, want, got, "%s(%q, %q)", op.name, a, b)
 				require.Equal(t, wantErr, gotErr, "%s(%q, %q)", op.name, a, b)
 			}
