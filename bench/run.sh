@@ -37,7 +37,6 @@ load() {
   calls=$(echo "$r" | sed -E 's#^calls=([0-9]+).*#\1#')
   echo "$r sys/call=$(awk "BEGIN{printf \"%.2f\", ($after-$before)/$calls}")"
 }
-field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
 # ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }

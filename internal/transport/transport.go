@@ -126,7 +126,7 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readSize); return &
 func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 	s.sess.Attach(c)
 	rd := &reader{s: s}
-	if rd.wait, rd.readable = s.readiness(); rd.readable == nil {
+	if rd.read, rd.readable = s.readiness(); rd.readable == nil {
 		rd.own = make([]byte, 512)
 	}
 	rd.task = wsrpc.NewTask(rd.step)
@@ -139,7 +139,7 @@ func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 // reader is the state of Serve, kept off the reading goroutine's stack.
 type reader struct {
 	s        *Stream
-	wait     func() (*[]byte, int, error) // waits for bytes and reads them into a borrowed buffer; nil: read into own
+	read     func() (*[]byte, int, error) // waits for bytes and reads them into a borrowed buffer; nil: read into own
 	readable func() error                 // waits for bytes, reading none (with wait)
 	own      []byte
 	perr     error // the session's error, final
@@ -190,8 +190,8 @@ func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
 				n  int
 			)
 			switch {
-			case rd.wait != nil:
-				bp, n, err = rd.wait()
+			case rd.read != nil:
+				bp, n, err = rd.read()
 			case rd.readable != nil:
 				if err = rd.readable(); err == nil {
 					bp = readBufs.Get().(*[]byte)
