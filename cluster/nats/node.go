@@ -38,7 +38,7 @@ type Node struct {
 	subj   subjects
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the node's goroutines
+	tasks  group // the node's goroutines
 
 	local   localClients
 	view    view
@@ -109,8 +109,7 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 		n.shutdownNATS()
 		return nil, fmt.Errorf("wsrpc cluster: join: %w", err)
 	}
-	n.wg.Add(1)
-	go n.tick()
+	n.tasks.Go(n.tick)
 	n.log.Info("wsrpc cluster node joined", "nats", n.nc.ConnectedUrlRedacted(), "inst", n.inst)
 	return n, nil
 }
@@ -267,7 +266,7 @@ func (n *Node) stop() {
 	n.nc.Close() // first: a crashed node answers nothing more
 	_ = n.srv.Close()
 	n.calls.failAll(ErrClosed)
-	n.wg.Wait()
+	n.tasks.closeAndWait()
 	n.shutdownNATS()
 }
 
@@ -283,7 +282,6 @@ func (n *Node) shutdownNATS() {
 
 // tick publishes heartbeats and expires silent nodes until Close.
 func (n *Node) tick() {
-	defer n.wg.Done()
 	t := time.NewTicker(n.opts.HeartbeatInterval)
 	defer t.Stop()
 	for {

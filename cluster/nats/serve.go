@@ -28,8 +28,7 @@ func (n *Node) onCall(msg *natsio.Msg) {
 		n.respond(msg, reply{Fail: failOverloaded, Message: "too many calls from other nodes run (Options.MaxServing)"})
 		return
 	}
-	go func() {
-		defer n.release()
+	n.serve(func() {
 		var req callReq
 		if err := decode(msg.Data, &req, "call"); err != nil || req.Method == "" {
 			n.respond(msg, reply{Fail: failBadRequest, Message: "a call needs a JSON object with to and method"})
@@ -45,7 +44,7 @@ func (n *Node) onCall(msg *natsio.Msg) {
 		var res json.RawMessage
 		err := c.Call(ctx, req.Method, paramsOf(req.Params), &res)
 		n.respond(msg, replyOf(res, err))
-	}()
+	})
 }
 
 // onBroadcast serves a broadcast from another node: the call on every
@@ -58,8 +57,7 @@ func (n *Node) onBroadcast(msg *natsio.Msg) {
 		n.respondBroadcast(msg, broadcastReply{Fail: failOverloaded, Message: "too many calls from other nodes run (Options.MaxServing)"})
 		return
 	}
-	go func() {
-		defer n.release()
+	n.serve(func() {
 		var req broadcastReq
 		if err := decode(msg.Data, &req, "broadcast"); err != nil || req.Method == "" {
 			n.respondBroadcast(msg, broadcastReply{Fail: failBadRequest, Message: "a broadcast needs a JSON object with method"})
@@ -72,7 +70,7 @@ func (n *Node) onBroadcast(msg *natsio.Msg) {
 			out.Results = append(out.Results, clientReply{ID: r.Conn.ID(), reply: replyOf(r.Result, r.Err)})
 		}
 		n.respondBroadcast(msg, out)
-	}()
+	})
 }
 
 func (n *Node) acquire() bool {
@@ -85,6 +83,14 @@ func (n *Node) acquire() bool {
 }
 
 func (n *Node) release() { <-n.serving }
+
+// serve runs a served request on a goroutine of the node's, holding the
+// token acquire took; a closing node starts none and gives the token back.
+func (n *Node) serve(f func()) {
+	if !n.tasks.Go(func() { defer n.release(); f() }) {
+		n.release()
+	}
+}
 
 // servingContext bounds a served call by the caller's timeout, capped, and
 // by the node's life.

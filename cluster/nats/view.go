@@ -169,8 +169,7 @@ func (n *Node) onPresence(msg *natsio.Msg) {
 		n.calls.failNode(m.Node, fmt.Errorf("%w: node %s left the cluster or restarted", ErrNodeDown, m.Node))
 	}
 	if fetch {
-		n.wg.Add(1)
-		go n.fetchSnapshot(m.Node, m.Inst)
+		n.tasks.Go(func() { n.fetchSnapshot(m.Node, m.Inst) })
 	}
 }
 
@@ -235,7 +234,6 @@ func (v *view) announceLocked(node string, p *peer, m presenceMsg) {
 // fetchSnapshot asks node (incarnation inst) for its clients and installs
 // them, then the announcements held meanwhile.
 func (n *Node) fetchSnapshot(node, inst string) {
-	defer n.wg.Done()
 	ctx, cancel := context.WithTimeout(n.ctx, n.opts.HeartbeatExpiry)
 	defer cancel()
 	clients, seq, err := n.requestSnapshot(ctx, node, inst)
@@ -243,8 +241,7 @@ func (n *Node) fetchSnapshot(node, inst string) {
 		n.log.Warn("wsrpc cluster: could not fetch a node's clients; retrying at its next heartbeat", "from", node, "err", err)
 	}
 	if n.view.install(node, inst, clients, seq, err == nil) {
-		n.wg.Add(1)
-		go n.fetchSnapshot(node, inst)
+		n.tasks.Go(func() { n.fetchSnapshot(node, inst) })
 	}
 }
 
