@@ -1,0 +1,69 @@
+package transport
+
+import (
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/session"
+)
+
+// An idle connection of the goroutine engine on a bare socket holds no read
+// buffer: one is borrowed when bytes arrive and given back before the
+// reader waits again. The peers take turns, so buffers handed back are
+// reused; were each idle reader holding one, the pool would have made a
+// buffer per connection.
+func TestIdleSocketHoldsNoReadBuffer(t *testing.T) {
+	const conns = 50
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the pool keeps what was put back
+	var made atomic.Int64
+	defer func(old func() any) { readBufs.New = old }(readBufs.New)
+	old := readBufs.New
+	readBufs.New = func() any { made.Add(1); return old() }
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	pool := wsrpc.NewWorkerPool(0)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	peers := make([]net.Conn, conns)
+	for i := range conns {
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer peer.Close()
+		peers[i] = peer
+		nc, err := ln.Accept()
+		require.NoError(t, err)
+		st := NewWith(nc, nil, &session.Config{Role: wsrpc.RoleServer}, false, 0)
+		c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Options: &wsrpc.Options{KeepaliveInterval: -1}, Workers: pool, BatchedReads: true})
+		c.Start()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = st.Serve(c, pool) }()
+	}
+	ping := []byte{0x89, 0x80, 1, 2, 3, 4} // masked, empty
+	for round := range 3 {
+		for i, peer := range peers {
+			_, err := peer.Write(ping)
+			require.NoError(t, err)
+			pong := make([]byte, 2)
+			_, err = io.ReadFull(peer, pong)
+			require.NoError(t, err, "round %d, connection %d", round, i)
+			require.Equal(t, []byte{0x8a, 0}, pong)
+		}
+	}
+	if raceEnabled {
+		return // the race detector makes sync.Pool drop what was put back
+	}
+	require.Less(t, made.Load(), int64(conns/5),
+		"the pool made %d read buffers for %d connections taking turns: idle readers hold theirs", made.Load(), conns)
+	for _, peer := range peers {
+		_ = peer.Close()
+	}
+}
