@@ -3,7 +3,6 @@ package transport
 import (
 	"encoding/binary"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,28 +83,12 @@ func TestSilentBigFramesReserveWhatArrived(t *testing.T) {
 		{"opaque", func(c *net.TCPConn, r *readRecorder) net.Conn { return opaqueRecorder{c, r} }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			defer ln.Close()
-			pool := wsrpc.NewWorkerPool(0)
 			recs := make([]*readRecorder, conns)
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			peers := make([]net.Conn, conns)
-			for i := range conns {
-				peer, err := net.Dial("tcp", ln.Addr().String())
-				require.NoError(t, err)
-				defer peer.Close()
-				peers[i] = peer
-				nc, err := ln.Accept()
-				require.NoError(t, err)
+			for i := range recs {
 				recs[i] = new(readRecorder)
-				st := NewWith(tt.wrap(nc.(*net.TCPConn), recs[i]), nil, &session.Config{Role: wsrpc.RoleServer, MaxMessageSize: limit}, false, 0)
-				c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Options: &wsrpc.Options{KeepaliveInterval: -1}, Workers: pool, BatchedReads: true})
-				c.Start()
-				wg.Add(1)
-				go func() { defer wg.Done(); _ = st.Serve(c, pool) }()
 			}
+			peers := serveConns(t, conns, &session.Config{Role: wsrpc.RoleServer, MaxMessageSize: limit},
+				func(i int, c *net.TCPConn) net.Conn { return tt.wrap(c, recs[i]) })
 			// Each peer announces a whole-limit message, sends a little of
 			// it, and goes silent; then one byte more, so that the reader's
 			// next read (the one that would have reserved the whole frame)
@@ -137,9 +120,6 @@ func TestSilentBigFramesReserveWhatArrived(t *testing.T) {
 				if tt.waits {
 					require.Zero(t, r.early.Load(), "connection %d read (holding a buffer) before bytes arrived", i)
 				}
-			}
-			for _, peer := range peers {
-				_ = peer.Close()
 			}
 		})
 	}

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"io"
-	"net"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -27,26 +25,7 @@ func TestIdleSocketHoldsNoReadBuffer(t *testing.T) {
 	old := readBufs.New
 	readBufs.New = func() any { made.Add(1); return old() }
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	pool := wsrpc.NewWorkerPool(0)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	peers := make([]net.Conn, conns)
-	for i := range conns {
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		require.NoError(t, err)
-		defer peer.Close()
-		peers[i] = peer
-		nc, err := ln.Accept()
-		require.NoError(t, err)
-		st := NewWith(nc, nil, &session.Config{Role: wsrpc.RoleServer}, false, 0)
-		c := wsrpc.NewConn(st, wsrpc.ConnConfig{Role: wsrpc.RoleServer, Registry: wsrpc.NewRegistry(), Options: &wsrpc.Options{KeepaliveInterval: -1}, Workers: pool, BatchedReads: true})
-		c.Start()
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = st.Serve(c, pool) }()
-	}
+	peers := serveConns(t, conns, &session.Config{Role: wsrpc.RoleServer}, nil)
 	ping := []byte{0x89, 0x80, 1, 2, 3, 4} // masked, empty
 	for round := range 3 {
 		for i, peer := range peers {
@@ -63,7 +42,4 @@ func TestIdleSocketHoldsNoReadBuffer(t *testing.T) {
 	}
 	require.Less(t, made.Load(), int64(conns/5),
 		"the pool made %d read buffers for %d connections taking turns: idle readers hold theirs", made.Load(), conns)
-	for _, peer := range peers {
-		_ = peer.Close()
-	}
 }
