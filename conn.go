@@ -141,10 +141,10 @@ type pendingTable struct {
 type scheduler struct {
 	waiting  *waitQueue  // admitted calls not started yet; nil while none
 	inflight inflightSet // incoming calls running or queued, by id
-	handlers sync.WaitGroup
-	running  int32 // calls running
-	draining bool  // Drain was called: new calls are refused
-	batch    bool  // ConnConfig.BatchedReads (set once)
+	started  int32       // calls given a goroutine (or kept by their caller) whose run has not finished
+	running  int32       // calls running
+	draining bool        // Drain was called: new calls are refused
+	batch    bool        // ConnConfig.BatchedReads (set once)
 	// inlineTick counts the inline calls since the last one that was
 	// timed against InlineBudget (see inline.go); only the read path (the
 	// goroutine in HandleMessage) touches it, so it needs no lock.

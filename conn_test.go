@@ -435,3 +435,45 @@ func TestClientDialUnreachable(t *testing.T) {
 	require.Contains(t, err.Error(), "connect to ws://127.0.0.1:1/ws/")
 	require.False(t, errors.Is(err, context.DeadlineExceeded))
 }
+
+// Lingerer is a struct route whose Stay outlives its connection: it returns
+// only once release is closed, whatever its context says.
+type Lingerer struct {
+	wsrpc.Route `wsrpc:"proxy" methods:"Stay"`
+	started     chan struct{}
+	release     chan struct{}
+	returned    atomic.Bool
+	closed      chan bool // OnClose sends whether Stay had returned
+}
+
+func (l *Lingerer) Stay(ctx context.Context) {
+	l.started <- struct{}{}
+	<-l.release
+	l.returned.Store(true)
+}
+
+func (l *Lingerer) OnClose(ctx context.Context) { l.closed <- l.returned.Load() }
+
+func TestStructOnCloseWaitsForRunningCalls(t *testing.T) {
+	forEachEngine(t, testStructOnCloseWaitsForRunningCalls)
+}
+
+// A struct route's OnClose runs once every call of the closed connection
+// has returned, so it never races the route's own methods.
+func testStructOnCloseWaitsForRunningCalls(t *testing.T) {
+	reg := testRegistry(t)
+	l := &Lingerer{started: make(chan struct{}, 1), release: make(chan struct{}), closed: make(chan bool, 1)}
+	require.NoError(t, reg.Add("lingerer", l))
+	srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+	c := dial(t, startServer(t, srv), nil, nil)
+	go func() { _ = c.Call(context.Background(), "lingerer.stay", nil, nil) }()
+	recv(t, l.started, "Stay started")
+	require.NoError(t, c.Close())
+	select {
+	case <-l.closed:
+		t.Fatal("OnClose ran while Stay was still running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(l.release)
+	require.True(t, recv(t, l.closed, "OnClose"), "OnClose ran after Stay returned")
+}

@@ -14,8 +14,11 @@ type connSignals struct {
 	ctxDone chan struct{} // made on the first ctx.Done
 	ctxStop func() bool   // unregisters from the parent context
 	done    chan struct{} // made on the first Done
-	value   any           // ConnConfig.Value (see identity.go)
-	opened  time.Duration // monoNow when Start ran, kept only when Info is logged (see logging.go); 0: not kept
+	// handlersDone is made by a closed connection that waits for its
+	// started calls to finish, and closed by the last one's finish.
+	handlersDone chan struct{}
+	value        any           // ConnConfig.Value (see identity.go)
+	opened       time.Duration // monoNow when Start ran, kept only when Info is logged (see logging.go); 0: not kept
 }
 
 // signalsLocked returns c.life.sig, making it (mu held).

@@ -223,7 +223,6 @@ func recycleJob(j *callJob) {
 // run executes one call on a worker goroutine and sends the reply. It
 // returns the call the worker should run next, if any.
 func (c *Conn) run(j *callJob) *callJob {
-	defer c.sched.handlers.Done()
 	var ctx context.Context = j
 
 	bp := getBuf()

@@ -341,7 +341,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	}
 
 	go func() {
-		c.sched.handlers.Wait()
+		c.waitStartedCalls()
 		hookCtx := context.WithoutCancel(connContext{c})
 		for inst := instances; inst != nil; inst = inst.next {
 			if err := inst.route.closeInstance(hookCtx, inst.val()); err != nil {
@@ -360,4 +360,18 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		}
 		c.mu.Unlock()
 	}()
+}
+
+// waitStartedCalls returns once every call given a goroutine has finished
+// (see finish). Only a closed connection waits: it starts no new calls.
+func (c *Conn) waitStartedCalls() {
+	c.mu.Lock()
+	if c.sched.started == 0 {
+		c.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	c.signalsLocked().handlersDone = done
+	c.mu.Unlock()
+	<-done
 }

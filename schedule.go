@@ -73,7 +73,7 @@ func (c *Conn) startLocked(j *callJob, keep bool) (kept *callJob) {
 // waited for the one it finished (finish returns it).
 func (c *Conn) spawnLocked(j *callJob, keep bool) (kept *callJob) {
 	j.started = true
-	c.sched.handlers.Add(1)
+	c.sched.started++
 	if keep {
 		return j
 	}
@@ -118,6 +118,10 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 		}
 	}
 	c.releaseHeldLocked() // an idle connection holds no queue
+	if c.sched.started--; c.sched.started == 0 && c.life.sig != nil && c.life.sig.handlersDone != nil {
+		close(c.life.sig.handlersDone) // the close waits for it (lifecycle.go)
+		c.life.sig.handlersDone = nil
+	}
 	c.mu.Unlock()
 	return next
 }
