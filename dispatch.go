@@ -83,6 +83,7 @@ type callJob struct {
 	holding  bool // it holds inst (guarded by c.mu)
 	wake     chan struct{}
 	w        jwriter.Writer // encodes the reply
+	reply    []byte         // an inline call's reply buffer, kept with the pooled job
 	inline   bool           // runs on the reader's goroutine (see Inline)
 	lone     bool           // inline on a connection that held no call: not in a waitQueue (guarded by c.mu)
 	nextSame *callJob       // next call with the same id
@@ -212,11 +213,14 @@ func newJob(msg []byte) *callJob {
 }
 
 func recycleJob(j *callJob) {
-	buf := j.buf
+	buf, reply := j.buf, j.reply
 	if cap(buf) > maxPooledJobBuf {
 		buf = nil
 	}
-	*j = callJob{buf: buf[:0]}
+	if cap(reply) > maxPooledJobBuf {
+		reply = nil
+	}
+	*j = callJob{buf: buf[:0], reply: reply[:0]}
 	jobPool.Put(j)
 }
 
@@ -225,10 +229,18 @@ func recycleJob(j *callJob) {
 func (c *Conn) run(j *callJob) *callJob {
 	var ctx context.Context = j
 
-	bp := getBuf()
+	// An inline call's reply is encoded into its job's buffer and copied
+	// into the send queue (its job is reused at once); any other call's into
+	// a pooled buffer that the queue takes over.
+	var bp *[]byte
+	buf := j.reply[:0]
+	if !j.inline {
+		bp = getBuf()
+		buf = (*bp)[:0]
+	}
 	w := &j.w
 	*w = jwriter.Writer{}
-	w.Buffer.Buf = (*bp)[:0]
+	w.Buffer.Buf = buf
 	var (
 		err   error
 		start time.Time
@@ -252,7 +264,7 @@ func (c *Conn) run(j *callJob) *callJob {
 		}
 		typ, msg := errorTypeMessage(err)
 		*w = jwriter.Writer{}
-		w.Buffer.Buf = (*bp)[:0]
+		w.Buffer.Buf = buf
 		appendErrorReplyTo(w, j.id, typ, msg)
 	} else if c.opts.Hooks != nil && c.opts.Hooks.OnCallSuccess != nil {
 		reply, _ := w.BuildBytes()
@@ -261,19 +273,24 @@ func (c *Conn) run(j *callJob) *callJob {
 		ci := CallInfo{Conn: c, Method: j.method, ID: j.id, Params: j.params}
 		c.hookCallSuccess(ctx, &ci, resultOf(reply))
 	}
-	*bp, _ = w.BuildBytes()
+	reply, _ := w.BuildBytes()
+	if j.inline {
+		// An inline reply always waits for the end of the read.
+		j.reply = reply[:0]
+		if err := c.enqueueCopy(reply, sendNow, true); err != nil && !errors.Is(err, ErrClosed) {
+			c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
+		}
+		return c.finish(j)
+	}
+	*bp = reply
 	// When another call of this connection is about to run on this worker
 	// (see finish), leave the reply queued: that call's reply, or the last of
 	// the chain, carries it in the same write.
-	// An inline reply always waits for the end of the read.
-	chained := j.inline
-	if !chained {
-		c.mu.Lock()
-		chained = j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
-			c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
-		c.mu.Unlock()
-	}
-	if err := c.enqueue(outMsg{b: *bp, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
+	c.mu.Lock()
+	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
+		c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
+	c.mu.Unlock()
+	if err := c.enqueue(outMsg{b: reply, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
 	}
 	return c.finish(j)

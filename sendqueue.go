@@ -53,23 +53,42 @@ const maxDeferred = 64
 // enqueue queues m and writes the queue, unless defer is set and a chained
 // call will write it soon.
 func (c *Conn) enqueue(m outMsg, mode int, deferWrite bool) error {
+	return c.enqueueAs(m, false, mode, deferWrite)
+}
+
+// enqueueCopy is enqueue of a message whose bytes the caller keeps: they
+// are copied, into the send buffers' arena when they fit (see sendBufs),
+// else into a pooled buffer. An inline call's reply takes this path, so
+// that its buffer stays with its job.
+func (c *Conn) enqueueCopy(msg []byte, mode int, deferWrite bool) error {
+	return c.enqueueAs(outMsg{b: msg}, true, mode, deferWrite)
+}
+
+func (c *Conn) enqueueAs(m outMsg, copyIn bool, mode int, deferWrite bool) error {
 	c.out.mu.Lock()
 	if c.wclosed {
 		c.out.mu.Unlock()
 		return c.Err()
 	}
+	if c.out.sb == nil {
+		c.out.sb = sendBufsPool.Get().(*sendBufs)
+	}
+	sb := c.out.sb
+	if copyIn {
+		m = sb.place(m.b, c.opts.MaxSendQueueBytes-c.out.bytes)
+	}
 	cost := m.footprint()
 	if cost > c.opts.MaxSendQueueBytes-c.out.bytes {
+		if copyIn {
+			sb.unplace(m)
+		}
 		c.out.mu.Unlock()
 		go c.closeWith(ErrSendQueueFull, closePolicyViolated, "send queue full: the peer is not reading")
 		return ErrSendQueueFull
 	}
-	if c.out.sb == nil {
-		c.out.sb = sendBufsPool.Get().(*sendBufs)
-	}
-	c.out.sb.q = append(c.out.sb.q, m)
+	sb.q = append(sb.q, m)
 	c.out.bytes += cost
-	if c.flushing || deferWrite && len(c.out.sb.q) < maxDeferred {
+	if c.flushing || deferWrite && len(sb.q) < maxDeferred {
 		c.out.mu.Unlock()
 		return nil
 	}
@@ -102,6 +121,9 @@ func (c *Conn) flush() error {
 		sb := c.out.sb
 		batch := sb.q
 		sb.q = sb.spare[:0]
+		// The batch holds the arena's copies; what is queued from now on is
+		// copied into the other one, whose batch was written.
+		sb.arena, sb.spareArena = sb.spareArena[:0], sb.arena
 		vec := sb.vec[:0]
 		for _, m := range batch {
 			vec = append(vec, m.b)
@@ -156,11 +178,56 @@ func (c *Conn) flush() error {
 // their own, so that a write of up to sendBufsInline messages costs no
 // allocation even right after a GC emptied the pool (one for the
 // sendBufs, instead of one per slice and per growth).
+//
+// arena holds copies of small messages queued since the last batch was
+// taken (enqueueCopy), and spareArena those of the batch being written:
+// flush swaps them as it takes a batch, and only one flush runs at a time,
+// so a copy is never overwritten before it is written. An arena never
+// grows; a message that does not fit is copied into a pooled buffer.
 type sendBufs struct {
-	q, spare []outMsg
-	vec      [][]byte
-	qa, sa   [sendBufsInline]outMsg
-	va       [sendBufsInline][]byte
+	q, spare          []outMsg
+	vec               [][]byte
+	arena, spareArena []byte
+	qa, sa            [sendBufsInline]outMsg
+	va                [sendBufsInline][]byte
+}
+
+// arenaSize is the capacity of each of a sendBufs' two arenas: the replies
+// to a read of 16 small calls.
+const arenaSize = 2 << 10
+
+// place copies b for the queue, which has room bytes left under
+// MaxSendQueueBytes. The first copy into an empty arena is given the
+// arena's whole capacity, so that footprint charges the arena once; later
+// copies are charged their length. An empty arena is not used when its
+// charge would not fit in room (a small MaxSendQueueBytes).
+func (sb *sendBufs) place(b []byte, room int64) outMsg {
+	if len(b) <= arenaSize && (len(sb.arena) > 0 || arenaSize+QueuedMessageOverhead <= room) {
+		if sb.arena == nil {
+			sb.arena = make([]byte, 0, arenaSize)
+		}
+		if a := sb.arena; len(b) <= cap(a)-len(a) {
+			start := len(a)
+			a = append(a, b...)
+			sb.arena = a
+			if start == 0 {
+				return outMsg{b: a}
+			}
+			return outMsg{b: a[start:len(a):len(a)]}
+		}
+	}
+	bp := getBuf()
+	*bp = append((*bp)[:0], b...)
+	return outMsg{b: *bp, pool: bp}
+}
+
+// unplace takes back the copy place made for m, the last one it made.
+func (sb *sendBufs) unplace(m outMsg) {
+	if m.pool != nil {
+		putBuf(m.pool)
+		return
+	}
+	sb.arena = sb.arena[:len(sb.arena)-len(m.b)]
 }
 
 // sendBufsInline is how many messages sendBufs hold before their slices
