@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wsrpc/wsrpc-go/internal/race"
 )
 
 // The budgets below were measured; a change that grows them must say why in
@@ -57,7 +58,7 @@ func TestBudgetInlineCallAllocs(t *testing.T) {
 			call() // warm up: the instance, the pools
 			allocs := testing.AllocsPerRun(200, call)
 			require.Equal(t, 1+1+200, tr.n, "one reply per call: the warm-up, AllocsPerRun's own warm-up and the 200 runs")
-			if raceEnabled {
+			if race.Enabled {
 				t.Log("allocations not checked under -race (sync.Pool drops items at random)")
 				return
 			}
@@ -93,7 +94,7 @@ func TestBudgetAsyncFlushAllocs(t *testing.T) {
 	call() // warm up: the pools and a worker
 	allocs := testing.AllocsPerRun(200, call)
 	require.Equal(t, want, written.Load(), "every reply written")
-	if raceEnabled {
+	if race.Enabled {
 		t.Log("allocations not checked under -race (sync.Pool drops items at random)")
 		return
 	}

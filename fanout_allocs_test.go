@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wsrpc/wsrpc-go/internal/race"
 )
 
 // countingTransport counts the messages written to it, from any goroutine.
@@ -25,7 +26,7 @@ func (t countingTransport) Close(code int, reason string) error { return nil }
 // What a fan-out allocates for itself does not grow with its recipients,
 // so it cancels out of the difference of two sizes.
 func TestFanOutAllocsPerRecipient(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector allocates")
 	}
 	msg, err := EncodeEvent(map[string]int{"n": 1})

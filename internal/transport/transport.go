@@ -110,7 +110,16 @@ const readSize = 4096
 
 // readBufs lends read buffers to connections between waiting and handling,
 // so that an idle connection holds none (where readiness is available).
-var readBufs = sync.Pool{New: func() any { b := make([]byte, readSize); return &b }}
+// readBufsMade counts the buffers it made (TestIdleSocketHoldsNoReadBuffer
+// reads it).
+var (
+	readBufsMade atomic.Int64
+	readBufs     = sync.Pool{New: func() any {
+		readBufsMade.Add(1)
+		b := make([]byte, readSize)
+		return &b
+	}}
+)
 
 // Serve reads until the stream ends and feeds the session, which hands the
 // messages to c (attached here); binary messages are ignored, as the

@@ -1,5 +1,0 @@
-//go:build !race
-
-package wsrpc
-
-const raceEnabled = false
