@@ -7,6 +7,7 @@
 #   IDLE=1 IDENTIFY=1 bash bench/run.sh  # the idle servers run with -identify
 #   FANOUT=1 bash bench/run.sh   # also fan-out of events to 10,000 connections
 #   FANOUT=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out table alone
+#   SOAK=1 bash bench/run.sh     # also 60 s of kv load on one netpoll server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -116,5 +117,22 @@ if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
       echo "| $name | $burst | $(echo "$r" | field 'events/s') | $dps | $(awk "BEGIN{printf \"%.2f\", $dps/$fdps}") | $(echo "$s" | field 'allocs/recipient') |"
       sleep 1
     done
+  done
+fi
+if [ "${SOAK:-0}" = 1 ]; then
+  # 60 s of the kv load on one netpoll server, in six 10 s runs: calls/s,
+  # p99 and the server's resident memory after each, to show that nothing
+  # degrades or grows under sustained load.
+  kill "${pids[@]}" 2>/dev/null || true
+  sleep 1
+  taskset -c 0 "$out/server" -addr 127.0.0.1:9306 -engine netpoll >/dev/null 2>&1 & pids+=($!)
+  pid=$!
+  sleep 0.5
+  echo
+  echo "| soak, netpoll, kv 64×16 | calls/s | p99 | server RSS |"
+  echo "|---|---:|---:|---:|"
+  for k in 1 2 3 4 5 6; do
+    r=$(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9306/ws/ -duration 10s -warmup 0s -conns 64 -depth 16 -call kv | tail -1)
+    echo "| $((k * 10)) s | $(echo "$r" | field 'calls/s') | $(echo "$r" | field p99) | $(awk '/^VmRSS/{print $2 " KiB"}' "/proc/$pid/status") |"
   done
 fi
