@@ -193,8 +193,8 @@ type sendBufs struct {
 }
 
 // arenaSize is the capacity of each of a sendBufs' two arenas: the replies
-// to a read of 16 small calls.
-const arenaSize = 2 << 10
+// to a read of 16 small calls (64 bytes each).
+const arenaSize = 1 << 10
 
 // place copies b for the queue, which has room bytes left under
 // MaxSendQueueBytes. The first copy into an empty arena is given the
