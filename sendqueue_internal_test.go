@@ -2,58 +2,32 @@ package wsrpc
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// gateTransport blocks its first write until open is closed, and records
-// what each write carried once it goes on.
-type gateTransport struct {
-	entered chan struct{}
-	open    chan struct{}
-	once    sync.Once
-	mu      sync.Mutex
-	written []string
-}
-
-func (g *gateTransport) WriteMessages(msgs [][]byte) error {
-	g.once.Do(func() {
-		close(g.entered)
-		<-g.open
-	})
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, m := range msgs {
-		g.written = append(g.written, string(m))
-	}
-	return nil
-}
-
-func (g *gateTransport) Close(code int, reason string) error { return nil }
-
 // Copies queued while a batch is being written do not overwrite the
 // batch's copies: the arenas alternate (sendBufs).
 func TestArenaCopiesSurviveAWriteInProgress(t *testing.T) {
-	g := &gateTransport{entered: make(chan struct{}), open: make(chan struct{})}
-	c := NewConn(g, ConnConfig{Role: RoleServer, Registry: NewRegistry(), BatchedReads: true})
+	st := &stuckTransport{release: make(chan struct{})}
+	c := NewConn(st, ConnConfig{Role: RoleServer, Registry: NewRegistry(), BatchedReads: true})
 	t.Cleanup(func() { _ = c.Close() })
 	first := strings.Repeat("a", 40)
 	require.NoError(t, c.enqueueCopy([]byte(first), sendAsync, false))
-	select {
-	case <-g.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first write did not start")
-	}
+	require.Eventually(t, func() bool { // the flush took the first batch and is stuck writing it
+		c.out.mu.Lock()
+		defer c.out.mu.Unlock()
+		return c.flushing && c.queued() == 0
+	}, 5*time.Second, time.Millisecond)
 	later := []string{strings.Repeat("b", 40), strings.Repeat("c", 40)}
 	for _, m := range later {
 		require.NoError(t, c.enqueueCopy([]byte(m), sendNow, true)) // the flush in progress takes them
 	}
-	close(g.open)
-	require.Eventually(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.written) == 3 }, 5*time.Second, time.Millisecond)
-	require.Equal(t, append([]string{first}, later...), g.written)
+	close(st.release)
+	require.Eventually(t, func() bool { st.mu.Lock(); defer st.mu.Unlock(); return len(st.written) == 3 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, append([]string{first}, later...), st.written)
 }
 
 // What place copies is charged at least the memory it holds: an arena's
