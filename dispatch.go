@@ -274,24 +274,24 @@ func (c *Conn) run(j *callJob) *callJob {
 		c.hookCallSuccess(ctx, &ci, resultOf(reply))
 	}
 	reply, _ := w.BuildBytes()
+	var sendErr error
 	if j.inline {
 		// An inline reply always waits for the end of the read.
 		j.reply = reply[:0]
-		if err := c.enqueueCopy(reply, sendNow, true); err != nil && !errors.Is(err, ErrClosed) {
-			c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
-		}
-		return c.finish(j)
+		sendErr = c.enqueueCopy(reply, sendNow, true)
+	} else {
+		*bp = reply
+		// When another call of this connection is about to run on this
+		// worker (see finish), leave the reply queued: that call's reply, or
+		// the last of the chain, carries it in the same write.
+		c.mu.Lock()
+		chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
+			c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
+		c.mu.Unlock()
+		sendErr = c.enqueue(outMsg{b: reply, pool: bp}, sendNow, chained)
 	}
-	*bp = reply
-	// When another call of this connection is about to run on this worker
-	// (see finish), leave the reply queued: that call's reply, or the last of
-	// the chain, carries it in the same write.
-	c.mu.Lock()
-	chained := j.holding && j.inst.waiting() > 0 && !j.inst.waiters.jobs[0].started ||
-		c.sched.waiting.queued() && int(c.sched.running) <= c.opts.MaxConcurrentRequests
-	c.mu.Unlock()
-	if err := c.enqueue(outMsg{b: reply, pool: bp}, sendNow, chained); err != nil && !errors.Is(err, ErrClosed) {
-		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", err)
+	if sendErr != nil && !errors.Is(sendErr, ErrClosed) {
+		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", sendErr)
 	}
 	return c.finish(j)
 }
