@@ -64,6 +64,8 @@ func (c *Conn) enqueueCopy(msg []byte, mode int, deferWrite bool) error {
 	return c.enqueueAs(outMsg{b: msg}, true, mode, deferWrite)
 }
 
+// enqueueAs is enqueue and enqueueCopy (copyIn): the one place that charges
+// a message to MaxSendQueueBytes and decides whether to write.
 func (c *Conn) enqueueAs(m outMsg, copyIn bool, mode int, deferWrite bool) error {
 	c.out.mu.Lock()
 	if c.wclosed {
@@ -74,11 +76,12 @@ func (c *Conn) enqueueAs(m outMsg, copyIn bool, mode int, deferWrite bool) error
 		c.out.sb = sendBufsPool.Get().(*sendBufs)
 	}
 	sb := c.out.sb
+	room := c.opts.MaxSendQueueBytes - c.out.bytes
 	if copyIn {
-		m = sb.place(m.b, c.opts.MaxSendQueueBytes-c.out.bytes)
+		m = sb.place(m.b, room)
 	}
 	cost := m.footprint()
-	if cost > c.opts.MaxSendQueueBytes-c.out.bytes {
+	if cost > room {
 		if copyIn {
 			sb.unplace(m)
 		}

@@ -60,7 +60,7 @@ func TestArenaCopiesAreChargedWhatTheyHold(t *testing.T) {
 	t.Run("small MaxSendQueueBytes", func(t *testing.T) {
 		sb := new(sendBufs)
 		m := sb.place(make([]byte, 30), 1024)
-		require.NotNil(t, m.pool, "an arena charged 2 KB does not fit a 1 KB limit: a pooled buffer holds the copy")
+		require.NotNil(t, m.pool, "an arena, charged its 1 KB and the overhead, does not fit a 1 KB limit: a pooled buffer holds the copy")
 		require.LessOrEqual(t, m.footprint(), int64(1024))
 	})
 }

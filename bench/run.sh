@@ -7,7 +7,8 @@
 #   IDLE=1 IDENTIFY=1 bash bench/run.sh  # the idle servers run with -identify
 #   FANOUT=1 bash bench/run.sh   # also fan-out of events to 10,000 connections
 #   FANOUT=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out table alone
-#   SOAK=1 bash bench/run.sh     # also 60 s of kv load on one netpoll server
+#   SOAK=1 bash bench/run.sh     # also 60 s of kv load on one netpoll server, beside the floor
+#   SOAK=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out and soak tables alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -20,6 +21,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
 field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 if [ "${FANOUT_ONLY:-0}" != 1 ]; then
 taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 >/dev/null 2>&1 & pids+=($!)
 taskset -c 0 "$out/server" -addr 127.0.0.1:9302 -engine netpoll >/dev/null 2>&1 & pids+=($!)
@@ -40,7 +42,6 @@ load() {
 }
 # ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
-ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 name() { case $1 in 9302) echo "wsrpc netpoll";; 9303) echo "wsrpc goroutine";; esac; }
 # Each wsrpc row is measured right after a floor run of the same shape and
 # its ratios are to that run: the machine's speed drifts over a minute, and
@@ -120,19 +121,31 @@ if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
   done
 fi
 if [ "${SOAK:-0}" = 1 ]; then
-  # 60 s of the kv load on one netpoll server, in six 10 s runs: calls/s,
-  # p99 and the server's resident memory after each, to show that nothing
-  # degrades or grows under sustained load.
+  # 60 s of the kv load on one netpoll server, in six 10 s runs, each after
+  # a 3 s floor run (a fresh floor server, so that the load of the earlier
+  # sections is not in it): calls/s against the floor's, p99 and the
+  # wsrpc server's resident memory after each. A ratio that falls, or memory
+  # that grows, is degradation; the floor's calls/s moving is the machine.
+  # CPU µs/call (the server's user + system time over the run, per call)
+  # moves least with what else the machine runs.
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
+  taskset -c 0 "$out/floor" -addr 127.0.0.1:9305 >/dev/null 2>&1 & pids+=($!)
   taskset -c 0 "$out/server" -addr 127.0.0.1:9306 -engine netpoll >/dev/null 2>&1 & pids+=($!)
   pid=$!
   sleep 0.5
   echo
-  echo "| soak, netpoll, kv 64×16 | calls/s | p99 | server RSS |"
-  echo "|---|---:|---:|---:|"
+  echo "| soak, netpoll, kv 64×16 | calls/s | floor calls/s | vs floor | p99 | CPU µs/call | server RSS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
   for k in 1 2 3 4 5 6; do
+    f=$(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9305/ws/ -duration 3s -warmup 0s -conns 64 -depth 16 | tail -1)
+    t0=$(ticks "$pid")
     r=$(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9306/ws/ -duration 10s -warmup 0s -conns 64 -depth 16 -call kv | tail -1)
-    echo "| $((k * 10)) s | $(echo "$r" | field 'calls/s') | $(echo "$r" | field p99) | $(awk '/^VmRSS/{print $2 " KiB"}' "/proc/$pid/status") |"
+    t1=$(ticks "$pid")
+    cps=$(echo "$r" | field 'calls/s'); fcps=$(echo "$f" | field 'calls/s')
+    calls=$(echo "$r" | sed -E 's#^calls=([0-9]+).*#\1#')
+    cpu=$(awk -v t="$((t1 - t0))" -v n="$calls" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz * 1e6 / n}')
+    echo "| $((k * 10)) s | $cps | $fcps | $(ratio "$cps" "$fcps") | $(echo "$r" | field p99) | $cpu | $(awk '/^VmRSS/{print $2 " KiB"}' "/proc/$pid/status") |"
   done
 fi
