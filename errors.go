@@ -45,6 +45,7 @@ const (
 	TypeValueError     = "ValueError"          // a result that cannot be encoded
 	TypeRuntimeError   = "RuntimeError"        // handler panic, concurrency limit
 	TypeTimeoutError   = "TimeoutError"        // a handler's context deadline
+	TypeCancelledError = "CancelledError"      // a handler's context cancelled
 	TypeException      = "Exception"           // any other error a handler returns
 )
 

@@ -370,7 +370,7 @@ func errorTypeMessage(err error) (string, string) {
 	case errors.Is(err, context.DeadlineExceeded):
 		return TypeTimeoutError, ""
 	case errors.Is(err, context.Canceled):
-		return "CancelledError", ""
+		return TypeCancelledError, ""
 	}
 	return TypeException, err.Error()
 }

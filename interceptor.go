@@ -65,6 +65,13 @@ type Invocation struct {
 	// answering NotImplementedError: metrics should label it with one fixed
 	// value, so that a peer sending random names cannot grow their series.
 	Registered bool
+	// Keepalive, for KindCall, reports that the call is the peer's
+	// keepalive ping answered by the built-in "ping" route of NewRegistry
+	// (a route registered under that name in its place is not). A side's
+	// own pings never pass its interceptors. The metrics and tracing
+	// integrations skip these calls unless asked to count them: an idle
+	// connection pinging every KeepaliveInterval is not doing work.
+	Keepalive bool
 	// ID is the call id on the wire: as sent by the peer (KindCall), or the
 	// one this side chose, set once next sent the call (KindOutgoingCall).
 	// Nil for events.
@@ -180,6 +187,10 @@ func (j *callJob) routeIntercept() Next {
 	return nil
 }
 
+// keepalive reports whether j is a call of the built-in ping route: the
+// one place that tells a peer's keepalive from a call.
+func (j *callJob) keepalive() bool { return j.fr == pingRoute }
+
 // routeStep follows the side's interceptors of an incoming call: the
 // route's own, then the handler.
 func routeStep(ctx context.Context, inv *Invocation) error {
@@ -244,7 +255,7 @@ func outEventStep(ctx context.Context, inv *Invocation) error {
 // intercepted runs the incoming call j through the interceptors and writes
 // its reply (or returns the error to reply with).
 func (c *Conn) intercepted(ctx context.Context, j *callJob, w *jwriter.Writer) (err error) {
-	inv := &Invocation{Conn: c, Kind: KindCall, Method: j.method, Registered: true, ID: j.id, job: j, w: w}
+	inv := &Invocation{Conn: c, Kind: KindCall, Method: j.method, Registered: true, Keepalive: j.keepalive(), ID: j.id, job: j, w: w}
 	if j.params != nil {
 		inv.Params = json.RawMessage(j.params)
 	}
@@ -305,7 +316,7 @@ func (c *Conn) refuseCall(j *callJob, typ, message string) {
 		c.replyErrorAsync(j.id, typ, message)
 		return
 	}
-	inv := &Invocation{Conn: c, Kind: KindCall, Method: j.method, ID: j.id, refuse: &Error{Type: typ, Message: message}}
+	inv := &Invocation{Conn: c, Kind: KindCall, Method: j.method, Keepalive: j.keepalive(), ID: j.id, refuse: &Error{Type: typ, Message: message}}
 	if j.fr != nil || (j.inst != nil && typ != TypeNotImplemented) {
 		inv.Registered = true
 	}

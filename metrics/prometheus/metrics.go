@@ -16,16 +16,29 @@
 //	wsrpc_server_connections                          gauge: open connections
 //	wsrpc_server_connections_total                    counter: connections opened
 //	wsrpc_server_disconnects_total{reason}            counter: connections closed, by wsrpc.CloseReason
-//	wsrpc_server_calls_total{method,outcome}          counter: calls answered; outcome "ok" or the error reply's type
+//	wsrpc_server_calls_total{method,outcome}          counter: calls answered, by outcome (below)
 //	wsrpc_server_call_duration_seconds{method}        histogram: from the call's start to its answer
 //	wsrpc_server_messages_received_total              counter: text messages received
 //	wsrpc_server_messages_sent_total                  counter: text messages sent
 //	wsrpc_server_received_bytes_total                 counter: their payload bytes (before compression)
 //	wsrpc_server_sent_bytes_total                     counter: the same, sent
 //
-// A server labels the calls of methods that are not registered with the
-// single method "unknown", so a client sending random method names cannot
-// grow the number of series.
+// No label takes a value the peer chooses. A server labels the calls of
+// methods that are not registered with the single method "unknown", so a
+// client sending random method names cannot grow the number of series. The
+// outcome label takes its values from a fixed set: "ok"; for a failed call
+// the error reply's type (wsrpc.ReplyType) when it is one of the engine's
+// own (NotImplementedError, TypeError, ValueError, RuntimeError,
+// TimeoutError, CancelledError, Exception) or listed in
+// Options.AllowedErrorTypes; "closed" for a client's call whose connection
+// closed first; "error" for any other type. A peer answering every call
+// with a new error type (or a handler passing on the type a peer chose)
+// therefore adds no series.
+//
+// The keepalive pings a side answers (wsrpc.Invocation.Keepalive) are not
+// counted as calls, so an idle fleet does not look busy; set
+// Options.CountKeepalivePings to count them under method "ping". Their
+// messages and bytes are counted with the others.
 package prometheus
 
 import (
@@ -42,13 +55,26 @@ import (
 // registered.
 const UnknownMethod = "unknown"
 
-// OutcomeOK is the outcome label of a call that succeeded; a failed one is
-// labelled with its error reply's type (see wsrpc.ReplyType), or, for a
-// client's call, OutcomeClosed when the connection closed before the reply.
+// OutcomeOK is the outcome label of a call that succeeded. A failed one is
+// labelled with its error reply's type (see wsrpc.ReplyType) when that is
+// one of EngineErrorTypes() or Options.AllowedErrorTypes, else with
+// OutcomeError; a client's call whose connection closed before the reply
+// is labelled OutcomeClosed.
 const (
 	OutcomeOK     = "ok"
 	OutcomeClosed = "closed"
+	OutcomeError  = "error"
 )
+
+// EngineErrorTypes returns the error types the wsrpc engine itself replies
+// with (wsrpc.ReplyType's for errors that are not an *wsrpc.Error); they
+// label failed calls as themselves.
+func EngineErrorTypes() []string {
+	return []string{
+		wsrpc.TypeNotImplemented, wsrpc.TypeTypeError, wsrpc.TypeValueError, wsrpc.TypeRuntimeError,
+		wsrpc.TypeTimeoutError, wsrpc.TypeCancelledError, wsrpc.TypeException,
+	}
+}
 
 // DefaultBuckets are the call-duration histogram's buckets, in seconds:
 // from 100 µs (an inline call on loopback) to 10 s.
@@ -63,13 +89,24 @@ type Options struct {
 	Buckets []float64
 	// ConstLabels are added to every series (a service name, say).
 	ConstLabels prometheus.Labels
+	// AllowedErrorTypes lists the error types, beyond EngineErrorTypes(),
+	// that label a failed call as themselves: your handlers' own, say
+	// "KeyError" or "PermissionError". Any other type is labelled
+	// OutcomeError, so that the number of series stays what you chose.
+	AllowedErrorTypes []string
+	// CountKeepalivePings counts the keepalive pings this side answers
+	// (the peer's, every KeepaliveInterval) as calls of method "ping".
+	// Default false: they are not calls.
+	CountKeepalivePings bool
 }
 
 // Metrics are the collectors of one side; make them with NewServerMetrics
 // or NewClientMetrics and hook them to the side's options with Instrument.
 // All methods are safe for concurrent use.
 type Metrics struct {
-	server bool // a server counts incoming calls; a client, outgoing ones
+	server    bool                // a server counts incoming calls; a client, outgoing ones
+	outcomes  map[string]struct{} // the error types that label an outcome as themselves
+	keepalive bool                // count the keepalive pings answered (Options.CountKeepalivePings)
 
 	connections      prometheus.Gauge
 	connectionsTotal prometheus.Counter
@@ -106,14 +143,22 @@ func newMetrics(side string, opts *Options) *Metrics {
 	counter := func(n, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name(n), Help: help, ConstLabels: o.ConstLabels})
 	}
-	callHelp := "Calls the clients made into this server's routes, answered, by method and outcome (ok or the error reply's type)."
+	callHelp := "Calls the clients made into this server's routes, answered, by method and outcome (ok, the error reply's type when it is the engine's or allowed, else error)."
 	durHelp := "Time from an incoming call's start to its answer, by method."
 	if side == "client" {
-		callHelp = "Calls this client made, completed, by method and outcome (ok, closed, or the error reply's type)."
+		callHelp = "Calls this client made, completed, by method and outcome (ok, closed, the error reply's type when it is the engine's or allowed, else error)."
 		durHelp = "Time from an outgoing call's start to its reply, by method."
+	}
+	outcomes := map[string]struct{}{}
+	for _, ts := range [][]string{EngineErrorTypes(), o.AllowedErrorTypes} {
+		for _, t := range ts {
+			outcomes[t] = struct{}{}
+		}
 	}
 	m := &Metrics{
 		server:           side == "server",
+		outcomes:         outcomes,
+		keepalive:        o.CountKeepalivePings,
 		connections:      prometheus.NewGauge(prometheus.GaugeOpts{Name: name("connections"), Help: "Open connections.", ConstLabels: o.ConstLabels}),
 		connectionsTotal: counter("connections_total", "Connections opened."),
 		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("disconnects_total"),
@@ -161,14 +206,15 @@ func (m *Metrics) Instrument(o *wsrpc.Options) {
 }
 
 // Interceptor returns the interceptor that counts and times calls: a
-// server's incoming calls, a client's outgoing ones.
+// server's incoming calls, a client's outgoing ones; keepalive pings only
+// with Options.CountKeepalivePings.
 func (m *Metrics) Interceptor() wsrpc.Interceptor {
 	kind := wsrpc.KindOutgoingCall
 	if m.server {
 		kind = wsrpc.KindCall
 	}
 	return func(ctx context.Context, inv *wsrpc.Invocation, next wsrpc.Next) error {
-		if inv.Kind != kind {
+		if inv.Kind != kind || inv.Keepalive && !m.keepalive {
 			return next(ctx, inv)
 		}
 		start := time.Now()
@@ -184,6 +230,7 @@ func (m *Metrics) Interceptor() wsrpc.Interceptor {
 	}
 }
 
+// outcome labels a call that returned err, from the fixed set.
 func (m *Metrics) outcome(err error) string {
 	switch {
 	case err == nil:
@@ -191,7 +238,12 @@ func (m *Metrics) outcome(err error) string {
 	case !m.server && errors.Is(err, wsrpc.ErrClosed):
 		return OutcomeClosed
 	}
-	return wsrpc.ReplyType(err)
+	if typ := wsrpc.ReplyType(err); typ != "" {
+		if _, ok := m.outcomes[typ]; ok {
+			return typ
+		}
+	}
+	return OutcomeError
 }
 
 // Hooks returns hooks that count connections, disconnects and messages,

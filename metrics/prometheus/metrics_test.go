@@ -28,11 +28,11 @@ func routes() *wsrpc.Registry {
 	return reg
 }
 
-// serve starts an instrumented server with keepalive off and returns its
-// URL and metrics.
+// serve starts an instrumented server with keepalive off, KeyError an
+// allowed error type, and returns its URL and metrics.
 func serve(t *testing.T, reg *wsrpc.Registry) (string, *wsprom.Metrics, *prometheus.Registry) {
 	preg := prometheus.NewRegistry()
-	m := wsprom.NewServerMetrics(&wsprom.Options{Registerer: preg})
+	m := wsprom.NewServerMetrics(&wsprom.Options{Registerer: preg, AllowedErrorTypes: []string{"KeyError"}})
 	opts := &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1}}
 	m.Instrument(&opts.Options)
 	srv := testserver.New(reg, opts)
@@ -203,7 +203,7 @@ func TestClientMetrics(t *testing.T) {
 		require.Error(t, c.Call(ctx, "nope", nil, nil))
 		g := func(name string, labels ...string) float64 { return gather(t, preg, name, labels...) }
 		require.Equal(t, 2.0, g("wsrpc_client_calls_total", "method", "sub", "outcome", "ok"))
-		require.Equal(t, 1.0, g("wsrpc_client_calls_total", "method", "fail", "outcome", "KeyError"))
+		require.Equal(t, 1.0, g("wsrpc_client_calls_total", "method", "fail", "outcome", wsprom.OutcomeError), "KeyError is not an allowed type here")
 		require.Equal(t, 1.0, g("wsrpc_client_calls_total", "method", "nope", "outcome", "NotImplementedError"))
 		require.Equal(t, 2.0, g("wsrpc_client_call_duration_seconds", "method", "sub"))
 		require.Equal(t, 1.0, g("wsrpc_client_connections"))
