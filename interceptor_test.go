@@ -331,3 +331,44 @@ func TestInterceptorReplacedParams(t *testing.T) {
 		require.Equal(t, int64(7), got)
 	})
 }
+
+// TestInvocationKeepalive: interceptors can tell the peer's keepalive ping,
+// answered by the built-in route, from a call; a route registered as
+// "ping" in its place is a call like any other.
+func TestInvocationKeepalive(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			name     string
+			replace  bool
+			method   string
+			wantSeen string
+		}{
+			{"built-in ping", false, "ping", "ping keepalive"},
+			{"another call", false, "subtract", "subtract call"},
+			{"a route named ping", true, "ping", "ping call"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var s seen
+				note := func(ctx context.Context, inv *wsrpc.Invocation, next wsrpc.Next) error {
+					what := " call"
+					if inv.Keepalive {
+						what = " keepalive"
+					}
+					s.add(inv.Method + what)
+					return next(ctx, inv)
+				}
+				reg := testRegistry(t)
+				if tc.replace {
+					reg.MustAdd("ping", func(p json.RawMessage) json.RawMessage { return p })
+				}
+				srv := newTestServer(reg, &server.Options{Options: wsrpc.Options{KeepaliveInterval: -1, Interceptors: []wsrpc.Interceptor{note}}})
+				ctx := testCtx(t)
+				c, err := client.Dial(ctx, startServer(t, srv), nil, &client.Options{Options: wsrpc.Options{KeepaliveInterval: -1}})
+				require.NoError(t, err)
+				defer c.Close()
+				require.NoError(t, c.Call(ctx, tc.method, map[string]int{"a": 2, "b": 1}, nil))
+				require.Equal(t, []string{tc.wantSeen}, s.all())
+			})
+		}
+	})
+}

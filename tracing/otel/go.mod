@@ -3,6 +3,7 @@ module github.com/wsrpc/wsrpc-go/tracing/otel
 go 1.26.8
 
 require (
+	github.com/gobwas/ws v1.5.0
 	github.com/stretchr/testify v1.12.1
 	github.com/wsrpc/wsrpc-go v0.0.0
 	go.opentelemetry.io/otel v1.47.0
@@ -15,7 +16,6 @@ require (
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
-	github.com/gobwas/ws v1.5.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/josharian/intern v1.0.0 // indirect
 	github.com/mailru/easyjson v0.9.2 // indirect

@@ -13,6 +13,18 @@
 // when the call failed. Handlers see their call's span in their context
 // (trace.SpanFromContext).
 //
+// Values that come from the wire (the call id, the error reply's type, the
+// status description, the connection id) are cut to MaxValueLength bytes,
+// at a UTF-8 boundary and ending in "…", with their original length in
+// bytes recorded under the attribute's key plus ".original_length" (for
+// the status description, AttrStatusOriginalLength), so a peer cannot grow
+// a span. A method name never comes from the peer: a call to a method that
+// is not registered is named OtherMethod.
+//
+// The keepalive pings a side answers (wsrpc.Invocation.Keepalive) are not
+// traced, so an idle connection makes no spans; set
+// Options.TraceKeepalivePings to trace them.
+//
 //	tr := otel.New(nil) // the global TracerProvider
 //	opts := &server.Options{}
 //	tr.Instrument(&opts.Options)
@@ -23,6 +35,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -53,7 +66,19 @@ const (
 	AttrConnID      = attribute.Key("wsrpc.connection.id")
 	AttrCloseReason = attribute.Key("wsrpc.close.reason")
 	AttrPeerAddress = attribute.Key("network.peer.address")
+	// AttrStatusOriginalLength is the length in bytes of a status
+	// description that was cut to MaxValueLength.
+	AttrStatusOriginalLength = attribute.Key("wsrpc.status.original_length")
 )
+
+// MaxValueLength bounds, in bytes, each attribute value and status
+// description taken from the wire. A longer one is cut at a UTF-8 boundary
+// to end in "…" within the bound, and its original length is recorded.
+const MaxValueLength = 256
+
+// OriginalLengthSuffix ends the key of the attribute recording the length
+// of a value that was cut: "wsrpc.call.id.original_length".
+const OriginalLengthSuffix = ".original_length"
 
 // Options configure Tracing. The zero value is ready to use.
 type Options struct {
@@ -62,13 +87,18 @@ type Options struct {
 	// Propagator extracts the connection span's parent from the upgrade
 	// request's headers. Default propagation.TraceContext{}.
 	Propagator propagation.TextMapPropagator
+	// TraceKeepalivePings makes a span for each keepalive ping this side
+	// answers (the peer's, every KeepaliveInterval). Default false: they
+	// are not calls.
+	TraceKeepalivePings bool
 }
 
 // Tracing makes the spans of one side's connections and calls. All methods
 // are safe for concurrent use.
 type Tracing struct {
-	tracer trace.Tracer
-	prop   propagation.TextMapPropagator
+	tracer    trace.Tracer
+	prop      propagation.TextMapPropagator
+	keepalive bool // trace the keepalive pings answered (Options.TraceKeepalivePings)
 
 	mu    sync.Mutex                 // protects the following
 	conns map[*wsrpc.Conn]trace.Span // the open connections' spans
@@ -86,7 +116,8 @@ func New(opts *Options) *Tracing {
 	if o.Propagator == nil {
 		o.Propagator = propagation.TraceContext{}
 	}
-	return &Tracing{tracer: o.TracerProvider.Tracer(ScopeName), prop: o.Propagator, conns: map[*wsrpc.Conn]trace.Span{}}
+	return &Tracing{tracer: o.TracerProvider.Tracer(ScopeName), prop: o.Propagator, keepalive: o.TraceKeepalivePings,
+		conns: map[*wsrpc.Conn]trace.Span{}}
 }
 
 // Instrument hooks t to the options of a side: its interceptor goes first
@@ -119,7 +150,7 @@ func (t *Tracing) startConn(c *wsrpc.Conn) {
 			ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		}
 	}
-	attrs := []attribute.KeyValue{AttrRPCSystem.String("wsrpc"), AttrConnID.String(c.ID())}
+	attrs := bounded([]attribute.KeyValue{AttrRPCSystem.String("wsrpc")}, AttrConnID, c.ID())
 	if a := c.RemoteAddr(); a != nil {
 		attrs = append(attrs, AttrPeerAddress.String(a.String()))
 	}
@@ -140,7 +171,7 @@ func (t *Tracing) endConn(c *wsrpc.Conn, err error) {
 	span.SetAttributes(AttrCloseReason.String(wsrpc.CloseReason(c, err)))
 	if err != nil {
 		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		setErrorStatus(span, err)
 	}
 	span.End()
 }
@@ -166,6 +197,9 @@ func (t *Tracing) Interceptor() wsrpc.Interceptor {
 		default:
 			return next(ctx, inv)
 		}
+		if inv.Keepalive && !t.keepalive {
+			return next(ctx, inv)
+		}
 		parent := ctx
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			if cs := t.connSpan(inv.Conn); cs != nil {
@@ -178,21 +212,55 @@ func (t *Tracing) Interceptor() wsrpc.Interceptor {
 		}
 		attrs := []attribute.KeyValue{AttrRPCSystem.String("wsrpc"), AttrRPCMethod.String(method)}
 		if inv.ID != nil {
-			attrs = append(attrs, AttrCallID.String(string(inv.ID)))
+			attrs = bounded(attrs, AttrCallID, string(inv.ID))
 		}
 		ctx, span := t.tracer.Start(parent, method, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 		defer span.End()
 		err := next(ctx, inv)
 		if inv.Kind == wsrpc.KindOutgoingCall && inv.ID != nil {
-			span.SetAttributes(AttrCallID.String(string(inv.ID)))
+			span.SetAttributes(bounded(nil, AttrCallID, string(inv.ID))...)
 		}
 		if err != nil {
-			typ := wsrpc.ReplyType(err)
-			span.SetAttributes(AttrErrorType.String(typ))
-			span.SetStatus(codes.Error, err.Error())
+			span.SetAttributes(bounded(nil, AttrErrorType, wsrpc.ReplyType(err))...)
+			setErrorStatus(span, err)
 		}
 		return err
 	}
+}
+
+// cut returns s cut to MaxValueLength bytes at a UTF-8 boundary, ending in
+// "…", and whether it was cut.
+func cut(s string) (string, bool) {
+	if len(s) <= MaxValueLength {
+		return s, false
+	}
+	n := MaxValueLength - len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…", true
+}
+
+// bounded appends key=v to attrs, v cut by cut, and v's length under key +
+// OriginalLengthSuffix when it was cut.
+func bounded(attrs []attribute.KeyValue, key attribute.Key, v string) []attribute.KeyValue {
+	short, wasCut := cut(v)
+	attrs = append(attrs, key.String(short))
+	if wasCut {
+		attrs = append(attrs, attribute.Int(string(key)+OriginalLengthSuffix, len(v)))
+	}
+	return attrs
+}
+
+// setErrorStatus sets span's status to Error, described by err cut by cut,
+// recording the description's length when it was cut.
+func setErrorStatus(span trace.Span, err error) {
+	desc := err.Error()
+	short, wasCut := cut(desc)
+	if wasCut {
+		span.SetAttributes(AttrStatusOriginalLength.Int(len(desc)))
+	}
+	span.SetStatus(codes.Error, short)
 }
 
 // Header returns the traceparent (and other) headers of ctx's span, for a
