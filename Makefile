@@ -88,6 +88,7 @@ FUZZ_TARGETS = \
 	.:FuzzDecodeDirect \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
+	./examples/cluster:FuzzVerify \
 	./cluster/nats:FuzzPresence \
 	./cluster/nats:FuzzReply \
 	./openrpc:FuzzParseSchema \

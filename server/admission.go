@@ -118,7 +118,7 @@ func (s *Server) admit(r *http.Request, checkPath bool) (admitted, error) {
 			return admitted{}, errUserPanic
 		case err != nil:
 			return refuse(&httpError{status: http.StatusForbidden, msg: "Forbidden", cause: err})
-		case id != "" && !validID(id):
+		case id != "" && !ValidID(id):
 			return refuse(&httpError{status: http.StatusBadRequest, msg: "invalid connection id: it must be 1 to 128 visible ASCII characters"})
 		}
 		a.identity = identity{id: id, value: value}
@@ -138,9 +138,10 @@ func (s *Server) admit(r *http.Request, checkPath bool) (admitted, error) {
 	return a, nil
 }
 
-// validID reports whether id follows the rules of Identify's ids: at most
+// ValidID reports whether id follows the rules of Identify's ids: 1 to
 // MaxIDLength bytes of visible ASCII, safe to log and to put in a URL path.
-func validID(id string) bool {
+// Code that issues ids (a token service, say) can check them with it.
+func ValidID(id string) bool {
 	if len(id) == 0 || len(id) > MaxIDLength {
 		return false
 	}

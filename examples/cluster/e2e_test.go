@@ -1,6 +1,7 @@
 // The example is a contract: two node processes on one NATS server, a
 // client on node 1 calls a client on node 2 by id with tell, and a shout on
-// node 2 reaches node 1's clients.
+// node 2 reaches node 1's clients. Clients prove their ids with tokens the
+// example mints; a claimed id without one is refused.
 package main_test
 
 import (
@@ -8,7 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +32,36 @@ import (
 
 const bound = 20 * time.Second
 
+var (
+	buildOnce sync.Once
+	binDir    string // the example's binary, built once for the tests
+	binPath   string
+)
+
+// buildExample builds the example once for every test of the package (the
+// link of a NATS-embedding binary takes seconds).
+func buildExample(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wsrpc-cluster-e2e")
+		require.NoError(t, err)
+		binDir = dir
+		binPath = testkit.BuildProgram(t, dir, "github.com/wsrpc/wsrpc-go/examples/cluster")
+	})
+	require.NotEmpty(t, binPath, "the example did not build")
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// idSecret is the id secret the nodes of the tests share.
+const idSecret = "WSRPC_ID_SECRET=e2e-secret-0123456789abcdef"
+
 func startNATS(t *testing.T) string {
 	t.Helper()
 	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
@@ -35,10 +72,13 @@ func startNATS(t *testing.T) string {
 	return s.ClientURL()
 }
 
-func startNode(t *testing.T, bin, name, natsURL string) (*exec.Cmd, string) {
+// startNode starts a node with env (idSecret, or "" for none) and extra
+// flags.
+func startNode(t *testing.T, bin, name, natsURL, env string, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin, "-node", name, "-addr", addr, "-nats", natsURL)
+	cmd := exec.Command(bin, append([]string{"-node", name, "-addr", addr, "-nats", natsURL}, flags...)...)
+	cmd.Env = append(os.Environ(), env)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	require.Eventually(t, func() bool {
@@ -51,29 +91,48 @@ func startNode(t *testing.T, bin, name, natsURL string) (*exec.Cmd, string) {
 	return cmd, "ws://" + addr + "/ws/"
 }
 
+// mint runs the example as a user does to mint a token for id, with env
+// (the id secret) and extra flags.
+func mint(t *testing.T, bin, env, id string, flags ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-mint-token", id}, flags...)...)
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.Output()
+	require.NoError(t, err, "-mint-token %s", id)
+	return strings.TrimSpace(string(out))
+}
+
+// withToken returns base with the query token=tok.
+func withToken(base, tok string) string { return base + "?token=" + url.QueryEscape(tok) }
+
 func dial(t *testing.T, url string, events chan<- json.RawMessage) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	opts := &client.Options{}
-	if events != nil {
-		opts.OnEvent = func(_ *wsrpc.Conn, ev json.RawMessage) { events <- ev }
-	}
-	c, err := client.Dial(ctx, url, intro.ClientRoutes(), opts)
+	c, err := tryDial(url, nil, events)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
+// tryDial dials url with header, OnEvent sending to events when not nil.
+func tryDial(url string, header http.Header, events chan<- json.RawMessage) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	opts := &client.Options{Header: header}
+	if events != nil {
+		opts.OnEvent = func(_ *wsrpc.Conn, ev json.RawMessage) { events <- ev }
+	}
+	return client.Dial(ctx, url, intro.ClientRoutes(), opts)
+}
+
 func TestTwoNodes(t *testing.T) {
-	bin := testkit.BuildProgram(t, t.TempDir(), "github.com/wsrpc/wsrpc-go/examples/cluster")
+	bin := buildExample(t)
 	natsURL := startNATS(t)
-	node1, url1 := startNode(t, bin, "n1", natsURL)
-	node2, url2 := startNode(t, bin, "n2", natsURL)
+	node1, url1 := startNode(t, bin, "n1", natsURL, idSecret)
+	node2, url2 := startNode(t, bin, "n2", natsURL, idSecret)
 
 	events := make(chan json.RawMessage, 16)
-	alice := dial(t, url1+"?id=alice", events)
-	bob := dial(t, url2+"?id=bob", nil)
+	alice := dial(t, withToken(url1, mint(t, bin, idSecret, "alice")), events)
+	bob := dial(t, withToken(url2, mint(t, bin, idSecret, "bob")), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 
@@ -117,4 +176,81 @@ func TestTwoNodes(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, errors.As(err, &we) && (we.Type == "ConnectionError" || we.Type == "LookupError"), "got %v", err)
 	require.NoError(t, node1.Process.Signal(syscall.SIGTERM))
+}
+
+// TestForgedIDs: a claimed id without a token that proves it (none, a
+// wrong signature, an expired token, a token for another id) is refused
+// with HTTP 403, and the real alice keeps her connection and her calls. A
+// node run with -insecure-ids admits the forgery, which replaces alice: the
+// hole the tokens close.
+func TestForgedIDs(t *testing.T) {
+	bin := buildExample(t)
+	natsURL := startNATS(t)
+	_, url1 := startNode(t, bin, "n1", natsURL, idSecret)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+
+	soon := mint(t, bin, idSecret, "alice", "-token-ttl", "1s")
+	alice := dial(t, withToken(url1, mint(t, bin, idSecret, "alice")), nil)
+	conn := alice.Conn()
+	bobToken := mint(t, bin, idSecret, "bob")
+	forged := []struct {
+		name   string
+		url    string
+		header http.Header
+	}{
+		{"?id= without a token", url1 + "?id=alice", nil},
+		{"X-Client-Id without a token", url1, http.Header{"X-Client-Id": {"alice"}}},
+		{"another secret", withToken(url1, mint(t, bin, "WSRPC_ID_SECRET=not-the-cluster-secret-at-all", "alice")), nil},
+		{"bob's token claiming alice", withToken(url1, bobToken) + "&id=alice", nil},
+		{"bob's token as a bearer claiming alice", url1, http.Header{"Authorization": {"Bearer " + bobToken}, "X-Client-Id": {"alice"}}},
+		{"an expired token", withToken(url1, soon), nil},
+	}
+	for _, f := range forged {
+		t.Run(f.name, func(t *testing.T) {
+			if f.name == "an expired token" {
+				exp, err := strconv.ParseInt(strings.Split(soon, ".")[1], 10, 64)
+				require.NoError(t, err)
+				time.Sleep(time.Until(time.Unix(exp, 0)))
+			}
+			c, err := tryDial(f.url, f.header, nil)
+			if c != nil {
+				_ = c.Close()
+			}
+			var refused *client.HandshakeError
+			require.ErrorAs(t, err, &refused)
+			require.Equal(t, http.StatusForbidden, refused.StatusCode)
+			var who string
+			require.NoError(t, alice.Call(ctx, "whoami", nil, &who))
+			require.Equal(t, "alice", who)
+			require.Same(t, conn, alice.Conn(), "alice keeps her connection")
+			require.NoError(t, conn.Err())
+		})
+	}
+
+	// Bob, proving his id with a bearer token, reaches alice: the calls
+	// meant for her still go to her.
+	bob, err := tryDial(url1, http.Header{"Authorization": {"Bearer " + bobToken}}, nil)
+	require.NoError(t, err)
+	defer bob.Close()
+	var who string
+	require.NoError(t, bob.Call(ctx, "whoami", nil, &who))
+	require.Equal(t, "bob", who)
+	var product json.Number
+	require.NoError(t, bob.Call(ctx, "tell", map[string]any{"to": "alice", "method": "multiply", "params": map[string]int{"x": 6, "y": 7}}, &product))
+	require.Equal(t, json.Number("42"), product)
+	require.Same(t, conn, alice.Conn())
+
+	// The same forgery on a node that takes claimed ids replaces alice.
+	_, url2 := startNode(t, bin, "n2", natsURL, "", "-insecure-ids")
+	alice2 := dial(t, url2+"?id=alice", nil)
+	conn2 := alice2.Conn()
+	mallory := dial(t, url2+"?id=alice", nil)
+	require.NoError(t, mallory.Call(ctx, "whoami", nil, &who))
+	require.Equal(t, "alice", who)
+	select {
+	case <-conn2.Done():
+	case <-time.After(bound):
+		t.Fatal("with -insecure-ids a claimed id should replace its owner")
+	}
 }

@@ -7,10 +7,19 @@
 //	tell{to, method, params}    calls method on client `to`, on any node; its result
 //	shout{event}                emits event to every client of every node; null
 //
-// A connection's id is the `id` query parameter of its URL
-// (ws://127.0.0.1:8001/ws/?id=alice), else its X-Client-Id header, else a
-// generated one (whoami tells it). A newer connection with an id replaces
-// the older, on whichever node.
+// A newer connection with an id replaces the older, on whichever node, so
+// a client proves its id with a token signed by the secret every node
+// shares (-id-secret, or WSRPC_ID_SECRET): ws://127.0.0.1:8001/ws/?token=T,
+// or the header Authorization: Bearer T. A client without a token gets a
+// generated id (whoami tells it); one that claims an id (?id= or
+// X-Client-Id) without a token proving it is refused (HTTP 403), and the
+// connection holding that id stays. -mint-token ID prints a token:
+//
+//	export WSRPC_ID_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+//	go run ./examples/cluster -mint-token alice    # valid for -token-ttl, 24h
+//
+// -insecure-ids takes ?id= and X-Client-Id as claimed, for local demos
+// only: any client can then disconnect any other.
 //
 //	go run ./examples/cluster                      # a cluster of one, NATS embedded
 //	go run ./examples/cluster/natsd &              # NATS on 127.0.0.1:4222
@@ -45,20 +54,17 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
 	natsURL := flag.String("nats", "", "NATS server(s) to join, e.g. nats://127.0.0.1:4222 (default: an embedded NATS server, a cluster of one)")
 	name := flag.String("node", "", "this node's name in the cluster (default: host name and pid)")
+	idf := addIDFlags(flag.CommandLine)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *natsURL, *name, log); err != nil {
+	ids, done, err := idf.resolve(os.Stdout, os.Getenv, log)
+	if err == nil && !done {
+		err = run(*addr, *natsURL, *name, ids.identify, log)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		os.Exit(1)
 	}
-}
-
-// identify names a connection: ?id=, else X-Client-Id, else generated.
-func identify(r *http.Request) (string, any, error) {
-	if id := r.URL.Query().Get("id"); id != "" {
-		return id, nil, nil
-	}
-	return r.Header.Get("X-Client-Id"), nil, nil
 }
 
 // app holds the routes that need the node.
@@ -117,7 +123,7 @@ func (a *app) routes() *wsrpc.Registry {
 	return reg
 }
 
-func run(addr, natsURL, name string, log *slog.Logger) error {
+func run(addr, natsURL, name string, identify func(*http.Request) (string, any, error), log *slog.Logger) error {
 	a := &app{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	node, err := wsnats.New(ctx, a.routes(), &server.Options{
