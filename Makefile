@@ -18,17 +18,23 @@ client:
 	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
 
 # examples/cluster: a NATS server (examples/cluster/natsd) and three nodes,
-# n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four.
+# n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four. The nodes
+# share the id secret WSRPC_ID_SECRET (a random one unless it is set), and
+# it prints tokens for alice and bob.
 CLUSTER_BIN ?= $(or $(TMPDIR),/tmp)/wsrpc-cluster
 cluster:
 	$(GO) build -o $(CLUSTER_BIN)/natsd ./examples/cluster/natsd
 	$(GO) build -o $(CLUSTER_BIN)/node ./examples/cluster
 	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	export WSRPC_ID_SECRET="$${WSRPC_ID_SECRET:-$$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}"; \
 	$(CLUSTER_BIN)/natsd -addr 127.0.0.1:4222 & pids="$$pids $$!"; sleep 1; \
 	for i in 1 2 3; do \
 		$(CLUSTER_BIN)/node -node n$$i -addr 127.0.0.1:800$$i -nats nats://127.0.0.1:4222 & pids="$$pids $$!"; \
 	done; \
-	echo "cluster: ws://127.0.0.1:8001/ws/?id=alice (and 8002, 8003); Ctrl-C stops it"; wait
+	echo "cluster: ws://127.0.0.1:8001/ws/ (and 8002, 8003); Ctrl-C stops it. Ids are proven by tokens:"; \
+	echo "  alice: ws://127.0.0.1:8001/ws/?token=$$($(CLUSTER_BIN)/node -mint-token alice)"; \
+	echo "  bob:   ws://127.0.0.1:8002/ws/?token=$$($(CLUSTER_BIN)/node -mint-token bob)"; \
+	echo "  more:  WSRPC_ID_SECRET=$$WSRPC_ID_SECRET $(CLUSTER_BIN)/node -mint-token NAME"; wait
 
 test: interop-deps browser-deps vet unit budgets fuzz-short
 

@@ -27,6 +27,12 @@ import (
 )
 
 // Options configure a Server. The zero value is ready to use.
+//
+// Who a client is comes from Authorize and Identify. Give a connection an
+// id (Identify) only from what Authorize verified, such as a signed token's
+// subject, never from a value the client merely claims (a query parameter,
+// a header): the newer connection of an id replaces the older, so a claimed
+// id lets any client disconnect another and receive the calls meant for it.
 type Options struct {
 	// Options are what both sides share: the message size limit, the write
 	// timeout, compression, keepalive, the engine's limits, hooks and
@@ -50,8 +56,12 @@ type Options struct {
 	// reaches OnAuthFail and OnUpgradeFail's error (errors.Is finds it).
 	// A connection given the id of a connected one replaces it: the older
 	// is closed with CloseReplaced, so a device that reconnects before the
-	// server noticed its old connection died is not locked out. It runs
-	// where Authorize runs, and a panic answers HTTP 500.
+	// server noticed its old connection died is not locked out. Hence the
+	// id must come from what Authorize (or Identify itself) verified, such
+	// as a signed token's subject, never from a value the client merely
+	// claims (?id=, X-Client-Id): any client could then disconnect another
+	// and receive its calls (examples/cluster checks HMAC-signed tokens).
+	// It runs where Authorize runs, and a panic answers HTTP 500.
 	Identify func(r *http.Request) (id string, value any, err error)
 
 	// Engine chooses how Serve, ServeConn and ServeUpgraded run connections:
