@@ -83,7 +83,11 @@ func explainDial(de *dialError) failure {
 	if errors.As(de.err, &he) {
 		return explainRefusal(de.url, he)
 	}
-	f := failure{Kind: "connect", Message: fmt.Sprintf("connect to %s: %s", de.url, trimPrefixes(de.err.Error())), Exit: exitUsage}
+	cause := de.err
+	if inner := errors.Unwrap(cause); inner != nil && strings.HasPrefix(cause.Error(), "wsrpc client: connect to ") {
+		cause = inner // the client's words name the URL, as ours do
+	}
+	f := failure{Kind: "connect", Message: fmt.Sprintf("connect to %s: %s", de.url, trimPrefixes(cause.Error())), Exit: exitUsage}
 	var oe *net.OpError
 	isDial := errors.As(de.err, &oe) && oe.Op == "dial"
 	switch {
@@ -95,7 +99,7 @@ func explainDial(de *dialError) failure {
 		f.Hint = "check the host and port, and that the server is running"
 	case strings.HasPrefix(de.url, "wss://"):
 		f.Kind = "tls"
-		f.Message = fmt.Sprintf("connect to %s: the TLS handshake failed: %s", de.url, trimPrefixes(de.err.Error()))
+		f.Message = fmt.Sprintf("connect to %s: the TLS handshake failed: %s", de.url, trimPrefixes(cause.Error()))
 		f.Hint = "if the server does not serve TLS, use " + "ws://" + strings.TrimPrefix(de.url, "wss://")
 	}
 	return f
@@ -156,16 +160,32 @@ func closeText(err error, peerCode int) string {
 	var ce *wsio.CloseError
 	switch {
 	case errors.As(err, &ce) && ce.Reason != "":
-		return fmt.Sprintf("the connection ended: close code %d, reason %q", ce.Code, ce.Reason)
+		return fmt.Sprintf("the connection ended: close code %s, reason %q", codeText(int(ce.Code)), ce.Reason)
 	case errors.As(err, &ce):
-		return fmt.Sprintf("the connection ended: close code %d", ce.Code)
+		return "the connection ended: close code " + codeText(int(ce.Code))
 	case err == nil || errors.Is(err, wsrpc.ErrClosed) && errors.Unwrap(err) == nil:
 		if peerCode != 0 {
-			return fmt.Sprintf("the connection ended: close code %d", peerCode)
+			return "the connection ended: close code " + codeText(peerCode)
 		}
 		return "the connection ended"
 	}
 	return "the connection ended without a close frame: " + trimPrefixes(err.Error())
+}
+
+// closeCodes name the close codes of RFC 6455 and the engine's own.
+var closeCodes = map[int]string{
+	1000: "normal closure", 1001: "going away", 1002: "protocol error", 1003: "unsupported data",
+	1005: "no status", 1006: "abnormal closure", 1007: "invalid data", 1008: "policy violation",
+	1009: "message too big", 1010: "mandatory extension", 1011: "internal error", 1012: "service restart",
+	1013: "try again later",
+}
+
+// codeText is a close code with its name, such as `1001 (going away)`.
+func codeText(code int) string {
+	if name, ok := closeCodes[code]; ok {
+		return fmt.Sprintf("%d (%s)", code, name)
+	}
+	return fmt.Sprint(code)
 }
 
 // trimPrefixes removes the "wsrpc: ", "wsrpc client: " and "connection
@@ -213,7 +233,7 @@ func (s *session) report(f failure) {
 	if f.Hint != "" && f.Kind != "usage" {
 		fmt.Fprintf(&b, "\nwsrpc: hint: %s", f.Hint)
 	}
-	if f.Kind == "usage" {
+	if f.Kind == "usage" && f.Hint != "" {
 		b.WriteString("\nRun 'wsrpc help' for usage.")
 	}
 	s.errs.print("", safe([]byte(b.String()), false))

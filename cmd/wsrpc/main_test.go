@@ -137,7 +137,7 @@ func TestRepl(t *testing.T) {
 		{"an error reply does not end the session", "nope\nsubtract a=1 b=9\n",
 			result{exitReply, "-8\n", `NotImplementedError: Callback function "nope" not implemented` + "\n"}},
 		{"bad params do not end the session", "subtract a\nsubtract a=1 b=9\n",
-			result{exitUsage, "-8\n", `wsrpc: params "a": want one JSON object or array, or key=value pairs` + "\n"}},
+			result{exitUsage, "-8\n", `wsrpc: params "a": want one JSON object or array, key=value pairs, - (stdin) or @FILE` + "\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, cli(t, tc.stdin, "repl", url))
@@ -284,7 +284,20 @@ func TestUsage(t *testing.T) {
 		{"call without method", []string{"call", "ws://x/"}, exitUsage, "", "call needs URL and METHOD"},
 		{"unknown flag", []string{"call", "-x", "ws://x/", "m"}, exitUsage, "", "flag provided but not defined: -x"},
 		{"bad header", []string{"call", "-H", "nocolon", "ws://x/", "m"}, exitUsage, "", `-H "nocolon": want 'Name: value'`},
-		{"route outside listen", []string{"call", "-route", "r", "ws://x/", "m"}, exitUsage, "", "-route is only for listen"},
+		{"route outside call, repl, listen", []string{"describe", "-route", "r", "ws://x/"}, exitUsage, "", "-route is only for call, repl and listen"},
+		{"reconnect outside listen", []string{"call", "-reconnect", "ws://x/", "m"}, exitUsage, "", "-reconnect is only for listen"},
+		{"bad route answer", []string{"call", "-route", "r={", "ws://x/", "m"}, exitUsage, "", `-route "r={": the answer is not valid JSON`},
+		{"empty exec route", []string{"call", "-route", "r=exec:", "ws://x/", "m"}, exitUsage, "", `exec: needs a command`},
+		{"a route twice", []string{"listen", "-route", "r", "-route", "r=1", "ws://x/"}, exitUsage, "", `the route r is given twice`},
+		{"help of a command", []string{"help", "listen"}, exitOK, "Usage: wsrpc listen [flags] URL", ""},
+		{"help of no such command", []string{"help", "lisen"}, exitUsage, "", `help "lisen": no such command`},
+		{"listen -h", []string{"listen", "ws://x/", "-h"}, exitOK, "Usage: wsrpc listen", ""},
+		{"version", []string{"version"}, exitOK, "wsrpc ", ""},
+		{"completion without shell", []string{"completion"}, exitUsage, "", "completion needs one shell: bash, zsh or fish"},
+		{"completion of an unknown shell", []string{"completion", "tcsh"}, exitUsage, "", "completion needs one shell"},
+		{"leading zeros", []string{"call", "ws://x/", "m", "a=007"}, exitUsage, "", "params a=007: 007 is not a valid JSON number"},
+		{"params - in repl", []string{"call", "ws://x/", "m", "-", "b=1"}, exitUsage, "", `params "-": want one JSON object`},
+		{"missing params file", []string{"call", "ws://x/", "m", "@/nonexistent/p.json"}, exitUsage, "", "params @/nonexistent/p.json: open /nonexistent/p.json"},
 		{"bad scheme", []string{"call", "ftp://x/", "m"}, exitUsage, "", `use ws:// or wss://`},
 		{"bad json params", []string{"call", "ws://x/", "m", `{"a":`}, exitUsage, "", "are not valid JSON"},
 		{"refused connection", []string{"call", "ws://127.0.0.1:1/ws/", "m"}, exitUsage, "", "connect to ws://127.0.0.1:1/ws/"},
@@ -314,7 +327,7 @@ func TestParseParams(t *testing.T) {
 		{[]string{"a=1", "a=2"}, ""},     // a key twice
 		{[]string{`{"a":1}`, "b=2"}, ""}, // JSON only alone
 	} {
-		got, err := parseParams(tc.args)
+		got, err := parseParams(tc.args, nil)
 		if tc.want == "" {
 			require.Error(t, err, "%q", tc.args)
 			continue

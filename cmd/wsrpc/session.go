@@ -35,6 +35,10 @@ type session struct {
 	// oneShot is set by "wsrpc call": the connection makes one call, so it
 	// sends no keepalive pings of its own (the server's are answered).
 	oneShot bool
+	// conn is the connection up (the last one, with -reconnect).
+	conn atomic.Pointer[wsrpc.Conn]
+	// stopping is set when listen ends on purpose: a close is not news.
+	stopping atomic.Bool
 }
 
 // lines writes whole lines to one stream; writers on several goroutines
@@ -77,11 +81,10 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	if err != nil {
 		return nil, nil, &usageErr{err.Error()}
 	}
-	var conn atomic.Pointer[wsrpc.Conn]
 	opts := &client.Options{
 		Options: wsrpc.Options{OnEvent: onEvent, Hooks: &wsrpc.Hooks{
 			OnConnect: func(_ context.Context, c *wsrpc.Conn) error {
-				conn.Store(c)
+				s.conn.Store(c)
 				return nil
 			},
 		}},
@@ -116,7 +119,7 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 		}
 		return nil, nil, &dialError{url: u, timeout: s.o.timeout, err: err}
 	}
-	return c, conn.Load(), nil
+	return c, s.conn.Load(), nil
 }
 
 // reportState tells, on stderr, of a connection lost and made again
@@ -124,7 +127,14 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 func (s *session) reportState(sc client.StateChange) {
 	switch sc.State {
 	case client.StateDisconnected:
-		s.report(failure{Kind: "closed", Message: closeText(sc.Err, 0) + "; reconnecting (-reconnect)", Exit: exitOK})
+		if s.stopping.Load() {
+			return
+		}
+		code := 0
+		if c := s.conn.Load(); c != nil {
+			code = c.PeerCloseCode()
+		}
+		s.report(failure{Kind: "closed", Message: closeText(sc.Err, code) + "; reconnecting (-reconnect)", Exit: exitOK})
 	case client.StateConnected:
 		if sc.Attempt > 0 {
 			s.errs.print("", []byte("wsrpc: connected again"))
@@ -178,8 +188,7 @@ func (s *session) do(ctx context.Context, c *client.Client, method string, param
 	case errors.As(err, &re):
 		return s.fail(re)
 	case errors.Is(err, context.DeadlineExceeded):
-		s.report(failure{Kind: "timeout", Message: fmt.Sprintf("%s: no reply within %v (-timeout)", method, s.o.timeout),
-			Hint: "raise -timeout if the call takes longer", Exit: exitUsage})
+		s.report(failure{Kind: "timeout", Message: fmt.Sprintf("%s: no reply within %v (-timeout)", method, s.o.timeout), Exit: exitUsage})
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		s.report(failure{Kind: "interrupted", Message: method + ": interrupted", Exit: exitUsage})
@@ -203,6 +212,7 @@ func (s *session) listen(ctx context.Context, rawURL string) int {
 	defer hangUp(c)
 	select {
 	case <-ctx.Done():
+		s.stopping.Store(true)
 		return exitOK
 	case <-c.Done():
 		return s.fail(&closedError{err: conn.Err(), peerCode: conn.PeerCloseCode()})
