@@ -90,17 +90,24 @@ func explainDial(de *dialError) failure {
 	f := failure{Kind: "connect", Message: fmt.Sprintf("connect to %s: %s", de.url, trimPrefixes(cause.Error())), Exit: exitUsage}
 	var oe *net.OpError
 	isDial := errors.As(de.err, &oe) && oe.Op == "dial"
+	timedOut := errors.Is(de.err, context.DeadlineExceeded) || isTimeout(de.err)
 	switch {
-	case errors.Is(de.err, context.DeadlineExceeded) || isTimeout(de.err):
+	case isDial && !timedOut:
+		f.Hint = "check the host and port, and that the server is running"
+	case strings.HasPrefix(de.url, "wss://") && !isDial:
+		// Past the TCP connection, a wss:// dial fails in TLS: a plain
+		// server answers the ClientHello with nothing, an error or EOF.
+		f.Kind = "tls"
+		why := trimPrefixes(cause.Error())
+		if timedOut {
+			why = fmt.Sprintf("no answer within %v (-timeout)", de.timeout)
+		}
+		f.Message = fmt.Sprintf("connect to %s: the TLS handshake failed: %s", de.url, why)
+		f.Hint = "if the server does not serve TLS, use " + "ws://" + strings.TrimPrefix(de.url, "wss://")
+	case timedOut:
 		f.Kind = "timeout"
 		f.Message = fmt.Sprintf("connect to %s: no answer within %v (-timeout)", de.url, de.timeout)
 		f.Hint = "raise -timeout, or check that the server is up and that URL is its WebSocket endpoint"
-	case isDial:
-		f.Hint = "check the host and port, and that the server is running"
-	case strings.HasPrefix(de.url, "wss://"):
-		f.Kind = "tls"
-		f.Message = fmt.Sprintf("connect to %s: the TLS handshake failed: %s", de.url, trimPrefixes(cause.Error()))
-		f.Hint = "if the server does not serve TLS, use " + "ws://" + strings.TrimPrefix(de.url, "wss://")
 	}
 	return f
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"net"
 	"net/http"
 	"os/exec"
@@ -337,19 +340,52 @@ func TestParseParams(t *testing.T) {
 	}
 }
 
-// The built binary, end to end: a call, and listen ended by SIGTERM.
-func TestBinary(t *testing.T) {
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the command once per test run and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	bin := filepath.Join(t.TempDir(), "wsrpc")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wsrpc-cli-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "wsrpc")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// The built binary, end to end: a call, an error reply, listen ended by
+// SIGTERM (exit 0) and by SIGINT (exit 130, as after Ctrl-C), a call
+// interrupted while it waits.
+func TestBinary(t *testing.T) {
+	bin := binary(t)
 	url, srv := introServer(t, nil, false)
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	out, err = exec.CommandContext(ctx, bin, "call", url, "subtract", `{"a":1,"b":9}`).Output()
+	out, err := exec.CommandContext(ctx, bin, "call", url, "subtract", `{"a":1,"b":9}`).Output()
 	require.NoError(t, err)
 	require.Equal(t, "-8\n", string(out))
 
@@ -362,11 +398,69 @@ func TestBinary(t *testing.T) {
 	require.Equal(t, exitReply, ee.ExitCode())
 	require.Equal(t, `NotImplementedError: Callback function "nope" not implemented`+"\n", stderr.String())
 
-	listen := exec.CommandContext(ctx, bin, "listen", url)
-	require.NoError(t, listen.Start())
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 10*time.Millisecond)
-	require.NoError(t, listen.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, listen.Wait(), "listen must exit 0 on SIGTERM")
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 10*time.Millisecond,
-		"listen closed its connection")
+	for _, tc := range []struct {
+		name string
+		args []string
+		sig  syscall.Signal
+		code int
+	}{
+		{"listen, SIGTERM", []string{"listen", url}, syscall.SIGTERM, exitOK},
+		{"listen, SIGINT", []string{"listen", url}, syscall.SIGINT, exitInterrupted},
+		{"listen -reconnect, SIGINT", []string{"listen", "-reconnect", url}, syscall.SIGINT, exitInterrupted},
+		{"call waiting for its reply, SIGINT", []string{"call", url, "hang"}, syscall.SIGINT, exitInterrupted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := exec.CommandContext(ctx, bin, tc.args...)
+			var stderr bytes.Buffer
+			p.Stderr = &stderr
+			require.NoError(t, p.Start())
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 10*time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // the call is under way
+			require.NoError(t, p.Process.Signal(tc.sig))
+			err := p.Wait()
+			code := 0
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			require.Equal(t, tc.code, code, "stderr %q", stderr.String())
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 10*time.Millisecond,
+				"it closed its connection")
+		})
+	}
+}
+
+// The completion scripts parse in their shells (those installed).
+func TestCompletionScripts(t *testing.T) {
+	for _, sh := range []struct{ shell, check string }{
+		{"bash", "bash -n"}, {"zsh", "zsh -n"}, {"fish", "fish --no-execute"},
+	} {
+		t.Run(sh.shell, func(t *testing.T) {
+			got := cli(t, "", "completion", sh.shell)
+			require.Equal(t, exitOK, got.code, got.stderr)
+			require.Contains(t, got.stdout, "wsrpc")
+			for _, c := range commands() {
+				require.Contains(t, got.stdout, c)
+			}
+			shell := strings.Fields(sh.check)
+			path, err := exec.LookPath(shell[0])
+			if err != nil {
+				t.Skipf("%s is not installed", shell[0])
+			}
+			script := filepath.Join(t.TempDir(), "wsrpc."+sh.shell)
+			require.NoError(t, os.WriteFile(script, []byte(got.stdout), 0o644))
+			out, err := exec.Command(path, append(shell[1:], script)...).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		})
+	}
+}
+
+// serve serves reg on a loopback port; it returns the URL of its /ws/.
+func serve(t *testing.T, reg *wsrpc.Registry, opts *server.Options) (string, *server.Server) {
+	t.Helper()
+	srv := server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = ln.Close() })
+	return "ws://" + ln.Addr().String() + "/ws/", srv
 }

@@ -114,7 +114,7 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	defer cancel()
 	c, err := client.Dial(dctx, u, reg, opts)
 	if err != nil {
-		if ctx.Err() != nil { // interrupted: not the server's fault
+		if errors.Is(ctx.Err(), context.Canceled) { // interrupted: not the server's fault
 			return nil, nil, ctx.Err()
 		}
 		return nil, nil, &dialError{url: u, timeout: s.o.timeout, err: err}
