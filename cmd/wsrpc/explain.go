@@ -170,7 +170,7 @@ func closeText(err error, peerCode int) string {
 		return fmt.Sprintf("the connection ended: close code %s, reason %q", codeText(int(ce.Code)), ce.Reason)
 	case errors.As(err, &ce):
 		return "the connection ended: close code " + codeText(int(ce.Code))
-	case err == nil || errors.Is(err, wsrpc.ErrClosed) && errors.Unwrap(err) == nil:
+	case err == nil || err == wsrpc.ErrClosed: // a clean close, or one without a cause
 		if peerCode != 0 {
 			return "the connection ended: close code " + codeText(peerCode)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
@@ -167,14 +168,36 @@ func TestListenConnectionEnds(t *testing.T) {
 	t.Run("server shut down", func(t *testing.T) {
 		require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 5*time.Millisecond)
 		var stderr syncBuffer
+		done := make(chan int, 1)
 		go func() {
 			done <- run(context.Background(), []string{"listen", url}, strings.NewReader(""), &stdout, &stderr)
 		}()
 		require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 5*time.Millisecond)
 		require.NoError(t, srv.Close())
-		require.NoError(t, ln.Close())
+		_ = ln.Close() // Close may have closed it
 		require.Equal(t, exitUsage, <-done)
 		require.Equal(t, "wsrpc: the connection ended: close code 1001 (going away)\n", stderr.String())
+	})
+
+	t.Run("no close frame", func(t *testing.T) {
+		// A server that upgrades, then drops the TCP connection.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = ln.Close() })
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if _, err := ws.Upgrade(c); err == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+			_ = c.Close()
+		}()
+		var stderr syncBuffer
+		code := run(context.Background(), []string{"listen", "ws://" + ln.Addr().String() + "/"}, strings.NewReader(""), &stdout, &stderr)
+		require.Equal(t, exitUsage, code)
+		require.Regexp(t, `^wsrpc: the connection ended without a close frame: (EOF|connection reset by peer)\n$`, stderr.String(), "said once, one prefix")
 	})
 
 	// relisten listens on addr again, once the closed server let go of it.
@@ -193,12 +216,13 @@ func TestListenConnectionEnds(t *testing.T) {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		defer cancel(nil)
 		var stderr syncBuffer
+		done := make(chan int, 1)
 		go func() {
 			done <- run(ctx, []string{"listen", "-reconnect", url}, strings.NewReader(""), &stdout, &stderr)
 		}()
 		require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 5*time.Millisecond)
 		require.NoError(t, srv.Close())
-		require.NoError(t, ln.Close())
+		_ = ln.Close() // Close may have closed it
 		srv2 := start(relisten())
 		require.Eventually(t, func() bool { return len(srv2.Clients()) == 1 }, wait, 5*time.Millisecond, "listen came back")
 		require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "connected again") }, wait, 5*time.Millisecond)
