@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"regexp"
 	"net/http"
 	"net/textproto"
+	"os"
+	"regexp"
 	"strings"
 )
 
