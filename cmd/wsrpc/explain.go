@@ -45,9 +45,8 @@ func (e *dialError) Unwrap() error { return e.err }
 // closedError is a connection that ended: conn.Err() and the code the peer
 // closed with.
 type closedError struct {
-	err       error
-	peerCode  int
-	reconnect bool // listen -reconnect goes on
+	err      error
+	peerCode int
 }
 
 func (e *closedError) Error() string { return closeText(e.err, e.peerCode) }

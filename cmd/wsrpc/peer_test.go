@@ -200,6 +200,17 @@ func TestListenConnectionEnds(t *testing.T) {
 		require.Regexp(t, `^wsrpc: the connection ended without a close frame: (EOF|connection reset by peer)\n$`, stderr.String(), "said once, one prefix")
 	})
 
+	t.Run("during a call", func(t *testing.T) {
+		url, srv := introServer(t, nil, false)
+		go func() {
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 5*time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // hang is under way
+			_ = srv.Clients()[0].CloseWithError(4002, "maintenance", nil)
+		}()
+		got := cli(t, "", "call", url, "hang")
+		require.Equal(t, result{exitUsage, "", "wsrpc: hang: the connection ended: close code 4002, reason \"maintenance\"\n"}, got)
+	})
+
 	// relisten listens on addr again, once the closed server let go of it.
 	relisten := func() net.Listener {
 		var ln net.Listener

@@ -56,10 +56,6 @@ func (l *lines) print(prefix string, b []byte) {
 	_, _ = l.w.Write(buf)
 }
 
-func (l *lines) printf(format string, args ...any) {
-	l.print("", []byte(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")))
-}
-
 func newSession(o *options, stdout, stderr io.Writer) *session {
 	return &session{o: o, out: &lines{w: stdout}, errs: &lines{w: stderr}}
 }
@@ -194,7 +190,13 @@ func (s *session) do(ctx context.Context, c *client.Client, method string, param
 		s.report(failure{Kind: "interrupted", Message: method + ": interrupted", Exit: exitUsage})
 		return exitUsage
 	}
-	return s.fail(fmt.Errorf("%s: %w", method, err))
+	f := explain(err)
+	if conn := s.conn.Load(); errors.Is(err, wsrpc.ErrClosed) && conn != nil {
+		f = explain(&closedError{err: conn.Err(), peerCode: conn.PeerCloseCode()})
+	}
+	f.Message = method + ": " + f.Message
+	s.report(f)
+	return f.Exit
 }
 
 // listen runs "wsrpc listen": events and calls of -route routes as JSON
