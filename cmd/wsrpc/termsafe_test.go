@@ -167,3 +167,26 @@ func TestTerminalSafeOutput(t *testing.T) {
 		requireInert(t, stderr.String())
 	})
 }
+
+// FuzzSafe: whatever a peer sends, what safe prints drives no terminal,
+// and JSON stays the same JSON value.
+func FuzzSafe(f *testing.F) {
+	for _, s := range []string{hostile, `{"k":"` + c1CSI + `"}`, "[\"\xff\"]", "[1,\r2]", "a\tb\nc", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		human := safe(b, false)
+		requireInert(t, string(human))
+		out := safe(b, true)
+		requireInert(t, string(out))
+		if !json.Valid(b) {
+			require.Equal(t, human, out, "JSON that is not valid is escaped as text")
+			return
+		}
+		require.True(t, json.Valid(out), "%q → %q", b, out)
+		var want, got any
+		require.NoError(t, json.Unmarshal(b, &want)) // encoding/json reads invalid UTF-8 as U+FFFD
+		require.NoError(t, json.Unmarshal(out, &got))
+		require.Equal(t, want, got)
+	})
+}
