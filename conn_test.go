@@ -83,8 +83,8 @@ func testRemoteErrors(t *testing.T) {
 	}{
 		{"nope", `{}`, "NotImplementedError", `Callback function "nope" not implemented`},
 		{"fail", `{"message":"gone"}`, "KeyError", "gone"},
-		{"kv.delete_all", `{}`, "NotImplementedError", "Method not implemented"},
-		{"admin.shutdown", `{}`, "NotImplementedError", "Method masked"},
+		{"kv.delete_all", `{}`, "NotImplementedError", "Method not implemented: kv.delete_all is not exposed (kv exposes kv.get, kv.set)"},
+		{"admin.shutdown", `{}`, "NotImplementedError", "Method masked: admin.shutdown is not callable (noproxy)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method, func(t *testing.T) {

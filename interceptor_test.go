@@ -143,7 +143,7 @@ func testInterceptorsIncoming(t *testing.T) {
 		{name: "struct route", method: "icounter.add", params: map[string]int{"n": 2}, want: `{"value":2,"inits":1}`,
 			wantSeen: []string{"side call icounter.add registered", "route call icounter.add registered", "route done ok", "side done ok"}},
 		{name: "struct route, member not exposed", method: "icounter.nope", wantErr: &wsrpc.Error{Type: wsrpc.TypeNotImplemented},
-			wantSeen: []string{"side call icounter.nope", "side done NotImplementedError: Method not implemented"}},
+			wantSeen: []string{"side call icounter.nope", "side done NotImplementedError: Method not implemented: icounter.nope is not exposed (icounter exposes icounter.add, icounter.get)"}},
 		{name: "panicking interceptor", method: "boom", wantErr: &wsrpc.Error{Type: wsrpc.TypeRuntimeError},
 			wantSeen: []string{"side call boom registered"}}, // the panic unwinds the outer interceptors too
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -195,8 +196,15 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 		m := pt.Method(i)
 		methods[m.Name] = m
 	}
-	build := func(goName string) (*method, error) {
-		m, err := newMethod(tn+"."+goName, methods[goName].Func, true)
+	// build prepares a method; wire is the name calls use ("" for Init,
+	// which the bare route name runs), so that errors of a call name the
+	// route the caller called, kv.set, not the Go method.
+	build := func(goName, wire string) (*method, error) {
+		callName := name
+		if wire != "" {
+			callName = name + "." + wire
+		}
+		m, err := newMethod(callName, methods[goName].Func, true)
 		if err != nil {
 			return nil, fmt.Errorf("method %s.%s: %w", tn, goName, err)
 		}
@@ -204,7 +212,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 	}
 
 	if _, ok := methods["Init"]; ok {
-		if sr.init, err = build("Init"); err != nil {
+		if sr.init, err = build("Init", ""); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +256,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 			return fmt.Errorf("struct %s: methods %s and %s both have the wire name %q; give one another name (methods:\"%s=other_name\")", tn, prev, goName, wire, goName)
 		}
 		owner[wire] = goName
-		m, err := build(goName)
+		m, err := build(goName, wire)
 		if err != nil {
 			return err
 		}
@@ -424,20 +432,54 @@ func (s *structRoute) newInstance() reflect.Value {
 }
 
 // member resolves a wire member name; "" (the bare route name) is Init.
+// The errors name what was called and what the route does expose; their
+// type and their first words are the reference's.
 func (s *structRoute) member(name string) (*method, *Error) {
 	if name == "" {
 		if s.init == nil {
-			return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
+			return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented: " + s.name +
+				" has no Init to run" + s.exposedHint()}
 		}
 		return s.init, nil
 	}
 	if s.masked[name] {
-		return nil, &Error{Type: TypeNotImplemented, Message: "Method masked"}
+		return nil, &Error{Type: TypeNotImplemented, Message: "Method masked: " + s.name + "." + name + " is not callable (noproxy)"}
 	}
 	if m := s.members[name]; m != nil {
 		return m, nil
 	}
-	return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented"}
+	msg := "Method not implemented: " + s.name + "." + name + " is not exposed"
+	switch {
+	case strings.EqualFold(name, "init") && s.init != nil:
+		msg += "; call " + s.name + " (the bare name) to run Init"
+	default:
+		for w := range s.members {
+			if strings.EqualFold(w, name) {
+				msg += "; did you mean " + s.name + "." + w + "?"
+				break
+			}
+		}
+	}
+	return nil, &Error{Type: TypeNotImplemented, Message: msg + s.exposedHint()}
+}
+
+// maxNamesListed bounds the members an error message lists.
+const maxNamesListed = 10
+
+// exposedHint lists the members of the route for an error message.
+func (s *structRoute) exposedHint() string {
+	if len(s.members) == 0 {
+		return " (" + s.name + " exposes no members)"
+	}
+	names := make([]string, 0, len(s.members))
+	for w := range s.members {
+		names = append(names, s.name+"."+w)
+	}
+	sort.Strings(names)
+	if len(names) > maxNamesListed {
+		names = append(names[:maxNamesListed], "…")
+	}
+	return " (" + s.name + " exposes " + strings.Join(names, ", ") + ")"
 }
 
 // fullName returns "route.member" without allocating for exposed members,

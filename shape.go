@@ -23,7 +23,7 @@ import (
 // method is one callable handler: a function route, a struct route's exposed
 // method, or its Init. Everything it needs is computed once, at Registry.Add.
 type method struct {
-	name string // for messages and hooks: "subtract" or "Storage.Get"
+	name string // for messages: the name a call uses, "subtract" or "kv.get" ("kv" for Init)
 
 	// call decodes params (the raw JSON of the "params" member, nil when
 	// absent or null), calls the handler (recv is the instance pointer for

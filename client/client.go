@@ -125,7 +125,17 @@ var ErrCompressionParameters = wsio.ErrDeflateResponse
 // such as 403 from an Authorize hook.
 type HandshakeError struct {
 	StatusCode int
+	// ContentType and Body are those of the server's answer, the body cut
+	// at MaxRefusalBodySize: often the server's reason, such as "no
+	// WebSocket endpoint at /wrong/". They are the server's bytes, not
+	// checked: escape them before printing them to a terminal.
+	ContentType string
+	Body        []byte
 }
+
+// MaxRefusalBodySize bounds the body of a refused upgrade that Dial keeps in
+// HandshakeError.Body.
+const MaxRefusalBodySize = 1 << 10
 
 // Error names the HTTP status the server answered with.
 func (e *HandshakeError) Error() string {
@@ -239,11 +249,14 @@ func (c *Client) connect(ctx context.Context) (*wsrpc.Conn, error) {
 	if c.engine.EnableCompression {
 		d.Extensions = []httphead.Option{wsio.ClientOfferOption()}
 	}
+	var refusal HandshakeError
+	d.OnStatusError = refusal.read
 	nc, br, hs, err := d.Dial(dctx, c.url)
 	if err != nil {
 		var se ws.StatusError
 		if errors.As(err, &se) {
-			return nil, &HandshakeError{StatusCode: int(se)}
+			refusal.StatusCode = int(se)
+			return nil, &refusal
 		}
 		return nil, fmt.Errorf("wsrpc client: connect to %s: %w", c.url, err)
 	}

@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 )
 
 // MaxHandshakeResponseSize is the most the client reads of a server's
@@ -55,4 +58,17 @@ func handshakeDone(nc net.Conn) net.Conn {
 	}
 	hc.left = -1
 	return hc.Conn
+}
+
+// read is the Dialer's OnStatusError: it keeps the content type and the
+// start of the body of the server's refusal. resp is bounded by the
+// handshake's limit and the dial's deadline.
+func (e *HandshakeError) read(_ int, _ []byte, resp io.Reader) {
+	r, err := http.ReadResponse(bufio.NewReader(resp), nil)
+	if err != nil {
+		return
+	}
+	defer r.Body.Close()
+	e.ContentType = r.Header.Get("Content-Type")
+	e.Body, _ = io.ReadAll(io.LimitReader(r.Body, MaxRefusalBodySize))
 }

@@ -140,3 +140,28 @@ func TestHandshakeBoundIsLiftedAfterTheDial(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 10, m)
 }
+
+// A refused upgrade keeps the server's content type and the start of its
+// body, bounded by MaxRefusalBodySize, whatever the body's length or
+// framing.
+func TestRefusalBodyIsKept(t *testing.T) {
+	long := strings.Repeat("x", 3*MaxRefusalBodySize)
+	for _, tt := range []struct {
+		name, response, body string
+	}{
+		{"with length", "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n\r\nno WebSocket endpoint at /", "no WebSocket endpoint at /"},
+		{"chunked", "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nForbidden\r\n0\r\n\r\n", "Forbidden"},
+		{"until close, cut", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + long, long[:MaxRefusalBodySize]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url := fakeUpgrade(t, func(nc net.Conn, _ *http.Request) { _, _ = nc.Write([]byte(tt.response)) })
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := Dial(ctx, url, nil, nil)
+			var he *HandshakeError
+			require.ErrorAs(t, err, &he)
+			require.Equal(t, "text/plain", he.ContentType)
+			require.Equal(t, tt.body, string(he.Body))
+		})
+	}
+}

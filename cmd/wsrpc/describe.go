@@ -23,14 +23,14 @@ func (s *session) describe(ctx context.Context, src string, stdin io.Reader) int
 		return s.fail(err)
 	}
 	if s.o.json {
-		s.out.print("", compact(raw))
+		s.out.print("", safe(compact(raw), true))
 		return exitOK
 	}
 	a, err := newAPI(d)
 	if err != nil {
 		return s.fail(err)
 	}
-	s.out.print("", []byte(describeText(a)))
+	s.out.print("", safe([]byte(describeText(a)), false))
 	return exitOK
 }
 

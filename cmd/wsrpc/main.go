@@ -1,35 +1,28 @@
-// Command wsrpc calls the routes of a wsrpc server from a shell, and listens
-// to its events. It speaks the wire protocol of wsrpc-aiohttp and
-// @wsrpc/client, so it works with any server that does, Go or Python.
+// Command wsrpc calls the routes of a wsrpc server from a shell, listens to
+// its events, and answers its calls. It speaks the wire protocol of
+// wsrpc-aiohttp and @wsrpc/client, so it works with any server that does,
+// Go or Python.
 //
 //	go install github.com/wsrpc/wsrpc-go/cmd/wsrpc@latest
 //
 //	wsrpc call ws://127.0.0.1:8000/ws/ subtract '{"a":1,"b":9}'   # prints -8
 //	wsrpc call ws://127.0.0.1:8000/ws/ kv.set key=foo value=bar   # prints true
-//	wsrpc listen -route notify ws://127.0.0.1:8000/ws/            # events as JSON lines
+//	wsrpc call ws://127.0.0.1:8000/ws/ multiply_loopback -route 'multiply=exec:jq ".x*.y"'
+//	wsrpc listen -route notify ws://127.0.0.1:8000/ws/            # events and calls as JSON lines
 //	wsrpc repl ws://127.0.0.1:8000/ws/                            # one connection, many calls
 //	wsrpc describe ws://127.0.0.1:8000/ws/                        # its methods (rpc.discover)
 //	wsrpc gen ts ws://127.0.0.1:8000/ws/ > api.ts                 # typed TypeScript client
 //	wsrpc gen go -package introapi ws://127.0.0.1:8000/ws/ > api.go  # typed Go stubs
 //
-// describe and gen read the server's OpenRPC document (its rpc.discover
-// route, see the discovery module), or a saved document given as a file
-// name instead of the URL ("-": stdin).
-//
-// PARAMS is one JSON object or array, or key=value pairs (a value is JSON
-// when it parses as JSON, else a string); without PARAMS the call sends {}.
-// The result is printed as compact JSON on one line. The connection answers
-// the server's keepalive pings, so it is never dropped for silence.
-//
-// Flags come before the positional arguments, before or after the command
-// name: -H 'Name: value' adds a header to the upgrade request (repeatable),
-// -timeout bounds connecting and each call, -v prints every message to
-// stderr ("> " sent, "< " received), and -route NAME (listen) exposes a
-// route that prints its calls and answers null.
+// Run "wsrpc help" for the commands and flags, "wsrpc help COMMAND" for
+// one of them. Flags may come anywhere on the command line; "--" ends
+// them. Everything the server sends is printed with its control
+// characters escaped, so it cannot drive the terminal.
 //
 // Exit status: 0 on success, 1 when the server answered with an error (its
 // type and message go to stderr as "TYPE: message"), 2 for usage and
-// connection errors, including a call that timed out.
+// connection errors, including a call that timed out, 130 when interrupted
+// (Ctrl-C).
 package main
 
 import (
@@ -47,55 +40,46 @@ import (
 
 // Exit statuses.
 const (
-	exitOK    = 0
-	exitReply = 1 // the server answered with an error
-	exitUsage = 2 // usage, connection and timeout errors
+	exitOK          = 0
+	exitReply       = 1   // the server answered with an error
+	exitUsage       = 2   // usage, connection and timeout errors
+	exitInterrupted = 130 // SIGINT (Ctrl-C), as shells report it
 )
 
 // defaultTimeout bounds connecting and each call unless -timeout says
 // otherwise.
 const defaultTimeout = 10 * time.Second
 
-const usage = `Usage:
-  wsrpc call   [flags] URL METHOD [PARAMS]  call METHOD, print its result as JSON
-  wsrpc listen [flags] URL                  print the server's events as JSON lines until interrupted
-  wsrpc repl   [flags] URL                  read "METHOD [PARAMS]" lines from stdin, on one connection
-  wsrpc describe [-json] URL|FILE           print the methods of the server's rpc.discover document (-json: the document)
-  wsrpc gen ts URL|FILE                     print a TypeScript module typing the server's methods: bind(rpc) → API
-  wsrpc gen go -package P URL|FILE          print Go stubs for the server's methods over wsrpc.Call
-  wsrpc help                                print this help
-
-PARAMS is one JSON object or array, or key=value pairs (a value is JSON when
-it parses, else a string). No PARAMS sends {}.
-
-Flags (before the positional arguments):
-  -H 'Name: value'  add a header to the upgrade request, e.g. Authorization (repeatable)
-  -timeout 10s      bound on connecting and on each call (0: no bound)
-  -v                print every message to stderr: "> " sent, "< " received
-  -route NAME       listen: expose route NAME, print its calls as
-                    {"method":NAME,"params":...} lines and answer null (repeatable)
-  -json             describe: print the document as JSON
-  -package P        gen go: the package name of the stubs (default: the title's)
-
-Exit status: 0 success, 1 error reply (stderr: "TYPE: message"),
-2 usage, connection or timeout error.
-`
+// errInterrupted is the cause of the context of run when the user pressed
+// Ctrl-C: run then exits with exitInterrupted.
+var errInterrupted = errors.New("interrupted")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Reset() // a second Ctrl-C ends the process at once
+		if sig == os.Interrupt {
+			cancel(errInterrupted)
+		} else {
+			cancel(context.Canceled) // SIGTERM: a clean stop, exit 0 for listen
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }
 
 // options are the flags, shared by every command.
 type options struct {
-	headers []string
-	routes  []string
-	timeout time.Duration
-	verbose bool
-	json    bool   // describe -json
-	pkg     string // gen go -package
+	headers   []string
+	routes    []string
+	timeout   time.Duration
+	verbose   bool
+	json      bool   // errors as JSON; describe: the document
+	reconnect bool   // listen -reconnect
+	pkg       string // gen go -package
 }
 
 // listFlag collects the values of a repeatable flag.
@@ -113,105 +97,132 @@ func (f listFlag) Set(v string) error {
 	return nil
 }
 
-// flagSet returns a parser that fills o; the global one and each command's
-// share o, so flags may come before or after the command name.
+// flagSet returns the parser of every flag, filling o.
 func flagSet(name string, o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Var(listFlag{&o.headers}, "H", "header `Name: value` (repeatable)")
-	fs.Var(listFlag{&o.routes}, "route", "route `NAME` to expose (listen; repeatable)")
+	fs.Var(listFlag{&o.routes}, "route", "route `NAME[=JSON|=exec:COMMAND]` to expose (repeatable)")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "bound on connecting and each call")
 	fs.BoolVar(&o.verbose, "v", o.verbose, "print messages to stderr")
-	fs.BoolVar(&o.json, "json", o.json, "describe: print the document")
+	fs.BoolVar(&o.json, "json", o.json, "errors as JSON; describe: print the document")
+	fs.BoolVar(&o.reconnect, "reconnect", o.reconnect, "listen: reconnect when the connection is lost")
 	fs.StringVar(&o.pkg, "package", o.pkg, "gen go: package `name`")
 	return fs
 }
 
-// errUsage marks errors that the usage text helps with.
-var errUsage = errors.New("usage")
+// usageErr is a mistake on the command line.
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageErr{fmt.Sprintf(format, args...)}
+}
+
+// parseArgs parses flags anywhere among args ("--" ends them) and returns
+// the positional arguments in order. "-" alone is positional (stdin).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return pos, err // with -h, pos names the command
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	return pos, nil
+}
 
 // run is the whole program: main adds only the process around it. ctx ends
-// on SIGINT or SIGTERM.
+// on SIGINT (with cause errInterrupted) or SIGTERM.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	code := runCommand(ctx, args, stdin, stdout, stderr)
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		return exitInterrupted
+	}
+	return code
+}
+
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o := &options{timeout: defaultTimeout}
-	global := flagSet("wsrpc", o)
-	if code, done := parseFlags(global, args, stdout, stderr); done {
-		return code
-	}
-	rest := global.Args()
-	if len(rest) == 0 {
-		fmt.Fprint(stderr, "wsrpc: no command given\n\n"+usage)
-		return exitUsage
-	}
-	cmd := rest[0]
-	if cmd == "help" {
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	}
-	fs := flagSet(cmd, o)
-	if code, done := parseFlags(fs, rest[1:], stdout, stderr); done {
-		return code
-	}
-	pos := fs.Args()
-	if err := o.check(); err != nil {
-		return usageError(stderr, err)
-	}
-	if len(o.routes) > 0 && cmd != "listen" {
-		return usageError(stderr, fmt.Errorf("-route is only for listen"))
-	}
+	fs := flagSet("wsrpc", o)
+	pos, err := parseArgs(fs, args)
 	s := newSession(o, stdout, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return help(stdout, stderr, pos)
+		}
+		return s.fail(&usageErr{err.Error()})
+	}
+	if len(pos) == 0 {
+		return s.fail(usagef("no command given"))
+	}
+	cmd, pos := pos[0], pos[1:]
+	if err := o.check(cmd); err != nil {
+		return s.fail(err)
+	}
+	s.header, _ = parseHeaders(o.headers) // checked
 	switch cmd {
+	case "help":
+		return help(stdout, stderr, pos)
+	case "version":
+		return version(stdout)
+	case "completion":
+		return completion(s, pos)
 	case "call":
 		if len(pos) < 2 {
-			return usageError(stderr, fmt.Errorf("call needs URL and METHOD"))
+			return s.fail(usagef("call needs URL and METHOD"))
 		}
-		return s.call(ctx, pos[0], pos[1], pos[2:])
+		return s.call(ctx, pos[0], pos[1], pos[2:], stdin)
 	case "listen":
 		if len(pos) != 1 {
-			return usageError(stderr, fmt.Errorf("listen needs exactly one URL"))
+			return s.fail(usagef("listen needs exactly one URL"))
 		}
 		return s.listen(ctx, pos[0])
 	case "repl":
 		if len(pos) != 1 {
-			return usageError(stderr, fmt.Errorf("repl needs exactly one URL"))
+			return s.fail(usagef("repl needs exactly one URL"))
 		}
 		return s.repl(ctx, pos[0], stdin)
 	case "describe":
 		if len(pos) != 1 {
-			return usageError(stderr, fmt.Errorf("describe needs exactly one URL or FILE"))
+			return s.fail(usagef("describe needs exactly one URL or FILE"))
 		}
 		return s.describe(ctx, pos[0], stdin)
 	case "gen":
 		return s.gen(ctx, fs, pos, stdin)
 	}
-	return usageError(stderr, fmt.Errorf("unknown command %q", cmd))
-}
-
-// parseFlags parses fs; done says that run ends here with code (help was
-// asked for, or a flag is wrong).
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, done bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return 0, false
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
-		return exitOK, true
-	default:
-		return usageError(stderr, err), true
-	}
+	return s.fail(usagef("unknown command %q", cmd))
 }
 
 func usageError(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "wsrpc: %v\nRun 'wsrpc help' for usage.\n", err)
+	fmt.Fprintf(stderr, "wsrpc: %v\nRun 'wsrpc help' for usage.\n", safeText(err.Error()))
 	return exitUsage
 }
 
-// check validates the flags that need it.
-func (o *options) check() error {
+// check validates the flags that need it, for the command cmd.
+func (o *options) check(cmd string) error {
 	if o.timeout < 0 {
-		return fmt.Errorf("-timeout %v: must not be negative (0 means no bound)", o.timeout)
+		return usagef("-timeout %v: must not be negative (0 means no bound)", o.timeout)
 	}
-	_, err := parseHeaders(o.headers)
-	return err
+	if len(o.routes) > 0 && cmd != "call" && cmd != "repl" && cmd != "listen" {
+		return usagef("-route is only for call, repl and listen")
+	}
+	if o.reconnect && cmd != "listen" {
+		return usagef("-reconnect is only for listen")
+	}
+	if _, err := parseRoutes(o.routes); err != nil {
+		return err
+	}
+	if _, err := parseHeaders(o.headers); err != nil {
+		return &usageErr{err.Error()}
+	}
+	return nil
 }

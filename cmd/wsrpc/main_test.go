@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -137,7 +140,7 @@ func TestRepl(t *testing.T) {
 		{"an error reply does not end the session", "nope\nsubtract a=1 b=9\n",
 			result{exitReply, "-8\n", `NotImplementedError: Callback function "nope" not implemented` + "\n"}},
 		{"bad params do not end the session", "subtract a\nsubtract a=1 b=9\n",
-			result{exitUsage, "-8\n", `wsrpc: params "a": want one JSON object or array, or key=value pairs` + "\n"}},
+			result{exitUsage, "-8\n", `wsrpc: params "a": want one JSON object or array, key=value pairs, - (stdin) or @FILE` + "\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, cli(t, tc.stdin, "repl", url))
@@ -284,7 +287,20 @@ func TestUsage(t *testing.T) {
 		{"call without method", []string{"call", "ws://x/"}, exitUsage, "", "call needs URL and METHOD"},
 		{"unknown flag", []string{"call", "-x", "ws://x/", "m"}, exitUsage, "", "flag provided but not defined: -x"},
 		{"bad header", []string{"call", "-H", "nocolon", "ws://x/", "m"}, exitUsage, "", `-H "nocolon": want 'Name: value'`},
-		{"route outside listen", []string{"call", "-route", "r", "ws://x/", "m"}, exitUsage, "", "-route is only for listen"},
+		{"route outside call, repl, listen", []string{"describe", "-route", "r", "ws://x/"}, exitUsage, "", "-route is only for call, repl and listen"},
+		{"reconnect outside listen", []string{"call", "-reconnect", "ws://x/", "m"}, exitUsage, "", "-reconnect is only for listen"},
+		{"bad route answer", []string{"call", "-route", "r={", "ws://x/", "m"}, exitUsage, "", `-route "r={": the answer is not valid JSON`},
+		{"empty exec route", []string{"call", "-route", "r=exec:", "ws://x/", "m"}, exitUsage, "", `exec: needs a command`},
+		{"a route twice", []string{"listen", "-route", "r", "-route", "r=1", "ws://x/"}, exitUsage, "", `the route r is given twice`},
+		{"help of a command", []string{"help", "listen"}, exitOK, "Usage: wsrpc listen [flags] URL", ""},
+		{"help of no such command", []string{"help", "lisen"}, exitUsage, "", `help "lisen": no such command`},
+		{"listen -h", []string{"listen", "ws://x/", "-h"}, exitOK, "Usage: wsrpc listen", ""},
+		{"version", []string{"version"}, exitOK, "wsrpc ", ""},
+		{"completion without shell", []string{"completion"}, exitUsage, "", "completion needs one shell: bash, zsh or fish"},
+		{"completion of an unknown shell", []string{"completion", "tcsh"}, exitUsage, "", "completion needs one shell"},
+		{"leading zeros", []string{"call", "ws://x/", "m", "a=007"}, exitUsage, "", "params a=007: 007 is not a valid JSON number"},
+		{"params - in repl", []string{"call", "ws://x/", "m", "-", "b=1"}, exitUsage, "", `params "-": want one JSON object`},
+		{"missing params file", []string{"call", "ws://x/", "m", "@/nonexistent/p.json"}, exitUsage, "", "params @/nonexistent/p.json: open /nonexistent/p.json"},
 		{"bad scheme", []string{"call", "ftp://x/", "m"}, exitUsage, "", `use ws:// or wss://`},
 		{"bad json params", []string{"call", "ws://x/", "m", `{"a":`}, exitUsage, "", "are not valid JSON"},
 		{"refused connection", []string{"call", "ws://127.0.0.1:1/ws/", "m"}, exitUsage, "", "connect to ws://127.0.0.1:1/ws/"},
@@ -314,7 +330,7 @@ func TestParseParams(t *testing.T) {
 		{[]string{"a=1", "a=2"}, ""},     // a key twice
 		{[]string{`{"a":1}`, "b=2"}, ""}, // JSON only alone
 	} {
-		got, err := parseParams(tc.args)
+		got, err := parseParams(tc.args, nil)
 		if tc.want == "" {
 			require.Error(t, err, "%q", tc.args)
 			continue
@@ -324,19 +340,52 @@ func TestParseParams(t *testing.T) {
 	}
 }
 
-// The built binary, end to end: a call, and listen ended by SIGTERM.
-func TestBinary(t *testing.T) {
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the command once per test run and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	bin := filepath.Join(t.TempDir(), "wsrpc")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wsrpc-cli-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "wsrpc")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// The built binary, end to end: a call, an error reply, listen ended by
+// SIGTERM (exit 0) and by SIGINT (exit 130, as after Ctrl-C), a call
+// interrupted while it waits.
+func TestBinary(t *testing.T) {
+	bin := binary(t)
 	url, srv := introServer(t, nil, false)
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	out, err = exec.CommandContext(ctx, bin, "call", url, "subtract", `{"a":1,"b":9}`).Output()
+	out, err := exec.CommandContext(ctx, bin, "call", url, "subtract", `{"a":1,"b":9}`).Output()
 	require.NoError(t, err)
 	require.Equal(t, "-8\n", string(out))
 
@@ -349,11 +398,69 @@ func TestBinary(t *testing.T) {
 	require.Equal(t, exitReply, ee.ExitCode())
 	require.Equal(t, `NotImplementedError: Callback function "nope" not implemented`+"\n", stderr.String())
 
-	listen := exec.CommandContext(ctx, bin, "listen", url)
-	require.NoError(t, listen.Start())
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 10*time.Millisecond)
-	require.NoError(t, listen.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, listen.Wait(), "listen must exit 0 on SIGTERM")
-	require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 10*time.Millisecond,
-		"listen closed its connection")
+	for _, tc := range []struct {
+		name string
+		args []string
+		sig  syscall.Signal
+		code int
+	}{
+		{"listen, SIGTERM", []string{"listen", url}, syscall.SIGTERM, exitOK},
+		{"listen, SIGINT", []string{"listen", url}, syscall.SIGINT, exitInterrupted},
+		{"listen -reconnect, SIGINT", []string{"listen", "-reconnect", url}, syscall.SIGINT, exitInterrupted},
+		{"call waiting for its reply, SIGINT", []string{"call", url, "hang"}, syscall.SIGINT, exitInterrupted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := exec.CommandContext(ctx, bin, tc.args...)
+			var stderr bytes.Buffer
+			p.Stderr = &stderr
+			require.NoError(t, p.Start())
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 10*time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // the call is under way
+			require.NoError(t, p.Process.Signal(tc.sig))
+			err := p.Wait()
+			code := 0
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			require.Equal(t, tc.code, code, "stderr %q", stderr.String())
+			require.Eventually(t, func() bool { return len(srv.Clients()) == 0 }, wait, 10*time.Millisecond,
+				"it closed its connection")
+		})
+	}
+}
+
+// The completion scripts parse in their shells (those installed).
+func TestCompletionScripts(t *testing.T) {
+	for _, sh := range []struct{ shell, check string }{
+		{"bash", "bash -n"}, {"zsh", "zsh -n"}, {"fish", "fish --no-execute"},
+	} {
+		t.Run(sh.shell, func(t *testing.T) {
+			got := cli(t, "", "completion", sh.shell)
+			require.Equal(t, exitOK, got.code, got.stderr)
+			require.Contains(t, got.stdout, "wsrpc")
+			for _, c := range commands() {
+				require.Contains(t, got.stdout, c)
+			}
+			shell := strings.Fields(sh.check)
+			path, err := exec.LookPath(shell[0])
+			if err != nil {
+				t.Skipf("%s is not installed", shell[0])
+			}
+			script := filepath.Join(t.TempDir(), "wsrpc."+sh.shell)
+			require.NoError(t, os.WriteFile(script, []byte(got.stdout), 0o644))
+			out, err := exec.Command(path, append(shell[1:], script)...).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		})
+	}
+}
+
+// serve serves reg on a loopback port; it returns the URL of its /ws/.
+func serve(t *testing.T, reg *wsrpc.Registry, opts *server.Options) (string, *server.Server) {
+	t.Helper()
+	srv := server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = ln.Close() })
+	return "ws://" + ln.Addr().String() + "/ws/", srv
 }

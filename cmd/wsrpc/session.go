@@ -35,6 +35,10 @@ type session struct {
 	// oneShot is set by "wsrpc call": the connection makes one call, so it
 	// sends no keepalive pings of its own (the server's are answered).
 	oneShot bool
+	// conn is the connection up (the last one, with -reconnect).
+	conn atomic.Pointer[wsrpc.Conn]
+	// stopping is set when listen ends on purpose: a close is not news.
+	stopping atomic.Bool
 }
 
 // lines writes whole lines to one stream; writers on several goroutines
@@ -52,13 +56,8 @@ func (l *lines) print(prefix string, b []byte) {
 	_, _ = l.w.Write(buf)
 }
 
-func (l *lines) printf(format string, args ...any) {
-	l.print("", []byte(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")))
-}
-
 func newSession(o *options, stdout, stderr io.Writer) *session {
-	h, _ := parseHeaders(o.headers) // checked by run
-	return &session{o: o, header: h, out: &lines{w: stdout}, errs: &lines{w: stderr}}
+	return &session{o: o, out: &lines{w: stdout}, errs: &lines{w: stderr}}
 }
 
 // bounded returns ctx bounded by -timeout.
@@ -76,27 +75,34 @@ func (s *session) bounded(ctx context.Context) (context.Context, context.CancelF
 func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, onEvent func(*wsrpc.Conn, json.RawMessage)) (*client.Client, *wsrpc.Conn, error) {
 	u, err := wsURL(rawURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &usageErr{err.Error()}
 	}
-	var conn atomic.Pointer[wsrpc.Conn]
 	opts := &client.Options{
 		Options: wsrpc.Options{OnEvent: onEvent, Hooks: &wsrpc.Hooks{
 			OnConnect: func(_ context.Context, c *wsrpc.Conn) error {
-				conn.Store(c)
+				s.conn.Store(c)
 				return nil
 			},
 		}},
-		Header: s.header,
+		Header:      s.header,
+		DialTimeout: s.o.timeout,
+	}
+	if s.o.timeout == 0 {
+		opts.DialTimeout = 1<<63 - 1 // -timeout 0: no bound
 	}
 	if s.oneShot {
 		opts.KeepaliveInterval = -1
 	}
+	if s.o.reconnect {
+		opts.Reconnect = true
+		opts.OnStateChange = s.reportState
+	}
 	if s.o.verbose {
 		opts.OnMessage = func(sent bool, msg []byte) {
 			if sent {
-				s.errs.print("> ", compact(msg))
+				s.errs.print("> ", safe(compact(msg), true))
 			} else {
-				s.errs.print("< ", compact(msg))
+				s.errs.print("< ", safe(compact(msg), true))
 			}
 		}
 	}
@@ -104,16 +110,32 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	defer cancel()
 	c, err := client.Dial(dctx, u, reg, opts)
 	if err != nil {
-		var he *client.HandshakeError
-		if errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden) {
-			return nil, nil, fmt.Errorf("%w (send credentials with -H, e.g. -H 'Authorization: Bearer …')", err)
+		if errors.Is(ctx.Err(), context.Canceled) { // interrupted: not the server's fault
+			return nil, nil, ctx.Err()
 		}
-		if dctx.Err() != nil && ctx.Err() == nil {
-			return nil, nil, fmt.Errorf("connect to %s: no answer within %v (-timeout): %w", u, s.o.timeout, err)
-		}
-		return nil, nil, err
+		return nil, nil, &dialError{url: u, timeout: s.o.timeout, err: err}
 	}
-	return c, conn.Load(), nil
+	return c, s.conn.Load(), nil
+}
+
+// reportState tells, on stderr, of a connection lost and made again
+// (listen -reconnect).
+func (s *session) reportState(sc client.StateChange) {
+	switch sc.State {
+	case client.StateDisconnected:
+		if s.stopping.Load() {
+			return
+		}
+		code := 0
+		if c := s.conn.Load(); c != nil {
+			code = c.PeerCloseCode()
+		}
+		s.report(failure{Kind: "closed", Message: closeText(sc.Err, code) + "; reconnecting (-reconnect)", Exit: exitOK})
+	case client.StateConnected:
+		if sc.Attempt > 0 {
+			s.errs.print("", []byte("wsrpc: connected again"))
+		}
+	}
 }
 
 // hangUp closes c and waits, briefly, for the close handshake.
@@ -125,26 +147,20 @@ func hangUp(c *client.Client) {
 	}
 }
 
-// fail prints a connection or usage error and returns exitUsage.
-func (s *session) fail(err error) int {
-	msg := err.Error()
-	if !strings.HasPrefix(msg, "wsrpc") { // the client's own errors say where they come from
-		msg = "wsrpc: " + msg
-	}
-	s.errs.print("", []byte(msg))
-	return exitUsage
-}
-
 // call runs "wsrpc call".
-func (s *session) call(ctx context.Context, rawURL, method string, args []string) int {
-	params, err := parseParams(args)
+func (s *session) call(ctx context.Context, rawURL, method string, args []string, stdin io.Reader) int {
+	params, err := parseParams(args, stdin)
 	if err != nil {
-		return usageError(s.errs.w, err)
+		return s.fail(&usageErr{err.Error()})
+	}
+	reg, err := s.registry(false)
+	if err != nil {
+		return s.fail(err)
 	}
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
 	s.oneShot = true // one call: no keepalive pings of our own
-	c, _, err := s.dial(ctx, rawURL, nil, nil)
+	c, _, err := s.dial(ctx, rawURL, reg, nil)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -163,31 +179,34 @@ func (s *session) do(ctx context.Context, c *client.Client, method string, param
 		if len(result) == 0 {
 			result = json.RawMessage("null")
 		}
-		s.out.print("", compact(result))
+		s.out.print("", safe(compact(result), true))
 		return exitOK
 	case errors.As(err, &re):
-		s.errs.printf("%s: %s", re.Type, re.Message)
-		return exitReply
+		return s.fail(re)
 	case errors.Is(err, context.DeadlineExceeded):
-		s.errs.printf("wsrpc: %s: no reply within %v (-timeout)", method, s.o.timeout)
+		s.report(failure{Kind: "timeout", Message: fmt.Sprintf("%s: no reply within %v (-timeout)", method, s.o.timeout), Exit: exitUsage})
+		return exitUsage
 	case errors.Is(err, context.Canceled):
-		s.errs.printf("wsrpc: %s: interrupted", method)
-	default:
-		s.errs.printf("wsrpc: %s: %v", method, err)
+		s.report(failure{Kind: "interrupted", Message: method + ": interrupted", Exit: exitUsage})
+		return exitUsage
 	}
-	return exitUsage
+	f := explain(err)
+	if conn := s.conn.Load(); errors.Is(err, wsrpc.ErrClosed) && conn != nil {
+		f = explain(&closedError{err: conn.Err(), peerCode: conn.PeerCloseCode()})
+	}
+	f.Message = method + ": " + f.Message
+	s.report(f)
+	return f.Exit
 }
 
 // listen runs "wsrpc listen": events and calls of -route routes as JSON
 // lines on stdout, until ctx ends (exit 0) or the connection is lost.
 func (s *session) listen(ctx context.Context, rawURL string) int {
-	reg := wsrpc.NewRegistry() // with the built-in ping: keepalive is answered
-	for _, name := range s.o.routes {
-		if err := reg.Add(name, s.printCall(name)); err != nil {
-			return usageError(s.errs.w, fmt.Errorf("-route %q: %v", name, err))
-		}
+	reg, err := s.registry(true)
+	if err != nil {
+		return s.fail(err)
 	}
-	onEvent := func(_ *wsrpc.Conn, event json.RawMessage) { s.out.print("", compact(event)) }
+	onEvent := func(_ *wsrpc.Conn, event json.RawMessage) { s.out.print("", safe(compact(event), true)) }
 	c, conn, err := s.dial(ctx, rawURL, reg, onEvent)
 	if err != nil {
 		return s.fail(err)
@@ -195,32 +214,21 @@ func (s *session) listen(ctx context.Context, rawURL string) int {
 	defer hangUp(c)
 	select {
 	case <-ctx.Done():
+		s.stopping.Store(true)
 		return exitOK
 	case <-c.Done():
-		return s.fail(fmt.Errorf("the connection ended: %v", conn.Err()))
-	}
-}
-
-// printCall is the handler of a -route route: it prints the call and
-// answers null.
-func (s *session) printCall(name string) func(context.Context, json.RawMessage) error {
-	return func(_ context.Context, params json.RawMessage) error {
-		line, err := json.Marshal(struct {
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}{name, params})
-		if err != nil {
-			return err
-		}
-		s.out.print("", line)
-		return nil
+		return s.fail(&closedError{err: conn.Err(), peerCode: conn.PeerCloseCode()})
 	}
 }
 
 // repl runs "wsrpc repl": one call per line of stdin ("METHOD [PARAMS]"),
 // all on one connection. Its exit status is the worst of its calls'.
 func (s *session) repl(ctx context.Context, rawURL string, stdin io.Reader) int {
-	c, _, err := s.dial(ctx, rawURL, nil, nil)
+	reg, err := s.registry(false)
+	if err != nil {
+		return s.fail(err)
+	}
+	c, conn, err := s.dial(ctx, rawURL, reg, nil)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -255,10 +263,10 @@ func (s *session) repl(ctx context.Context, rawURL string, stdin io.Reader) int 
 		case <-ctx.Done():
 			return worst
 		case <-c.Done():
-			return s.fail(errors.New("the connection was closed"))
+			return s.fail(&closedError{err: conn.Err(), peerCode: conn.PeerCloseCode()})
 		case err := <-readErr:
 			if err != nil {
-				return s.fail(fmt.Errorf("reading stdin: %v", err))
+				return s.fail(fmt.Errorf("reading stdin: %w", err))
 			}
 			return worst
 		case line = <-input:
@@ -270,7 +278,7 @@ func (s *session) repl(ctx context.Context, rawURL string, stdin io.Reader) int 
 		method, rest, _ := strings.Cut(line, " ")
 		params, err := lineParams(strings.TrimSpace(rest))
 		if err != nil {
-			s.errs.printf("wsrpc: %v", err)
+			s.report(failure{Kind: "usage", Message: err.Error(), Exit: exitUsage})
 			worst = max(worst, exitUsage)
 			continue
 		}
@@ -282,12 +290,16 @@ func (s *session) repl(ctx context.Context, rawURL string, stdin io.Reader) int 
 }
 
 // lineParams parses the PARAMS of a repl line: one JSON object or array
-// (which may contain spaces), or key=value pairs separated by spaces.
+// (which may contain spaces), @FILE, or key=value pairs separated by
+// spaces.
 func lineParams(rest string) (json.RawMessage, error) {
 	if raw, ok, err := jsonContainer(rest); ok || err != nil {
 		return raw, err
 	}
-	return parseParams(strings.Fields(rest))
+	if rest == "-" {
+		return nil, errors.New(`params "-": repl reads its calls from stdin; use @FILE`)
+	}
+	return parseParams(strings.Fields(rest), nil)
 }
 
 // interactive reports whether r is a terminal, to show a prompt.
