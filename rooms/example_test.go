@@ -1,0 +1,64 @@
+package rooms_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/rooms"
+	"github.com/wsrpc/wsrpc-go/server"
+)
+
+// A server that lets its clients join rooms, and a client that joins
+// one and gets the room's events.
+func Example() {
+	r := rooms.New(nil)
+	reg := wsrpc.NewRegistry()
+	// Anyone may join any room but "staff".
+	_ = r.Routes(reg, func(ctx context.Context, c *wsrpc.Conn, room string) error {
+		if room == "staff" {
+			return wsrpc.NewError(rooms.TypePermissionError, "staff only")
+		}
+		return nil
+	})
+	opts := &server.Options{}
+	opts.Hooks = wsrpc.ChainHooks(r.Hooks(), opts.Hooks) // closed connections leave their rooms
+	srv := server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	events := make(chan string, 1)
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
+		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) { events <- string(ev) }},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	if err := c.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "lobby"}, nil); err != nil {
+		panic(err)
+	}
+	fmt.Println("members:", r.Count("lobby"))
+	err = c.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "staff"}, nil)
+	fmt.Println("staff:", err)
+
+	if _, err := r.Emit(ctx, "lobby", map[string]string{"text": "hello, lobby"}); err != nil {
+		panic(err)
+	}
+	fmt.Println(<-events)
+	// Output:
+	// members: 1
+	// staff: PermissionError: staff only
+	// {"text":"hello, lobby"}
+}
