@@ -103,3 +103,38 @@ func TestBudgetNoRoomNoCost(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(100, func() { _ = r.RoomsOf(loner) }))
 	require.Equal(t, 100, r.Count("busy"))
 }
+
+// TestHistoryBounds: a room's history keeps what its count, bytes and
+// age allow, and a resume from before that is Lost.
+func TestHistoryBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hist rooms.History
+		wait time.Duration
+		keep uint64 // events a resume from the start would still get
+	}{
+		{"count", rooms.History{MaxEvents: 4}, 0, 4},
+		{"bytes", rooms.History{MaxBytes: 3 * (48 + 16)}, 0, 3},
+		{"age", rooms.History{MaxAge: 30 * time.Millisecond}, 60 * time.Millisecond, 0},
+		{"within every bound", rooms.History{}, 0, 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rooms.New(&rooms.Options{History: func(string) *rooms.History { return &tt.hist }})
+			var pos rooms.Position
+			for i := range 10 {
+				var err error
+				pos, err = r.Emit(context.Background(), "r", map[string]string{"n": fmt.Sprintf("%08d", i)}) // 16 bytes
+				require.NoError(t, err)
+			}
+			time.Sleep(tt.wait)
+			var written atomic.Int64
+			for from := uint64(0); from < 10; from++ {
+				c := memberConns(t, r, "", 1, &written)[0]
+				j, err := r.Resume(context.Background(), c, "r", rooms.Position{Epoch: pos.Epoch, Offset: from})
+				require.NoError(t, err)
+				require.Equal(t, 10-from > tt.keep, j.Lost, "from %d", from)
+				require.Equal(t, pos, j.Position)
+			}
+		})
+	}
+}

@@ -69,7 +69,7 @@ func (r *Rooms) handOver(c *wsrpc.Conn, rm *room, from Position, lost, marker bo
 		return Joined{}, false, ErrLeft
 	}
 	if cu.overflow {
-		*cu = catchup{}
+		*cu = catchup{limit: cu.limit}
 		return Joined{}, true, nil
 	}
 	if marker {

@@ -22,8 +22,11 @@ type room struct {
 }
 
 // catchup is what a joining connection missed while its history was
-// replayed: the events delivered meanwhile, queued once it is done.
+// replayed: the events delivered meanwhile, queued once it is done. It
+// holds at most limit bytes; past them the replay goes back to the
+// history (which has the events) instead.
 type catchup struct {
+	limit    int // bytes
 	events   []caught
 	bytes    int
 	overflow bool // events were dropped: replay from the history again
@@ -34,15 +37,11 @@ type caught struct {
 	msg []byte // the frame, shared with the members
 }
 
-// maxCaughtBytes bounds what a catchup holds; past it the replay goes
-// back to the history (which has the events) instead.
-const maxCaughtBytes = 1 << 20
-
 func (cu *catchup) add(pos Position, msg []byte) {
 	if cu.overflow {
 		return
 	}
-	if cu.bytes+len(msg) > maxCaughtBytes {
+	if cu.bytes+len(msg) > cu.limit {
 		cu.overflow, cu.events, cu.bytes = true, nil, 0
 		return
 	}

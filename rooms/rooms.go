@@ -177,7 +177,7 @@ func (r *Rooms) join(ctx context.Context, c *wsrpc.Conn, name string, since *Pos
 		if rm.catching == nil {
 			rm.catching = make(map[*wsrpc.Conn]*catchup)
 		}
-		rm.catching[c] = new(catchup)
+		rm.catching[c] = &catchup{limit: r.catchupLimit()}
 	}
 	r.subscribeLocked(rm)
 	rm.mu.Unlock()
@@ -197,6 +197,10 @@ func (r *Rooms) join(ctx context.Context, c *wsrpc.Conn, name string, since *Pos
 	}
 	return j, err
 }
+
+// catchupLimit is what a connection catching up keeps of the live
+// events: four replay chunks.
+func (r *Rooms) catchupLimit() int { return 4 * r.opts.ReplayChunkBytes }
 
 // history returns the history bounds of room, nil for none.
 func (r *Rooms) history(room string) *History {
