@@ -7,8 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-
-	"github.com/mailru/easyjson/jwriter"
+	"strconv"
 )
 
 // Position is a place in a room's history: Offset is the last event seen
@@ -58,27 +57,46 @@ func (m Mark) Position() Position { return Position{Epoch: m.Epoch, Offset: m.Of
 var ErrReservedMember = errors.New(`rooms: an event to a room with history must not have a "_room" member; the room's position goes there`)
 
 // frame returns the event msg (a JSON object) with the room member of
-// name at pos first: one allocation.
+// name at pos first, in one allocation.
 func frame(name string, pos Position, msg []byte) []byte {
-	var w jwriter.Writer
-	w.Buffer.EnsureSpace(len(msg) + len(name) + len(pos.Epoch) + 64)
-	w.RawString(`{"` + Member + `":{"name":`)
-	w.String(name)
-	w.RawString(`,"epoch":`)
-	w.String(pos.Epoch)
-	w.RawString(`,"offset":`)
-	w.Uint64(pos.Offset)
-	w.RawByte('}')
-	head := w.Buffer.BuildBytes()
 	body := msg[1:] // after '{'
-	out := make([]byte, 0, len(head)+1+len(body))
-	out = append(out, head...)
-	if !emptyObjectTail(body) {
-		out = append(out, ',')
-	} else {
-		body = []byte{'}'}
+	empty := emptyObjectTail(body)
+	out := make([]byte, 0, len(msg)+len(name)+len(pos.Epoch)+64)
+	out = append(out, `{"`+Member+`":{"name":`...)
+	out = appendString(out, name)
+	out = append(out, `,"epoch":`...)
+	out = appendString(out, pos.Epoch)
+	out = append(out, `,"offset":`...)
+	out = strconv.AppendUint(out, pos.Offset, 10)
+	out = append(out, '}')
+	if empty {
+		return append(out, '}')
 	}
+	out = append(out, ',')
 	return append(out, body...)
+}
+
+// appendString appends s as a JSON string: as it is when it is plain
+// (room names always are, epochs usually), else escaped.
+func appendString(b []byte, s string) []byte {
+	if plain(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// plain reports whether s is visible ASCII without quotes or
+// backslashes: a JSON string as it is, and a room name.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b > '~' || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // markFrame returns the event that carries m.

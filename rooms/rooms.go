@@ -378,10 +378,8 @@ func (r *Rooms) checkName(name string) error {
 	if name == "" || len(name) > r.opts.MaxNameLength {
 		return fmt.Errorf("%w (got %d bytes)", ErrRoomName, len(name))
 	}
-	for i := 0; i < len(name); i++ {
-		if b := name[i]; b <= ' ' || b > '~' || b == '"' || b == '\\' {
-			return fmt.Errorf("%w (byte %d is 0x%02x)", ErrRoomName, i, b)
-		}
+	if !plain(name) {
+		return fmt.Errorf("%w (got %q)", ErrRoomName, name)
 	}
 	return nil
 }
