@@ -12,6 +12,7 @@ import (
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/rooms"
 )
@@ -107,7 +108,7 @@ func testCutMidStream(t *testing.T) {
 	f := startRooms(t, &rooms.Options{History: func(string) *rooms.History {
 		return &rooms.History{MaxEvents: total}
 	}})
-	proxy, url := newCutProxy(t, f.url)
+	proxy, url := testkit.NewCutProxy(t, f.url)
 	s := newSeen()
 	c, tr := dialTracked(t, url, s)
 	ctx := ctx(t)
@@ -129,7 +130,7 @@ func testCutMidStream(t *testing.T) {
 	}()
 	s.waitFor(t, "the first 2,000 events", func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
 	cutAt := s.count()
-	proxy.cut()
+	proxy.Cut()
 	require.NoError(t, testserver.Recv(t, emitted, "the emitter"))
 	s.waitFor(t, "all 10,000 events", func(ns []int, _ []rooms.Position) bool { return len(ns) >= total })
 	s.mu.Lock()
@@ -153,7 +154,7 @@ func TestTrackerLost(t *testing.T) { testserver.ForEachEngine(t, testTrackerLost
 func testTrackerLost(t *testing.T) {
 	hist := &rooms.Options{History: func(string) *rooms.History { return &rooms.History{MaxEvents: 5} }}
 	f := startRooms(t, hist)
-	proxy, url := newCutProxy(t, f.url)
+	proxy, url := testkit.NewCutProxy(t, f.url)
 	s := newSeen()
 	c, tr := dialTracked(t, url, s)
 	ctx := ctx(t)
@@ -168,14 +169,14 @@ func testTrackerLost(t *testing.T) {
 	s.waitFor(t, "the first event", func(ns []int, _ []rooms.Position) bool { return len(ns) == 1 })
 
 	// Away while 20 events pass through a history of 5.
-	proxy.setRefuse(true)
-	proxy.cut()
+	proxy.SetRefuse(true)
+	proxy.Cut()
 	eventually(t, func() bool { return f.r.Count("r") == 0 }, "the cut member leaves")
 	var pos rooms.Position
 	for n := 2; n <= 21; n++ {
 		pos = emit(f, n)
 	}
-	proxy.setRefuse(false)
+	proxy.SetRefuse(false)
 	s.waitFor(t, "the loss", func(_ []int, lost []rooms.Position) bool { return len(lost) == 1 })
 	eventually(t, func() bool { return f.r.Count("r") == 1 }, "the client is back in the room")
 	emit(f, 22)
@@ -187,8 +188,8 @@ func testTrackerLost(t *testing.T) {
 
 	// The server restarts: a new process, a new epoch.
 	g := startRooms(t, hist)
-	proxy.retarget(g.url)
-	proxy.cut()
+	proxy.Retarget(g.url)
+	proxy.Cut()
 	s.waitFor(t, "the loss on the new server", func(_ []int, lost []rooms.Position) bool { return len(lost) == 2 })
 	eventually(t, func() bool { return g.r.Count("r") == 1 }, "the client is in the new server's room")
 	next := emit(g, 23)

@@ -1,4 +1,4 @@
-package rooms_test
+package testkit
 
 import (
 	"io"
@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// cutProxy is a loopback TCP proxy in front of a server whose
+// CutProxy is a loopback TCP proxy in front of a server whose
 // connections the test cuts abruptly: a reset, as when a link dies, not
 // a WebSocket close.
-type cutProxy struct {
+type CutProxy struct {
 	ln net.Listener
 
 	mu     sync.Mutex // protects the following
@@ -22,23 +22,23 @@ type cutProxy struct {
 	conns  []net.Conn // both ends of every open connection
 }
 
-// newCutProxy proxies to the host:port of the WebSocket URL target and
+// NewCutProxy proxies to the host:port of the WebSocket URL target and
 // returns the proxy and its URL; it stops when the test ends.
-func newCutProxy(t *testing.T, target string) (*cutProxy, string) {
+func NewCutProxy(t *testing.T, target string) (*CutProxy, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &cutProxy{ln: ln}
-	p.retarget(target)
+	p := &CutProxy{ln: ln}
+	p.Retarget(target)
 	go p.accept()
 	t.Cleanup(func() {
 		_ = ln.Close()
-		p.cut()
+		p.Cut()
 	})
 	return p, "ws://" + ln.Addr().String() + "/ws/"
 }
 
-// retarget sends new connections to the server of the URL target.
-func (p *cutProxy) retarget(target string) {
+// Retarget sends new connections to the server of the URL target.
+func (p *CutProxy) Retarget(target string) {
 	hostport := strings.TrimPrefix(target, "ws://")
 	hostport, _, _ = strings.Cut(hostport, "/")
 	p.mu.Lock()
@@ -46,15 +46,15 @@ func (p *cutProxy) retarget(target string) {
 	p.mu.Unlock()
 }
 
-// setRefuse makes the proxy reset new connections (a server that cannot
+// SetRefuse makes the proxy reset new connections (a server that cannot
 // be reached) or accept them again.
-func (p *cutProxy) setRefuse(on bool) {
+func (p *CutProxy) SetRefuse(on bool) {
 	p.mu.Lock()
 	p.refuse = on
 	p.mu.Unlock()
 }
 
-func (p *cutProxy) accept() {
+func (p *CutProxy) accept() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -85,8 +85,8 @@ func pipe(dst, src net.Conn) {
 	reset(dst)
 }
 
-// cut resets every connection through the proxy, both ends.
-func (p *cutProxy) cut() {
+// Cut resets every connection through the proxy, both ends.
+func (p *CutProxy) Cut() {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = nil
