@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/rooms"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -54,9 +52,9 @@ func benchRoomFanOut(b *testing.B, engine string) {
 	defer ln.Close()
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	readers := dialCounting(b, "ws://"+ln.Addr().String()+"/", benchConns)
-	defer readers.close()
-	waitForB(b, func() bool { return len(srv.Clients()) == benchConns })
+	readers := testkit.DialReaders(b, "ws://"+ln.Addr().String()+"/", benchConns)
+	defer readers.Close()
+	testkit.WaitFor(b, func() bool { return len(srv.Clients()) == benchConns })
 	conns := srv.Clients()
 	ctx := context.Background()
 	for _, c := range conns {
@@ -66,7 +64,7 @@ func benchRoomFanOut(b *testing.B, engine string) {
 		}
 	}
 	settle := func() {
-		waitForB(b, func() bool {
+		testkit.WaitFor(b, func() bool {
 			for _, c := range conns {
 				if c.Stats().SendQueueBytes > 0 {
 					return false
@@ -199,56 +197,5 @@ func BenchmarkHistoryMemory(b *testing.B) {
 		b.ReportMetric(held/nRooms, "bytes/room")
 		b.ReportMetric(held/(nRooms*perRoom), "bytes/event")
 		runtime.KeepAlive(r)
-	}
-}
-
-// countingReaders are client connections that read and count bytes.
-type countingReaders struct {
-	got   atomic.Int64
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func dialCounting(b *testing.B, url string, n int) *countingReaders {
-	rd := &countingReaders{}
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		nc, br, _, err := ws.Dial(ctx, url)
-		cancel()
-		require.NoError(b, err)
-		rd.conns = append(rd.conns, nc)
-		var rr io.Reader = nc
-		if br != nil {
-			rr = io.MultiReader(br, nc)
-		}
-		rd.wg.Add(1)
-		go func() {
-			defer rd.wg.Done()
-			buf := make([]byte, 4096)
-			for {
-				n, err := rr.Read(buf)
-				rd.got.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-	return rd
-}
-
-func (rd *countingReaders) close() {
-	for _, nc := range rd.conns {
-		nc.Close()
-	}
-	rd.wg.Wait()
-}
-
-// waitForB polls cond for up to a minute.
-func waitForB(b *testing.B, cond func() bool) {
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(100 * time.Microsecond) {
-		if time.Now().After(deadline) {
-			b.Fatal("waited a minute")
-		}
 	}
 }

@@ -97,6 +97,20 @@ func dialTracked(t *testing.T, url string, s *seen) (*client.Client, *rooms.Trac
 	return dialClient(t, url, opts), tr
 }
 
+// followThroughProxy serves rooms made with opts and dials them, through
+// a proxy the test cuts, with a client whose tracker follows room and
+// reports to s.
+func followThroughProxy(t *testing.T, opts *rooms.Options, room string) (*fixture, *testkit.CutProxy, *seen, *rooms.Tracker) {
+	t.Helper()
+	f := startRooms(t, opts)
+	proxy, url := testkit.NewCutProxy(t, f.url)
+	s := newSeen()
+	c, tr := dialTracked(t, url, s)
+	_, err := tr.Join(ctx(t), c, room)
+	require.NoError(t, err)
+	return f, proxy, s, tr
+}
+
 // TestTrackerCutMidStream: a client whose TCP connection is reset in the
 // middle of 10,000 events of a room with history reconnects, resumes, and
 // hands the application all 10,000 exactly once, in order, without a
@@ -105,15 +119,10 @@ func TestTrackerCutMidStream(t *testing.T) { testserver.ForEachEngine(t, testCut
 
 func testCutMidStream(t *testing.T) {
 	const total = 10000
-	f := startRooms(t, &rooms.Options{History: func(string) *rooms.History {
+	f, proxy, s, _ := followThroughProxy(t, &rooms.Options{History: func(string) *rooms.History {
 		return &rooms.History{MaxEvents: total}
-	}})
-	proxy, url := testkit.NewCutProxy(t, f.url)
-	s := newSeen()
-	c, tr := dialTracked(t, url, s)
+	}}, "stream")
 	ctx := ctx(t)
-	_, err := tr.Join(ctx, c, "stream")
-	require.NoError(t, err)
 
 	emitted := make(chan error, 1)
 	go func() {
@@ -153,13 +162,8 @@ func TestTrackerLost(t *testing.T) { testserver.ForEachEngine(t, testTrackerLost
 
 func testTrackerLost(t *testing.T) {
 	hist := &rooms.Options{History: func(string) *rooms.History { return &rooms.History{MaxEvents: 5} }}
-	f := startRooms(t, hist)
-	proxy, url := testkit.NewCutProxy(t, f.url)
-	s := newSeen()
-	c, tr := dialTracked(t, url, s)
+	f, proxy, s, tr := followThroughProxy(t, hist, "r")
 	ctx := ctx(t)
-	_, err := tr.Join(ctx, c, "r")
-	require.NoError(t, err)
 	emit := func(f *fixture, n int) rooms.Position {
 		pos, err := f.r.Emit(ctx, "r", map[string]int{"n": n})
 		require.NoError(t, err)
