@@ -91,7 +91,8 @@ FUZZ_TARGETS = \
 	./cluster/nats:FuzzPresence \
 	./cluster/nats:FuzzReply \
 	./openrpc:FuzzParseSchema \
-	./cmd/wsrpc:FuzzGenerate
+	./cmd/wsrpc:FuzzGenerate \
+	./rooms:FuzzEventMember
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
