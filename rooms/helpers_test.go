@@ -28,8 +28,9 @@ type fixture struct {
 }
 
 // startRooms serves rooms made with opts; clients may join any room but
-// those whose name starts with "secret".
-func startRooms(t *testing.T, opts *rooms.Options) *fixture {
+// those whose name starts with "secret". tweak, when given, changes the
+// server's options (keepalive is off).
+func startRooms(t *testing.T, opts *rooms.Options, tweak ...func(*server.Options)) *fixture {
 	t.Helper()
 	f := &fixture{r: rooms.New(opts), connected: make(chan *wsrpc.Conn, 64)}
 	reg := wsrpc.NewRegistry()
@@ -44,8 +45,11 @@ func startRooms(t *testing.T, opts *rooms.Options) *fixture {
 		f.connected <- c
 		return nil
 	}})
+	for _, fn := range tweak {
+		fn(sopts)
+	}
 	f.srv = testserver.New(reg, sopts)
-	f.url = testserver.Listen(t, f.srv)
+	f.url = testserver.ListenSendBuffer(t, f.srv, 16<<10) // a reader that stops shows soon
 	return f
 }
 

@@ -4,13 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/rooms"
+	"github.com/wsrpc/wsrpc-go/server"
 )
 
 // TestRoomsJoinEmitLeave: a room's event reaches its members, joined from
@@ -143,4 +148,54 @@ func historyFor(prefix string) func(string) *rooms.History {
 		}
 		return nil
 	}
+}
+
+// TestRoomsSlowMember: a member that stops reading holds up no other: it
+// is closed by its own send queue (1008) and leaves the room, while the
+// member that reads gets every event.
+func TestRoomsSlowMember(t *testing.T) { testserver.ForEachEngine(t, testSlowMember) }
+
+func testSlowMember(t *testing.T) {
+	f := startRooms(t, &rooms.Options{History: historyFor("h-")}, func(o *server.Options) {
+		o.MaxSendQueueBytes = 64 << 10
+	})
+	ctx := ctx(t)
+	stalled := testkit.DialRaw(t, f.url) // reads nothing from here on
+	stalledConn := testserver.Recv(t, f.connected, "the stalled connection")
+	_, reader, ev := f.dial(t, nil)
+	for _, c := range []*wsrpc.Conn{stalledConn, reader} {
+		for _, room := range []string{"plain", "h-1"} {
+			_, err := f.r.Join(ctx, c, room)
+			require.NoError(t, err)
+		}
+	}
+	pad := strings.Repeat("x", 1000)
+	const total = 400 // 800 KB to each member, far past the stalled one's queue and buffers
+	var read atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for read.Load() < 2*total {
+			select {
+			case <-ev:
+				read.Add(1)
+			case <-time.After(testserver.WaitTimeout):
+				return
+			}
+		}
+	}()
+	for i := 1; i <= total; i++ {
+		// At the reader's pace: its queue never fills, the stalled one's does.
+		eventually(t, func() bool { return read.Load() >= int64(2*(i-8)) }, "the reader keeps up")
+		for _, room := range []string{"plain", "h-1"} {
+			_, err := f.r.Emit(ctx, room, map[string]any{"n": i, "pad": pad})
+			require.NoError(t, err)
+		}
+	}
+	testserver.Closed(t, done, "the reader's events")
+	require.Equal(t, int64(2*total), read.Load())
+	testserver.Closed(t, stalledConn.Done(), "the stalled member's close")
+	require.ErrorIs(t, stalledConn.Err(), wsrpc.ErrSendQueueFull)
+	eventually(t, func() bool { return f.r.Count("plain") == 1 && f.r.Count("h-1") == 1 }, "the stalled member leaves its rooms")
+	_ = stalled
 }
