@@ -48,7 +48,7 @@ unit:
 # idle connection holds) without the race detector, which makes sync.Pool
 # drop items at random and so skips them in unit.
 budgets:
-	$(GO) test -count=1 -run 'TestBudget|TestFanOutAllocsPerRecipient|TestQuickUpgradeAllocations|TestIdleSocketHoldsNoReadBuffer' . ./server ./internal/transport
+	$(GO) test -count=1 -run 'TestBudget|TestFanOutAllocsPerRecipient|TestQuickUpgradeAllocations|TestIdleSocketHoldsNoReadBuffer' . ./server ./internal/transport ./rooms
 
 # Under CI=true or WSRPC_REQUIRE_INTEROP=1 a missing npm fails here, as the
 # interop tests would.

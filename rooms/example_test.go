@@ -62,3 +62,55 @@ func Example() {
 	// staff: PermissionError: staff only
 	// {"text":"hello, lobby"}
 }
+
+// A Go client that follows a room with history: the tracker hands each
+// event on once, in order, with its position, and after a reconnect
+// (client.Options.Reconnect) joins again from the last one it saw.
+func ExampleTracker() {
+	r := rooms.New(&rooms.Options{
+		History: func(room string) *rooms.History { return &rooms.History{MaxEvents: 100} },
+	})
+	reg := wsrpc.NewRegistry()
+	_ = r.Routes(reg, func(context.Context, *wsrpc.Conn, string) error { return nil })
+	opts := &server.Options{}
+	opts.Hooks = r.Hooks()
+	srv := server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	events := make(chan string, 2)
+	t := rooms.NewTracker(rooms.TrackerOptions{
+		OnEvent: func(room string, pos rooms.Position, ev json.RawMessage) {
+			var body struct{ Text string }
+			_ = json.Unmarshal(ev, &body)
+			events <- fmt.Sprintf("%s #%d: %s", room, pos.Offset, body.Text)
+		},
+		OnLost: func(room string, pos rooms.Position) { fmt.Println("reload", room) },
+	})
+	copts := &client.Options{Reconnect: true}
+	t.Install(&copts.Options)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, copts)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if _, err := t.Join(ctx, c, "news"); err != nil {
+		panic(err)
+	}
+	for _, text := range []string{"first", "second"} {
+		if _, err := r.Emit(ctx, "news", map[string]string{"text": text}); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println(<-events)
+	fmt.Println(<-events)
+	// Output:
+	// news #1: first
+	// news #2: second
+}
