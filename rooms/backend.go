@@ -60,6 +60,10 @@ type Sink interface {
 	// time, in position order; it never blocks on the network, and it
 	// neither keeps nor modifies event.
 	Deliver(room string, pos Position, event []byte)
+	// Has reports whether room has members (or connections joining it)
+	// on this node. A backend keeps the history of such a room going
+	// (the same epoch) however long it stays quiet.
+	Has(room string) bool
 }
 
 // Backend carries events to the nodes that have members of a room and

@@ -16,9 +16,11 @@ import (
 // node's members at once, and history is kept in memory, per room,
 // within its History bounds. Its epochs are random, so a restarted
 // process (a new Memory) starts new ones: clients that resume from
-// before the restart are told their history is lost. A room's history
-// is dropped once it has held no event for MaxAge (nothing to replay
-// and nobody publishing); a later resume from it is then told lost too.
+// before the restart are told their history is lost. The history of a
+// room with no member on this node is dropped once it has held no event
+// for MaxAge (nothing to replay, nobody publishing, nobody listening); a
+// later resume from it is then told lost too. A room with members keeps
+// its epoch however long it stays quiet.
 //
 // Use NewMemory; a Memory serves one Rooms.
 type Memory struct {
@@ -157,8 +159,9 @@ func (s *stream) trimLocked(now int64) {
 	}
 }
 
-// sweep drops aged events of every stream, and the streams that held no
-// event for their MaxAge; it runs again while streams are left.
+// sweep drops aged events of every stream, and the streams of rooms
+// without members here that held no event for their MaxAge; it runs
+// again while streams are left.
 func (m *Memory) sweep() {
 	now := m.now().UnixNano()
 	m.mu.Lock()
@@ -169,10 +172,11 @@ func (m *Memory) sweep() {
 	for room, s := range m.streams {
 		s.mu.Lock()
 		s.trimLocked(now)
-		if len(s.ents) == 0 && now-s.idle > int64(s.hist.MaxAge) {
+		drop := len(s.ents) == 0 && now-s.idle > int64(s.hist.MaxAge)
+		s.mu.Unlock()
+		if drop && !m.sink.Has(room) {
 			delete(m.streams, room)
 		}
-		s.mu.Unlock()
 	}
 	if len(m.streams) == 0 {
 		m.sweeper = nil

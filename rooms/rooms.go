@@ -387,6 +387,9 @@ func (r *Rooms) checkName(name string) error {
 // sink is the Sink Rooms gives its backend.
 type sink struct{ r *Rooms }
 
+// Has reports whether room has a member or a joiner here.
+func (s sink) Has(room string) bool { return s.r.lookup(room) != nil }
+
 // Deliver queues event on the members of room on this node, encoded
 // once: as it is for a room without history, with its position in front
 // for one with.
