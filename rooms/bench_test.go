@@ -199,3 +199,28 @@ func BenchmarkHistoryMemory(b *testing.B) {
 		runtime.KeepAlive(r)
 	}
 }
+
+// BenchmarkMemberMemory reports the heap a membership holds: 10,000
+// connections joining one room (the connections themselves not counted).
+//
+//	go test -run '^$' -bench MemberMemory -benchtime 1x ./rooms
+func BenchmarkMemberMemory(b *testing.B) {
+	const n = 10000
+	for i := 0; i < b.N; i++ {
+		r := rooms.New(nil)
+		var written atomic.Int64
+		conns := memberConns(b, r, "", n, &written)
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		for _, c := range conns {
+			if _, err := r.Join(context.Background(), c, "lobby"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "bytes/member")
+		runtime.KeepAlive(r)
+	}
+}
