@@ -13,6 +13,17 @@ import (
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
+// serveExample serves reg on a loopback port and returns its URL.
+func serveExample(reg *wsrpc.Registry, opts *server.Options) (url string, stop func()) {
+	srv := server.New(reg, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+	return "ws://" + ln.Addr().String() + "/", func() { srv.Close() }
+}
+
 // A server that lets its clients join rooms, and a client that joins
 // one and gets the room's events.
 func Example() {
@@ -27,18 +38,13 @@ func Example() {
 	})
 	opts := &server.Options{}
 	opts.Hooks = wsrpc.ChainHooks(r.Hooks(), opts.Hooks) // closed connections leave their rooms
-	srv := server.New(reg, opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	url, stop := serveExample(reg, opts)
+	defer stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	events := make(chan string, 1)
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
+	c, err := client.Dial(ctx, url, nil, &client.Options{
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) { events <- string(ev) }},
 	})
 	if err != nil {
@@ -74,13 +80,8 @@ func ExampleTracker() {
 	_ = r.Routes(reg, func(context.Context, *wsrpc.Conn, string) error { return nil })
 	opts := &server.Options{}
 	opts.Hooks = r.Hooks()
-	srv := server.New(reg, opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	url, stop := serveExample(reg, opts)
+	defer stop()
 
 	events := make(chan string, 2)
 	t := rooms.NewTracker(rooms.TrackerOptions{
@@ -95,7 +96,7 @@ func ExampleTracker() {
 	t.Install(&copts.Options)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, copts)
+	c, err := client.Dial(ctx, url, nil, copts)
 	if err != nil {
 		panic(err)
 	}
