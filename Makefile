@@ -54,7 +54,7 @@ unit:
 # idle connection holds) without the race detector, which makes sync.Pool
 # drop items at random and so skips them in unit.
 budgets:
-	$(GO) test -count=1 -run 'TestBudget|TestFanOutAllocsPerRecipient|TestQuickUpgradeAllocations|TestIdleSocketHoldsNoReadBuffer' . ./server ./internal/transport
+	$(GO) test -count=1 -run 'TestBudget|TestFanOutAllocsPerRecipient|TestQuickUpgradeAllocations|TestIdleSocketHoldsNoReadBuffer' . ./server ./internal/transport ./rooms
 
 # Under CI=true or WSRPC_REQUIRE_INTEROP=1 a missing npm fails here, as the
 # interop tests would.
@@ -99,7 +99,8 @@ FUZZ_TARGETS = \
 	./cluster/nats:FuzzReply \
 	./openrpc:FuzzParseSchema \
 	./cmd/wsrpc:FuzzGenerate \
-	./cmd/wsrpc:FuzzSafe
+	./cmd/wsrpc:FuzzSafe \
+	./rooms:FuzzEventMember
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -57,8 +57,8 @@ func benchFanOut(b *testing.B, engine string) {
 	} else {
 		s = wsrpcSender(b, ln, engine)
 	}
-	rd := dialReaders(b, "ws://"+ln.Addr().String()+"/", fanOutConns)
-	defer rd.close()
+	rd := testkit.DialReaders(b, "ws://"+ln.Addr().String()+"/", fanOutConns)
+	defer rd.Close()
 	events := make([][]byte, fanOutBurst)
 	for i := range events {
 		events[i] = fmt.Appendf(nil, `{"topic":"tick","seq":"%08d"}`, i)
@@ -77,7 +77,7 @@ func benchFanOut(b *testing.B, engine string) {
 		}
 	}
 	s.settle()
-	rd.wait(b, int64(b.N)*frameLen)
+	rd.Wait(b, int64(b.N)*frameLen)
 	took := time.Since(start)
 	b.StopTimer()
 	runtime.ReadMemStats(&m1)
@@ -162,61 +162,7 @@ func wsrpcSender(b *testing.B, ln net.Listener, engine string) fanSender {
 }
 
 // waitFor polls cond for up to a minute.
-func waitFor(b *testing.B, cond func() bool) {
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(100 * time.Microsecond) {
-		if time.Now().After(deadline) {
-			b.Fatal("waited a minute")
-		}
-	}
-}
-
-// fanReaders are client connections that count the bytes they read.
-type fanReaders struct {
-	got   atomic.Int64 // bytes read by all
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func dialReaders(b *testing.B, url string, n int) *fanReaders {
-	rd := &fanReaders{}
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		nc, br, _, err := ws.Dial(ctx, url)
-		cancel()
-		require.NoError(b, err)
-		rd.conns = append(rd.conns, nc)
-		var r io.Reader = nc
-		if br != nil {
-			r = io.MultiReader(br, nc)
-		}
-		rd.wg.Add(1)
-		go func() {
-			defer rd.wg.Done()
-			buf := make([]byte, 4096)
-			for {
-				n, err := r.Read(buf)
-				rd.got.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-	return rd
-}
-
-// wait waits until every connection read per bytes.
-func (rd *fanReaders) wait(b *testing.B, per int64) {
-	want := per * int64(len(rd.conns))
-	waitFor(b, func() bool { return rd.got.Load() >= want })
-}
-
-func (rd *fanReaders) close() {
-	for _, nc := range rd.conns {
-		nc.Close()
-	}
-	rd.wg.Wait()
-}
+func waitFor(b *testing.B, cond func() bool) { testkit.WaitFor(b, cond) }
 
 // BenchmarkBroadcast calls a method on fanOutConns connections per op with
 // Server.Broadcast (one frame encoded once, shared by every connection

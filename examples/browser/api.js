@@ -9,6 +9,10 @@ export function bind(rpc) {
         }),
         multiply_loopback: () => rpc.call("multiply_loopback", {}),
         ping: (params) => rpc.call("ping", params ?? {}),
+        rooms: {
+            join: (params) => rpc.call("rooms.join", params ?? {}),
+            leave: (params) => rpc.call("rooms.leave", params ?? {}),
+        },
         rpc: {
             discover: () => rpc.call("rpc.discover", {}),
         },

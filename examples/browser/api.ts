@@ -5,6 +5,17 @@ export interface Caller {
   call(method: string, params: any, ...rest: any[]): Promise<any>;
 }
 
+export interface Joined {
+  epoch: string;
+  offset: number;
+  lost?: boolean;
+}
+
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
 export interface State {
   you: string;
   counter: number;
@@ -45,6 +56,24 @@ export type PingParams = Record<string, unknown>;
 /** The result of ping. */
 export type PingResult = Record<string, unknown>;
 
+/** The params of rooms.join. */
+export interface RoomsJoinParams {
+  room: string;
+  since?: Position;
+  marker?: boolean;
+}
+
+/** The result of rooms.join. */
+export type RoomsJoinResult = Joined;
+
+/** The params of rooms.leave. */
+export interface RoomsLeaveParams {
+  room: string;
+}
+
+/** The result of rooms.leave. */
+export type RoomsLeaveResult = null;
+
 /** The result of rpc.discover. */
 export type RpcDiscoverResult = unknown;
 
@@ -84,6 +113,10 @@ export interface API {
   /** Calls the connected client's multiply(x=10, y=20) and returns its result. */
   multiply_loopback(): Promise<MultiplyLoopbackResult>;
   ping(params?: PingParams): Promise<PingResult>;
+  rooms: {
+    join(params: RoomsJoinParams): Promise<RoomsJoinResult>;
+    leave(params: RoomsLeaveParams): Promise<RoomsLeaveResult>;
+  };
   rpc: {
     /** Returns the OpenRPC document describing every method this peer answers. */
     discover(): Promise<RpcDiscoverResult>;
@@ -104,6 +137,10 @@ export function bind(rpc: Caller): API {
     }),
     multiply_loopback: (): Promise<MultiplyLoopbackResult> => rpc.call("multiply_loopback", {}),
     ping: (params?: PingParams): Promise<PingResult> => rpc.call("ping", params ?? {}),
+    rooms: {
+      join: (params: RoomsJoinParams): Promise<RoomsJoinResult> => rpc.call("rooms.join", params ?? {}),
+      leave: (params: RoomsLeaveParams): Promise<RoomsLeaveResult> => rpc.call("rooms.leave", params ?? {}),
+    },
     rpc: {
       discover: (): Promise<RpcDiscoverResult> => rpc.call("rpc.discover", {}),
     },

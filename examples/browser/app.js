@@ -138,7 +138,44 @@ import { bind, expose } from './api.js';
     if (by) $('counter-by').textContent = by === me ? 'last +1: this tab' : 'last +1: tab ' + by.slice(0, 8);
   }
 
+  // The feed room: events with a position ("_room"), which this tab joins
+  // again from the last one it saw after every reconnect, so that it gets
+  // what it missed, once and in order (the README's few lines for rooms).
+  /** @type {Record<string, {epoch: string, offset: number} | null>} */
+  const rooms = { feed: null }; // room → last position seen
+  let feedLast = 0; // the last feed number shown
+  let gaps = 0; // feed numbers skipped: 0 unless history was lost
+  let replayed = 0; // feed events received since this connection's join, before its mark
+
+  /** @param {any} ev an event with a "_room" member @returns {boolean} whether it was one */
+  function roomEvent(ev) {
+    const r = ev && ev._room;
+    if (!r || !(r.name in rooms)) return false;
+    const p = rooms[r.name];
+    if (r.joined) { // the mark: where the join left this tab
+      if (r.lost || !p || r.offset > p.offset) rooms[r.name] = { epoch: r.epoch, offset: r.offset };
+      if (r.lost) {
+        $('feed-note').textContent = 'history lost: the feed starts again';
+        log('info', 'the feed history did not reach back');
+      } else if (replayed > 0) {
+        $('feed-note').textContent = 'caught up ' + replayed + ' missed event' + (replayed > 1 ? 's' : '') + ' after reconnecting';
+        log('info', 'caught up ' + replayed + ' missed feed events');
+      }
+      replayed = -1; // live from here
+      return true;
+    }
+    if (p && p.epoch === r.epoch && r.offset <= p.offset) return true; // seen already
+    rooms[r.name] = { epoch: r.epoch, offset: r.offset };
+    if (replayed >= 0) replayed++;
+    if (feedLast && ev.n !== feedLast + 1) gaps++;
+    feedLast = ev.n;
+    $('feed').textContent = '#' + ev.n;
+    $('feed-gaps').textContent = String(gaps);
+    return true;
+  }
+
   RPC.addServerEventListener(function (ev) {
+    if (roomEvent(ev)) return;
     switch (ev && ev.type) {
       case 'tick':
         showClock(ev.time);
@@ -158,6 +195,11 @@ import { bind, expose } from './api.js';
   RPC.addEventListener('onconnect', async function () {
     setStatus('online', 'online');
     $('banner').hidden = true;
+    replayed = 0;
+    for (const room in rooms) {
+      api.rooms.join({ room, since: rooms[room] || undefined, marker: true })
+        .catch((e) => log('error', 'joining ' + room + ' failed: ' + describeError(e)));
+    }
     try {
       const s = await api.state();
       me = s.you;

@@ -19,6 +19,7 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/discovery"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/rooms"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -55,6 +56,11 @@ type demo struct {
 	mu     sync.Mutex
 	lastBy string // the tab that last incremented the counter
 
+	// rooms holds the feed room, whose events a tab that was offline
+	// gets back when it reconnects (its history).
+	rooms *rooms.Rooms
+	feed  int64 // the last feed event's number (broadcast's goroutine only)
+
 	counterChanged chan struct{} // pokes broadcast; buffered, never blocks
 	tabsChanged    chan struct{}
 }
@@ -71,14 +77,20 @@ func newDemo(cfg config, log *slog.Logger) *demo {
 		log:            log,
 		counterChanged: make(chan struct{}, 1),
 		tabsChanged:    make(chan struct{}, 1),
+		rooms: rooms.New(&rooms.Options{Logger: log, History: func(room string) *rooms.History {
+			if room == feedRoom {
+				return &rooms.History{MaxEvents: 600, MaxAge: 10 * time.Minute}
+			}
+			return nil
+		}}),
 	}
 	d.srv = server.New(d.routes(), &server.Options{
 		Options: wsrpc.Options{
 			Logger: log,
-			Hooks: &wsrpc.Hooks{
+			Hooks: wsrpc.ChainHooks(d.rooms.Hooks(), &wsrpc.Hooks{
 				OnConnect: func(context.Context, *wsrpc.Conn) error { d.tabs.Add(1); poke(d.tabsChanged); return nil },
 				OnClose:   func(*wsrpc.Conn, error) { d.tabs.Add(-1); poke(d.tabsChanged) },
-			},
+			}),
 		},
 		AllowedOrigins: cfg.allowedOrigins,
 	})
@@ -107,10 +119,22 @@ func discoveryOptions() *discovery.Options {
 	return &discovery.Options{Title: "wsrpc browser demo", Peer: intro.ClientRoutes()}
 }
 
+// feedRoom is the demo's room with history: a numbered event every tick.
+const feedRoom = "feed"
+
 // routes returns the demo's routes: the introduction's (subtract, kv,
-// multiply_loopback), state, increment, and rpc.discover.
+// multiply_loopback), state, increment, rooms.join and rooms.leave (for
+// the feed room), and rpc.discover.
 func (d *demo) routes() *wsrpc.Registry {
 	reg := intro.ServerRoutes()
+	if err := d.rooms.Routes(reg, func(_ context.Context, _ *wsrpc.Conn, room string) error {
+		if room != feedRoom {
+			return wsrpc.NewError(rooms.TypePermissionError, "this demo has one room: "+feedRoom)
+		}
+		return nil
+	}); err != nil {
+		panic(err)
+	}
 	reg.MustAdd("state", wsrpc.Doc(d.state, "Returns this tab's id, the shared counter, the number of tabs and the server's clock."))
 	reg.MustAdd("increment", wsrpc.Doc(d.increment, "Adds one to the shared counter and returns it; every tab gets a counter event."))
 	discovery.MustRegister(reg, discoveryOptions())
@@ -167,6 +191,13 @@ type (
 		Type  string `json:"type"` // "tabs"
 		Count int64  `json:"count"`
 	}
+	// feedEvent goes to the feed room every tick; the room adds its
+	// position ("_room"), and a tab that reconnects gets what it missed.
+	feedEvent struct {
+		Type string `json:"type"` // "feed"
+		N    int64  `json:"n"`
+		Time string `json:"time"`
+	}
 )
 
 // broadcast sends the clock every tick and the counter and tab count when
@@ -182,6 +213,10 @@ func (d *demo) broadcast(ctx context.Context) {
 			return
 		case now := <-t.C:
 			ev = tickEvent{Type: "tick", Time: now.UTC().Format(time.RFC3339)}
+			d.feed++
+			if _, err := d.rooms.Emit(ctx, feedRoom, feedEvent{Type: "feed", N: d.feed, Time: now.UTC().Format(time.RFC3339)}); err != nil {
+				d.log.Error("feed event", "err", err)
+			}
 		case <-d.counterChanged:
 			d.mu.Lock()
 			ev = counterEvent{Type: "counter", Value: d.counter.Load(), By: d.lastBy}

@@ -1,12 +1,16 @@
 // The browser demo's end-to-end check in real Chromium (Debian's package,
 // driven by playwright-core):
-//   node e2e.mjs http://127.0.0.1:8000/ artifacts/demo.png
+//   node e2e.mjs http://127.0.0.1:8000/ artifacts/demo.png [PROXY_URL CONTROL_URL]
 // It clicks through the page in one tab, checks what the page shows, checks
 // that a second tab receives the broadcast counter, and saves a screenshot
-// of the first tab. Exit code 0 means every check passed.
+// of the first tab. With PROXY_URL (the demo behind a TCP proxy) and
+// CONTROL_URL (a POST to it cuts the proxy's connections and refuses new
+// ones for ?ms=), a third tab, loaded through the proxy, goes offline for a
+// few seconds and must catch up the feed room's events it missed. Exit
+// code 0 means every check passed.
 import { chromium } from 'playwright-core';
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, proxyURL, controlURL] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error('usage: node e2e.mjs URL SCREENSHOT.png');
   process.exit(2);
@@ -35,15 +39,20 @@ async function text(page, selector, want, what) {
   return got;
 }
 
-async function open(context, name, problems) {
+// open loads the page (from at, default url) in a new tab; the console
+// errors that expected matches (a tab sent offline on purpose) are not
+// problems.
+async function open(context, name, problems, at = url, expected = null) {
   const page = await context.newPage();
   page.setDefaultTimeout(timeout);
   page.on('pageerror', (e) => problems.push(`${name}: uncaught ${e}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !(expected && expected.test(m.text()))) problems.push(`${name}: console error: ${m.text()}`);
+  });
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`${name}: HTTP ${r.status()} for ${r.url()}`); });
   page.on('requestfailed', (r) => problems.push(`${name}: request failed: ${r.url()} ${r.failure()?.errorText}`));
-  const res = await page.goto(url);
-  check(res && res.ok(), `${name}: GET ${url} answers ${res && res.status()}`);
+  const res = await page.goto(at);
+  check(res && res.ok(), `${name}: GET ${at} answers ${res && res.status()}`);
   await text(page, '#status', 'online', `${name}: connected`);
   return page;
 }
@@ -103,6 +112,22 @@ try {
   await text(first, '#counter-by', 'last +1: this tab', 'tab 1 knows it was itself');
   const clock = await text(second, '#clock', (t) => /^\d\d:\d\d:\d\d$/.test(t), 'tab 2 shows the server clock');
   await text(second, '#clock', (t) => t !== clock, 'tab 2: the clock ticks');
+
+  // A tab that goes offline for a few seconds catches up the feed room.
+  if (proxyURL && controlURL) {
+    const third = await open(context, 'tab 3', problems, proxyURL, /WebSocket|ERR_CONNECTION/);
+    const feedNumber = (t) => /^#\d+$/.test(t);
+    await text(third, '#feed', feedNumber, 'tab 3: the feed runs');
+    const res = await fetch(controlURL + '?ms=3000', { method: 'POST' });
+    check(res.ok, 'the proxy takes tab 3 offline for 3 s');
+    await text(third, '#status', (t) => t !== 'online', 'tab 3 is offline');
+    await text(third, '#status', 'online', 'tab 3 is back online');
+    await text(third, '#feed-note', (t) => /^caught up \d+ missed events? after reconnecting$/.test(t), 'tab 3 caught up the feed it missed');
+    const level = Number((await text(first, '#feed', feedNumber, 'tab 1: the feed')).slice(1));
+    await text(third, '#feed', (t) => feedNumber(t) && Number(t.slice(1)) >= level, 'tab 3 is level with tab 1');
+    await text(third, '#feed-gaps', '0', 'tab 3 skipped no feed number');
+    await third.close();
+  }
 
   // The picture shows both tabs online, once the last highlight has faded.
   await first.waitForTimeout(1100);

@@ -9,13 +9,18 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
 
 // required reports whether a missing browser tool must fail the test.
@@ -74,11 +79,38 @@ func serveDemo(t *testing.T, cfg config) string {
 	return "http://" + ln.Addr().String() + "/"
 }
 
+// offlineProxy puts a TCP proxy in front of the demo at url and returns
+// the page's URL through it and a control URL: a POST to it resets the
+// proxy's connections and refuses new ones for ?ms= milliseconds, so that
+// a tab loaded through the proxy goes offline while the others stay.
+func offlineProxy(t *testing.T, url string) (proxyURL, controlURL string) {
+	t.Helper()
+	proxy, ws := testkit.NewCutProxy(t, "ws://"+strings.TrimPrefix(url, "http://"))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /offline", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms <= 0 || ms > 10000 {
+			http.Error(w, "ms: 1 to 10000", http.StatusBadRequest)
+			return
+		}
+		proxy.SetRefuse(true)
+		proxy.Cut()
+		time.AfterFunc(time.Duration(ms)*time.Millisecond, func() { proxy.SetRefuse(false) })
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{Handler: mux}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return "http://" + strings.TrimSuffix(strings.TrimPrefix(ws, "ws://"), "ws/"), "http://" + ln.Addr().String() + "/offline"
+}
+
 func TestBrowserDemoInChromium(t *testing.T) {
 	node, chromium := browserTools(t)
 	modules, err := filepath.Abs("node_modules")
 	require.NoError(t, err)
 	url := serveDemo(t, config{modules: modules})
+	proxyURL, controlURL := offlineProxy(t, url)
 
 	require.NoError(t, os.MkdirAll("artifacts", 0o755))
 	shot, err := filepath.Abs(filepath.Join("artifacts", "demo.png"))
@@ -87,12 +119,13 @@ func TestBrowserDemoInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "e2e.mjs", url, shot)
+	cmd := exec.CommandContext(ctx, node, "e2e.mjs", url, shot, proxyURL, controlURL)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	out, err := cmd.CombinedOutput()
 	t.Logf("e2e.mjs:\n%s", out)
 	require.NoError(t, err, "the page did not pass its checks in Chromium (screenshot: %s)", shot)
 	require.Contains(t, string(out), "ok   tab 2 received the counter tab 1 incremented")
+	require.Contains(t, string(out), "ok   tab 3 caught up the feed it missed")
 
 	png, err := os.ReadFile(shot)
 	require.NoError(t, err, "e2e.mjs must save a screenshot")
