@@ -88,7 +88,7 @@ FUZZ_TARGETS = \
 	.:FuzzDecodeDirect \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
-	./cluster/nats:FuzzPresence \
+	./cluster/nats:FuzzRequest \
 	./cluster/nats:FuzzReply \
 	./openrpc:FuzzParseSchema \
 	./cmd/wsrpc:FuzzGenerate

@@ -32,7 +32,7 @@ func benchNode(b *testing.B, natsURL, name string) (*Node, string) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	n, err := New(ctx, nil, &server.Options{Identify: identify}, &Options{Name: name, URL: natsURL})
+	n, err := New(ctx, nil, &server.Options{Identify: identify}, &Options{Name: name, URL: natsURL, Secret: testSecret})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +75,10 @@ func benchCluster(b *testing.B, clients int) ([]*Node, *atomic.Int64) {
 			benchClient(b, wsURL, fmt.Sprintf("n%d-%d", i, k), &events)
 		}
 	}
-	eventually(b, func() bool { return len(nodes[0].Clients()) == 3*clients }, "node 0 sees every client")
+	eventually(b, func() bool {
+		k, err := nodes[0].Count(context.Background())
+		return err == nil && k == 3*clients
+	}, "node 0 counts every client")
 	return nodes, &events
 }
 

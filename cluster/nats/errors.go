@@ -23,3 +23,13 @@ var (
 	// ErrClosed: the Node was closed.
 	ErrClosed = errors.New("wsrpc cluster: node closed")
 )
+
+// ErrClusterUnavailable: NATS is unreachable (the node's connection is
+// down or reconnecting, or NATS did not answer within
+// Options.UnavailableTimeout). Nothing was delivered, or it is unknown
+// whether it was; retry once NATS is back.
+var ErrClusterUnavailable = errors.New("wsrpc cluster: NATS is unreachable")
+
+// ErrNameInUse: New found a live node of the cluster with the same
+// Options.Name. Give each node its own name.
+var ErrNameInUse = errors.New("wsrpc cluster: a live node already has this name")

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,8 @@ const (
 	// testBound is how long anything that should happen "within a few
 	// seconds" may take before the test fails.
 	testBound = 10 * time.Second
+	// testSecret is the cluster secret of the test nodes.
+	testSecret = "test-cluster-secret-0123456789"
 )
 
 // startNATS starts a NATS server on a loopback port for the test and
@@ -55,7 +58,7 @@ type testNode struct {
 // the running ForEachEngine subtest. opts may adjust the defaults.
 func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testNode {
 	t.Helper()
-	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry}
+	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry, Secret: testSecret}
 	if adjust != nil {
 		adjust(o)
 	}
@@ -137,20 +140,50 @@ func eventually(t testing.TB, cond func() bool, what string) {
 	}
 }
 
-// sees waits until every node's view has each client on the node named.
+// sees waits until every node finds each client on the node named.
 func sees(t testing.TB, nodes []*testNode, want map[string]string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
 	for _, n := range nodes {
 		eventually(t, func() bool {
-			view := n.Clients()
 			for id, node := range want {
-				if view[id] != node {
+				if at, err := n.Lookup(ctx, id); err != nil || at != node {
 					return false
 				}
 			}
 			return true
-		}, n.Name()+" sees every client on its node")
+		}, n.Name()+" finds every client on its node")
 	}
+}
+
+// gone waits until no node finds client id.
+func gone(t testing.TB, n *Node, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	var last error
+	eventually(t, func() bool {
+		var at string
+		at, last = n.Lookup(ctx, id)
+		if !errors.Is(last, ErrClientNotFound) {
+			t.Logf("lookup %s: %q %v", id, at, last)
+		}
+		return errors.Is(last, ErrClientNotFound)
+	}, n.Name()+" finds "+id+" nowhere")
+}
+
+// waitingOn counts the requests of n that node acknowledged serving.
+func (n *Node) waitingOn(node string) int {
+	n.calls.mu.Lock()
+	defer n.calls.mu.Unlock()
+	k := 0
+	for _, p := range n.calls.pending {
+		if p.node == node {
+			k++
+		}
+	}
+	return k
 }
 
 // callResult is the outcome of one call.
