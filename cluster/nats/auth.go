@@ -73,7 +73,7 @@ type auth struct {
 	pubMu sync.Mutex // protects seq, and orders it with publishing
 	seq   uint64
 
-	mu   sync.Mutex               // protects seen
+	mu   sync.Mutex              // protects seen
 	seen map[string]*replayState // per sender inst and subscription
 }
 

@@ -27,7 +27,7 @@ func FuzzRequest(f *testing.F) {
 			f.Add(sub, []byte(s))
 		}
 	}
-	n := startNode(f, "", "fuzz", func(o *Options) { o.MaxServing = 4 })
+	n := startRawNode(f, "fuzz", &Options{MaxServing: 4})
 	dial(f, n, "alice", nil)
 	other := newAuth("other", "otherinst", []string{testSecret})
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {

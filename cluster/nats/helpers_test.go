@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +77,23 @@ func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testN
 	return &testNode{Node: n, url: url}
 }
 
+// startRawNode starts a node on an embedded NATS, served on a loopback
+// port by the default engine: for fuzz targets and benchmarks, which run
+// outside ForEachEngine.
+func startRawNode(t testing.TB, name string, o *Options) *testNode {
+	t.Helper()
+	o.Name = name
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	n, err := New(ctx, nil, &server.Options{Identify: identify}, o)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = n.Server().Serve(ln) }()
+	t.Cleanup(func() { _ = n.Close(); _ = ln.Close() })
+	return &testNode{Node: n, url: "ws://" + ln.Addr().String() + "/ws/"}
+}
+
 // peer is a test client: it answers echo (its params), whoami and hold
 // (blocks until released or its context ends), and records events.
 type peerClient struct {
@@ -109,7 +128,7 @@ func dial(t testing.TB, node *testNode, id string, hold <-chan struct{}) *peerCl
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	c, err := client.Dial(ctx, node.url+"?id="+id, reg, &client.Options{
+	c, err := client.Dial(ctx, node.url+"?id="+url.QueryEscape(id), reg, &client.Options{
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) {
 			p.mu.Lock()
 			p.events = append(p.events, string(ev))

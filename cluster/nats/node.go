@@ -86,7 +86,8 @@ func (n *Node) Stats() Stats {
 // still run), and joins the cluster over NATS as opts says (an embedded
 // NATS server when opts.URL is empty). Serve the returned node's Server as
 // any server.Server; Close leaves the cluster. It fails with
-// ErrClusterUnavailable when NATS cannot be reached before ctx ends, and
+// ErrClusterUnavailable when NATS cannot be reached before ctx ends (or
+// within 10 s when ctx has no deadline), and
 // with ErrNameInUse when a live node has opts.Name.
 //
 // Client ids are the connections' ids (Conn.ID): give sopts an Identify
@@ -125,9 +126,17 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 	return n, nil
 }
 
+// joinTimeout bounds New when its context has no deadline.
+const joinTimeout = 10 * time.Second
+
 // join connects to NATS, checks that the name is free, subscribes and
 // says hello.
 func (n *Node) join(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+	}
 	if err := n.connect(ctx); err != nil {
 		return err
 	}
