@@ -284,6 +284,8 @@ func (n *Node) Call(ctx context.Context, clientID, method string, params, result
 	for {
 		r, err := x.next(ctx)
 		switch {
+		case errors.Is(err, errNoResponders) && n.unsure():
+			return n.errSettling()
 		case errors.Is(err, errNoResponders):
 			return fmt.Errorf("%w: %q", ErrClientNotFound, clientID)
 		case err != nil:
@@ -331,6 +333,8 @@ func (n *Node) Lookup(ctx context.Context, clientID string) (string, error) {
 	defer x.close()
 	r, err := x.next(wctx)
 	switch {
+	case errors.Is(err, errNoResponders) && n.unsure():
+		return "", n.errSettling()
 	case errors.Is(err, errNoResponders):
 		return "", fmt.Errorf("%w: %q", ErrClientNotFound, clientID)
 	case err != nil && ctx.Err() == nil && wctx.Err() != nil:

@@ -45,6 +45,9 @@ func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
 	if !n.nc.IsConnected() {
 		return fmt.Errorf("%w: event not sent", ErrClusterUnavailable)
 	}
+	if n.settling() {
+		return n.errSettling()
+	}
 	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.emit, Data: msg}); err != nil {
 		return fmt.Errorf("%w: publish event: %w", ErrClusterUnavailable, err)
 	}

@@ -49,10 +49,16 @@ type Node struct {
 	served  served
 	workers workers
 	stats   counters
+	// reconnected is when this node noticed NATS came back (Unix ns), 0
+	// before; reconnects is NATS's count of reconnections then.
+	reconnected atomic.Int64
+	settled     atomic.Bool // every node answered since
+	reconnMu    sync.Mutex // protects reconnects
+	reconnects  uint64
 
 	// testHookDispatch, when set, runs before each request is handled
 	// (tests stall a node with it).
-	testHookDispatch func()
+	testHookDispatch atomic.Pointer[func()]
 
 	closeOnce sync.Once
 }
@@ -185,17 +191,12 @@ func (n *Node) limit(sub *natsio.Subscription) error {
 func (n *Node) checkName(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
 	defer cancel()
-	x, err := n.send(n.subj.node(n.name, kindPing), n.name, "", &request{Kind: kindPing})
-	if err != nil {
-		return err
-	}
-	defer x.close()
-	r, err := x.next(ctx)
+	err := n.ping(ctx, n.name)
 	switch {
 	case errors.Is(err, errNoResponders):
 		return nil
 	case err == nil:
-		return fmt.Errorf("%w: node %q is live on NATS (instance %s); give each node its own Options.Name, or stop the other first", ErrNameInUse, n.name, r.Message)
+		return fmt.Errorf("%w: node %q is live on NATS; give each node its own Options.Name, or stop the other first", ErrNameInUse, n.name)
 	case errors.Is(err, context.DeadlineExceeded):
 		// Subscribed, but nothing signed answered: not a node of ours.
 		n.log.Warn("wsrpc cluster: something listens on this node's subjects but does not answer as a node", "subject", n.subj.node(n.name, kindPing))
@@ -238,6 +239,7 @@ func (n *Node) connect(ctx context.Context) error {
 		}),
 		natsio.ReconnectHandler(func(*natsio.Conn) {
 			n.log.Info("wsrpc cluster: NATS connection back")
+			n.noteReconnect(time.Now())
 			n.heartbeat()
 			n.tasks.Go(n.reclaimAll)
 		}),
@@ -357,6 +359,10 @@ func (n *Node) tick() {
 		case <-n.ctx.Done():
 			return
 		case now := <-t.C:
+			if !n.nc.IsConnected() {
+				continue // nothing heard, nothing said: not a sign of the others
+			}
+			n.noteReconnect(now)
 			n.heartbeat()
 			n.ackSlow()
 			n.auth.forget(now)
@@ -366,6 +372,84 @@ func (n *Node) tick() {
 			}
 		}
 	}
+}
+
+// settling reports whether NATS came back less than UnavailableTimeout
+// ago and some node has not answered since: its clients' subscriptions
+// may not be back yet, so "no responders" does not mean "no client", and
+// an event may miss its clients.
+func (n *Node) settling() bool {
+	n.noteReconnect(time.Now())
+	at := n.reconnected.Load()
+	return at != 0 && !n.settled.Load() && time.Since(time.Unix(0, at)) < n.opts.UnavailableTimeout
+}
+
+// unsure reports whether NATS's "no responders" may not mean "no client":
+// NATS came back moments ago (settling), or the connection fails a round
+// trip (NATS is going down: it drops the subscriptions of the connections
+// it closes before ours).
+func (n *Node) unsure() bool {
+	return n.settling() || n.nc.FlushTimeout(n.opts.UnavailableTimeout) != nil
+}
+
+// noteReconnect notices that NATS came back (from its count of
+// reconnections, before its asynchronous handler says so): every node
+// then gets an expiry to say it is alive, and requests settle until every
+// node known answered a ping sent since (an answer, unlike a heartbeat
+// that may have waited in a queue, shows that the node's subscriptions
+// are back), or for UnavailableTimeout.
+func (n *Node) noteReconnect(now time.Time) {
+	r := n.nc.Stats().Reconnects
+	n.reconnMu.Lock()
+	defer n.reconnMu.Unlock()
+	if r == n.reconnects {
+		return
+	}
+	n.reconnects = r
+	n.peers.touchAll(now)
+	n.settled.Store(false)
+	n.reconnected.Store(now.UnixNano())
+	n.tasks.Go(func() { n.settle(r) })
+}
+
+// settle pings every node known until each answered, then marks the
+// reconnection r settled.
+func (n *Node) settle(r uint64) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.opts.UnavailableTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, node := range n.peers.names() {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if n.ping(ctx, node) == nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	n.reconnMu.Lock()
+	defer n.reconnMu.Unlock()
+	if ctx.Err() == nil && n.reconnects == r {
+		n.settled.Store(true)
+	}
+}
+
+// ping asks node whether it is alive: nil when it answered.
+func (n *Node) ping(ctx context.Context, node string) error {
+	x, err := n.send(n.subj.node(node, kindPing), node, "", &request{Kind: kindPing})
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	_, err = x.next(ctx)
+	return err
+}
+
+// errSettling is the error of a request that cannot tell yet.
+func (n *Node) errSettling() error {
+	return fmt.Errorf("%w: NATS came back moments ago and not every node is back yet", ErrClusterUnavailable)
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -59,6 +59,17 @@ func (p *peers) drop(node, inst string) bool {
 	return false
 }
 
+// touchAll counts every node as just heard from: after NATS comes back,
+// each gets an expiry to say it is alive.
+func (p *peers) touchAll(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, pr := range p.nodes {
+		pr.lastSeen = now
+		p.nodes[name] = pr
+	}
+}
+
 // expire drops the nodes last heard from before cutoff and returns them.
 func (p *peers) expire(cutoff time.Time) []string {
 	p.mu.Lock()

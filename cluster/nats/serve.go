@@ -129,8 +129,8 @@ func (n *Node) dispatch() {
 		case <-n.ctx.Done():
 			return
 		case msg := <-n.inbox:
-			if h := n.testHookDispatch; h != nil {
-				h()
+			if h := n.testHookDispatch.Load(); h != nil {
+				(*h)()
 			}
 			n.handle(msg)
 		}
