@@ -18,8 +18,10 @@ client:
 	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
 
 # examples/cluster: a NATS server (examples/cluster/natsd) and three nodes,
-# n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four.
+# n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four. The nodes
+# share WSRPC_CLUSTER_SECRET (a random one per run unless set).
 CLUSTER_BIN ?= $(or $(TMPDIR),/tmp)/wsrpc-cluster
+cluster: export WSRPC_CLUSTER_SECRET := $(or $(WSRPC_CLUSTER_SECRET),$(shell od -An -N32 -tx1 /dev/urandom | tr -d ' \n'))
 cluster:
 	$(GO) build -o $(CLUSTER_BIN)/natsd ./examples/cluster/natsd
 	$(GO) build -o $(CLUSTER_BIN)/node ./examples/cluster
