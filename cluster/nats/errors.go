@@ -9,10 +9,11 @@ var (
 	// (it never connected, it left, or it left while the call ran).
 	ErrClientNotFound = errors.New("wsrpc cluster: client not connected to any node")
 
-	// ErrNodeDown: the node that holds the client stopped answering
-	// (its heartbeats stopped for Options.HeartbeatExpiry, it left the
-	// cluster, or NATS has no subscriber for it). The call may or may not
-	// have reached the client; retry once the client has reconnected.
+	// ErrNodeDown: the node serving a request went down during it (its
+	// heartbeats stopped for Options.HeartbeatExpiry, it left the cluster
+	// or restarted, or, for a node asked by name, NATS has no subscriber
+	// for it). A call may or may not have reached the client; retry once
+	// the client has reconnected.
 	ErrNodeDown = errors.New("wsrpc cluster: the client's node is down or unreachable")
 
 	// ErrOverloaded: too many calls are in flight (Options.MaxInFlight on

@@ -53,7 +53,7 @@ type Node struct {
 	// before; reconnects is NATS's count of reconnections then.
 	reconnected atomic.Int64
 	settled     atomic.Bool // every node answered since
-	reconnMu    sync.Mutex // protects reconnects
+	reconnMu    sync.Mutex  // protects reconnects
 	reconnects  uint64
 
 	// testHookDispatch, when set, runs before each request is handled
