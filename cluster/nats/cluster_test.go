@@ -158,52 +158,31 @@ func testNodeKilledMidLoad(t *testing.T) {
 	for w := range 4 {
 		from := nodes[w%2].Node
 		to := []string{"n2-a", "n2-b", "n1-a", "n2-b"}[w]
-		wg.Go(func() {
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				default:
+		loop(&wg, stop, func(k int) {
+			token := strconv.Itoa(w) + "/" + strconv.Itoa(k)
+			var got string
+			cctx, ccancel := context.WithTimeout(ctx, testBound)
+			err := from.Call(cctx, to, "echo", token, &got)
+			ccancel()
+			switch {
+			case err == nil:
+				ok.Add(1)
+				if got != token {
+					wrong.Store(fmt.Sprintf("%s answered %q to %q", to, got, token))
 				}
-				token := strconv.Itoa(w) + "/" + strconv.Itoa(k)
-				var got string
-				cctx, ccancel := context.WithTimeout(ctx, testBound)
-				err := from.Call(cctx, to, "echo", token, &got)
-				ccancel()
-				switch {
-				case err == nil:
-					ok.Add(1)
-					if got != token {
-						wrong.Store(fmt.Sprintf("%s answered %q to %q", to, got, token))
-					}
-				case errors.Is(err, ErrNodeDown), errors.Is(err, ErrClientNotFound):
-					if to == "n1-a" {
-						wrong.Store(fmt.Sprintf("a call to n1-a, whose node lives, failed: %v", err))
-					}
-					time.Sleep(5 * time.Millisecond)
-				default:
-					wrong.Store(fmt.Sprintf("call to %s: %v", to, err))
+			case errors.Is(err, ErrNodeDown), errors.Is(err, ErrClientNotFound):
+				if to == "n1-a" {
+					wrong.Store(fmt.Sprintf("a call to n1-a, whose node lives, failed: %v", err))
 				}
+				time.Sleep(5 * time.Millisecond)
+			default:
+				wrong.Store(fmt.Sprintf("call to %s: %v", to, err))
 			}
 		})
 	}
 	// And events from n1 all along: every one Emit acknowledged must reach
 	// every client of the nodes that live.
-	var acked []string
-	wg.Go(func() {
-		for k := 0; ; k++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ev := fmt.Sprintf(`{"k":%d}`, k)
-			if err := nodes[1].Emit(ctx, json.RawMessage(ev)); err == nil {
-				acked = append(acked, ev)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
+	acked := emitLoad(&wg, stop, func(ctx context.Context, ev json.RawMessage) error { return nodes[1].Emit(ctx, ev) }, nil)
 	eventually(t, func() bool { return ok.Load() > 50 }, "the load ran")
 
 	killed := time.Now()
@@ -227,20 +206,9 @@ func testNodeKilledMidLoad(t *testing.T) {
 		answered.Add(clients[id].handled.Load())
 	}
 	require.GreaterOrEqual(t, answered.Load(), ok.Load(), "every acknowledged call was answered by its client")
-	require.NotEmpty(t, acked)
+	require.NotEmpty(t, acked.list())
 	for _, id := range []string{"n0-a", "n0-b", "n1-a", "n1-b"} {
-		eventually(t, func() bool {
-			got := map[string]bool{}
-			for _, ev := range clients[id].received() {
-				got[ev] = true
-			}
-			for _, ev := range acked {
-				if !got[ev] {
-					return false
-				}
-			}
-			return true
-		}, id+" received every acknowledged event")
+		receivedAll(t, clients[id], acked.list())
 	}
 
 	// Restarted under its name, n2 rejoins: new clients are seen and called.

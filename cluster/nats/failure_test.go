@@ -72,8 +72,6 @@ func testNATSRestartUnderLoad(t *testing.T) {
 		ok, unavailable atomic.Int64
 		wrong           atomic.Value
 		slowest         atomic.Int64
-		mu              sync.Mutex // guards acked
-		acked           []string
 		phase, phaseAt  atomic.Int64 // 1 stopping, 2 stopped, 3 restarted
 	)
 	stop := make(chan struct{})
@@ -94,42 +92,16 @@ func testNATSRestartUnderLoad(t *testing.T) {
 	}
 	for w := range 4 {
 		from, to := []*testNode{a, b}[w%2], []string{"on-b", "on-a"}[w%2]
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), testBound)
-				start := time.Now()
-				err := from.Call(ctx, to, "echo", w, nil)
-				cancel()
-				check("call to "+to, err, time.Since(start))
-			}
-		})
-	}
-	wg.Go(func() {
-		for k := 0; ; k++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ev := fmt.Sprintf(`{"k":%d}`, k)
+		loop(&wg, stop, func(int) {
 			ctx, cancel := context.WithTimeout(context.Background(), testBound)
 			start := time.Now()
-			err := a.Emit(ctx, json.RawMessage(ev))
+			err := from.Call(ctx, to, "echo", w, nil)
 			cancel()
-			check("emit", err, time.Since(start))
-			if err == nil {
-				mu.Lock()
-				acked = append(acked, ev)
-				mu.Unlock()
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
+			check("call to "+to, err, time.Since(start))
+		})
+	}
+	evs := emitLoad(&wg, stop, func(ctx context.Context, ev json.RawMessage) error { return a.Emit(ctx, ev) },
+		func(err error, took time.Duration) { check("emit", err, took) })
 	eventually(t, func() bool { return ok.Load() > 50 }, "the load ran")
 
 	phaseAt.Store(time.Now().UnixNano())
@@ -160,21 +132,8 @@ func testNATSRestartUnderLoad(t *testing.T) {
 	testserver.Wait(t, &wg, "the load")
 	require.Nil(t, wrong.Load(), "every failure was ErrClusterUnavailable")
 	require.LessOrEqual(t, time.Duration(slowest.Load()), bound+bound/2, "within the bound (UnavailableTimeout) and a little")
-	mu.Lock()
-	defer mu.Unlock()
 	for _, c := range []*peerClient{ca, cb} {
-		eventually(t, func() bool {
-			got := map[string]bool{}
-			for _, ev := range c.received() {
-				got[ev] = true
-			}
-			for _, ev := range acked {
-				if !got[ev] {
-					return false
-				}
-			}
-			return true
-		}, c.id+" received every acknowledged event")
+		receivedAll(t, c, evs.list())
 	}
 }
 
@@ -186,9 +145,7 @@ func TestStalledNodeRunsNoExpiredCall(t *testing.T) {
 }
 
 func testStalledNodeRunsNoExpiredCall(t *testing.T) {
-	natsURL := startNATS(t)
-	a := startNode(t, natsURL, "a", nil)
-	b := startNode(t, natsURL, "b", nil)
+	a, b, _ := twoNodes(t)
 	c := dial(t, b, "c", nil)
 	sees(t, []*testNode{a}, map[string]string{"c": "b"})
 	stall := make(chan struct{})
@@ -221,9 +178,7 @@ func testStalledNodeRunsNoExpiredCall(t *testing.T) {
 func TestCancelTravels(t *testing.T) { testserver.ForEachEngine(t, testCancelTravels) }
 
 func testCancelTravels(t *testing.T) {
-	natsURL := startNATS(t)
-	a := startNode(t, natsURL, "a", nil)
-	b := startNode(t, natsURL, "b", nil)
+	a, b, _ := twoNodes(t)
 	hold := make(chan struct{})
 	dial(t, b, "c", hold)
 	sees(t, []*testNode{a}, map[string]string{"c": "b"})

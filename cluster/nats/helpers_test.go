@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -75,6 +76,17 @@ func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testN
 	url := testserver.Listen(t, n.Server())
 	t.Cleanup(func() { _ = n.Close() })
 	return &testNode{Node: n, url: url}
+}
+
+// twoNodes starts a NATS server and nodes a and b on it, and waits until
+// they know each other.
+func twoNodes(t testing.TB) (a, b *testNode, natsURL string) {
+	t.Helper()
+	natsURL = startNATS(t)
+	a = startNode(t, natsURL, "a", nil)
+	b = startNode(t, natsURL, "b", nil)
+	eventually(t, func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 }, "the nodes know each other")
+	return a, b, natsURL
 }
 
 // startRawNode starts a node on an embedded NATS, served on a loopback
@@ -221,4 +233,70 @@ func callAsync(ctx context.Context, n *Node, id, method string) <-chan callResul
 		ch <- callResult{err: err, in: time.Since(start)}
 	}()
 	return ch
+}
+
+// acked is the events an emitter's Emit acknowledged.
+type acked struct {
+	mu  sync.Mutex // protects evs
+	evs []string
+}
+
+func (a *acked) list() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.evs...)
+}
+
+// emitLoad emits numbered events with emit until stop closes (wg waits
+// for it), keeping those acknowledged; failed, if not nil, sees the
+// others' errors with how long each took.
+func emitLoad(wg *sync.WaitGroup, stop <-chan struct{}, emit func(context.Context, json.RawMessage) error, failed func(error, time.Duration)) *acked {
+	a := &acked{}
+	loop(wg, stop, func(k int) {
+		ev := fmt.Sprintf(`{"k":%d}`, k)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		start := time.Now()
+		err := emit(ctx, json.RawMessage(ev))
+		cancel()
+		if err == nil {
+			a.mu.Lock()
+			a.evs = append(a.evs, ev)
+			a.mu.Unlock()
+		} else if failed != nil {
+			failed(err, time.Since(start))
+		}
+		time.Sleep(2 * time.Millisecond)
+	})
+	return a
+}
+
+// loop runs f(0), f(1), ... on a goroutine of wg until stop closes.
+func loop(wg *sync.WaitGroup, stop <-chan struct{}, f func(k int)) {
+	wg.Go(func() {
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f(k)
+		}
+	})
+}
+
+// receivedAll waits until c received every event of evs.
+func receivedAll(t testing.TB, c *peerClient, evs []string) {
+	t.Helper()
+	eventually(t, func() bool {
+		got := map[string]bool{}
+		for _, ev := range c.received() {
+			got[ev] = true
+		}
+		for _, ev := range evs {
+			if !got[ev] {
+				return false
+			}
+		}
+		return true
+	}, c.id+" received every acknowledged event")
 }

@@ -22,9 +22,7 @@ import (
 func TestIDsAnyBytes(t *testing.T) { testserver.ForEachEngine(t, testIDsAnyBytes) }
 
 func testIDsAnyBytes(t *testing.T) {
-	natsURL := startNATS(t)
-	a := startNode(t, natsURL, "a", nil)
-	b := startNode(t, natsURL, "b", nil)
+	a, b, _ := twoNodes(t)
 	ids := []string{"x.y", "*", ">", "wsrpc.>", "a%b", "~!@#$^&()", strings.Repeat("L", 127), strings.Repeat("L", 128)}
 	for _, id := range ids {
 		dial(t, b, id, nil)

@@ -22,14 +22,11 @@ import (
 func TestRoguePublisher(t *testing.T) { testserver.ForEachEngine(t, testRoguePublisher) }
 
 func testRoguePublisher(t *testing.T) {
-	natsURL := startNATS(t)
-	a := startNode(t, natsURL, "a", nil)
-	b := startNode(t, natsURL, "b", nil)
+	a, b, natsURL := twoNodes(t)
 	hold := make(chan struct{})
 	alice := dial(t, b, "alice", hold)
 	bob := dial(t, a, "bob", nil)
 	sees(t, []*testNode{a, b}, map[string]string{"alice": "b", "bob": "a"})
-	eventually(t, func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 }, "the nodes know each other")
 	rogue, err := natsio.Connect(natsURL)
 	require.NoError(t, err)
 	defer rogue.Close()
