@@ -19,9 +19,11 @@ client:
 
 # examples/cluster: a NATS server (examples/cluster/natsd) and three nodes,
 # n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four. The nodes
-# share the id secret WSRPC_ID_SECRET (a random one unless it is set), and
-# it prints tokens for alice and bob.
+# share the id secret WSRPC_ID_SECRET and the cluster secret
+# WSRPC_CLUSTER_SECRET (each a random one per run unless set), and it prints
+# tokens for alice and bob.
 CLUSTER_BIN ?= $(or $(TMPDIR),/tmp)/wsrpc-cluster
+cluster: export WSRPC_CLUSTER_SECRET := $(or $(WSRPC_CLUSTER_SECRET),$(shell od -An -N32 -tx1 /dev/urandom | tr -d ' \n'))
 cluster:
 	$(GO) build -o $(CLUSTER_BIN)/natsd ./examples/cluster/natsd
 	$(GO) build -o $(CLUSTER_BIN)/node ./examples/cluster
@@ -95,7 +97,7 @@ FUZZ_TARGETS = \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
 	./examples/cluster:FuzzVerify \
-	./cluster/nats:FuzzPresence \
+	./cluster/nats:FuzzRequest \
 	./cluster/nats:FuzzReply \
 	./openrpc:FuzzParseSchema \
 	./cmd/wsrpc:FuzzGenerate \

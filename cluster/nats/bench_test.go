@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +22,7 @@ import (
 // The soak benchmarks: three nodes on one NATS server, all in this
 // process, each served by the netpoll engine (goroutine off Linux).
 //
-//	go test -run '^$' -bench . -benchtime 5s ./cluster/nats
+//	go test -run '^$' -bench 'Call|Emit' -benchtime 5s ./cluster/nats
 //
 // BenchmarkCall reports calls/s and the p99 latency of calls to a client of
 // the calling node (same-node, the baseline) and of another node
@@ -32,7 +35,7 @@ func benchNode(b *testing.B, natsURL, name string) (*Node, string) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	n, err := New(ctx, nil, &server.Options{Identify: identify}, &Options{Name: name, URL: natsURL})
+	n, err := New(ctx, nil, &server.Options{Identify: identify}, &Options{Name: name, URL: natsURL, Secret: testSecret})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +78,10 @@ func benchCluster(b *testing.B, clients int) ([]*Node, *atomic.Int64) {
 			benchClient(b, wsURL, fmt.Sprintf("n%d-%d", i, k), &events)
 		}
 	}
-	eventually(b, func() bool { return len(nodes[0].Clients()) == 3*clients }, "node 0 sees every client")
+	eventually(b, func() bool {
+		k, err := nodes[0].Count(context.Background())
+		return err == nil && k == 3*clients
+	}, "node 0 counts every client")
 	return nodes, &events
 }
 
@@ -171,6 +177,70 @@ func BenchmarkCallMix(b *testing.B) {
 	b.ReportMetric(p99[1]/p99[0], "cross/same-p99")
 	b.ReportMetric(p99[0]/1e3, "same-p99-µs")
 	b.ReportMetric(p99[1]/1e3, "cross-p99-µs")
+}
+
+// BenchmarkCallCPU measures the CPU time of the whole process (NATS, the
+// three nodes and their clients) per call, for calls to a client of the
+// calling node and of another node, in alternating blocks of one run so
+// that both meet the same machine, and reports the ratio;
+// WSRPC_BENCH_CALLERS callers at once (default 16).
+//
+//	go test -run '^$' -bench CallCPU -benchtime 40000x ./cluster/nats
+func BenchmarkCallCPU(b *testing.B) {
+	nodes, _ := benchCluster(b, 4)
+	callers, block := benchCallers(), 500
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var cpu [2]time.Duration
+	var calls [2]int
+	b.ResetTimer()
+	for done, kind := 0, 0; done < b.N; kind = 1 - kind {
+		k := min(block, b.N-done)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := processCPU()
+		for w := range callers {
+			to := fmt.Sprintf("n%d-%d", kind, w%4)
+			wg.Go(func() {
+				for next.Add(1) <= int64(k) {
+					var out int
+					if err := nodes[0].Call(ctx, to, "echo", 7, &out); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		cpu[kind] += processCPU() - start
+		calls[kind] += k
+		done += k
+	}
+	b.StopTimer()
+	if calls[0] == 0 || calls[1] == 0 {
+		return
+	}
+	same := float64(cpu[0].Microseconds()) / float64(calls[0])
+	cross := float64(cpu[1].Microseconds()) / float64(calls[1])
+	b.ReportMetric(same, "same-cpu-µs/call")
+	b.ReportMetric(cross, "cross-cpu-µs/call")
+	b.ReportMetric(cross/same, "cross/same-cpu")
+}
+
+// benchCallers is how many goroutines call at once in BenchmarkCallCPU:
+// WSRPC_BENCH_CALLERS, default 16.
+func benchCallers() int {
+	if k, err := strconv.Atoi(os.Getenv("WSRPC_BENCH_CALLERS")); err == nil && k > 0 {
+		return k
+	}
+	return 16
+}
+
+// processCPU returns the CPU time (user and system) of this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkEmit(b *testing.B) {

@@ -129,7 +129,7 @@ func testCallCrossesNodes(t *testing.T) {
 
 	// A client that leaves leaves every view; a call to it then finds no one.
 	require.NoError(t, clients["n2-a"].Close())
-	eventually(t, func() bool { _, ok := nodes[0].Clients()["n2-a"]; return !ok }, "n0 forgets n2-a")
+	gone(t, nodes[0].Node, "n2-a")
 	require.ErrorIs(t, nodes[0].Call(ctx, "n2-a", "whoami", nil, nil), ErrClientNotFound)
 }
 
@@ -148,7 +148,7 @@ func testNodeKilledMidLoad(t *testing.T) {
 	defer cancel()
 
 	held := callAsync(ctx, nodes[0].Node, "n2-a", "hold")
-	eventually(t, func() bool { return nodes[2].serving != nil && len(nodes[2].serving) == 1 }, "the held call reached n2")
+	eventually(t, func() bool { return nodes[0].waitingOn("n2") == 1 }, "n2 acknowledged the held call")
 
 	// Load: n0 and n1 call n2's clients (and n1's, which stay up) in loops.
 	var ok, answered atomic.Int64
@@ -158,52 +158,31 @@ func testNodeKilledMidLoad(t *testing.T) {
 	for w := range 4 {
 		from := nodes[w%2].Node
 		to := []string{"n2-a", "n2-b", "n1-a", "n2-b"}[w]
-		wg.Go(func() {
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				default:
+		loop(&wg, stop, func(k int) {
+			token := strconv.Itoa(w) + "/" + strconv.Itoa(k)
+			var got string
+			cctx, ccancel := context.WithTimeout(ctx, testBound)
+			err := from.Call(cctx, to, "echo", token, &got)
+			ccancel()
+			switch {
+			case err == nil:
+				ok.Add(1)
+				if got != token {
+					wrong.Store(fmt.Sprintf("%s answered %q to %q", to, got, token))
 				}
-				token := strconv.Itoa(w) + "/" + strconv.Itoa(k)
-				var got string
-				cctx, ccancel := context.WithTimeout(ctx, testBound)
-				err := from.Call(cctx, to, "echo", token, &got)
-				ccancel()
-				switch {
-				case err == nil:
-					ok.Add(1)
-					if got != token {
-						wrong.Store(fmt.Sprintf("%s answered %q to %q", to, got, token))
-					}
-				case errors.Is(err, ErrNodeDown), errors.Is(err, ErrClientNotFound):
-					if to == "n1-a" {
-						wrong.Store(fmt.Sprintf("a call to n1-a, whose node lives, failed: %v", err))
-					}
-					time.Sleep(5 * time.Millisecond)
-				default:
-					wrong.Store(fmt.Sprintf("call to %s: %v", to, err))
+			case errors.Is(err, ErrNodeDown), errors.Is(err, ErrClientNotFound):
+				if to == "n1-a" {
+					wrong.Store(fmt.Sprintf("a call to n1-a, whose node lives, failed: %v", err))
 				}
+				time.Sleep(5 * time.Millisecond)
+			default:
+				wrong.Store(fmt.Sprintf("call to %s: %v", to, err))
 			}
 		})
 	}
 	// And events from n1 all along: every one Emit acknowledged must reach
 	// every client of the nodes that live.
-	var acked []string
-	wg.Go(func() {
-		for k := 0; ; k++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ev := fmt.Sprintf(`{"k":%d}`, k)
-			if err := nodes[1].Emit(ctx, json.RawMessage(ev)); err == nil {
-				acked = append(acked, ev)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
+	acked := emitLoad(&wg, stop, func(ctx context.Context, ev json.RawMessage) error { return nodes[1].Emit(ctx, ev) }, nil)
 	eventually(t, func() bool { return ok.Load() > 50 }, "the load ran")
 
 	killed := time.Now()
@@ -212,14 +191,11 @@ func testNodeKilledMidLoad(t *testing.T) {
 	require.ErrorIs(t, r.err, ErrNodeDown)
 	t.Logf("held call failed %v after the kill (expiry %v)", time.Since(killed), testExpiry)
 	for _, n := range nodes[:2] {
-		eventually(t, func() bool {
-			v := n.Clients()
-			_, a := v["n2-a"]
-			_, b := v["n2-b"]
-			return !a && !b
-		}, n.Name()+" forgets the killed node's clients")
+		gone(t, n.Node, "n2-a")
+		gone(t, n.Node, "n2-b")
 	}
 	require.ErrorIs(t, nodes[0].Call(ctx, "n2-a", "echo", "x", nil), ErrClientNotFound)
+	eventually(t, func() bool { return !slices.Contains(nodes[0].Nodes(), "n2") }, "n0 counts n2 down")
 	res, err := nodes[0].Broadcast(ctx, "whoami", nil)
 	require.NoError(t, err, "a broadcast after the expiry asks the live nodes only")
 	require.Len(t, res, 4)
@@ -230,20 +206,9 @@ func testNodeKilledMidLoad(t *testing.T) {
 		answered.Add(clients[id].handled.Load())
 	}
 	require.GreaterOrEqual(t, answered.Load(), ok.Load(), "every acknowledged call was answered by its client")
-	require.NotEmpty(t, acked)
+	require.NotEmpty(t, acked.list())
 	for _, id := range []string{"n0-a", "n0-b", "n1-a", "n1-b"} {
-		eventually(t, func() bool {
-			got := map[string]bool{}
-			for _, ev := range clients[id].received() {
-				got[ev] = true
-			}
-			for _, ev := range acked {
-				if !got[ev] {
-					return false
-				}
-			}
-			return true
-		}, id+" received every acknowledged event")
+		receivedAll(t, clients[id], acked.list())
 	}
 
 	// Restarted under its name, n2 rejoins: new clients are seen and called.
@@ -272,15 +237,13 @@ func testClosedNodeLeavesAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	held := callAsync(ctx, nodes[0].Node, "n1-b", "hold")
-	eventually(t, func() bool { return len(nodes[1].serving) == 1 }, "the held call reached n1")
+	eventually(t, func() bool { return nodes[0].waitingOn("n1") == 1 }, "n1 acknowledged the held call")
 	require.NoError(t, nodes[1].Close())
 	r := testserver.Recv(t, held, "the held call to the closed node's client")
 	require.Error(t, r.err)
 	require.ErrorIs(t, r.err, ErrNodeDown)
-	eventually(t, func() bool {
-		_, seen := nodes[2].Clients()["n1-a"]
-		return !seen && !slices.Contains(nodes[2].Nodes(), "n1")
-	}, "n2 forgets n1 and its clients")
+	gone(t, nodes[2].Node, "n1-a")
+	eventually(t, func() bool { return !slices.Contains(nodes[2].Nodes(), "n1") }, "n2 forgets n1")
 }
 
 func TestOverloadFailsFast(t *testing.T) { testserver.ForEachEngine(t, testOverloadFailsFast) }
@@ -301,11 +264,11 @@ func testOverloadFailsFast(t *testing.T) {
 			defer cancel()
 			a := callAsync(ctx, nodes[0].Node, "n1-a", "hold")
 			b := callAsync(ctx, nodes[0].Node, "n1-b", "hold")
-			eventually(t, func() bool { return len(nodes[1].serving) == 2 }, "two held calls run on n1")
+			eventually(t, func() bool { return nodes[1].served.len() == 2 }, "two held calls run on n1")
 			err := nodes[0].Call(ctx, "n1-a", "echo", 1, nil)
 			require.ErrorIs(t, err, ErrOverloaded)
-			// Another node is not held up by the first's limit.
-			require.NoError(t, nodes[0].Call(ctx, "n2-a", "echo", 1, nil))
+			// The node's own clients are not held up by the limit.
+			require.NoError(t, nodes[0].Call(ctx, "n0-a", "echo", 1, nil))
 			hold <- struct{}{}
 			hold <- struct{}{}
 			require.NoError(t, testserver.Recv(t, a, "held call a").err)
@@ -347,5 +310,7 @@ func testEmbeddedClusterOfOne(t *testing.T) {
 	require.Equal(t, "me", who)
 	require.NoError(t, n.Emit(ctx, map[string]int{"hello": 1}))
 	eventually(t, func() bool { return len(c.received()) == 1 }, "the event")
-	require.Equal(t, map[string]string{"me": "solo"}, n.Clients())
+	all, err := n.Clients(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"me": "solo"}, all)
 }

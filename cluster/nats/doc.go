@@ -5,7 +5,7 @@
 // NATS server in its process, a working cluster of one.
 //
 //	node, err := nats.New(ctx, reg, &server.Options{Identify: byQueryID}, &nats.Options{
-//		Name: "node-1", URL: "nats://127.0.0.1:4222",
+//		Name: "node-1", URL: "nats://127.0.0.1:4222", Secret: os.Getenv("WSRPC_CLUSTER_SECRET"),
 //	})
 //	http.Handle("/ws/", node.Server())
 //	err = node.Call(ctx, "alice", "notify", params, &result) // wherever alice is connected
@@ -17,54 +17,95 @@
 // reconnects to another node has its older connection closed with
 // server.CloseReplaced.
 //
-// # Presence and failure
+// # Routing by subject
 //
-// Each node heartbeats every HeartbeatInterval (1s). A node silent for
-// HeartbeatExpiry (3s) is down: its clients leave every other node's view
-// and the calls waiting for it fail with ErrNodeDown at once, not at their
-// deadline. A node that closes says so and is dropped at once. A node that
-// restarts under its name is a new incarnation: its old clients are dropped
-// and its new ones fetched.
+// The node that holds a client subscribes to the client's subject; a
+// call to a client of another node is one NATS request on it, and NATS's
+// "no responders" is ErrClientNotFound at once. No node keeps a table of
+// the others' clients and nothing sent between nodes grows with their
+// number: Lookup asks the client's subject, Count and Clients ask every
+// node (each streams its list in parts). The newer connection of an id
+// wins without comparing clocks: the node that admits a client claims
+// the id on its subject with a generation; a holder with a lower claim
+// closes its connection, one with a higher claim answers, and the
+// claimant (the newer connection) claims past it. Two admissions of one
+// id at the same moment on two nodes leave exactly one connection.
 //
-// # Limits
+// Nodes heartbeat every HeartbeatInterval (1s) on one subject: what
+// Broadcast, Count and Clients ask, and, for calls running longer than an
+// interval (their node says so), what fails them with ErrNodeDown within
+// HeartbeatExpiry (3s) of their node's death instead of at their
+// deadline. That traffic grows with the nodes, not the clients.
 //
-// Every queue is bounded. MaxInFlight bounds the calls a node waits for
-// per node called and MaxServing those it runs for others: past them calls
-// fail with ErrOverloaded. MaxPending bounds each NATS subscription; NATS
-// drops past it (counted by NATS as a slow consumer) instead of growing.
-// Emit is at-most-once across nodes, as core NATS is; a call's answer is
-// only ever a real answer of the client.
+// # Trust
+//
+// Every message between nodes carries an HMAC-SHA256, under the cluster
+// secret (Options.Secret; PreviousSecret during a rotation), of its
+// sender, sequence number, time, subject, reply subject and body. A node
+// drops and counts (Stats) every message that does not verify, that is
+// more than a minute from its own clock, or whose sequence it saw before
+// from that sender (a replay). Reply subjects carry 128 random bits. An
+// event from another node reaches clients only if it is valid UTF-8 and
+// a JSON object without "id"; anything else is dropped and counted.
+//
+// So a NATS user without the secret, even one allowed to publish and
+// subscribe on every subject, can NOT: run a route of a client, close
+// or reroute a client's connection, complete or fail anyone's call with a
+// result of its own, replay a node's message, pose as a node, or send a
+// frame to any client. It CAN: read what crosses NATS (params, results,
+// events: use TLS and NATS permissions to keep it private), delay or drop
+// messages, subscribe to a client's subject so that calls to the client
+// wait for their deadline instead of failing at once, and answer a
+// request with NATS's own "no responders" status (unsigned, as NATS
+// sends it), which fails that call with ErrClientNotFound. Give nodes
+// their own NATS account or user, with permissions on the prefix's
+// subjects only, and no one else the secret. Hosts' clocks must agree
+// within a minute (NTP); a serving node also starts no call past its
+// caller's deadline as its own clock reads it.
+//
+// # Failures
+//
+// With NATS unreachable, Call, Emit and Broadcast fail with
+// ErrClusterUnavailable: at once while the connection is down (nothing
+// is buffered for later), within UnavailableTimeout (2s) when NATS stops
+// answering, and while NATS has just come back and not every node has
+// answered since (for at most UnavailableTimeout), so that a client not
+// yet resubscribed is not reported as not found. A cross-node call
+// carries its deadline (or CallTimeout's); the serving node does not
+// start it past the deadline, and stops waiting when the caller cancels.
+// Requests are served by a set of worker goroutines that grows to
+// MaxServing; past it, and past MaxInFlight waiting calls, calls fail
+// with ErrOverloaded. Emit is at-most-once across nodes, as core NATS
+// is. New refuses a name a live node has (ErrNameInUse).
 //
 // # Wire between nodes
 //
 // Every subject starts with Options.Subject (P, default "wsrpc"); node
-// names are letters, digits, '-' and '_', so they are single NATS tokens;
-// client ids travel only in bodies. Bodies are JSON objects unless said.
+// names are letters, digits, '-' and '_'; a client id becomes one token,
+// "b" and its base64url (ids up to 96 bytes) or "h" and the base64url of
+// its SHA-256. Bodies are JSON objects, each signed in the header
+// Wsrpc-Auth: "<key id> <node> <inst> <seq> <unix ms> <mac>".
 //
-//	P.presence                 every node publishes and subscribes
-//	  {"t":"hb","node":N,"inst":I,"seq":S,"n":count}  heartbeat
-//	  {"t":"join","node":N,"inst":I,"seq":S,"id":client,"at":unixNanos}
-//	  {"t":"leave","node":N,"inst":I,"seq":S,"id":client}
-//	  {"t":"bye","node":N,"inst":I,"seq":S}           the node leaves
-//	P.node.N.snapshot          request (empty body), reply in parts to the inbox:
-//	  {"node":N,"inst":I,"seq":S,"part":k,"parts":m,"clients":[{"id":..,"at":..}]}
-//	P.node.N.call              request, reply to P.reply.<caller>.<inst>.<n>:
-//	  {"to":client,"method":M,"params":any,"timeout_ms":T}
-//	  → {"result":any} | {"error":{"type":..,"message":..}} | {"fail":F,"message":..}
-//	P.node.N.broadcast         request, reply as for call:
-//	  {"method":M,"params":any,"timeout_ms":T}
-//	  → {"results":[{"id":client, result|error|fail}...]} | {"fail":F,"message":..}
+//	P.client.<token>           the node that has the client subscribes:
+//	  {"k":"call","to":id,"method":M,"params":any,"timeout_ms":T,"deadline_ms":D}
+//	    → {"result":any,"node":N} | {"error":{"type":..,"message":..}} | {"fail":F,"message":..}
+//	    → {"ack":true,"node":N} first, when the call runs for a heartbeat interval
+//	  {"k":"cancel","to":id,"reply":R}   the caller of the call replying to R gave up
+//	  {"k":"where","to":id} → {"node":N}
+//	  {"k":"claim","to":id,"claim":{"g":G,"node":N,"inst":I,"serial":S}}, reply P.held.<inst>
+//	P.held.<inst>              {"k":"held","to":id,"claim":{...}}: a holder's higher claim
+//	P.node.<name>.broadcast    {"k":"broadcast","method":M,"params":any,...} → parts
+//	                           {"results":[{"id":..,"result"|"error"|"fail":..}],"parts":K on the last}
+//	P.node.<name>.list         {"k":"list"} → parts {"ids":[...],"parts":K on the last}
+//	P.node.<name>.count        {"k":"count"} → {"count":n}
+//	P.node.<name>.ping         {"k":"ping"} → {"node":N}
+//	P.nodes                    {"k":"hb"|"bye","node":N,"inst":I}
 //	P.emit                     the event's WebSocket message, byte for byte as
-//	                           clients receive it; header Wsrpc-Node: N (the sender)
+//	                           clients receive it
+//	P.reply.<inst>.<token>     the replies to one request of node inst
 //
-// inst is a random id a node picks at each start; seq numbers a node's
-// joins and leaves (a heartbeat and a bye carry the latest). A receiver
-// applies join and leave in seq order; on a gap, a heartbeat ahead of what
-// it applied, or a node or inst it does not know, it fetches the node's
-// snapshot (holding that node's announcements meanwhile) and replays the
-// announcements newer than the snapshot's seq. fail is one of not_found
-// (ErrClientNotFound), overloaded (ErrOverloaded), timeout
-// (context.DeadlineExceeded), too_large, bad_request or failed. A reply
-// with no body and the header Status 503 is NATS's "no responders":
-// ErrNodeDown.
+// inst is a random id a node picks at each start. fail is one of
+// not_found (ErrClientNotFound), overloaded (ErrOverloaded), timeout
+// (context.DeadlineExceeded), bad_request or failed. Another family of
+// addressees (for example P.room.<token>) fits beside P.client.
 package nats

@@ -45,15 +45,15 @@ func ExampleNew() {
 
 	// The node knows a client from the server's OnConnect on, which runs
 	// just after the upgrade: a moment after Dial returns.
-	for _, ok := node.Clients()["alice"]; !ok && ctx.Err() == nil; _, ok = node.Clients()["alice"] {
+	for _, err := node.Lookup(ctx, "alice"); err != nil && ctx.Err() == nil; _, err = node.Lookup(ctx, "alice") {
 		time.Sleep(time.Millisecond)
 	}
 
 	var greeting string
 	err = node.Call(ctx, "alice", "greet", map[string]string{"name": "node solo"}, &greeting)
 	fmt.Println(greeting, err)
-	fmt.Println(node.Clients())
+	fmt.Println(node.Clients(ctx))
 	// Output:
 	// hello, node solo <nil>
-	// map[alice:solo]
+	// map[alice:solo] <nil>
 }

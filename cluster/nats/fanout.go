@@ -6,22 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	natsio "github.com/nats-io/nats.go"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/server"
 )
-
-// headerNode names the node that published an event.
-const headerNode = "Wsrpc-Node"
 
 // Emit sends event to every client of every node. It is encoded once
 // (wsrpc.EncodeEvent); the other nodes receive the message exactly as
-// their clients do and queue those bytes to each. It returns once NATS has
-// the message (or with ctx's error); this node's clients have it queued by
-// then. Without a deadline in ctx, the wait for NATS is bounded by
-// Options.CallTimeout. Delivery to other nodes is NATS's at-most-once: a node that cannot
-// keep up drops events (see Options.MaxPending) rather than grow.
+// their clients do, check it (a JSON object without "id", valid UTF-8)
+// and queue those bytes to each. It returns once NATS has the message
+// (or with ctx's error); this node's clients have it queued by then.
+// With NATS unreachable it fails with ErrClusterUnavailable: at once when
+// the connection is known down, else within Options.UnavailableTimeout.
+// Delivery to other nodes is NATS's at-most-once: a node that cannot keep
+// up drops events (see Options.MaxPending) rather than grow, and a node
+// that is reconnecting to NATS misses the events of that moment.
 func (n *Node) Emit(ctx context.Context, event any) error {
 	msg, err := wsrpc.EncodeEvent(event)
 	if err != nil {
@@ -39,46 +42,55 @@ func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
 	if int64(len(msg)) > n.nc.MaxPayload() {
 		return fmt.Errorf("wsrpc cluster: an event of %d bytes exceeds NATS's max_payload (%d)", len(msg), n.nc.MaxPayload())
 	}
-	m := &natsio.Msg{Subject: n.subj.emit, Data: msg, Header: natsio.Header{headerNode: []string{n.name}}}
-	if err := n.nc.PublishMsg(m); err != nil {
-		return fmt.Errorf("wsrpc cluster: publish event: %w", err)
+	if !n.nc.IsConnected() {
+		return fmt.Errorf("%w: event not sent", ErrClusterUnavailable)
+	}
+	if n.settling() {
+		return n.errSettling()
+	}
+	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.emit, Data: msg}); err != nil {
+		return fmt.Errorf("%w: publish event: %w", ErrClusterUnavailable, err)
 	}
 	n.srv.EmitEncoded(msg)
-	if _, ok := ctx.Deadline(); !ok { // NATS's flush needs one
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.opts.CallTimeout)
-		defer cancel()
-	}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
-		return fmt.Errorf("wsrpc cluster: publish event: %w", err)
+	fctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
+	defer cancel()
+	if err := n.nc.FlushWithContext(fctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: NATS did not confirm the event within %v: %w", ErrClusterUnavailable, n.opts.UnavailableTimeout, err)
 	}
 	return nil
 }
 
-// onEmit queues an event of another node to this node's clients.
+// onEmit queues an event of another node to this node's clients, once it
+// checked that it is signed by a node and is an event a client may see.
 func (n *Node) onEmit(msg *natsio.Msg) {
-	if msg.Header.Get(headerNode) == n.name {
+	from, err := n.auth.verify(msg, "emit", time.Now())
+	if err != nil {
+		n.reject(msg, err)
+		return
+	}
+	if from.inst == n.inst {
 		return // queued locally when published
 	}
-	if !isObject(msg.Data) {
-		n.log.Warn("wsrpc cluster: ignored an event that is not a JSON object", "from", msg.Header.Get(headerNode), "bytes", len(msg.Data))
+	if !validEvent(msg.Data) {
+		n.stats.droppedEvents.Add(1)
+		n.log.Warn("wsrpc cluster: dropped an event that is not a JSON object without id in UTF-8", "from", from.node, "bytes", len(msg.Data))
 		return
 	}
 	n.srv.EmitEncoded(msg.Data)
 }
 
-// isObject reports whether b is one valid JSON object.
-func isObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
-			return json.Valid(b)
-		}
+// validEvent reports whether b may go to clients as an event: valid
+// UTF-8, one JSON object without an "id" member (which would make it a
+// call or a reply).
+func validEvent(b []byte) bool {
+	if !utf8.Valid(b) {
 		return false
 	}
-	return false
+	_, err := wsrpc.EncodeEvent(json.RawMessage(b))
+	return err == nil
 }
 
 // Result is one client's answer to Broadcast.
@@ -91,9 +103,11 @@ type Result struct {
 
 // Broadcast calls method with params on every client of every node, params
 // encoded once, and returns their answers once every node has answered or
-// ctx ended. Nodes that did not answer are reported in err (joined, each
-// matching ErrNodeDown, ErrOverloaded or ctx's error); the results of the
-// others are returned all the same.
+// ctx ended. Each node streams its clients' answers in parts under NATS's
+// max_payload, so any number of clients answer. Nodes that did not answer
+// are reported in err (joined, each matching ErrNodeDown,
+// ErrClusterUnavailable, ErrOverloaded or ctx's error); the results of
+// the others are returned all the same.
 func (n *Node) Broadcast(ctx context.Context, method string, params any) ([]Result, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
@@ -102,48 +116,148 @@ func (n *Node) Broadcast(ctx context.Context, method string, params any) ([]Resu
 	if err != nil {
 		return nil, err
 	}
-	data, _ := json.Marshal(broadcastReq{Method: method, Params: raw, TimeoutMS: n.timeoutMS(ctx)})
-	var (
-		mu   sync.Mutex // guards out and errs
-		out  []Result
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for _, node := range n.view.nodes() {
+	ctx, cancel := n.withDeadline(ctx)
+	defer cancel()
+	req := request{Kind: kindBroadcast, Method: method, Params: raw}
+	deadlineOf(ctx, &req)
+	var mu sync.Mutex // guards out
+	var out []Result
+	err = n.eachNode(ctx, &req, func(r *reply) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range r.Results {
+			out = append(out, Result{ClientID: c.ID, Node: r.Node, Result: c.Result, Err: c.err(c.ID, r.Node)})
+		}
+	})
+	for _, r := range n.srv.Broadcast(ctx, method, paramsOf(raw)) {
+		out = append(out, Result{ClientID: r.Conn.ID(), Node: n.name, Result: r.Result, Err: r.Err})
+	}
+	return out, err
+}
+
+// eachNode sends req to every other live node and hands each part of
+// their answers to each (from several goroutines); it returns once all
+// answered, with their failures joined.
+func (n *Node) eachNode(ctx context.Context, req *request, each func(*reply)) error {
+	var mu sync.Mutex // guards errs
+	var errs []error
+	var wg sync.WaitGroup
+	for _, node := range n.peers.names() {
 		wg.Go(func() {
-			res, err := n.broadcastTo(ctx, node, data)
-			mu.Lock()
-			defer mu.Unlock()
-			out = append(out, res...)
-			if err != nil {
-				errs = append(errs, err)
+			if err := n.collect(ctx, node, req, each); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("node %s: %w", node, err))
+				mu.Unlock()
 			}
 		})
 	}
-	local := n.srv.Broadcast(ctx, method, paramsOf(raw))
 	wg.Wait()
-	for _, r := range local {
-		out = append(out, Result{ClientID: r.Conn.ID(), Node: n.name, Result: r.Result, Err: r.Err})
-	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// broadcastTo runs a broadcast on node's clients.
-func (n *Node) broadcastTo(ctx context.Context, node string, data []byte) ([]Result, error) {
-	msg, err := n.request(ctx, node, "broadcast", data)
+// collect sends req to node's service req.Kind and hands each part of
+// the answer to each, until the last.
+func (n *Node) collect(ctx context.Context, node string, req *request, each func(*reply)) error {
+	x, err := n.send(n.subj.node(node, req.Kind), node, "", req)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", node, err)
+		return err
 	}
-	var r broadcastReply
-	if err := decode(msg.Data, &r, "broadcast reply"); err != nil {
-		return nil, err
+	defer x.close()
+	for got := 1; ; got++ {
+		r, err := x.next(ctx)
+		switch {
+		case errors.Is(err, errNoResponders):
+			return fmt.Errorf("%w: no node %s listens on NATS", ErrNodeDown, node)
+		case err != nil:
+			return err
+		case r.Fail != "":
+			return r.err("*", node)
+		}
+		r.Node = node
+		each(r)
+		if r.Parts > 0 {
+			if got != r.Parts {
+				return fmt.Errorf("wsrpc cluster: %d of the %d parts of the answer arrived (NATS dropped some: see Options.MaxPending)", got, r.Parts)
+			}
+			return nil
+		}
 	}
-	if r.Fail != "" {
-		return nil, (&reply{Fail: r.Fail, Message: r.Message}).err("*", node)
+}
+
+// parts sends a long answer to msg in parts that fit NATS's max_payload:
+// add counts each item's size; when the part is full, flush sends it.
+type parts struct {
+	n     *Node
+	msg   *natsio.Msg
+	limit int
+	size  int
+	sent  int
+}
+
+func (n *Node) newParts(msg *natsio.Msg) *parts {
+	return &parts{n: n, msg: msg, limit: int(n.nc.MaxPayload()) / 2}
+}
+
+// full adds an item of size bytes and reports whether the part is full.
+func (p *parts) full(size int) bool {
+	p.size += size + 16
+	return p.size >= p.limit
+}
+
+// send sends r as the next part; last marks it the last. A part that
+// encodes larger than max_payload (escapes lengthen strings) is halved.
+func (p *parts) send(r reply, last bool) {
+	p.size = 0
+	r.Node = p.n.name
+	if last {
+		r.Parts = p.sent + 1
 	}
-	out := make([]Result, 0, len(r.Results))
-	for _, c := range r.Results {
-		out = append(out, Result{ClientID: c.ID, Node: node, Result: c.Result, Err: c.err(c.ID, node)})
+	b, _ := json.Marshal(r)
+	if int64(len(b)) > p.n.nc.MaxPayload() {
+		switch h := len(r.Results) / 2; {
+		case h > 0:
+			p.send(reply{Results: r.Results[:h]}, false)
+			p.send(reply{Results: r.Results[h:]}, last)
+			return
+		case len(r.IDs) > 1:
+			h = len(r.IDs) / 2
+			p.send(reply{IDs: r.IDs[:h]}, false)
+			p.send(reply{IDs: r.IDs[h:]}, last)
+			return
+		}
+		b, _ = json.Marshal(reply{Node: p.n.name, Fail: failOther, Message: "an answer exceeds NATS's max_payload"})
 	}
-	return out, nil
+	p.sent++
+	p.n.publishTo(p.msg.Reply, b)
+}
+
+// serveBroadcast calls every client of this node and streams the answers.
+func (n *Node) serveBroadcast(j job) {
+	ctx, cancel := context.WithDeadline(n.ctx, n.deadline(j))
+	defer cancel()
+	p := n.newParts(j.msg)
+	var batch []clientReply
+	n.srv.BroadcastFunc(ctx, j.req.Method, paramsOf(j.req.Params), func(r server.BroadcastResult) {
+		c := clientReply{ID: r.Conn.ID(), reply: replyOf(r.Result, r.Err)}
+		batch = append(batch, c)
+		if p.full(len(c.ID) + len(c.Result) + len(c.Message)) {
+			p.send(reply{Results: batch}, false)
+			batch = nil
+		}
+	})
+	p.send(reply{Results: batch}, true)
+}
+
+// serveList streams the ids of this node's clients.
+func (n *Node) serveList(j job) {
+	p := n.newParts(j.msg)
+	var batch []string
+	for _, id := range n.local.ids() {
+		batch = append(batch, id)
+		if p.full(len(id)) {
+			p.send(reply{IDs: batch}, false)
+			batch = nil
+		}
+	}
+	p.send(reply{IDs: batch}, true)
 }

@@ -1,88 +1,94 @@
 package nats
 
 import (
-	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	natsio "github.com/nats-io/nats.go"
 )
 
-// FuzzPresence feeds presence messages from the network, one per line, to a
-// view, with a snapshot install after each, and checks that it never
-// panics and stays consistent: every client the view places on a node is
-// one of that live node's clients.
-func FuzzPresence(f *testing.F) {
-	f.Add([]byte(`{"t":"hb","node":"a","inst":"1","seq":0}
-{"t":"join","node":"a","inst":"1","seq":1,"id":"x","at":5}
-{"t":"join","node":"b","inst":"2","seq":1,"id":"x","at":7}
-{"t":"leave","node":"a","inst":"1","seq":2,"id":"x"}
-{"t":"bye","node":"b","inst":"2"}`))
-	f.Add([]byte(`{"t":"join","node":"a","inst":"1","seq":9,"id":"y"}
-{"t":"hb","node":"a","inst":"3","seq":18446744073709551615}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var v view
-		v.init()
-		now := time.Unix(0, 0)
-		for line := range bytes.Lines(data) {
-			var m presenceMsg
-			if decode(line, &m, "presence") != nil || !validName(m.Node) || m.Inst == "" {
-				continue
-			}
-			fetch, _ := v.apply(m, now)
-			if fetch && len(line)%2 == 0 {
-				v.install(m.Node, m.Inst, []member{{ID: m.ID, At: m.At}}, m.Seq/2, len(line)%3 != 0)
-			}
-			now = now.Add(time.Second)
+// FuzzRequest feeds requests from the network to a node's dispatcher, on
+// each of its subjects: as they come (unsigned: always dropped and
+// counted) and signed with the cluster secret, as a buggy node's would
+// be. Malformed input never crashes a node.
+func FuzzRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"k":"call","to":"alice","method":"echo","params":[1],"timeout_ms":50}`,
+		`{"k":"claim","to":"alice","claim":{"g":18446744073709551615,"node":"x","inst":"y","serial":1}}`,
+		`{"k":"held","to":"alice","claim":{"g":3,"node":"x","inst":"y"}}`,
+		`{"k":"cancel","to":"alice","reply":"wsrpc.reply.x.1"}`,
+		`{"k":"where","to":"alice"}`,
+		`{"k":"broadcast","method":"echo","deadline_ms":1}`,
+		`{"k":"list"}`, `{"k":"count"}`, `{"k":"ping"}`, `{"k":"call","to":"alice"}`, `[]`, `{"k":`,
+	} {
+		for sub := range byte(8) {
+			f.Add(sub, []byte(s))
 		}
-		for id, o := range v.owner {
-			p := v.peers[o.node]
-			if p == nil {
-				t.Fatalf("client %q placed on node %q, which the view does not have", id, o.node)
-			}
-			if _, ok := p.clients[id]; !ok {
-				t.Fatalf("client %q placed on node %q, which does not list it", id, o.node)
-			}
+	}
+	n := startRawNode(f, "fuzz", &Options{MaxServing: 4})
+	dial(f, n, "alice", nil)
+	other := newAuth("other", "otherinst", []string{testSecret})
+	f.Fuzz(func(t *testing.T, which byte, data []byte) {
+		var req request
+		_ = json.Unmarshal(data, &req)
+		subjects := []string{
+			n.subj.client("alice"), n.subj.client(req.To), n.subj.held,
+			n.subj.node("fuzz", kindBroadcast), n.subj.node("fuzz", kindList),
+			n.subj.node("fuzz", kindCount), n.subj.node("fuzz", kindPing), n.subj.node("fuzz", req.Kind),
 		}
-		for name, p := range v.peers {
-			for id := range p.clients {
-				if _, ok := v.owner[id]; !ok {
-					t.Fatalf("node %q has client %q, which the view places nowhere", name, id)
-				}
-			}
+		msg := &natsio.Msg{Subject: subjects[int(which)%len(subjects)], Reply: "fuzz.reply", Data: data}
+		before := n.stats.rejected.Load()
+		n.handle(msg)
+		if n.stats.rejected.Load() != before+1 {
+			t.Fatalf("an unsigned request was not dropped")
 		}
-		v.expire(now)
-		if len(v.owner) != 0 || len(v.peers) != 0 {
-			t.Fatalf("after expiring every node the view still has %d clients, %d nodes", len(v.owner), len(v.peers))
-		}
+		other.seq++
+		other.sign(msg, other.seq, time.Now())
+		n.handle(msg)
 	})
 }
 
-// FuzzReply decodes what a serving node may send back: any bytes give an
-// error or a result, never a panic.
+// FuzzReply decodes what a serving node may send back and checks what
+// any node may receive: any bytes give an error or a result, never a
+// panic; an auth header that was not made with the secret never
+// verifies; an id's subject token is always one NATS token.
 func FuzzReply(f *testing.F) {
-	f.Add([]byte(`{"result":1}`))
-	f.Add([]byte(`{"error":{"type":"KeyError","message":"m"}}`))
-	f.Add([]byte(`{"fail":"not_found","message":"m"}`))
-	f.Add([]byte(`{"results":[{"id":"a","result":null},{"id":"b","fail":"timeout"}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add([]byte(`{"result":1}`), "k n i 1 2 mac")
+	f.Add([]byte(`{"error":{"type":"KeyError","message":"m"}}`), "")
+	f.Add([]byte(`{"fail":"not_found","message":"m"}`), "0000 a b 3 4 x")
+	f.Add([]byte(`{"results":[{"id":"a","result":null},{"id":"b","fail":"timeout"}],"parts":2}`), "a.b *>")
+	f.Add([]byte("{\"id\":1,\"result\":\"\xff\"}"), "\x00")
+	a := newAuth("n", "i", []string{testSecret})
+	f.Fuzz(func(t *testing.T, data []byte, header string) {
 		var r reply
-		if decode(data, &r, "call reply") == nil {
+		if decode(data, &r, "reply") == nil {
 			if err := r.err("c", "n"); err == nil {
 				var v any
 				_ = json.Unmarshal(r.Result, &v)
 			}
-		}
-		var b broadcastReply
-		if decode(data, &b, "broadcast reply") == nil {
-			for _, c := range b.Results {
+			for _, c := range r.Results {
 				_ = c.err(c.ID, "n")
 			}
 		}
-		_ = isObject(data)
-		var n Node
-		n.calls.init(1)
-		n.onReply(&natsio.Msg{Subject: "p.reply.n.i." + string(data), Data: data})
+		_ = validEvent(data)
+		msg := &natsio.Msg{Subject: "s", Data: data, Header: natsio.Header{headerAuth: []string{header}}}
+		if _, err := a.verify(msg, "reply", time.Now()); err == nil {
+			t.Fatalf("a header not made with the secret verified: %q", header)
+		}
+		tok := idToken(header)
+		if tok == "" || strings.ContainsAny(tok, ".*> \t\r\n") {
+			t.Fatalf("id %q gives the token %q", header, tok)
+		}
+		var st replayState
+		seen := map[uint64]bool{}
+		for i := 0; i+8 <= len(data); i += 8 {
+			seq := uint64(data[i])<<8 | uint64(data[i+1])
+			if st.record(seq) && seen[seq] {
+				t.Fatalf("sequence %d accepted twice", seq)
+			}
+			seen[seq] = true
+		}
 	})
 }

@@ -3,7 +3,11 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +30,8 @@ const (
 	// testBound is how long anything that should happen "within a few
 	// seconds" may take before the test fails.
 	testBound = 10 * time.Second
+	// testSecret is the cluster secret of the test nodes.
+	testSecret = "test-cluster-secret-0123456789"
 )
 
 // startNATS starts a NATS server on a loopback port for the test and
@@ -55,7 +61,7 @@ type testNode struct {
 // the running ForEachEngine subtest. opts may adjust the defaults.
 func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testNode {
 	t.Helper()
-	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry}
+	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry, Secret: testSecret}
 	if adjust != nil {
 		adjust(o)
 	}
@@ -70,6 +76,34 @@ func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testN
 	url := testserver.Listen(t, n.Server())
 	t.Cleanup(func() { _ = n.Close() })
 	return &testNode{Node: n, url: url}
+}
+
+// twoNodes starts a NATS server and nodes a and b on it, and waits until
+// they know each other.
+func twoNodes(t testing.TB) (a, b *testNode, natsURL string) {
+	t.Helper()
+	natsURL = startNATS(t)
+	a = startNode(t, natsURL, "a", nil)
+	b = startNode(t, natsURL, "b", nil)
+	eventually(t, func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 }, "the nodes know each other")
+	return a, b, natsURL
+}
+
+// startRawNode starts a node on an embedded NATS, served on a loopback
+// port by the default engine: for fuzz targets and benchmarks, which run
+// outside ForEachEngine.
+func startRawNode(t testing.TB, name string, o *Options) *testNode {
+	t.Helper()
+	o.Name = name
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	n, err := New(ctx, nil, &server.Options{Identify: identify}, o)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = n.Server().Serve(ln) }()
+	t.Cleanup(func() { _ = n.Close(); _ = ln.Close() })
+	return &testNode{Node: n, url: "ws://" + ln.Addr().String() + "/ws/"}
 }
 
 // peer is a test client: it answers echo (its params), whoami and hold
@@ -106,7 +140,7 @@ func dial(t testing.TB, node *testNode, id string, hold <-chan struct{}) *peerCl
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
-	c, err := client.Dial(ctx, node.url+"?id="+id, reg, &client.Options{
+	c, err := client.Dial(ctx, node.url+"?id="+url.QueryEscape(id), reg, &client.Options{
 		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) {
 			p.mu.Lock()
 			p.events = append(p.events, string(ev))
@@ -137,20 +171,50 @@ func eventually(t testing.TB, cond func() bool, what string) {
 	}
 }
 
-// sees waits until every node's view has each client on the node named.
+// sees waits until every node finds each client on the node named.
 func sees(t testing.TB, nodes []*testNode, want map[string]string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
 	for _, n := range nodes {
 		eventually(t, func() bool {
-			view := n.Clients()
 			for id, node := range want {
-				if view[id] != node {
+				if at, err := n.Lookup(ctx, id); err != nil || at != node {
 					return false
 				}
 			}
 			return true
-		}, n.Name()+" sees every client on its node")
+		}, n.Name()+" finds every client on its node")
 	}
+}
+
+// gone waits until no node finds client id.
+func gone(t testing.TB, n *Node, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	var last error
+	eventually(t, func() bool {
+		var at string
+		at, last = n.Lookup(ctx, id)
+		if !errors.Is(last, ErrClientNotFound) {
+			t.Logf("lookup %s: %q %v", id, at, last)
+		}
+		return errors.Is(last, ErrClientNotFound)
+	}, n.Name()+" finds "+id+" nowhere")
+}
+
+// waitingOn counts the requests of n that node acknowledged serving.
+func (n *Node) waitingOn(node string) int {
+	n.calls.mu.Lock()
+	defer n.calls.mu.Unlock()
+	k := 0
+	for _, p := range n.calls.pending {
+		if p.node == node {
+			k++
+		}
+	}
+	return k
 }
 
 // callResult is the outcome of one call.
@@ -169,4 +233,70 @@ func callAsync(ctx context.Context, n *Node, id, method string) <-chan callResul
 		ch <- callResult{err: err, in: time.Since(start)}
 	}()
 	return ch
+}
+
+// acked is the events an emitter's Emit acknowledged.
+type acked struct {
+	mu  sync.Mutex // protects evs
+	evs []string
+}
+
+func (a *acked) list() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.evs...)
+}
+
+// emitLoad emits numbered events with emit until stop closes (wg waits
+// for it), keeping those acknowledged; failed, if not nil, sees the
+// others' errors with how long each took.
+func emitLoad(wg *sync.WaitGroup, stop <-chan struct{}, emit func(context.Context, json.RawMessage) error, failed func(error, time.Duration)) *acked {
+	a := &acked{}
+	loop(wg, stop, func(k int) {
+		ev := fmt.Sprintf(`{"k":%d}`, k)
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		start := time.Now()
+		err := emit(ctx, json.RawMessage(ev))
+		cancel()
+		if err == nil {
+			a.mu.Lock()
+			a.evs = append(a.evs, ev)
+			a.mu.Unlock()
+		} else if failed != nil {
+			failed(err, time.Since(start))
+		}
+		time.Sleep(2 * time.Millisecond)
+	})
+	return a
+}
+
+// loop runs f(0), f(1), ... on a goroutine of wg until stop closes.
+func loop(wg *sync.WaitGroup, stop <-chan struct{}, f func(k int)) {
+	wg.Go(func() {
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f(k)
+		}
+	})
+}
+
+// receivedAll waits until c received every event of evs.
+func receivedAll(t testing.TB, c *peerClient, evs []string) {
+	t.Helper()
+	eventually(t, func() bool {
+		got := map[string]bool{}
+		for _, ev := range c.received() {
+			got[ev] = true
+		}
+		for _, ev := range evs {
+			if !got[ev] {
+				return false
+			}
+		}
+		return true
+	}, c.id+" received every acknowledged event")
 }

@@ -3,33 +3,48 @@ package nats
 import (
 	"encoding/json"
 	"sync"
-	"time"
+
+	natsio "github.com/nats-io/nats.go"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
 // localClients is this node's own clients, as the server's hooks report
-// them, and the presence sequence that numbers their announcements.
+// them: for each id its connection, its subscription to the id's subject
+// and its claim (see claim in wire.go).
 type localClients struct {
-	mu    sync.Mutex // protects the following, and orders announcements
-	conns map[string]localClient
-	seq   uint64 // announcements published so far
+	mu     sync.Mutex // protects the following
+	conns  map[string]*localClient
+	serial uint64 // connections admitted so far
 }
 
 // localClient is a connected client of this node.
 type localClient struct {
-	conn *wsrpc.Conn
-	at   int64 // when it connected, Unix ns
+	conn     *wsrpc.Conn
+	sub      *natsio.Subscription
+	claim    claim
+	replaced bool // a newer connection on another node won: closing
 }
 
-func (l *localClients) init() { l.conns = make(map[string]localClient) }
+func (l *localClients) init() { l.conns = make(map[string]*localClient) }
 
-// get returns the client with id, or nil.
+// get returns the client with id, or nil (also once another node's newer
+// connection replaced it).
 func (l *localClients) get(id string) *wsrpc.Conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.conns[id].conn
+	if c := l.conns[id]; c != nil && !c.replaced {
+		return c.conn
+	}
+	return nil
+}
+
+// count returns how many clients the node has.
+func (l *localClients) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
 }
 
 // ids returns the ids of the local clients.
@@ -43,76 +58,111 @@ func (l *localClients) ids() []string {
 	return out
 }
 
-// snapshot returns the local clients and the sequence they reflect.
-func (l *localClients) snapshot() ([]member, uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]member, 0, len(l.conns))
-	for id, c := range l.conns {
-		out = append(out, member{ID: id, At: c.at})
-	}
-	return out, l.seq
-}
-
-// joined records a new client of the server and announces it.
+// joined subscribes the node to a new client's subject and claims the id.
+// The server already closed an older connection of the id on this node.
 func (n *Node) joined(c *wsrpc.Conn) {
-	at := time.Now().UnixNano()
+	id := c.ID()
 	n.local.mu.Lock()
-	defer n.local.mu.Unlock()
-	n.local.conns[c.ID()] = localClient{conn: c, at: at}
-	n.publishPresenceLocked(presenceMsg{Kind: kindJoin, ID: c.ID(), At: at})
+	lc := n.local.conns[id]
+	if lc == nil {
+		lc = &localClient{}
+		sub, err := n.nc.ChanSubscribe(n.subj.client(id), n.inbox)
+		if err != nil {
+			n.log.Warn("wsrpc cluster: cannot subscribe a client's subject; other nodes cannot reach it", "client", id, "err", err)
+		}
+		lc.sub = sub
+		n.local.conns[id] = lc
+	}
+	n.local.serial++
+	lc.conn, lc.replaced = c, false
+	lc.claim = claim{G: lc.claim.G + 1, Node: n.name, Inst: n.inst, Serial: n.local.serial}
+	cl := lc.claim
+	n.local.mu.Unlock()
+	n.publishClaim(id, cl)
 }
 
 // left forgets a client that closed, unless a newer connection with its
-// id replaced it, and announces it.
+// id replaced it here, and unsubscribes from its subject.
 func (n *Node) left(c *wsrpc.Conn) {
 	n.local.mu.Lock()
 	defer n.local.mu.Unlock()
-	if n.local.conns[c.ID()].conn != c {
+	lc := n.local.conns[c.ID()]
+	if lc == nil || lc.conn != c {
 		return
 	}
 	delete(n.local.conns, c.ID())
-	n.publishPresenceLocked(presenceMsg{Kind: kindLeave, ID: c.ID()})
+	if lc.sub != nil {
+		_ = lc.sub.Unsubscribe()
+	}
 }
 
-// replacedElsewhere closes the local client id if it connected before at,
-// when another node announced a connection with the same id: as on one
-// server, the newer connection of an id wins.
-func (n *Node) replacedElsewhere(id string, at int64, node string) {
+// publishClaim tells the other holders of id, if any, of this node's
+// claim; the answers come on P.held.<inst>.
+func (n *Node) publishClaim(id string, cl claim) {
+	b, _ := json.Marshal(request{Kind: kindClaim, To: id, Claim: &cl})
+	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.client(id), Reply: n.subj.held, Data: b}); err != nil {
+		n.log.Warn("wsrpc cluster: claim not published; an older connection of the client on another node may stay open", "client", id, "err", err)
+	}
+}
+
+// onClaim applies another node's claim of one of this node's clients:
+// a higher claim closes this node's connection (the newer connection
+// wins), a lower one is answered with this node's.
+func (n *Node) onClaim(msg *natsio.Msg, req *request) {
+	if req.Claim == nil || req.Claim.Inst == n.inst || msg.Reply == "" {
+		return // this node's own: the server orders its connections
+	}
 	n.local.mu.Lock()
-	lc, ok := n.local.conns[id]
+	lc := n.local.conns[req.To]
+	if lc == nil || lc.replaced {
+		n.local.mu.Unlock()
+		return
+	}
+	if lc.claim.less(*req.Claim) {
+		lc.replaced = true
+		conn := lc.conn
+		n.local.mu.Unlock()
+		n.log.Info("wsrpc cluster: client connected to another node; closing its older connection", "client", req.To, "to", req.Claim.Node)
+		_ = conn.CloseWithError(server.CloseReplaced, "replaced by a newer connection with the same id on node "+req.Claim.Node, nil)
+		return
+	}
+	mine := lc.claim
 	n.local.mu.Unlock()
-	if ok && lc.at < at {
-		n.log.Info("wsrpc cluster: client reconnected to another node; closing its older connection", "client", id, "to", node)
-		_ = lc.conn.CloseWithError(server.CloseReplaced, "replaced by a newer connection with the same id on node "+node, nil)
-	}
+	b, _ := json.Marshal(request{Kind: kindHeld, To: req.To, Claim: &mine})
+	n.publishTo(msg.Reply, b)
 }
 
-// publishPresence publishes a presence message of this node.
-func (n *Node) publishPresence(m presenceMsg) {
+// onHeld: a holder's claim beats this node's claim of a connection newer
+// than the holder's (it was admitted after the holder's claim went out):
+// claim again, past it.
+func (n *Node) onHeld(req *request) {
+	if req.Claim == nil {
+		return
+	}
 	n.local.mu.Lock()
-	defer n.local.mu.Unlock()
-	n.publishPresenceLocked(m)
+	lc := n.local.conns[req.To]
+	if lc == nil || lc.replaced || !lc.claim.less(*req.Claim) {
+		n.local.mu.Unlock()
+		return
+	}
+	lc.claim.G = req.Claim.G + 1
+	cl := lc.claim
+	n.local.mu.Unlock()
+	n.publishClaim(req.To, cl)
 }
 
-// publishPresenceLocked numbers m (joins and leaves advance the sequence)
-// and publishes it; holding local.mu keeps the announcements in order.
-func (n *Node) publishPresenceLocked(m presenceMsg) {
-	if n.nc == nil {
-		return // not joined yet: the first heartbeat's snapshot will tell
+// reclaimAll claims every local client again: after NATS comes back,
+// claims lost meanwhile are made good.
+func (n *Node) reclaimAll() {
+	n.local.mu.Lock()
+	claims := make(map[string]claim, len(n.local.conns))
+	for id, lc := range n.local.conns {
+		if !lc.replaced {
+			claims[id] = lc.claim
+		}
 	}
-	if m.Kind == kindJoin || m.Kind == kindLeave {
-		n.local.seq++
-	}
-	if m.Kind == kindHeartbeat {
-		m.N = len(n.local.conns)
-	}
-	m.Node, m.Inst, m.Seq = n.name, n.inst, n.local.seq
-	b, _ := json.Marshal(m)
-	if err := n.nc.Publish(n.subj.presence, b); err != nil {
-		n.log.Debug("wsrpc cluster: presence not published", "kind", m.Kind, "err", err)
+	n.local.mu.Unlock()
+	for id, cl := range claims {
+		n.publishClaim(id, cl)
 	}
 }
-
-// heartbeat announces that this node is alive, with its sequence.
-func (n *Node) heartbeat() { n.publishPresence(presenceMsg{Kind: kindHeartbeat}) }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -23,10 +24,10 @@ import (
 // concurrent use.
 //
 // Entry points: New joins the cluster; the server's OnConnect and OnClose
-// hooks feed the local table (local.go), which announces joins and leaves;
-// the presence subscription feeds the view of the other nodes (view.go);
-// Call (call.go) and Emit and Broadcast (fanout.go) go through NATS to the
-// nodes that serve.go answers on.
+// hooks subscribe and unsubscribe each client's subject (local.go); the
+// requests on those and on the node's own subjects are verified and served
+// by serve.go; Call (call.go), Emit and Broadcast (fanout.go), Count and
+// Clients (peers.go) send them.
 type Node struct {
 	opts   Options
 	name   string
@@ -36,40 +37,64 @@ type Node struct {
 	nsrv   *natsserver.Server // the embedded NATS server, or nil
 	log    *slog.Logger
 	subj   subjects
+	auth   *auth
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
 	tasks  group // the node's goroutines
 
+	inbox   chan *natsio.Msg // requests to this node's clients and services
 	local   localClients
-	view    view
+	peers   peers
 	calls   callTable
-	serving chan struct{} // one token per call from another node running
+	served  served
+	workers workers
+	stats   counters
+	// reconnected is when this node noticed NATS came back (Unix ns), 0
+	// before; reconnects is NATS's count of reconnections then.
+	reconnected atomic.Int64
+	settled     atomic.Bool // every node answered since
+	reconnMu    sync.Mutex  // protects reconnects
+	reconnects  uint64
+
+	// testHookDispatch, when set, runs before each request is handled
+	// (tests stall a node with it).
+	testHookDispatch atomic.Pointer[func()]
 
 	closeOnce sync.Once
 }
 
-// subjects are the NATS subjects of a cluster (see doc.go).
-type subjects struct {
-	presence, emit, replies string
-	prefix                  string
+// counters are the node's Stats.
+type counters struct {
+	rejected, droppedEvents, expired atomic.Int64
 }
 
-func newSubjects(prefix, name, inst string) subjects {
-	return subjects{
-		prefix:   prefix,
-		presence: prefix + ".presence",
-		emit:     prefix + ".emit",
-		replies:  prefix + ".reply." + name + "." + inst,
-	}
+// Stats counts what a node refused or dropped.
+type Stats struct {
+	// Rejected counts messages dropped as not from a node of the cluster
+	// (no valid signature, outside the replay window, replayed) or
+	// malformed.
+	Rejected int64
+	// DroppedEvents counts signed events not passed to clients: not a
+	// JSON object without "id", or not valid UTF-8.
+	DroppedEvents int64
+	// Expired counts calls from other nodes not started because their
+	// caller's deadline had passed.
+	Expired int64
 }
 
-func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }
+// Stats returns what the node refused or dropped so far.
+func (n *Node) Stats() Stats {
+	return Stats{Rejected: n.stats.rejected.Load(), DroppedEvents: n.stats.droppedEvents.Load(), Expired: n.stats.expired.Load()}
+}
 
 // New makes the server of one node: server.New(reg, sopts) with hooks that
-// keep the cluster informed of its clients (composed with sopts.Hooks,
-// which still run), and joins the cluster over NATS as opts says (an
-// embedded NATS server when opts.URL is empty). Serve the returned node's
-// Server as any server.Server; Close leaves the cluster.
+// make its clients reachable over NATS (composed with sopts.Hooks, which
+// still run), and joins the cluster over NATS as opts says (an embedded
+// NATS server when opts.URL is empty). Serve the returned node's Server as
+// any server.Server; Close leaves the cluster. It fails with
+// ErrClusterUnavailable when NATS cannot be reached before ctx ends (or
+// within 10 s when ctx has no deadline), and
+// with ErrNameInUse when a live node has opts.Name.
 //
 // Client ids are the connections' ids (Conn.ID): give sopts an Identify
 // so that clients have ids others can call them by.
@@ -79,12 +104,15 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 		return nil, err
 	}
 	n := &Node{opts: o, name: o.Name, inst: nuid.Next(), log: o.Logger.With("node", o.Name)}
-	n.subj = newSubjects(o.Subject, n.name, n.inst)
+	n.subj = newSubjects(o.Subject, n.inst)
+	n.auth = newAuth(n.name, n.inst, o.secrets())
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.inbox = make(chan *natsio.Msg, o.MaxPending)
 	n.local.init()
-	n.view.init()
+	n.peers.init()
 	n.calls.init(o.MaxInFlight)
-	n.serving = make(chan struct{}, o.MaxServing)
+	n.served.init()
+	n.workers.jobs = make(chan job)
 
 	var so server.Options
 	if sopts != nil {
@@ -93,25 +121,88 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 	so.Hooks = n.hooks(so.Hooks)
 	n.srv = server.New(reg, &so)
 
-	if err := n.connect(ctx); err != nil {
+	if err := n.join(ctx); err != nil {
 		n.cancel()
 		n.shutdownNATS()
 		return nil, err
 	}
-	if err := n.subscribe(); err != nil {
-		n.cancel()
-		n.shutdownNATS()
-		return nil, fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
-	}
-	n.heartbeat()
-	if err := n.nc.FlushWithContext(ctx); err != nil {
-		n.cancel()
-		n.shutdownNATS()
-		return nil, fmt.Errorf("wsrpc cluster: join: %w", err)
-	}
+	n.tasks.Go(n.dispatch)
 	n.tasks.Go(n.tick)
 	n.log.Info("wsrpc cluster node joined", "nats", n.nc.ConnectedUrlRedacted(), "inst", n.inst)
 	return n, nil
+}
+
+// joinTimeout bounds New when its context has no deadline.
+const joinTimeout = 10 * time.Second
+
+// join connects to NATS, checks that the name is free, subscribes and
+// says hello.
+func (n *Node) join(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+	}
+	if err := n.connect(ctx); err != nil {
+		return err
+	}
+	reply, err := n.nc.Subscribe(n.subj.replies+".*", n.onReply)
+	if err != nil {
+		return fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
+	}
+	if err := n.limit(reply); err != nil {
+		return err
+	}
+	if err := n.checkName(ctx); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		subject string
+		handle  natsio.MsgHandler
+	}{{n.subj.nodes, n.onNodes}, {n.subj.emit, n.onEmit}} {
+		sub, err := n.nc.Subscribe(s.subject, s.handle)
+		if err == nil {
+			err = n.limit(sub)
+		}
+		if err != nil {
+			return fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
+		}
+	}
+	for _, s := range []string{n.subj.held, n.subj.node(n.name, "*")} {
+		if _, err := n.nc.ChanSubscribe(s, n.inbox); err != nil {
+			return fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
+		}
+	}
+	n.heartbeat()
+	if err := n.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("%w: join: %w", ErrClusterUnavailable, err)
+	}
+	return nil
+}
+
+func (n *Node) limit(sub *natsio.Subscription) error {
+	if err := sub.SetPendingLimits(n.opts.MaxPending, 64<<20); err != nil {
+		return fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
+	}
+	return nil
+}
+
+// checkName asks whether a live node of the cluster has this node's name.
+func (n *Node) checkName(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
+	defer cancel()
+	err := n.ping(ctx, n.name)
+	switch {
+	case errors.Is(err, errNoResponders):
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: node %q is live on NATS; give each node its own Options.Name, or stop the other first", ErrNameInUse, n.name)
+	case errors.Is(err, context.DeadlineExceeded):
+		// Subscribed, but nothing signed answered: not a node of ours.
+		n.log.Warn("wsrpc cluster: something listens on this node's subjects but does not answer as a node", "subject", n.subj.node(n.name, kindPing))
+		return nil
+	}
+	return err
 }
 
 // hooks returns user's hooks (nil for none) with OnConnect and OnClose
@@ -127,13 +218,32 @@ func (n *Node) hooks(user *wsrpc.Hooks) *wsrpc.Hooks {
 }
 
 // connect connects to opts.URL, or starts the embedded NATS server and
-// connects to it.
+// connects to it. Publishing while reconnecting fails at once (no
+// buffering): a call or event then says ErrClusterUnavailable instead of
+// waiting or being lost after a success.
 func (n *Node) connect(ctx context.Context) error {
+	cred, err := n.opts.natsOptions()
+	if err != nil {
+		return err
+	}
 	nopts := append([]natsio.Option{
 		natsio.Name("wsrpc-" + n.name),
 		natsio.MaxReconnects(-1),
 		natsio.ReconnectWait(250 * time.Millisecond),
-	}, n.opts.NATSOptions...)
+		natsio.ReconnectBufSize(-1),
+		natsio.PingInterval(n.opts.UnavailableTimeout),
+		natsio.MaxPingsOutstanding(2),
+		natsio.DisconnectErrHandler(func(_ *natsio.Conn, err error) {
+			n.log.Warn("wsrpc cluster: NATS connection lost; reconnecting", "err", err)
+			n.calls.failAll(fmt.Errorf("%w: the NATS connection was lost during the request", ErrClusterUnavailable), false)
+		}),
+		natsio.ReconnectHandler(func(*natsio.Conn) {
+			n.log.Info("wsrpc cluster: NATS connection back")
+			n.noteReconnect(time.Now())
+			n.heartbeat()
+			n.tasks.Go(n.reclaimAll)
+		}),
+	}, cred...)
 	url := n.opts.URL
 	if url == "" {
 		s, err := startEmbedded(n.opts.EmbeddedListen)
@@ -159,7 +269,7 @@ func (n *Node) connect(ctx context.Context) error {
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return fmt.Errorf("wsrpc cluster: connect to NATS at %q: %w (is nats-server running there? leave URL empty for an embedded one)", url, r.err)
+			return fmt.Errorf("%w: connect to NATS at %q: %w (is nats-server running there, with these credentials? leave URL empty for an embedded one)", ErrClusterUnavailable, url, r.err)
 		}
 		n.nc = r.nc
 		return nil
@@ -169,7 +279,7 @@ func (n *Node) connect(ctx context.Context) error {
 				r.nc.Close()
 			}
 		}()
-		return fmt.Errorf("wsrpc cluster: connect to NATS at %q: %w", url, ctx.Err())
+		return fmt.Errorf("%w: connect to NATS at %q: %w", ErrClusterUnavailable, url, ctx.Err())
 	}
 }
 
@@ -196,32 +306,6 @@ func startEmbedded(listen string) (*natsserver.Server, error) {
 	return s, nil
 }
 
-// subscribe subscribes to the cluster's subjects, each bounded by
-// MaxPending.
-func (n *Node) subscribe() error {
-	subs := []struct {
-		subject string
-		handle  natsio.MsgHandler
-	}{
-		{n.subj.presence, n.onPresence},
-		{n.subj.emit, n.onEmit},
-		{n.subj.replies + ".*", n.onReply},
-		{n.subj.node(n.name, "call"), n.onCall},
-		{n.subj.node(n.name, "broadcast"), n.onBroadcast},
-		{n.subj.node(n.name, "snapshot"), n.onSnapshot},
-	}
-	for _, s := range subs {
-		sub, err := n.nc.Subscribe(s.subject, s.handle)
-		if err != nil {
-			return err
-		}
-		if err := sub.SetPendingLimits(n.opts.MaxPending, 64<<20); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Name returns the node's name in the cluster.
 func (n *Node) Name() string { return n.name }
 
@@ -232,27 +316,12 @@ func (n *Node) Server() *server.Server { return n.srv }
 // NATS returns the node's NATS connection.
 func (n *Node) NATS() *natsio.Conn { return n.nc }
 
-// Clients returns the cluster's view of its clients: the node of each
-// client id, this node's own clients included. Other nodes' clients are
-// as their last announcements said, so a client that just connected
-// elsewhere may be missing for a moment.
-func (n *Node) Clients() map[string]string {
-	out := n.view.clients()
-	for _, id := range n.local.ids() {
-		out[id] = n.name
-	}
-	return out
-}
-
-// Nodes returns the names of the live nodes, this one included.
-func (n *Node) Nodes() []string { return append(n.view.nodes(), n.name) }
-
 // Close leaves the cluster: the other nodes are told at once (their calls
-// to this node's clients fail with ErrNodeDown), the server is closed, and
+// waiting on this node fail with ErrNodeDown), the server is closed, and
 // the embedded NATS server, if any, stops.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		n.publishPresence(presenceMsg{Kind: kindBye})
+		n.announce(kindBye)
 		_ = n.nc.FlushTimeout(time.Second) // bounded: NATS may be gone
 		n.stop()
 	})
@@ -265,7 +334,7 @@ func (n *Node) stop() {
 	n.cancel()
 	n.nc.Close() // first: a crashed node answers nothing more
 	_ = n.srv.Close()
-	n.calls.failAll(ErrClosed)
+	n.calls.failAll(ErrClosed, true)
 	n.tasks.closeAndWait()
 	n.shutdownNATS()
 }
@@ -280,7 +349,8 @@ func (n *Node) shutdownNATS() {
 	}
 }
 
-// tick publishes heartbeats and expires silent nodes until Close.
+// tick publishes heartbeats, acknowledges slow served calls and expires
+// silent nodes until Close.
 func (n *Node) tick() {
 	t := time.NewTicker(n.opts.HeartbeatInterval)
 	defer t.Stop()
@@ -288,14 +358,98 @@ func (n *Node) tick() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if !n.nc.IsConnected() {
+				continue // nothing heard, nothing said: not a sign of the others
+			}
+			n.noteReconnect(now)
 			n.heartbeat()
-			for _, name := range n.view.expire(time.Now().Add(-n.opts.HeartbeatExpiry)) {
+			n.ackSlow()
+			n.auth.forget(now)
+			for _, name := range n.peers.expire(now.Add(-n.opts.HeartbeatExpiry)) {
 				n.log.Warn("wsrpc cluster: node down: no heartbeat", "down", name, "expiry", n.opts.HeartbeatExpiry)
-				n.calls.failNode(name, fmt.Errorf("%w: node %s sent no heartbeat for %v", ErrNodeDown, name, n.opts.HeartbeatExpiry))
+				n.nodeDown(name, fmt.Errorf("%w: node %s sent no heartbeat for %v", ErrNodeDown, name, n.opts.HeartbeatExpiry))
 			}
 		}
 	}
+}
+
+// settling reports whether NATS came back less than UnavailableTimeout
+// ago and some node has not answered since: its clients' subscriptions
+// may not be back yet, so "no responders" does not mean "no client", and
+// an event may miss its clients.
+func (n *Node) settling() bool {
+	n.noteReconnect(time.Now())
+	at := n.reconnected.Load()
+	return at != 0 && !n.settled.Load() && time.Since(time.Unix(0, at)) < n.opts.UnavailableTimeout
+}
+
+// unsure reports whether NATS's "no responders" may not mean "no client":
+// NATS came back moments ago (settling), or the connection fails a round
+// trip (NATS is going down: it drops the subscriptions of the connections
+// it closes before ours).
+func (n *Node) unsure() bool {
+	return n.settling() || n.nc.FlushTimeout(n.opts.UnavailableTimeout) != nil
+}
+
+// noteReconnect notices that NATS came back (from its count of
+// reconnections, before its asynchronous handler says so): every node
+// then gets an expiry to say it is alive, and requests settle until every
+// node known answered a ping sent since (an answer, unlike a heartbeat
+// that may have waited in a queue, shows that the node's subscriptions
+// are back), or for UnavailableTimeout.
+func (n *Node) noteReconnect(now time.Time) {
+	r := n.nc.Stats().Reconnects
+	n.reconnMu.Lock()
+	defer n.reconnMu.Unlock()
+	if r == n.reconnects {
+		return
+	}
+	n.reconnects = r
+	n.peers.touchAll(now)
+	n.settled.Store(false)
+	n.reconnected.Store(now.UnixNano())
+	n.tasks.Go(func() { n.settle(r) })
+}
+
+// settle pings every node known until each answered, then marks the
+// reconnection r settled.
+func (n *Node) settle(r uint64) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.opts.UnavailableTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, node := range n.peers.names() {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if n.ping(ctx, node) == nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	n.reconnMu.Lock()
+	defer n.reconnMu.Unlock()
+	if ctx.Err() == nil && n.reconnects == r {
+		n.settled.Store(true)
+	}
+}
+
+// ping asks node whether it is alive: nil when it answered.
+func (n *Node) ping(ctx context.Context, node string) error {
+	x, err := n.send(n.subj.node(node, kindPing), node, "", &request{Kind: kindPing})
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	_, err = x.next(ctx)
+	return err
+}
+
+// errSettling is the error of a request that cannot tell yet.
+func (n *Node) errSettling() error {
+	return fmt.Errorf("%w: NATS came back moments ago and not every node is back yet", ErrClusterUnavailable)
 }
 
 func splitHostPort(addr string) (string, int, error) {

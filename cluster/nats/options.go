@@ -1,6 +1,9 @@
 package nats
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +22,8 @@ const (
 	DefaultMaxInFlight     = 1024
 	DefaultMaxServing      = 1024
 	DefaultCallTimeout     = 30 * time.Second
+	// DefaultUnavailableTimeout is the default UnavailableTimeout.
+	DefaultUnavailableTimeout = 2 * time.Second
 	// DefaultMaxPending bounds the messages each subscription of a node
 	// holds before NATS drops them (a node that cannot keep up drops, it
 	// does not grow).
@@ -41,8 +46,41 @@ type Options struct {
 	// "nats://127.0.0.1:4222". Empty: the node starts a NATS server of its
 	// own in the process (see EmbeddedListen).
 	URL string
-	// NATSOptions are passed to nats.Connect (credentials, TLS, ...).
+	// NATSOptions are passed to nats.Connect after the options below;
+	// for what they do not cover.
 	NATSOptions []natsio.Option
+
+	// Credentials of the node's NATS connection (see the nats-server
+	// documentation on authentication). Set at most one of User and
+	// Password, Token, NKeySeedFile and CredsFile.
+	User, Password string
+	Token          string
+	// NKeySeedFile is a file holding the node's NKey seed ("SU...").
+	NKeySeedFile string
+	// CredsFile is a NATS credentials file (a user JWT and its NKey seed).
+	CredsFile string
+	// TLS to NATS: the CA that signed NATS's certificate (a tls:// URL or
+	// a server that requires TLS), and a client certificate and key when
+	// NATS verifies clients.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+
+	// Secret is the cluster secret (at least MinSecretLength bytes, the
+	// same on every node): every message between nodes is signed with it
+	// and a message that is not is dropped. Required with a URL or an
+	// EmbeddedListen; a node alone on its in-process NATS makes one up.
+	Secret string
+	// PreviousSecret, during a rotation, is also accepted (never used to
+	// sign). Rotate in two rolls: every node with the new secret as
+	// PreviousSecret, then every node with it as Secret and the old one
+	// as PreviousSecret; then drop PreviousSecret.
+	PreviousSecret string
+
+	// UnavailableTimeout bounds how long a call, Emit or Broadcast waits
+	// for NATS before failing with ErrClusterUnavailable; with no
+	// connection to NATS they fail at once. It is also NATS's ping
+	// interval: a silent connection is counted down within two of them.
+	// Default DefaultUnavailableTimeout.
+	UnavailableTimeout time.Duration
 	// EmbeddedListen, with no URL, is the address ("127.0.0.1:4222") where
 	// the embedded NATS server accepts other nodes. Empty: it accepts none
 	// (the node talks to it in-process), a cluster of one.
@@ -61,15 +99,15 @@ type Options struct {
 	// ErrNodeDown. Default three HeartbeatIntervals.
 	HeartbeatExpiry time.Duration
 
-	// MaxInFlight bounds the remote calls this node waits for, per node
-	// called; past it Call fails with ErrOverloaded. Default
-	// DefaultMaxInFlight.
+	// MaxInFlight bounds the remote calls this node waits for; past it
+	// Call fails with ErrOverloaded. Default DefaultMaxInFlight.
 	MaxInFlight int
 	// MaxServing bounds the calls from other nodes this node runs at once;
 	// past it they fail with ErrOverloaded. Default DefaultMaxServing.
 	MaxServing int
 	// MaxPending bounds the messages queued on each NATS subscription of
-	// the node; past it NATS drops them. Default DefaultMaxPending.
+	// the node (the requests to its clients share one queue); past it NATS
+	// drops them. Default DefaultMaxPending.
 	MaxPending int
 	// CallTimeout bounds a remote call whose context has no deadline.
 	// Default DefaultCallTimeout.
@@ -117,6 +155,12 @@ func (o *Options) resolved() (Options, error) {
 	if r.MaxPending <= 0 {
 		r.MaxPending = DefaultMaxPending
 	}
+	if r.UnavailableTimeout <= 0 {
+		r.UnavailableTimeout = DefaultUnavailableTimeout
+	}
+	if err := r.checkSecrets(); err != nil {
+		return r, err
+	}
 	if r.CallTimeout <= 0 {
 		r.CallTimeout = DefaultCallTimeout
 	}
@@ -124,6 +168,62 @@ func (o *Options) resolved() (Options, error) {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
 	return r, nil
+}
+
+// checkSecrets refuses a cluster open to other processes without a
+// secret, and secrets too short to resist guessing.
+func (r *Options) checkSecrets() error {
+	if r.Secret == "" {
+		if r.URL != "" || r.EmbeddedListen != "" {
+			return errors.New("wsrpc cluster: Options.Secret is required to join other nodes over NATS: give every node the same secret of at least 16 bytes (e.g. from `openssl rand -hex 32`)")
+		}
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		r.Secret = hex.EncodeToString(b) // a cluster of one: nobody else signs
+	}
+	for _, s := range []string{r.Secret, r.PreviousSecret} {
+		if s != "" && len(s) < MinSecretLength {
+			return fmt.Errorf("wsrpc cluster: a cluster secret must be at least %d bytes", MinSecretLength)
+		}
+	}
+	return nil
+}
+
+// secrets returns the secrets a node accepts, the signing one first.
+func (r *Options) secrets() []string {
+	if r.PreviousSecret == "" || r.PreviousSecret == r.Secret {
+		return []string{r.Secret}
+	}
+	return []string{r.Secret, r.PreviousSecret}
+}
+
+// natsOptions returns the options of the node's NATS connection: the
+// credentials and TLS of r, then r.NATSOptions.
+func (r *Options) natsOptions() ([]natsio.Option, error) {
+	var o []natsio.Option
+	if r.User != "" || r.Password != "" {
+		o = append(o, natsio.UserInfo(r.User, r.Password))
+	}
+	if r.Token != "" {
+		o = append(o, natsio.Token(r.Token))
+	}
+	if r.NKeySeedFile != "" {
+		nk, err := natsio.NkeyOptionFromSeed(r.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("wsrpc cluster: NKeySeedFile: %w", err)
+		}
+		o = append(o, nk)
+	}
+	if r.CredsFile != "" {
+		o = append(o, natsio.UserCredentials(r.CredsFile))
+	}
+	if r.TLSCAFile != "" {
+		o = append(o, natsio.RootCAs(r.TLSCAFile))
+	}
+	if r.TLSCertFile != "" || r.TLSKeyFile != "" {
+		o = append(o, natsio.ClientCert(r.TLSCertFile, r.TLSKeyFile))
+	}
+	return append(o, r.NATSOptions...), nil
 }
 
 func nameByte(b byte) bool {

@@ -8,55 +8,65 @@ import (
 // The messages between nodes. See the package documentation for the
 // subjects they travel on; every one is a JSON object, except an emitted
 // event, which is the event's WebSocket message as it is sent to clients.
+// Every one is signed (auth.go).
 
-// Kinds of presence message.
+// Kinds of request (request.Kind).
 const (
-	kindHeartbeat = "hb"
-	kindJoin      = "join"
-	kindLeave     = "leave"
-	kindBye       = "bye"
+	kindCall      = "call"      // P.client.<tok>: run a call on the client
+	kindCancel    = "cancel"    // P.client.<tok>: the caller gave up the call replying to Reply
+	kindWhere     = "where"     // P.client.<tok>: which node has the client
+	kindClaim     = "claim"     // P.client.<tok>: a node admitted the client
+	kindHeld      = "held"      // P.held.<inst>: a holder's claim beats yours
+	kindBroadcast = "broadcast" // P.node.<name>.broadcast: call every client
+	kindList      = "list"      // P.node.<name>.list: the node's client ids
+	kindCount     = "count"     // P.node.<name>.count: how many clients
+	kindPing      = "ping"      // P.node.<name>.ping: is a node of this name alive
+	kindHeartbeat = "hb"        // P.nodes
+	kindBye       = "bye"       // P.nodes: the node leaves
 )
 
-// presenceMsg is one message on <prefix>.presence.
-type presenceMsg struct {
-	Kind string `json:"t"`
-	Node string `json:"node"`
-	Inst string `json:"inst"`         // the node's incarnation: new at each start
-	Seq  uint64 `json:"seq"`          // the node's presence sequence after this message
-	ID   string `json:"id,omitempty"` // join, leave: the client
-	At   int64  `json:"at,omitempty"` // join: when the client connected (Unix ns)
-	N    int    `json:"n,omitempty"`  // hb: the node's client count
+// request is every message a node sends to a client's subject, a node's
+// services, its claims and the heartbeats.
+type request struct {
+	Kind   string          `json:"k"`
+	To     string          `json:"to,omitempty"` // the client id
+	Method string          `json:"method,omitempty"`
+	Params json.RawMessage `json:"params,omitempty"`
+	// TimeoutMS is what was left of the caller's deadline when it sent
+	// the request; DeadlineMS the deadline itself, Unix ms on the
+	// caller's clock. A serving node runs nothing past either.
+	TimeoutMS  int64  `json:"timeout_ms,omitempty"`
+	DeadlineMS int64  `json:"deadline_ms,omitempty"`
+	Reply      string `json:"reply,omitempty"` // cancel: the reply subject of the call
+	Claim      *claim `json:"claim,omitempty"` // claim, held
+	Node       string `json:"node,omitempty"`  // hb, bye
+	Inst       string `json:"inst,omitempty"`  // hb, bye
 }
 
-// member is one client of a snapshot.
-type member struct {
-	ID string `json:"id"`
-	At int64  `json:"at"`
+// claim orders the connections of one id across nodes, without clocks: a
+// node that admits a client claims it with a generation one past what it
+// knows; a holder whose claim is lower closes its connection; a holder
+// whose claim is higher answers held, and the claimant (the newer
+// connection) claims again past it. Ties are broken by node, inst and
+// serial, which every node compares alike.
+type claim struct {
+	G      uint64 `json:"g"`
+	Node   string `json:"node"`
+	Inst   string `json:"inst"`
+	Serial uint64 `json:"serial"` // the connection, numbered by its node
 }
 
-// snapshotPart is one part of a node's answer to <prefix>.node.<name>.snapshot.
-type snapshotPart struct {
-	Node    string   `json:"node"`
-	Inst    string   `json:"inst"`
-	Seq     uint64   `json:"seq"`
-	Part    int      `json:"part"`
-	Parts   int      `json:"parts"`
-	Clients []member `json:"clients"`
-}
-
-// callReq is a request on <prefix>.node.<name>.call.
-type callReq struct {
-	To        string          `json:"to"`
-	Method    string          `json:"method"`
-	Params    json.RawMessage `json:"params,omitempty"`
-	TimeoutMS int64           `json:"timeout_ms,omitempty"`
-}
-
-// broadcastReq is a request on <prefix>.node.<name>.broadcast.
-type broadcastReq struct {
-	Method    string          `json:"method"`
-	Params    json.RawMessage `json:"params,omitempty"`
-	TimeoutMS int64           `json:"timeout_ms,omitempty"`
+// less orders claims.
+func (c claim) less(o claim) bool {
+	switch {
+	case c.G != o.G:
+		return c.G < o.G
+	case c.Node != o.Node:
+		return c.Node < o.Node
+	case c.Inst != o.Inst:
+		return c.Inst < o.Inst
+	}
+	return c.Serial < o.Serial
 }
 
 // Failures a serving node reports instead of a result.
@@ -64,17 +74,25 @@ const (
 	failNotFound   = "not_found"
 	failOverloaded = "overloaded"
 	failTimeout    = "timeout"
-	failTooLarge   = "too_large"
 	failBadRequest = "bad_request"
 	failOther      = "failed"
 )
 
-// reply answers a call: exactly one of Result, Error and Fail.
+// reply answers a request: for a call exactly one of Result, Error and
+// Fail, or Ack (the call runs on Node and is taking time); for a
+// broadcast or list, parts of Results or IDs, the last with Parts set to
+// their number.
 type reply struct {
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *wireError      `json:"error,omitempty"`
 	Fail    string          `json:"fail,omitempty"`
 	Message string          `json:"message,omitempty"`
+	Node    string          `json:"node,omitempty"` // where, ack, ping, count, parts
+	Ack     bool            `json:"ack,omitempty"`
+	Count   int             `json:"count,omitempty"`
+	Results []clientReply   `json:"results,omitempty"`
+	IDs     []string        `json:"ids,omitempty"`
+	Parts   int             `json:"parts,omitempty"` // on the last part: how many
 }
 
 // wireError is the client's error reply, as in the wsrpc protocol.
@@ -84,14 +102,7 @@ type wireError struct {
 	Raw     json.RawMessage `json:"raw,omitempty"`
 }
 
-// broadcastReply answers a broadcast: one entry per client of the node.
-type broadcastReply struct {
-	Results []clientReply `json:"results,omitempty"`
-	Fail    string        `json:"fail,omitempty"`
-	Message string        `json:"message,omitempty"`
-}
-
-// clientReply is one client's answer within a broadcastReply.
+// clientReply is one client's answer within a broadcast reply.
 type clientReply struct {
 	ID string `json:"id"`
 	reply

@@ -62,9 +62,18 @@ func TestMain(m *testing.M) {
 // idSecret is the id secret the nodes of the tests share.
 const idSecret = "WSRPC_ID_SECRET=e2e-secret-0123456789abcdef"
 
+// The NATS server requires a user and password, as a careful operator's
+// does; the nodes pass them with -nats-user and WSRPC_NATS_PASSWORD, and
+// share the cluster secret through WSRPC_CLUSTER_SECRET.
+const (
+	natsUser     = "wsrpc"
+	natsPassword = "e2e-password"
+	secret       = "e2e-cluster-secret-0123456789"
+)
+
 func startNATS(t *testing.T) string {
 	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, Username: natsUser, Password: natsPassword})
 	require.NoError(t, err)
 	go s.Start()
 	require.True(t, s.ReadyForConnections(bound))
@@ -77,8 +86,9 @@ func startNATS(t *testing.T) string {
 func startNode(t *testing.T, bin, name, natsURL, env string, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin, append([]string{"-node", name, "-addr", addr, "-nats", natsURL}, flags...)...)
-	cmd.Env = append(os.Environ(), env)
+	args := append([]string{"-node", name, "-addr", addr, "-nats", natsURL, "-nats-user", natsUser}, flags...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env, "WSRPC_NATS_PASSWORD="+natsPassword, "WSRPC_CLUSTER_SECRET="+secret)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	require.Eventually(t, func() bool {
@@ -124,6 +134,30 @@ func tryDial(url string, header http.Header, events chan<- json.RawMessage) (*cl
 	return client.Dial(ctx, url, intro.ClientRoutes(), opts)
 }
 
+// A node without the cluster secret, or with a wrong NATS password,
+// refuses to start and says why.
+func TestNodeRefusesWithoutCredentials(t *testing.T) {
+	bin := buildExample(t)
+	natsURL := startNATS(t)
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no secret", []string{"WSRPC_NATS_PASSWORD=" + natsPassword, "WSRPC_CLUSTER_SECRET="}, "Secret is required"},
+		{"wrong password", []string{"WSRPC_NATS_PASSWORD=wrong", "WSRPC_CLUSTER_SECRET=" + secret}, "NATS is unreachable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "-node", "x", "-addr", testkit.FreeAddr(t), "-nats", natsURL, "-nats-user", natsUser)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the node must exit non-zero")
+			require.Contains(t, string(out), tc.want)
+		})
+	}
+}
+
 func TestTwoNodes(t *testing.T) {
 	bin := buildExample(t)
 	natsURL := startNATS(t)
@@ -140,8 +174,8 @@ func TestTwoNodes(t *testing.T) {
 	require.NoError(t, alice.Call(ctx, "whoami", nil, &who))
 	require.Equal(t, "alice", who)
 
-	// Node 1 learns of bob within a heartbeat; until then tell says
-	// LookupError.
+	// bob is reachable once node 2 subscribed his subject, a moment after
+	// his Dial returned; until then tell says LookupError.
 	var product json.Number
 	require.Eventually(t, func() bool {
 		err := alice.Call(ctx, "tell", map[string]any{"to": "bob", "method": "multiply", "params": map[string]int{"x": 6, "y": 7}}, &product)

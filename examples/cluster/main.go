@@ -23,11 +23,14 @@
 //
 //	go run ./examples/cluster                      # a cluster of one, NATS embedded
 //	go run ./examples/cluster/natsd &              # NATS on 127.0.0.1:4222
+//	export WSRPC_CLUSTER_SECRET=$(openssl rand -hex 32)   # the same on every node
 //	go run ./examples/cluster -node n1 -addr 127.0.0.1:8001 -nats nats://127.0.0.1:4222
 //	go run ./examples/cluster -node n2 -addr 127.0.0.1:8002 -nats nats://127.0.0.1:4222
 //
-// (`make cluster` does the latter with three nodes.) It runs until SIGINT
-// or SIGTERM, then leaves the cluster and exits 0.
+// (`make cluster` does the latter with three nodes.) NATS credentials and
+// TLS: -nats-creds, -nats-nkey, -nats-user/-nats-password, -nats-token,
+// -nats-tls-ca, -nats-tls-cert/-nats-tls-key. It runs until SIGINT or
+// SIGTERM, then leaves the cluster and exits 0.
 package main
 
 import (
@@ -52,14 +55,16 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
-	natsURL := flag.String("nats", "", "NATS server(s) to join, e.g. nats://127.0.0.1:4222 (default: an embedded NATS server, a cluster of one)")
-	name := flag.String("node", "", "this node's name in the cluster (default: host name and pid)")
+	var o wsnats.Options
+	natsFlags(flag.CommandLine, &o)
 	idf := addIDFlags(flag.CommandLine)
 	flag.Parse()
+	envDefaults(&o)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.Logger = log
 	ids, done, err := idf.resolve(os.Stdout, os.Getenv, log)
 	if err == nil && !done {
-		err = run(*addr, *natsURL, *name, ids.identify, log)
+		err = run(*addr, &o, ids.identify, log)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
@@ -123,14 +128,47 @@ func (a *app) routes() *wsrpc.Registry {
 	return reg
 }
 
-func run(addr, natsURL, name string, identify func(*http.Request) (string, any, error), log *slog.Logger) error {
+// natsFlags binds the flags of the node's cluster options to o; the
+// secrets and passwords may come from the environment instead (they
+// would show in ps).
+func natsFlags(fs *flag.FlagSet, o *wsnats.Options) {
+	fs.StringVar(&o.URL, "nats", "", "NATS server(s) to join, e.g. nats://127.0.0.1:4222 (default: an embedded NATS server, a cluster of one)")
+	fs.StringVar(&o.Name, "node", "", "this node's name in the cluster (default: host name and pid)")
+	fs.StringVar(&o.Secret, "cluster-secret", "", "the cluster secret, the same on every node, 16 bytes or more (default env WSRPC_CLUSTER_SECRET); required with -nats")
+	fs.StringVar(&o.PreviousSecret, "cluster-secret-previous", "", "a second secret accepted during a rotation (default env WSRPC_CLUSTER_SECRET_PREVIOUS)")
+	fs.StringVar(&o.CredsFile, "nats-creds", "", "NATS credentials file (user JWT and NKey seed)")
+	fs.StringVar(&o.NKeySeedFile, "nats-nkey", "", "file holding the NKey seed to authenticate to NATS with")
+	fs.StringVar(&o.User, "nats-user", "", "NATS user")
+	fs.StringVar(&o.Password, "nats-password", "", "NATS password (default env WSRPC_NATS_PASSWORD)")
+	fs.StringVar(&o.Token, "nats-token", "", "NATS token (default env WSRPC_NATS_TOKEN)")
+	fs.StringVar(&o.TLSCAFile, "nats-tls-ca", "", "CA certificate (PEM) that signed NATS's certificate")
+	fs.StringVar(&o.TLSCertFile, "nats-tls-cert", "", "client certificate (PEM) for NATS, with -nats-tls-key")
+	fs.StringVar(&o.TLSKeyFile, "nats-tls-key", "", "client key (PEM) for NATS")
+}
+
+// envDefaults fills the secrets not given as flags from the environment.
+func envDefaults(o *wsnats.Options) {
+	for _, e := range []struct {
+		v   *string
+		env string
+	}{
+		{&o.Secret, "WSRPC_CLUSTER_SECRET"}, {&o.PreviousSecret, "WSRPC_CLUSTER_SECRET_PREVIOUS"},
+		{&o.Password, "WSRPC_NATS_PASSWORD"}, {&o.Token, "WSRPC_NATS_TOKEN"},
+	} {
+		if *e.v == "" {
+			*e.v = os.Getenv(e.env)
+		}
+	}
+}
+
+func run(addr string, opts *wsnats.Options, identify func(*http.Request) (string, any, error), log *slog.Logger) error {
 	a := &app{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	node, err := wsnats.New(ctx, a.routes(), &server.Options{
 		Options:  wsrpc.Options{Logger: log},
 		Identify: identify,
 		Path:     "/ws/",
-	}, &wsnats.Options{Name: name, URL: natsURL, Logger: log})
+	}, opts)
 	cancel()
 	if err != nil {
 		return err

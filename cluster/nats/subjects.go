@@ -1,0 +1,51 @@
+package nats
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+)
+
+// subjects are the NATS subjects of a cluster (see doc.go). Every one
+// starts with the cluster's prefix P; a family of its own per kind of
+// addressee (client, node, every node) leaves room for more (a room
+// family, P.room.<token>, would sit beside client).
+type subjects struct {
+	prefix  string
+	nodes   string // P.nodes: heartbeats and goodbyes, every node
+	emit    string // P.emit: events, every node
+	replies string // P.reply.<inst>: this node's replies, one token each
+	held    string // P.held.<inst>: answers to this node's claims
+}
+
+func newSubjects(prefix, inst string) subjects {
+	return subjects{
+		prefix:  prefix,
+		nodes:   prefix + ".nodes",
+		emit:    prefix + ".emit",
+		replies: prefix + ".reply." + inst,
+		held:    prefix + ".held." + inst,
+	}
+}
+
+// client is the subject of client id: the node that has the client
+// subscribes to it.
+func (s subjects) client(id string) string { return s.prefix + ".client." + idToken(id) }
+
+// node is the subject of one of node name's services.
+func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }
+
+// maxPlainID is the longest id whose token is its base64url encoding;
+// longer ids are named by their SHA-256, so that a subject stays short.
+const maxPlainID = 96
+
+// idToken encodes a client id as one NATS subject token: any byte of an
+// id ('.', '*', '>', spaces, invalid UTF-8) becomes base64url, which has
+// none of them. "b" prefixes an encoded id, "h" the hash of a long one;
+// a call still checks the id itself, so two ids never share a client.
+func idToken(id string) string {
+	if len(id) <= maxPlainID {
+		return "b" + base64.RawURLEncoding.EncodeToString([]byte(id))
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
