@@ -57,7 +57,7 @@ func TestListenAnswersRoutes(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
-	args := []string{"listen", url, "-timeout", "500ms", "-route", "fixed={\"ok\":true}", "-route", "echo=exec:cat",
+	args := []string{"listen", url, "-timeout", "2s", "-route", "fixed={\"ok\":true}", "-route", "echo=exec:cat",
 		"-route", "slow=exec:sleep 5", "-route", "flood=exec:head -c 5000000 /dev/zero", "-route", "fail=exec:exit 7"}
 	go func() { done <- run(ctx, args, strings.NewReader(""), &stdout, &stderr) }()
 	require.Eventually(t, func() bool { return len(srv.Clients()) == 1 }, wait, 5*time.Millisecond)
@@ -71,7 +71,7 @@ func TestListenAnswersRoutes(t *testing.T) {
 	}{
 		{"fixed", `{"a":1}`, `{"ok":true}`, nil},
 		{"echo", `{"a":[1,2]}`, `{"a":[1,2]}`, nil},
-		{"slow", `{}`, "", &wsrpc.Error{Type: wsrpc.TypeTimeoutError, Message: "-route slow: sleep 5: did not finish within 500ms (-timeout)"}},
+		{"slow", `{}`, "", &wsrpc.Error{Type: wsrpc.TypeTimeoutError, Message: "-route slow: sleep 5: did not finish within 2s (-timeout)"}},
 		{"flood", `{}`, "", &wsrpc.Error{Type: wsrpc.TypeRuntimeError, Message: "printed more than"}},
 		{"fail", `{}`, "", &wsrpc.Error{Type: wsrpc.TypeRuntimeError, Message: "exited with status 7"}},
 		{"other", `{}`, "", &wsrpc.Error{Type: wsrpc.TypeNotImplemented, Message: "not implemented"}},
