@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/format"
 	gotoken "go/token"
+	"go/types"
 	"strconv"
 	"strings"
 	"unicode"
@@ -41,13 +42,7 @@ func genGo(a *api, pkg string) ([]byte, error) {
 	for _, name := range a.compNames {
 		c := a.components[name]
 		goComment(b, "", c.ident+" is the schema "+strconv.Quote(name)+".", c.schema.Description)
-		if len(c.schema.Properties) > 0 && g.tagsValid(c.schema) {
-			fmt.Fprintf(b, "type %s struct {\n", c.ident)
-			g.fields(c.schema.Properties, c.schema.IsRequired)
-			b.WriteString("}\n\n")
-		} else {
-			fmt.Fprintf(b, "type %s = %s\n\n", c.ident, g.typ(c.schema, false))
-		}
+		g.component(c)
 	}
 	for _, m := range append(append([]apiMethod(nil), a.methods...), a.peer...) {
 		g.paramsType(m)
@@ -80,6 +75,31 @@ type goGen struct {
 	b   strings.Builder
 }
 
+// component declares a component: a struct for an object with properties,
+// else an alias, or a defined type when the component is in a cycle of
+// references (an alias may not refer to itself); any when the cycle holds
+// no value (cycles.go).
+func (g *goGen) component(c *component) {
+	b := &g.b
+	switch {
+	case c.degenerate:
+		fmt.Fprintf(b, "type %s = any\n\n", c.ident)
+	case g.isStruct(c.schema):
+		fmt.Fprintf(b, "type %s struct {\n", c.ident)
+		g.fields(c, c.schema.Properties, c.schema.IsRequired)
+		b.WriteString("}\n\n")
+	case c.cycle != 0:
+		fmt.Fprintf(b, "type %s %s\n\n", c.ident, g.typ(c.schema, false))
+	default:
+		fmt.Fprintf(b, "type %s = %s\n\n", c.ident, g.typ(c.schema, false))
+	}
+}
+
+// isStruct reports whether a component schema is declared as a struct.
+func (g *goGen) isStruct(s *openrpc.Schema) bool {
+	return len(s.Properties) > 0 && g.tagsValid(s)
+}
+
 // paramsType declares <M>Params for named params.
 func (g *goGen) paramsType(m apiMethod) {
 	if len(m.fields) == 0 {
@@ -98,7 +118,7 @@ func (g *goGen) paramsType(m apiMethod) {
 		return
 	}
 	fmt.Fprintf(&g.b, "type %sParams struct {\n", m.ident)
-	g.fields(props, func(n string) bool { return req[n] })
+	g.fields(nil, props, func(n string) bool { return req[n] })
 	g.b.WriteString("}\n\n")
 }
 
@@ -117,8 +137,11 @@ func (g *goGen) tagsValid(s *openrpc.Schema) bool {
 	return true
 }
 
-func (g *goGen) fields(props []openrpc.Property, required func(string) bool) {
-	used := map[string]bool{}
+// fields writes the fields of the struct of the component in (nil: a
+// method's params): a field that refers to a component of in's cycle is a
+// pointer, else the struct would hold itself.
+func (g *goGen) fields(in *component, props []openrpc.Property, required func(string) bool) {
+	used := newNames(nil)
 	for _, p := range props {
 		goComment(&g.b, "\t", "", p.Schema.Description)
 		req := required(p.Name)
@@ -126,7 +149,11 @@ func (g *goGen) fields(props []openrpc.Property, required func(string) bool) {
 		if !req {
 			tag += ",omitempty"
 		}
-		fmt.Fprintf(&g.b, "\t%s %s `json:%s`\n", unique(used, pascal(p.Name)), g.typ(p.Schema, !req), strconv.Quote(tag))
+		t := g.typ(p.Schema, !req)
+		if g.api.sameCycle(in, p.Schema) && !strings.HasPrefix(t, "*") && t != "any" {
+			t = "*" + t
+		}
+		fmt.Fprintf(&g.b, "\t%s %s `json:%s`\n", used.take(pascal(p.Name)), t, strconv.Quote(tag))
 	}
 }
 
@@ -207,6 +234,9 @@ func (g *goGen) typ(s *openrpc.Schema, optional bool) string {
 		if c == nil {
 			return "any"
 		}
+		if c.degenerate {
+			return "any"
+		}
 		if optional && len(c.schema.Properties) > 0 {
 			return "*" + c.ident
 		}
@@ -259,8 +289,8 @@ func goComment(b *strings.Builder, indent, first, doc string) {
 	if first != "" {
 		lines = append(lines, first)
 	}
-	for _, l := range strings.Split(strings.TrimSpace(doc), "\n") {
-		if l = strings.TrimRight(l, " \t\r"); l != "" {
+	for _, l := range strings.Split(commentText(strings.TrimSpace(doc)), "\n") {
+		if l = strings.TrimRight(l, " \t"); l != "" {
 			lines = append(lines, l)
 		}
 	}
@@ -271,7 +301,7 @@ func goComment(b *strings.Builder, indent, first, doc string) {
 
 // goPackageName derives a package name from a title: its letters and
 // digits, lower case ("wsrpc introduction" → "wsrpcintroduction"); "api"
-// when none.
+// when none, or when that is a keyword or a predeclared identifier.
 func goPackageName(title string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(title) {
@@ -279,7 +309,7 @@ func goPackageName(title string) string {
 			b.WriteRune(r)
 		}
 	}
-	if b.Len() == 0 || gotoken.IsKeyword(b.String()) {
+	if b.Len() == 0 || gotoken.IsKeyword(b.String()) || types.Universe.Lookup(b.String()) != nil {
 		return "api"
 	}
 	return b.String()

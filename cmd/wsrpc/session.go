@@ -35,6 +35,10 @@ type session struct {
 	// oneShot is set by "wsrpc call": the connection makes one call, so it
 	// sends no keepalive pings of its own (the server's are answered).
 	oneShot bool
+	// maxDepth is the connection's MaxDepth (0: the default). describe and
+	// gen raise it so that a deep document reaches openrpc.Parse, which
+	// refuses it with a clear error, instead of being dropped unanswered.
+	maxDepth int
 }
 
 // lines writes whole lines to one stream; writers on several goroutines
@@ -91,6 +95,7 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 	if s.oneShot {
 		opts.KeepaliveInterval = -1
 	}
+	opts.MaxDepth = s.maxDepth
 	if s.o.verbose {
 		opts.OnMessage = func(sent bool, msg []byte) {
 			if sent {
