@@ -239,6 +239,8 @@ var reserved = []string{
 type names struct {
 	used map[string]bool
 	next map[string]int // base → the number its next search starts at
+	// probes counts the candidates tried (TestGenIdentifiersLinear).
+	probes int
 }
 
 func newNames(taken []string) *names {
@@ -267,6 +269,7 @@ func (n *names) take(id string, suffixes ...string) string {
 }
 
 func (n *names) taken(id string, suffixes []string) bool {
+	n.probes++
 	if n.used[id] {
 		return true
 	}
