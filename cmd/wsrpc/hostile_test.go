@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	gotoken "go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,18 +141,7 @@ func TestGenHostileNames(t *testing.T) {
 			require.NoError(t, err, "payload %q", p)
 			noHiddenRunes(t, "gen go", string(src))
 
-			f, err := parser.ParseFile(gotoken.NewFileSet(), "api.go", src, parser.ParseComments)
-			require.NoError(t, err)
-			for _, decl := range f.Decls {
-				if fn, ok := decl.(*ast.FuncDecl); ok {
-					require.NotContains(t, []string{"init", "main"}, fn.Name.Name, "payload %q declared a function", p)
-				}
-			}
-			for _, c := range f.Comments {
-				for _, l := range c.List {
-					require.False(t, strings.HasPrefix(l.Text, "//go:") || strings.HasPrefix(l.Text, "//line"), "payload %q wrote a directive: %s", p, l.Text)
-				}
-			}
+			checkGoDecls(t, src)
 			// The wire names stay whole, as string literals.
 			require.Contains(t, string(src), strconv.Quote(p+".pos"))
 			require.Contains(t, ts, tsQuote(p+".pos"))
