@@ -246,3 +246,16 @@ func TestWorstShapesAreDocuments(t *testing.T) {
 		require.True(t, json.Valid(tt.doc()), tt.name)
 	}
 }
+
+// TestGenGoChunks: formatting a few declarations at a time writes what
+// formatting the whole file at once does.
+func TestGenGoChunks(t *testing.T) {
+	for name, doc := range map[string][]byte{"hostile": hostileDoc(t, hostilePayloads), "recursive": recursiveDoc(), "same-name": sameNameDoc(50)} {
+		a := mustAPI(t, doc)
+		whole, err := genGoChunked(a, "p", 1<<62)
+		require.NoError(t, err)
+		chunked, err := genGoChunked(a, "p", 1)
+		require.NoError(t, err, name)
+		require.Equal(t, string(whole), string(chunked), name)
+	}
+}
