@@ -110,11 +110,12 @@ type worstShape struct {
 }
 
 // worstShapes are the documents of the bound tests and benchmarks; the
-// first is small enough that a blow-up fails it cleanly, and the test
-// stops there rather than run the bigger ones out of memory.
+// first of each kind is small enough that a blow-up fails it cleanly, and
+// the test stops there rather than run the bigger ones out of memory.
 func worstShapes() []worstShape {
 	return []worstShape{
 		{"nested-union-20", func() []byte { return nestedUnionDoc(20) }, false},
+		{"deep-name-2k", func() []byte { return deepNameDoc(2000) }, false},
 		{"nested-union-40", func() []byte { return nestedUnionDoc(40) }, false},
 		{"nested-union-63", func() []byte { return nestedUnionDoc(openrpc.MaxSchemaDepth - 1) }, false},
 		{"same-name-10k", func() []byte { return sameNameDoc(10_000) }, false},
