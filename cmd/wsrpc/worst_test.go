@@ -114,7 +114,7 @@ type worstShape struct {
 // the test stops there rather than run the bigger ones out of memory.
 func worstShapes() []worstShape {
 	return []worstShape{
-		{"nested-union-20", func() []byte { return nestedUnionDoc(20) }, false},
+		{"nested-union-12", func() []byte { return nestedUnionDoc(12) }, false},
 		{"deep-name-2k", func() []byte { return deepNameDoc(2000) }, false},
 		{"nested-union-40", func() []byte { return nestedUnionDoc(40) }, false},
 		{"nested-union-63", func() []byte { return nestedUnionDoc(openrpc.MaxSchemaDepth - 1) }, false},
