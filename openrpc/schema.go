@@ -6,7 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/wsrpc/wsrpc-go/internal/jsondepth"
 )
+
+// MaxDocumentDepth bounds how deeply arrays and objects nest in a document
+// Parse reads: room for schemas nested MaxSchemaDepth deep (two levels
+// each, as in "properties":{"name":{...}}) and the document around them.
+const MaxDocumentDepth = 4*MaxSchemaDepth + 16
 
 // MaxSchemaDepth bounds how deeply schemas nest in a document ParseSchema
 // reads: a document comes from the network.
@@ -390,7 +397,7 @@ func (p *schemaParser) skip() error {
 // Parse reads a document, checking what readers rely on: nesting within
 // MaxDocumentDepth, the OpenRPC version's major 1, and methods with names.
 func Parse(data []byte) (*Document, error) {
-	if tooDeep(data, MaxDocumentDepth) {
+	if jsondepth.Exceeds(data, MaxDocumentDepth) {
 		return nil, fmt.Errorf("openrpc: the document nests arrays and objects deeper than %d levels (MaxDocumentDepth)", MaxDocumentDepth)
 	}
 	var d Document
