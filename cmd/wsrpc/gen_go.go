@@ -128,9 +128,10 @@ func (g *goGen) component(c *component) {
 	}
 }
 
-// isStruct reports whether a component schema is declared as a struct.
+// isStruct reports whether a component schema is declared as a struct: it
+// has properties (and no $ref, which takes precedence, as in TypeScript).
 func (g *goGen) isStruct(s *openrpc.Schema) bool {
-	return len(s.Properties) > 0 && g.tagsValid(s)
+	return len(s.Properties) > 0 && s.Ref == "" && g.tagsValid(s)
 }
 
 // paramsType declares <M>Params for named params.

@@ -175,7 +175,7 @@ func (a *api) tsTypeOf(s *openrpc.Schema, inCycle bool) string {
 		return "never"
 	}
 	if s.Ref != "" {
-		if c := a.component(s.Ref); c != nil && !c.degenerate {
+		if c := a.component(s.Ref); c != nil {
 			return c.ident
 		}
 		return "unknown"

@@ -85,13 +85,14 @@ const recursiveComponents = `
 	"Holder":{"type":"object","properties":{"alias":{"$ref":"#/components/schemas/Alias"},"list":{"$ref":"#/components/schemas/List"}},"required":["alias"]},
 	"Promise":{"type":"object","properties":{"then":{"$ref":"#/components/schemas/Promise"}}},
 	"Array":{"type":"array","items":{"$ref":"#/components/schemas/Array"}},
-	"Record":{"type":"object","additionalProperties":{"$ref":"#/components/schemas/Record"}}`
+	"Record":{"type":"object","additionalProperties":{"$ref":"#/components/schemas/Record"}},
+	"RefAndProps":{"$ref":"#/components/schemas/List","properties":{"me":{"$ref":"#/components/schemas/RefAndProps"}},"required":["me"]}`
 
 // recursiveDoc refers to every recursive component from a method and a
 // peer method.
 func recursiveDoc() []byte {
 	var refs []string
-	for _, name := range []string{"Self", "A", "B", "Node", "Map", "List", "Json", "Ping", "Pong", "Alias", "Holder", "Promise", "Array", "Record"} {
+	for _, name := range []string{"Self", "A", "B", "Node", "Map", "List", "Json", "Ping", "Pong", "Alias", "Holder", "Promise", "Array", "Record", "RefAndProps"} {
 		refs = append(refs, fmt.Sprintf(`{"name":"%s","required":true,"schema":{"$ref":"#/components/schemas/%s"}}`, strings.ToLower(name), name))
 	}
 	m := `{"name":"walk","params":[` + strings.Join(refs, ",") + `],"result":{"name":"r","schema":{"$ref":"#/components/schemas/Node"}}}`
