@@ -259,3 +259,14 @@ func hostileGoFiles(t *testing.T) map[string]string {
 	}
 	return files
 }
+
+// TestGoPackageName: a package name made from a title is never a keyword
+// or a predeclared identifier, which would shadow it where imported.
+func TestGoPackageName(t *testing.T) {
+	for title, want := range map[string]string{
+		"wsrpc introduction": "wsrpcintroduction", "": "api", "123": "api", "2fa API": "faapi",
+		"func": "api", "string": "api", "nil": "api", "len": "api", "any": "api", "Ünïcode": "ncode",
+	} {
+		require.Equal(t, want, goPackageName(title), "title %q", title)
+	}
+}
