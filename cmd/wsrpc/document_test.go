@@ -14,8 +14,9 @@ import (
 // TestDeepDocuments: a document nested deeper than the connection's default
 // MaxDepth (64) reaches describe and gen, which read it when its schemas
 // are within openrpc.MaxSchemaDepth and refuse it at once, saying why, when
-// they are not; it is never dropped unanswered for the command to wait out
-// its -timeout (a minute here, longer than cli waits).
+// they are not, or when it is larger than the limit; it is never dropped
+// unanswered for the command to wait out its -timeout (a minute here,
+// longer than cli waits).
 func TestDeepDocuments(t *testing.T) {
 	props := func(n int) string { // n schemas, each the property of the last
 		return strings.Repeat(`{"type":"object","properties":{"a":`, n) + `{"type":"string"}` + strings.Repeat("}}", n)
@@ -37,6 +38,8 @@ func TestDeepDocuments(t *testing.T) {
 		{"schemas over MaxSchemaDepth", docJSON(method(items(openrpc.MaxSchemaDepth+2)), ""), "", "nested deeper than 64"},
 		{"JSON over MaxDocumentDepth", docJSON(method(`{"x-deep":`+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+`}`), ""), "",
 			"the document nests arrays and objects deeper than 272 levels"},
+		{"larger than the limit", docJSON(`{"name":"m","description":"`+strings.Repeat("x", maxDocument)+`","params":[]}`, ""), "",
+			"larger than 4194304 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
