@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,15 @@ type worstShape struct {
 // the test stops there rather than run the bigger ones out of memory.
 func worstShapes() []worstShape {
 	return []worstShape{
+		// The baseline: an ordinary document; its MB/s against each shape's
+		// tells a blow-up from a big document.
+		{"baseline-introduction", func() []byte {
+			b, err := os.ReadFile(introDoc)
+			if err != nil {
+				panic(err)
+			}
+			return b
+		}, false},
 		{"nested-union-12", func() []byte { return nestedUnionDoc(12) }, false},
 		{"deep-name-2k", func() []byte { return deepNameDoc(2000) }, false},
 		{"nested-union-40", func() []byte { return nestedUnionDoc(40) }, false},
@@ -220,7 +230,8 @@ func TestGenIdentifiersLinear(t *testing.T) {
 }
 
 // BenchmarkGenWorst measures describe, gen ts and gen go together on each
-// worst shape; out-bytes is what the three wrote.
+// worst shape, beside an ordinary document (baseline-introduction): MB/s
+// is document bytes read per second, out-bytes what the three wrote.
 //
 //	go test -run '^$' -bench BenchmarkGenWorst -benchmem ./cmd/wsrpc
 func BenchmarkGenWorst(b *testing.B) {
