@@ -6,7 +6,6 @@ package wsrpc
 //go:generate go tool easyjson -no_std_marshalers -output_filename frame_easyjson.go frame.go
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"github.com/mailru/easyjson"
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
+
+	"github.com/wsrpc/wsrpc-go/internal/jsondepth"
 )
 
 // frame is one decoded wsrpc message. Every member is kept as raw JSON so the
@@ -207,41 +208,7 @@ type wireError struct {
 
 // exceedsDepth reports whether msg nests arrays and objects deeper than max
 // (brackets inside strings do not count).
-func exceedsDepth(msg []byte, max int) bool {
-	// The depth never exceeds the length, nor the number of '{' and '['
-	// (in strings or not), which bytes.Count finds far faster than the scan
-	// below: almost every message is decided here.
-	if len(msg) <= max {
-		return false
-	}
-	if bytes.Count(msg, []byte("{"))+bytes.Count(msg, []byte("[")) <= max {
-		return false
-	}
-	depth, inString, escaped := 0, false, false
-	for _, b := range msg {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case b == '\\':
-				escaped = true
-			case b == '"':
-				inString = false
-			}
-		case b == '"':
-			inString = true
-		case b == '{' || b == '[':
-			depth++
-			if depth > max {
-				return true
-			}
-		case b == '}' || b == ']':
-			depth--
-		}
-	}
-	return false
-}
+func exceedsDepth(msg []byte, max int) bool { return jsondepth.Exceeds(msg, max) }
 
 func isObject(msg []byte) bool {
 	for _, b := range msg {

@@ -2,6 +2,7 @@ package openrpc_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,6 +35,30 @@ func TestParseSchema(t *testing.T) {
 		{"not a schema", `[1]`, nil, "invalid schema"},
 		{"a bad type", `{"type":1}`, nil, "invalid schema: type"},
 		{"properties not an object", `{"properties":"x"}`, nil, "invalid schema"},
+		{"null is any value", `null`, func(t *testing.T, s *openrpc.Schema) { require.Equal(t, &openrpc.Schema{}, s) }, ""},
+		{"a null keyword is absent", `{"type":null,"oneOf":null,"required":null,"description":null}`,
+			func(t *testing.T, s *openrpc.Schema) { require.Equal(t, &openrpc.Schema{}, s) }, ""},
+		{"unknown keywords of any depth are skipped", `{"x-deep":[[[[{"items":1}]]]],"examples":[{"a":[1]}],"type":"string"}`,
+			func(t *testing.T, s *openrpc.Schema) { require.Equal(t, []string{"string"}, s.Type) }, ""},
+		{"keywords are case-sensitive", `{"TYPE":"string"}`, func(t *testing.T, s *openrpc.Schema) { require.Nil(t, s.Type) }, ""},
+		{"a property written twice: the first counts", `{"properties":{"a":{"type":"string"},"a":{"type":"integer"}}}`,
+			func(t *testing.T, s *openrpc.Schema) {
+				require.Len(t, s.Properties, 1)
+				require.Equal(t, []string{"string"}, s.Properties[0].Schema.Type)
+			}, ""},
+		{"prefixItems wins over items as a list", `{"prefixItems":[true],"items":[false,false]}`,
+			func(t *testing.T, s *openrpc.Schema) { require.Len(t, s.TupleItems, 1) }, ""},
+		{"enum and const keep their text", `{"enum":[1.0, "a", {"b":[null]}],"const":1e400}`,
+			func(t *testing.T, s *openrpc.Schema) {
+				require.Equal(t, `{"b":[null]}`, string(s.Enum[2]))
+				require.Equal(t, `1e400`, string(s.Const))
+			}, ""},
+		{"too deep through properties", strings.Repeat(`{"properties":{"a":`, openrpc.MaxSchemaDepth+1) + "true" + strings.Repeat("}}", openrpc.MaxSchemaDepth+1), nil, "nested deeper than 64"},
+		{"a bad nested schema", `{"items":{"anyOf":[1]}}`, nil, "invalid schema"},
+		{"a bad $ref", `{"$ref":1}`, nil, "$ref is not a string"},
+		{"a bad required", `{"required":[1]}`, nil, "required: not a list of strings"},
+		{"data after the schema", `{} {}`, nil, "data after the schema"},
+		{"truncated", `{"items":{`, nil, "invalid schema"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,8 +74,41 @@ func TestParseSchema(t *testing.T) {
 	}
 }
 
+// TestParseSchemaLinear: a schema of many properties, each required, is
+// read and asked about in time linear in its size (IsRequired looks names
+// up in a set).
+func TestParseSchemaLinear(t *testing.T) {
+	const n = 50_000
+	var props, req strings.Builder
+	for i := range n {
+		if i > 0 {
+			props.WriteByte(',')
+			req.WriteByte(',')
+		}
+		fmt.Fprintf(&props, `"p%d":true`, i)
+		fmt.Fprintf(&req, `"p%d"`, i)
+	}
+	s, err := openrpc.ParseSchema(json.RawMessage(`{"properties":{` + props.String() + `},"required":[` + req.String() + `]}`))
+	require.NoError(t, err)
+	require.Len(t, s.Properties, n)
+	for _, p := range s.Properties { // n² string compares (2.5e9) without the set
+		require.True(t, s.IsRequired(p.Name))
+	}
+	require.False(t, s.IsRequired("none"))
+}
+
 func TestParse(t *testing.T) {
-	_, err := openrpc.Parse([]byte(`{"openrpc":"2.0","info":{"title":"t","version":"1"},"methods":[]}`))
+	deep := func(n int) []byte {
+		return []byte(`{"openrpc":"1.3.2","info":{"title":"t","version":"1"},"methods":[],"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
+	}
+	_, err := openrpc.Parse(deep(openrpc.MaxDocumentDepth - 1))
+	require.NoError(t, err)
+	_, err = openrpc.Parse(deep(openrpc.MaxDocumentDepth))
+	require.ErrorContains(t, err, "the document nests arrays and objects deeper than 272 levels")
+	_, err = openrpc.Parse(deep(1 << 20))
+	require.ErrorContains(t, err, "deeper than")
+
+	_, err = openrpc.Parse([]byte(`{"openrpc":"2.0","info":{"title":"t","version":"1"},"methods":[]}`))
 	require.ErrorContains(t, err, `openrpc version is "2.0"`)
 	_, err = openrpc.Parse([]byte(`{"openrpc":"1.3.2","info":{"title":"t","version":"1"},"methods":[{"params":[]}]}`))
 	require.ErrorContains(t, err, "method 0 has no name")
@@ -65,7 +123,42 @@ func FuzzParseSchema(f *testing.F) {
 	for _, s := range []string{`true`, `{"type":["object"],"properties":{"a":{"items":[{"$ref":"#/x"}]}},"additionalProperties":{"oneOf":[true,false]}}`, `{"prefixItems":[{"enum":[1,"a",null]}],"allOf":[{}]}`} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(strings.Repeat(`{"type":["array","array"],"items":`, 40) + "true" + strings.Repeat("}", 40)))
+	f.Add([]byte(`{"properties":{"a":{"$ref":"#/components/schemas/A"},"a":true},"required":["a","a"],"x":[[{}]]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		_, _ = openrpc.ParseSchema(raw)
+		s, err := openrpc.ParseSchema(raw)
+		if err != nil {
+			return
+		}
+		// Linear: every schema takes at least two bytes ("{}", "true").
+		nodes, depth := countSchemas(s, 0)
+		if nodes > len(raw)/2+1 {
+			t.Fatalf("%d schemas from %d bytes", nodes, len(raw))
+		}
+		if depth > openrpc.MaxSchemaDepth+1 {
+			t.Fatalf("schemas nested %d deep", depth)
+		}
 	})
+}
+
+// countSchemas returns how many schemas s holds (itself included) and how
+// deeply they nest.
+func countSchemas(s *openrpc.Schema, depth int) (nodes, deepest int) {
+	if s == nil {
+		return 0, depth
+	}
+	nodes, deepest = 1, depth+1
+	var subs []*openrpc.Schema
+	for _, p := range s.Properties {
+		subs = append(subs, p.Schema)
+	}
+	subs = append(subs, s.AdditionalProperties, s.Items)
+	for _, list := range [][]*openrpc.Schema{s.TupleItems, s.OneOf, s.AnyOf, s.AllOf} {
+		subs = append(subs, list...)
+	}
+	for _, x := range subs {
+		n, d := countSchemas(x, depth+1)
+		nodes, deepest = nodes+n, max(deepest, d)
+	}
+	return nodes, deepest
 }

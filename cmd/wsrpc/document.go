@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -38,6 +39,7 @@ func (s *session) document(ctx context.Context, src string, stdin io.Reader) (js
 		ctx, cancel := s.bounded(ctx)
 		defer cancel()
 		s.oneShot = true
+		s.maxDepth = maxDocument // depth never exceeds length; Parse bounds it
 		c, _, err := s.dial(ctx, src, nil, nil)
 		if err != nil {
 			return nil, nil, err
@@ -90,6 +92,10 @@ type api struct {
 type component struct {
 	ident  string
 	schema *openrpc.Schema
+	// cycle numbers the cycle of references the component is in (0: none);
+	// degenerate: a cycle of references through unions only (cycles.go).
+	cycle      int
+	degenerate bool
 }
 
 // apiMethod is one method, its params in one of three shapes.
@@ -114,10 +120,7 @@ type apiParam struct {
 // newAPI reads the schemas of d.
 func newAPI(d *openrpc.Document) (*api, error) {
 	a := &api{doc: d, components: map[string]*component{}}
-	used := map[string]bool{}
-	for _, id := range reserved {
-		used[id] = true
-	}
+	used := newNames(reserved)
 	if d.Components != nil {
 		for name := range d.Components.Schemas {
 			a.compNames = append(a.compNames, name)
@@ -128,7 +131,7 @@ func newAPI(d *openrpc.Document) (*api, error) {
 			if err != nil {
 				return nil, fmt.Errorf("components.schemas %q: %w", name, err)
 			}
-			a.components[name] = &component{ident: unique(used, pascal(name)), schema: s}
+			a.components[name] = &component{ident: used.take(pascal(name)), schema: s}
 		}
 	}
 	var err error
@@ -138,13 +141,14 @@ func newAPI(d *openrpc.Document) (*api, error) {
 	if a.peer, err = a.readMethods(d.PeerMethods, used); err != nil {
 		return nil, err
 	}
+	a.findCycles()
 	return a, nil
 }
 
-func (a *api) readMethods(ms []openrpc.Method, used map[string]bool) ([]apiMethod, error) {
+func (a *api) readMethods(ms []openrpc.Method, used *names) ([]apiMethod, error) {
 	var out []apiMethod
 	for _, m := range ms {
-		am := apiMethod{m: m, ident: uniqueMethod(used, pascal(m.Name))}
+		am := apiMethod{m: m, ident: used.take(pascal(m.Name), "Params", "Result")}
 		params := make([]apiParam, 0, len(m.Params))
 		for _, p := range m.Params {
 			s, err := openrpc.ParseSchema(p.Schema)
@@ -211,26 +215,68 @@ func pascal(name string) string {
 	return s
 }
 
-// reserved are the identifiers the generated code declares itself.
-var reserved = []string{"API", "Caller", "Client", "Exposer", "New", "PeerRoutes", "Peer", "Any"}
+// reserved are the identifiers the generated code declares itself, and
+// the global names of TypeScript and JavaScript an exported identifier
+// (always capitalized) could shadow. Go's keywords and predeclared
+// identifiers begin in lower case, which pascal never makes.
+var reserved = []string{
+	"API", "Caller", "Client", "Exposer", "Expose", "New", "PeerRoutes", "Peer", "Any", "Bind",
+	// TypeScript's and JavaScript's global types and values.
+	"Array", "ArrayBuffer", "ArrayLike", "AsyncIterable", "AsyncIterator", "Awaited", "BigInt",
+	"Boolean", "Capitalize", "ConstructorParameters", "DataView", "Date", "Error", "EvalError",
+	"Exclude", "Extract", "Float32Array", "Float64Array", "Function", "Generator", "Infinity",
+	"InstanceType", "Int16Array", "Int32Array", "Int8Array", "Intl", "Iterable", "IterableIterator",
+	"Iterator", "JSON", "Lowercase", "Map", "Math", "NaN", "NoInfer", "NonNullable", "Number",
+	"Object", "Omit", "OmitThisParameter", "Parameters", "Partial", "Pick", "Promise",
+	"PromiseLike", "PropertyKey", "Proxy", "RangeError", "Readonly", "ReadonlyArray",
+	"ReadonlyMap", "ReadonlySet", "Record", "ReferenceError", "Reflect", "RegExp", "Required",
+	"ReturnType", "Set", "SharedArrayBuffer", "String", "Symbol", "SyntaxError", "TemplateStringsArray",
+	"ThisParameterType", "ThisType", "TypeError", "URIError", "Uint16Array", "Uint32Array",
+	"Uint8Array", "Uint8ClampedArray", "Uncapitalize", "Uppercase", "WeakMap", "WeakRef", "WeakSet",
+}
 
-// uniqueMethod returns the identifier of a method: free, and so are the
-// names of its params and result types.
-func uniqueMethod(used map[string]bool, id string) string {
-	out := id
-	for i := 2; used[out] || used[out+"Params"] || used[out+"Result"]; i++ {
-		out = fmt.Sprintf("%s%d", id, i)
+// names hands out identifiers, each once.
+type names struct {
+	used map[string]bool
+	next map[string]int // base → the number its next search starts at
+	// probes counts the candidates tried (TestGenIdentifiersLinear).
+	probes int
+}
+
+func newNames(taken []string) *names {
+	n := &names{used: map[string]bool{}, next: map[string]int{}}
+	for _, id := range taken {
+		n.used[id] = true
 	}
-	used[out], used[out+"Params"], used[out+"Result"] = true, true, true
+	return n
+}
+
+// take returns id, or id with a number appended, free together with id
+// plus each suffix (a method's "Params" and "Result" types), and marks
+// them used. The search for a base goes on where its last one ended, so n
+// names of one base cost O(n), not O(n²).
+func (n *names) take(id string, suffixes ...string) string {
+	out := id
+	for i := max(n.next[id], 2); n.taken(out, suffixes); i++ {
+		out = id + strconv.Itoa(i)
+		n.next[id] = i + 1
+	}
+	n.used[out] = true
+	for _, s := range suffixes {
+		n.used[out+s] = true
+	}
 	return out
 }
 
-// unique returns id, or id with a number appended, not yet in used.
-func unique(used map[string]bool, id string) string {
-	out := id
-	for i := 2; used[out]; i++ {
-		out = fmt.Sprintf("%s%d", id, i)
+func (n *names) taken(id string, suffixes []string) bool {
+	n.probes++
+	if n.used[id] {
+		return true
 	}
-	used[out] = true
-	return out
+	for _, s := range suffixes {
+		if n.used[id+s] {
+			return true
+		}
+	}
+	return false
 }

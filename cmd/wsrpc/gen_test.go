@@ -123,7 +123,9 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
 
+	_ "stubtest/hostileapi"
 	"stubtest/introapi"
+	_ "stubtest/recursiveapi"
 	_ "stubtest/shapesapi"
 )
 
@@ -169,7 +171,8 @@ func main() {
 `
 
 // TestGenGo generates stubs against a live server (and for every shape of
-// route, hostile names included), builds them in a module of their own and
+// route, hostile names included, every hostile payload and every kind of
+// recursive component), vets and builds them in a module of their own and
 // runs them against the server.
 func TestGenGo(t *testing.T) {
 	if testing.Short() {
@@ -193,6 +196,9 @@ func TestGenGo(t *testing.T) {
 	got = cli(t, "", "gen", "go", shapesDoc, "-package", "shapesapi") // flags after the source too
 	require.Equal(t, exitOK, got.code, got.stderr)
 	write("shapesapi/api.go", got.stdout)
+	for name, src := range hostileGoFiles(t) {
+		write(name, src)
+	}
 	write("main.go", goDriver)
 	write("go.mod", "module stubtest\n\ngo 1.26.8\n\nrequire github.com/wsrpc/wsrpc-go v0.0.0\n\nreplace github.com/wsrpc/wsrpc-go => "+root+"\n")
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/wsrpc/wsrpc-go/openrpc"
@@ -32,8 +33,7 @@ export interface Caller {
 
 `)
 	for _, name := range a.compNames {
-		c := a.components[name]
-		a.tsDecl(&b, c.ident, c.schema.Description, c.schema)
+		a.tsDecl(&b, a.components[name])
 	}
 	for _, m := range append(append([]apiMethod(nil), a.methods...), a.peer...) {
 		a.tsMethodTypes(&b, m)
@@ -85,13 +85,13 @@ func (a *api) tsMethodTypes(b *strings.Builder, m apiMethod) {
 	case len(m.fields) > 0:
 		fmt.Fprintf(b, "/** The params of %s. */\nexport interface %sParams {\n", tsDocText(m.m.Name), m.ident)
 		for _, f := range m.fields {
-			a.tsField(b, f.name, f.required, f.doc+f.schema.Description, f.schema, "  ")
+			a.tsField(b, f.name, f.required, f.doc+f.schema.Description, f.schema, "  ", false)
 		}
 		b.WriteString("}\n\n")
 	case len(m.args) > 0:
 		var ts []string
-		for _, p := range m.args {
-			ts = append(ts, p.name+": "+a.tsType(p.schema))
+		for i, p := range m.args {
+			ts = append(ts, tsLabel(p.name, i)+": "+a.tsType(p.schema))
 		}
 		fmt.Fprintf(b, "/** The params of %s, in order. */\nexport type %sParams = [%s];\n\n", tsDocText(m.m.Name), m.ident, strings.Join(ts, ", "))
 	case m.whole != nil:
@@ -129,30 +129,42 @@ func (a *api) tsParamsDecl(m apiMethod) string {
 
 // tsDecl declares a component schema: an interface for an object with
 // properties, else a type alias.
-func (a *api) tsDecl(b *strings.Builder, ident, doc string, s *openrpc.Schema) {
-	tsDoc(b, "", doc)
-	if len(s.Properties) > 0 && s.Ref == "" && len(s.OneOf)+len(s.AnyOf)+len(s.AllOf) == 0 {
-		fmt.Fprintf(b, "export interface %s {\n", ident)
+// A component in a cycle of references writes its maps as index
+// signatures; one whose cycle holds no value is unknown (cycles.go).
+func (a *api) tsDecl(b *strings.Builder, c *component) {
+	s := c.schema
+	tsDoc(b, "", s.Description)
+	inCycle := c.cycle != 0
+	switch {
+	case c.degenerate:
+		fmt.Fprintf(b, "export type %s = unknown;\n\n", c.ident)
+	case len(s.Properties) > 0 && s.Ref == "" && len(s.OneOf)+len(s.AnyOf)+len(s.AllOf) == 0:
+		fmt.Fprintf(b, "export interface %s {\n", c.ident)
 		for _, p := range s.Properties {
-			a.tsField(b, p.Name, s.IsRequired(p.Name), p.Schema.Description, p.Schema, "  ")
+			a.tsField(b, p.Name, s.IsRequired(p.Name), p.Schema.Description, p.Schema, "  ", inCycle)
 		}
 		b.WriteString("}\n\n")
-		return
+	default:
+		fmt.Fprintf(b, "export type %s = %s;\n\n", c.ident, a.tsTypeOf(s, inCycle))
 	}
-	fmt.Fprintf(b, "export type %s = %s;\n\n", ident, a.tsType(s))
 }
 
-func (a *api) tsField(b *strings.Builder, name string, required bool, doc string, s *openrpc.Schema, indent string) {
+func (a *api) tsField(b *strings.Builder, name string, required bool, doc string, s *openrpc.Schema, indent string, inCycle bool) {
 	tsDoc(b, indent, doc)
 	opt := "?"
 	if required {
 		opt = ""
 	}
-	fmt.Fprintf(b, "%s%s%s: %s;\n", indent, tsKey(name), opt, a.tsType(s))
+	fmt.Fprintf(b, "%s%s%s: %s;\n", indent, tsKey(name), opt, a.tsTypeOf(s, inCycle))
 }
 
 // tsType is the TypeScript type of a schema.
-func (a *api) tsType(s *openrpc.Schema) string {
+func (a *api) tsType(s *openrpc.Schema) string { return a.tsTypeOf(s, false) }
+
+// tsTypeOf is the TypeScript type of a schema; inCycle writes maps as
+// index signatures, which may refer to the alias being declared. Each
+// schema is written once, so the type's length is linear in the schema's.
+func (a *api) tsTypeOf(s *openrpc.Schema, inCycle bool) string {
 	if s == nil {
 		return "unknown"
 	}
@@ -181,14 +193,14 @@ func (a *api) tsType(s *openrpc.Schema) string {
 	if len(s.OneOf) > 0 || len(s.AnyOf) > 0 {
 		var ts []string
 		for _, x := range append(append([]*openrpc.Schema(nil), s.OneOf...), s.AnyOf...) {
-			ts = append(ts, "("+a.tsType(x)+")")
+			ts = append(ts, "("+a.tsTypeOf(x, inCycle)+")")
 		}
 		return strings.Join(ts, " | ")
 	}
 	if len(s.AllOf) > 0 {
 		var ts []string
 		for _, x := range s.AllOf {
-			ts = append(ts, "("+a.tsType(x)+")")
+			ts = append(ts, "("+a.tsTypeOf(x, inCycle)+")")
 		}
 		return strings.Join(ts, " & ")
 	}
@@ -203,14 +215,24 @@ func (a *api) tsType(s *openrpc.Schema) string {
 			return "unknown"
 		}
 	}
+	// Each type once: ["array","array"] is one array, not two copies of
+	// its items (which, nested, would double per level).
 	var ts []string
+	seen := make(map[string]bool, len(types))
 	for _, t := range types {
-		ts = append(ts, a.tsOfType(t, s))
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if x := a.tsOfType(t, s, inCycle); !seen[" "+x] {
+			seen[" "+x] = true
+			ts = append(ts, x)
+		}
 	}
 	return strings.Join(ts, " | ")
 }
 
-func (a *api) tsOfType(t string, s *openrpc.Schema) string {
+func (a *api) tsOfType(t string, s *openrpc.Schema, inCycle bool) string {
 	switch t {
 	case "string":
 		return "string"
@@ -224,12 +246,12 @@ func (a *api) tsOfType(t string, s *openrpc.Schema) string {
 		if len(s.TupleItems) > 0 {
 			var ts []string
 			for _, x := range s.TupleItems {
-				ts = append(ts, a.tsType(x))
+				ts = append(ts, a.tsTypeOf(x, inCycle))
 			}
 			return "[" + strings.Join(ts, ", ") + "]"
 		}
 		if s.Items != nil {
-			return "Array<" + a.tsType(s.Items) + ">"
+			return "Array<" + a.tsTypeOf(s.Items, inCycle) + ">"
 		}
 		return "unknown[]"
 	case "object":
@@ -240,11 +262,14 @@ func (a *api) tsOfType(t string, s *openrpc.Schema) string {
 				if s.IsRequired(p.Name) {
 					opt = ""
 				}
-				fs = append(fs, tsKey(p.Name)+opt+": "+a.tsType(p.Schema))
+				fs = append(fs, tsKey(p.Name)+opt+": "+a.tsTypeOf(p.Schema, inCycle))
 			}
 			return "{ " + strings.Join(fs, "; ") + " }"
 		}
 		if ap := s.AdditionalProperties; ap != nil && !(ap.Bool != nil && !*ap.Bool) {
+			if inCycle {
+				return "{ [key: string]: " + a.tsTypeOf(ap, inCycle) + " }"
+			}
 			return "Record<string, " + a.tsType(ap) + ">"
 		}
 		return "Record<string, unknown>"
@@ -259,11 +284,15 @@ type tsNode struct {
 	children map[string]*tsNode
 }
 
+// maxNameParts bounds the nesting of the API: the parts of a name past it
+// stay one key ("a.b.….y.z" → api.a.b.…["y.z"]).
+const maxNameParts = 16
+
 func tsTree(ms []apiMethod) *tsNode {
 	root := &tsNode{children: map[string]*tsNode{}}
 	for i := range ms {
 		n := root
-		for _, part := range strings.Split(ms[i].m.Name, ".") {
+		for _, part := range strings.SplitN(ms[i].m.Name, ".", maxNameParts) {
 			c := n.children[part]
 			if c == nil {
 				c = &tsNode{children: map[string]*tsNode{}}
@@ -350,6 +379,27 @@ func (a *api) tsFunc(m apiMethod) string {
 
 var tsIdent = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 
+// tsReservedWords may not label a tuple element (nor name a variable).
+var tsReservedWords = func() map[string]bool {
+	words := map[string]bool{}
+	for _, w := range strings.Fields(`await break case catch class const continue debugger default delete do
+		else enum export extends false finally for function if implements import in instanceof interface
+		let new null package private protected public return static super switch this throw true try
+		typeof var void while with yield`) {
+		words[w] = true
+	}
+	return words
+}()
+
+// tsLabel is the label of the i-th element of a params tuple: the param's
+// name when it is an identifier and no reserved word, else arg1, arg2, ….
+func tsLabel(name string, i int) string {
+	if tsIdent.MatchString(name) && !tsReservedWords[name] {
+		return name
+	}
+	return "arg" + strconv.Itoa(i+1)
+}
+
 // tsKey is a property name in a type: the name, or a quoted string.
 func tsKey(name string) string {
 	if tsIdent.MatchString(name) {
@@ -373,13 +423,6 @@ func tsAccess(name string) string {
 		return "." + name
 	}
 	return "[" + tsQuote(name) + "]"
-}
-
-// tsQuote is a string literal (JSON's, with </ and U+2028/2029 escaped by
-// encoding/json, safe in a script).
-func tsQuote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // tsLiteral is a JSON value as a TypeScript literal type.
@@ -414,14 +457,6 @@ func tsDoc(b *strings.Builder, indent, doc string) {
 		fmt.Fprintf(b, "%s * %s\n", indent, strings.TrimRight(l, " \t"))
 	}
 	fmt.Fprintf(b, "%s */\n", indent)
-}
-
-// tsDocText makes text safe inside a comment.
-func tsDocText(s string) string {
-	s = strings.ReplaceAll(s, "*/", "*\\/")
-	s = strings.ReplaceAll(s, "\r", "")
-	s = strings.ReplaceAll(s, "\u2028", " ")
-	return strings.ReplaceAll(s, "\u2029", " ")
 }
 
 // gen runs "wsrpc gen ts|go [-package P] URL|FILE"; flags may also follow

@@ -39,6 +39,10 @@ type session struct {
 	conn atomic.Pointer[wsrpc.Conn]
 	// stopping is set when listen ends on purpose: a close is not news.
 	stopping atomic.Bool
+	// maxDepth is the connection's MaxDepth (0: the default). describe and
+	// gen raise it so that a deep document reaches openrpc.Parse, which
+	// refuses it with a clear error, instead of being dropped unanswered.
+	maxDepth int
 }
 
 // lines writes whole lines to one stream; writers on several goroutines
@@ -97,6 +101,7 @@ func (s *session) dial(ctx context.Context, rawURL string, reg *wsrpc.Registry, 
 		opts.Reconnect = true
 		opts.OnStateChange = s.reportState
 	}
+	opts.MaxDepth = s.maxDepth
 	if s.o.verbose {
 		opts.OnMessage = func(sent bool, msg []byte) {
 			if sent {

@@ -54,7 +54,7 @@ func safe(b []byte, asJSON bool) []byte {
 		if out == nil {
 			out = append(make([]byte, 0, len(b)+16), b[:i]...)
 		}
-		out = escapeRune(out, r, c, asJSON)
+		out = appendControl(out, r, c, asJSON)
 		i += size
 	}
 	if out == nil {
@@ -63,9 +63,9 @@ func safe(b []byte, asJSON bool) []byte {
 	return out
 }
 
-// escapeRune appends the escaped form of r, a control character, or of the
+// appendControl appends the escaped form of r, a control character, or of the
 // invalid byte c when r is utf8.RuneError.
-func escapeRune(out []byte, r rune, c byte, asJSON bool) []byte {
+func appendControl(out []byte, r rune, c byte, asJSON bool) []byte {
 	const hex = "0123456789abcdef"
 	switch {
 	case r == utf8.RuneError && asJSON:
