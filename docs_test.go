@@ -237,3 +237,62 @@ func writeReadmeWorkspace(t *testing.T, goTool, dir string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.work"), []byte(w.String()), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/readme\n\ngo "+work.Go+"\n"), 0o644))
 }
+
+var (
+	staleProtocolCite = regexp.MustCompile(`PROTOCOL(\.md)?\b`)
+	protocolCite      = regexp.MustCompile(`docs/protocol\.md\)?((?:[ ,–-]*(?:and )?§\d+)+)`)
+	protocolSection   = regexp.MustCompile(`(?m)^## (\d+)\. `)
+	sectionNumber     = regexp.MustCompile(`§(\d+)`)
+)
+
+// TestProtocolCitations checks that what cites the protocol cites
+// docs/protocol.md, by sections it has: comments, the README, the
+// transcripts' headers.
+func TestProtocolCitations(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("docs", "protocol.md"))
+	require.NoError(t, err)
+	sections := map[string]bool{}
+	for _, m := range protocolSection.FindAllStringSubmatch(string(doc), -1) {
+		sections[m[1]] = true
+	}
+	require.NotEmpty(t, sections, "docs/protocol.md has no numbered sections (## N. Title)")
+
+	cites := 0
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "docs":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".txt", ".js", ".ts", ".py":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if path != "docs_test.go" && staleProtocolCite.MatchString(line) {
+				t.Errorf("%s:%d cites the protocol by its old name; cite docs/protocol.md §N: %s", path, i+1, strings.TrimSpace(line))
+			}
+			for _, m := range protocolCite.FindAllStringSubmatch(line, -1) {
+				for _, n := range sectionNumber.FindAllStringSubmatch(m[1], -1) {
+					cites++
+					if !sections[n[1]] {
+						t.Errorf("%s:%d cites docs/protocol.md §%s, which it does not have: %s", path, i+1, n[1], strings.TrimSpace(line))
+					}
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotZero(t, cites, "no citation of docs/protocol.md §N found: is the pattern still right?")
+}
