@@ -199,7 +199,15 @@ func readmeSnippetFile(b readmeBlock) ([]byte, error) {
 // repository's modules resolve to this work tree.
 func writeReadmeWorkspace(t *testing.T, goTool, dir string) {
 	t.Helper()
+	env := exec.Command(goTool, "env", "GOWORK")
+	env.Env = append(os.Environ(), "GOFLAGS=")
+	gowork, err := env.Output()
+	require.NoError(t, err, "go env GOWORK")
+	if w := strings.TrimSpace(string(gowork)); w == "" || w == "off" {
+		t.Skip("SKIPPED: not in workspace mode (GOWORK=off): the snippets import the repository's other modules through go.work")
+	}
 	cmd := exec.Command(goTool, "work", "edit", "-json")
+	cmd.Env = env.Env
 	out, err := cmd.Output()
 	require.NoError(t, err, "go work edit -json")
 	var work struct {
