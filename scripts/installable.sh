@@ -36,14 +36,16 @@ export GOMODCACHE="$tmp/modcache"
 export GOTOOLCHAIN=local
 
 # scratch NAME WANT MODULE...: a module of its own with
-# scripts/testdata/installable/NAME/main.go, after `go get` of each MODULE (no
-# version: the latest, as a user types it); its output must contain WANT.
+# scripts/testdata/installable/NAME/main.go and common.go, after `go get` of
+# each MODULE (no version: the latest, as a user types it) and `go mod tidy`;
+# each MODULE and the root must then be at the version the proxy serves, and
+# the program's output must contain WANT.
 scratch() {
 	local name=$1 want=$2
 	shift 2
 	local dir="$tmp/scratch/$name"
 	mkdir -p "$dir"
-	cp "$root/scripts/testdata/installable/$name/main.go" "$dir/"
+	cp "$root/scripts/testdata/installable/$name/main.go" "$root/scripts/testdata/installable/common.go" "$dir/"
 	(
 		cd "$dir"
 		exec 3>&1 >log 2>&1 # the go command's chatter, shown if a step fails
@@ -53,7 +55,7 @@ scratch() {
 		"$GO" mod init "example.com/scratch/$name"
 		"$GO" get "$@"
 		"$GO" mod tidy
-		for m in "$@"; do
+		for m in github.com/wsrpc/wsrpc-go "$@"; do
 			got=$("$GO" list -m -f '{{.Version}}' "$m")
 			[ "$got" = "$version" ] || { echo "go get $m chose $got, not $version"; exit 1; }
 		done

@@ -1,27 +1,32 @@
-// discovery: the OpenRPC document of a registry.
+// discovery: the OpenRPC document of a registry, as a peer reads it.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"log"
+	"time"
 
 	"github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/discovery"
+	"github.com/wsrpc/wsrpc-go/server"
 )
 
+type pair struct {
+	A int `json:"a"`
+	B int `json:"b"`
+}
+
 func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("subtract", func(p struct {
-		A int `json:"a"`
-		B int `json:"b"`
-	}) int {
-		return p.A - p.B
-	})
-	doc, err := discovery.Document(reg, &discovery.Options{Title: "scratch"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	reg.MustAdd("subtract", func(p pair) int { return p.A - p.B })
+	discovery.MustRegister(reg, &discovery.Options{Title: "scratch"})
+	c := dial(ctx, serve(server.New(reg, nil)), nil, nil)
+	defer c.Close()
+
+	doc := call[json.RawMessage](ctx, c, "rpc.discover", nil)
 	var d struct {
 		OpenRPC string `json:"openrpc"`
 		Methods []struct {
@@ -29,7 +34,7 @@ func main() {
 		} `json:"methods"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	for _, m := range d.Methods {
 		fmt.Printf("discovery: openrpc %s, method %s\n", d.OpenRPC, m.Name)

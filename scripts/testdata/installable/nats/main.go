@@ -5,14 +5,16 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/cluster/nats"
 )
+
+type xy struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -22,30 +24,17 @@ func main() {
 		log.Fatal(err)
 	}
 	defer node.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go http.Serve(ln, node.Server())
 
 	routes := wsrpc.NewRegistry()
-	routes.MustAdd("multiply", func(p struct {
-		X int `json:"x"`
-		Y int `json:"y"`
-	}) int {
-		return p.X * p.Y
-	})
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", routes, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	routes.MustAdd("multiply", func(p xy) int { return p.X * p.Y })
+	c := dial(ctx, serve(node.Server()), routes, nil)
 	defer c.Close()
 	for len(node.Clients()) == 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for id := range node.Clients() {
 		var product int
-		if err := node.Call(ctx, id, "multiply", map[string]int{"x": 6, "y": 7}, &product); err != nil {
+		if err := node.Call(ctx, id, "multiply", xy{X: 6, Y: 7}, &product); err != nil {
 			log.Fatal(err)
 		}
 		fmt.Println("nats: multiply =", product)

@@ -4,9 +4,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/wsrpc/wsrpc-go"
@@ -22,23 +19,14 @@ func main() {
 	defer cancel()
 	reg := wsrpc.NewRegistry()
 	reg.MustAdd("hello", func() string { return "hi" })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go http.Serve(ln, server.New(reg, nil))
+	url := serve(server.New(reg, nil))
 
 	spans := tracetest.NewSpanRecorder()
 	opts := &client.Options{}
 	otel.New(&otel.Options{TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))}).Instrument(&opts.Options)
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, opts)
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := dial(ctx, url, nil, opts)
 	defer c.Close()
-	if _, err := wsrpc.Call[string](ctx, c, "hello", nil); err != nil {
-		log.Fatal(err)
-	}
+	call[string](ctx, c, "hello", nil)
 	for _, s := range spans.Ended() {
 		fmt.Println("otel: span", s.Name())
 	}

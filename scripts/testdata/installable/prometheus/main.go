@@ -5,13 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"time"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/metrics/prometheus"
 	"github.com/wsrpc/wsrpc-go/server"
 )
@@ -24,19 +21,10 @@ func main() {
 	promReg := promclient.NewRegistry()
 	opts := &server.Options{}
 	prometheus.NewServerMetrics(&prometheus.Options{Registerer: promReg}).Instrument(&opts.Options)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go http.Serve(ln, server.New(reg, opts))
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := dial(ctx, serve(server.New(reg, opts)), nil, nil)
 	defer c.Close()
-	if _, err := wsrpc.Call[string](ctx, c, "hello", nil); err != nil {
-		log.Fatal(err)
-	}
+	call[string](ctx, c, "hello", nil)
+
 	families, err := promReg.Gather()
 	if err != nil {
 		log.Fatal(err)

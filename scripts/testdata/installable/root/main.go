@@ -4,13 +4,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/wsrpc/wsrpc-go"
-	"github.com/wsrpc/wsrpc-go/client"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -24,19 +20,7 @@ func main() {
 	defer cancel()
 	reg := wsrpc.NewRegistry()
 	reg.MustAdd("subtract", func(p ab) int { return p.A - p.B })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go http.Serve(ln, server.New(reg, nil))
-	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := dial(ctx, serve(server.New(reg, nil)), nil, nil)
 	defer c.Close()
-	diff, err := wsrpc.Call[int](ctx, c, "subtract", ab{A: 1, B: 9})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("root: subtract =", diff)
+	fmt.Println("root: subtract =", call[int](ctx, c, "subtract", ab{A: 1, B: 9}))
 }
