@@ -12,6 +12,14 @@ import (
 	"github.com/wsrpc/wsrpc-go/client"
 )
 
+// pair is the params of subtract.
+type pair struct {
+	A int `json:"a"`
+	B int `json:"b"`
+}
+
+func subtract(p pair) int { return p.A - p.B }
+
 // serve serves h on a loopback port and returns its WebSocket URL.
 func serve(h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -12,16 +12,11 @@ import (
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
-type pair struct {
-	A int `json:"a"`
-	B int `json:"b"`
-}
-
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("subtract", func(p pair) int { return p.A - p.B })
+	reg.MustAdd("subtract", subtract)
 	discovery.MustRegister(reg, &discovery.Options{Title: "scratch"})
 	c := dial(ctx, serve(server.New(reg, nil)), nil, nil)
 	defer c.Close()

@@ -10,17 +10,12 @@ import (
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
-type ab struct {
-	A int `json:"a"`
-	B int `json:"b"`
-}
-
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	reg := wsrpc.NewRegistry()
-	reg.MustAdd("subtract", func(p ab) int { return p.A - p.B })
+	reg.MustAdd("subtract", subtract)
 	c := dial(ctx, serve(server.New(reg, nil)), nil, nil)
 	defer c.Close()
-	fmt.Println("root: subtract =", call[int](ctx, c, "subtract", ab{A: 1, B: 9}))
+	fmt.Println("root: subtract =", call[int](ctx, c, "subtract", pair{A: 1, B: 9}))
 }
