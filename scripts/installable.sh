@@ -21,18 +21,27 @@ mapfile -t dirs < <(cd "$root" && "$GO" list -m -f '{{.Dir}}')
 version=$("$tmp/modproxy" -out "$tmp/proxy" "$root" "${dirs[@]}")
 echo "installable: the modules at $version from a file proxy, the rest from the module cache or $("$GO" env GOPROXY)"
 
-# A user's environment: no workspace, modules resolved as needed, a module
-# cache of its own (so nothing from this proxy lingers in the real one; with
-# -trimpath, packages compiled once are reused from the build cache), and
-# no checksum-database lookups for modules that are not published yet.
+# A user's environment: no workspace, modules resolved as needed, and no
+# checksum-database lookups for modules that are not published yet. The module
+# cache is one of this script's own, so that nothing from this proxy lingers in
+# the real one; it stays between runs at one path (held with flock by one run
+# at a time, emptied of this repository's modules first), so that the build
+# cache holds the other modules' packages compiled once.
 export GOWORK=off
-export GOFLAGS="-mod=mod -modcacherw -trimpath"
+export GOFLAGS="-mod=mod -modcacherw"
+modcache="${TMPDIR:-/tmp}/wsrpc-installable-modcache-$(id -u)"
+mkdir -p "$modcache"
+exec 9>"$modcache.lock"
+flock 9
+for d in "$modcache/github.com/wsrpc" "$modcache/cache/download/github.com/wsrpc"; do
+	[ -e "$d" ] && chmod -R u+w "$d" && rm -rf "$d"
+done
 # Modules already in the real cache are served from it (its download directory
 # is laid out as a proxy; checksums are verified all the same), the rest come
 # from the usual proxy.
 export GOPROXY="file://$tmp/proxy,file://$("$GO" env GOMODCACHE)/cache/download,$("$GO" env GOPROXY)"
 export GONOSUMDB=github.com/wsrpc/wsrpc-go
-export GOMODCACHE="$tmp/modcache"
+export GOMODCACHE="$modcache"
 export GOTOOLCHAIN=local
 
 # scratch NAME WANT MODULE...: a module of its own with
