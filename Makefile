@@ -1,21 +1,24 @@
 # The two commands of the README:
-#   make run    the introduction's example server on 127.0.0.1:8000
+#   make run    the introduction's example server on 127.0.0.1:8000 (ADDR=host:port)
 #   make test   everything CI checks (installs the JS interop packages first)
-#   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server)
-#   make cluster  NATS on 127.0.0.1:4222 and three cluster nodes on 127.0.0.1:8001-8003
+#   make client   the introduction's client against ADDR
+#   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server; ADDR too)
+#   make cluster  NATS on 127.0.0.1:4222 (NATS_ADDR) and three cluster nodes on
+#                 127.0.0.1:8001-8003 (CLUSTER_HOST, CLUSTER_PORT: the first of three)
 GO ?= go
+ADDR ?= 127.0.0.1:8000
 FUZZTIME ?= 10s
 # Every package of every module of the workspace (go.work): the root module
 # and the integrations and examples that live in modules of their own.
 PKGS = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: run test vet unit budgets interop-deps browser browser-deps fuzz fuzz-short generate bench client cluster browser-types
+.PHONY: run test installable vet unit budgets interop-deps browser browser-deps fuzz fuzz-short generate bench client cluster browser-types
 
 run:
-	$(GO) run ./examples/introduction/server -addr 127.0.0.1:8000
+	$(GO) run ./examples/introduction/server -addr $(ADDR)
 
 client:
-	$(GO) run ./examples/introduction/client -url ws://127.0.0.1:8000/ws/
+	$(GO) run ./examples/introduction/client -url ws://$(ADDR)/ws/
 
 # examples/cluster: a NATS server (examples/cluster/natsd) and three nodes,
 # n1-n3 on ports 8001-8003, until Ctrl-C, which stops all four. The nodes
@@ -23,22 +26,30 @@ client:
 # WSRPC_CLUSTER_SECRET (each a random one per run unless set), and it prints
 # tokens for alice and bob.
 CLUSTER_BIN ?= $(or $(TMPDIR),/tmp)/wsrpc-cluster
+NATS_ADDR ?= 127.0.0.1:4222
+CLUSTER_HOST ?= 127.0.0.1
+CLUSTER_PORT ?= 8001
 cluster: export WSRPC_CLUSTER_SECRET := $(or $(WSRPC_CLUSTER_SECRET),$(shell od -An -N32 -tx1 /dev/urandom | tr -d ' \n'))
 cluster:
 	$(GO) build -o $(CLUSTER_BIN)/natsd ./examples/cluster/natsd
 	$(GO) build -o $(CLUSTER_BIN)/node ./examples/cluster
 	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
 	export WSRPC_ID_SECRET="$${WSRPC_ID_SECRET:-$$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}"; \
-	$(CLUSTER_BIN)/natsd -addr 127.0.0.1:4222 & pids="$$pids $$!"; sleep 1; \
-	for i in 1 2 3; do \
-		$(CLUSTER_BIN)/node -node n$$i -addr 127.0.0.1:800$$i -nats nats://127.0.0.1:4222 & pids="$$pids $$!"; \
+	$(CLUSTER_BIN)/natsd -addr $(NATS_ADDR) & pids="$$pids $$!"; sleep 1; \
+	for i in 0 1 2; do \
+		$(CLUSTER_BIN)/node -node n$$((i + 1)) -addr $(CLUSTER_HOST):$$(($(CLUSTER_PORT) + i)) -nats nats://$(NATS_ADDR) & pids="$$pids $$!"; \
 	done; \
-	echo "cluster: ws://127.0.0.1:8001/ws/ (and 8002, 8003); Ctrl-C stops it. Ids are proven by tokens:"; \
-	echo "  alice: ws://127.0.0.1:8001/ws/?token=$$($(CLUSTER_BIN)/node -mint-token alice)"; \
-	echo "  bob:   ws://127.0.0.1:8002/ws/?token=$$($(CLUSTER_BIN)/node -mint-token bob)"; \
+	echo "cluster: ws://$(CLUSTER_HOST):$(CLUSTER_PORT)/ws/ (and the next two ports); Ctrl-C stops it. Ids are proven by tokens:"; \
+	echo "  alice: ws://$(CLUSTER_HOST):$(CLUSTER_PORT)/ws/?token=$$($(CLUSTER_BIN)/node -mint-token alice)"; \
+	echo "  bob:   ws://$(CLUSTER_HOST):$$(($(CLUSTER_PORT) + 1))/ws/?token=$$($(CLUSTER_BIN)/node -mint-token bob)"; \
 	echo "  more:  WSRPC_ID_SECRET=$$WSRPC_ID_SECRET $(CLUSTER_BIN)/node -mint-token NAME"; wait
 
-test: interop-deps browser-deps vet unit budgets fuzz-short
+test: interop-deps browser-deps vet unit budgets fuzz-short installable
+
+# The modules installed as a user outside this repository does: from a module
+# proxy made of this tree, with GOWORK=off, in scratch modules (RELEASING.md).
+installable:
+	GO=$(GO) bash scripts/installable.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
@@ -69,7 +80,7 @@ interop-deps:
 # The browser demo: its page loads @wsrpc/client from examples/browser/node_modules.
 browser:
 	cd examples/browser && npm ci --no-audit --no-fund --loglevel=error
-	cd examples/browser && $(GO) run . -addr 127.0.0.1:8000
+	cd examples/browser && $(GO) run . -addr $(ADDR)
 
 # The browser demo's typings: openrpc.json (its rpc.discover document),
 # api.ts (wsrpc gen ts) and api.js (tsc, from examples/browser/node_modules).

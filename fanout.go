@@ -24,7 +24,7 @@ import (
 var ErrNotEvent = errors.New(`wsrpc: an event must be a JSON object without an "id" member`)
 
 // EncodeEvent returns the wire message of an event, the reference's event
-// shape (PROTOCOL.md §2): event encoded as one JSON object without an "id"
+// shape (docs/protocol.md §2, §8): event encoded as one JSON object without an "id"
 // member. event is what Conn.Emit takes: a struct or map, raw JSON
 // (json.RawMessage, easyjson.RawMessage) or an easyjson.Marshaler. An
 // event of another shape gives an error matching ErrNotEvent.

@@ -23,7 +23,7 @@ import (
 // engine can decode params and results only once the target type is known.
 // An absent member and a member whose value is null both decode to nil,
 // except "method": a null method is kept as the bytes null, because a member
-// "method" makes a call whatever its value (PROTOCOL §4.1), and a call gets a
+// "method" makes a call whatever its value (docs/protocol.md §4), and a call gets a
 // reply.
 //
 // The slices alias the buffer the frame was decoded from: copy what must

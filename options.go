@@ -129,7 +129,7 @@ type Options struct {
 	CallTimeout time.Duration
 
 	// KeepaliveInterval is the period of application-level keepalive
-	// (PROTOCOL §9): this side calls the peer's "ping" right away and then
+	// (docs/protocol.md §9): this side calls the peer's "ping" right away and then
 	// an interval after each pong, and closes the connection (1001) when a
 	// ping stays unanswered for the longer of the interval and
 	// ClientTimeout, or (1011) when a pong comes later than ClientTimeout.

@@ -82,13 +82,16 @@ func (r *Registry) load() map[string]routeRef {
 //     TypeError. A field is optional when it is a pointer, or its json tag
 //     has omitempty or omitzero, or it has the tag wsrpc:"optional". Absent
 //     or null params give the zero struct (required fields then report
-//     missing). A JSON array of one object is taken as that object; any
-//     other array (or a single scalar) fills the fields in declaration
-//     order, like Python positional arguments. Structs that decode
+//     missing). These params are keyword arguments only, as a reference
+//     route's are: an empty array is no arguments, and any other array or a
+//     single scalar (an array of one object included) is a TypeError
+//     ("takes keyword arguments only"); take positional params with the
+//     positional shape below. Structs that decode
 //     themselves (json.Unmarshaler or encoding.TextUnmarshaler without
 //     easyjson code, such as time.Time) are positional values instead;
 //   - one map[string]T: receives the JSON object (an empty map when params
-//     are absent);
+//     are absent, null or []); any other array or a scalar is a TypeError,
+//     as for a struct;
 //   - one json.RawMessage or easyjson.RawMessage: receives params verbatim,
 //     whatever their shape (nil when absent or null);
 //   - otherwise positional: element i of a JSON array is parameter i, the

@@ -54,7 +54,7 @@ func newFuncRoute(name string, fn reflect.Value) (*funcRoute, error) {
 }
 
 // pingRoute is the built-in "ping" every registry starts with: it echoes a
-// params object verbatim (the keepalive of PROTOCOL §9 depends on it), and
+// params object verbatim (the keepalive of docs/protocol.md §9 depends on it), and
 // answers {} when params are absent or null.
 var pingRoute = &funcRoute{name: "ping", m: &method{name: "ping", call: callPing}}
 

@@ -192,7 +192,7 @@ func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob)
 		w.calls++
 		if j.hasKey {
 			if head := c.sched.inflight.get(j.key); head != nil {
-				// Calls with the same id run one after another (PROTOCOL §3.3).
+				// Calls with the same id run one after another (docs/protocol.md §3).
 				if head.lastSame == nil {
 					head.nextSame = j
 				} else {

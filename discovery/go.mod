@@ -7,7 +7,7 @@ require (
 	github.com/mailru/easyjson v0.9.2
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/stretchr/testify v1.12.1
-	github.com/wsrpc/wsrpc-go v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
 )
 
 require (
@@ -22,5 +22,3 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
 )
-
-replace github.com/wsrpc/wsrpc-go => ..

@@ -3,7 +3,11 @@
 // registry of connected clients, and can broadcast calls and events to them.
 //
 //	reg := wsrpc.NewRegistry()
-//	reg.MustAdd("subtract", func(ctx context.Context, p struct{ A, B int }) int { return p.A - p.B })
+//	type pair struct {
+//		A int `json:"a"`
+//		B int `json:"b"`
+//	}
+//	reg.MustAdd("subtract", func(ctx context.Context, p pair) int { return p.A - p.B }) // {"a":1,"b":9} → -8
 //	srv := server.New(reg, nil)
 //	http.Handle("/ws/", srv)
 package server

@@ -4,8 +4,8 @@ go 1.26.8
 
 require (
 	github.com/stretchr/testify v1.12.1
-	github.com/wsrpc/wsrpc-go v0.0.0
-	github.com/wsrpc/wsrpc-go/discovery v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
+	github.com/wsrpc/wsrpc-go/discovery v0.1.0
 )
 
 require (
@@ -20,9 +20,4 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.2 // indirect
 	golang.org/x/sys v0.50.0 // indirect
-)
-
-replace (
-	github.com/wsrpc/wsrpc-go => ../..
-	github.com/wsrpc/wsrpc-go/discovery => ../../discovery
 )

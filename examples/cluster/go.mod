@@ -5,8 +5,8 @@ go 1.26.8
 require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/stretchr/testify v1.12.1
-	github.com/wsrpc/wsrpc-go v0.0.0
-	github.com/wsrpc/wsrpc-go/cluster/nats v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
+	github.com/wsrpc/wsrpc-go/cluster/nats v0.1.0
 )
 
 require (
@@ -26,9 +26,4 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
-)
-
-replace (
-	github.com/wsrpc/wsrpc-go => ../..
-	github.com/wsrpc/wsrpc-go/cluster/nats => ../../cluster/nats
 )

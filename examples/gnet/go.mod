@@ -6,7 +6,7 @@ require (
 	github.com/gobwas/ws v1.5.0
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/stretchr/testify v1.12.1
-	github.com/wsrpc/wsrpc-go v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
 )
 
 require (
@@ -22,5 +22,3 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
-
-replace github.com/wsrpc/wsrpc-go => ../..

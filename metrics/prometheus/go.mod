@@ -5,7 +5,7 @@ go 1.26.8
 require (
 	github.com/gobwas/ws v1.5.0
 	github.com/stretchr/testify v1.12.1
-	github.com/wsrpc/wsrpc-go v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
 )
 
 require (
@@ -24,5 +24,3 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/wsrpc/wsrpc-go => ../..

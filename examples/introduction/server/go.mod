@@ -4,9 +4,9 @@ go 1.26.8
 
 require (
 	github.com/prometheus/client_golang v1.25.0
-	github.com/wsrpc/wsrpc-go v0.0.0
-	github.com/wsrpc/wsrpc-go/discovery v0.0.0
-	github.com/wsrpc/wsrpc-go/metrics/prometheus v0.0.0
+	github.com/wsrpc/wsrpc-go v0.1.0
+	github.com/wsrpc/wsrpc-go/discovery v0.1.0
+	github.com/wsrpc/wsrpc-go/metrics/prometheus v0.1.0
 )
 
 require (
@@ -28,9 +28,3 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/wsrpc/wsrpc-go => ../../..
-
-replace github.com/wsrpc/wsrpc-go/metrics/prometheus => ../../../metrics/prometheus
-
-replace github.com/wsrpc/wsrpc-go/discovery => ../../../discovery
