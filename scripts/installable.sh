@@ -43,6 +43,10 @@ export GOPROXY="file://$tmp/proxy,file://$("$GO" env GOMODCACHE)/cache/download,
 export GONOSUMDB=github.com/wsrpc/wsrpc-go
 export GOMODCACHE="$modcache"
 export GOTOOLCHAIN=local
+# The go command indexes the packages of a module version in the build cache
+# once, taking a version's files as immutable; ours change between runs under
+# one version, so that index is off (a stale one loses new packages).
+export GODEBUG=goindex=0
 
 # scratch NAME WANT MODULE...: a module of its own with
 # scripts/testdata/installable/NAME/main.go and common.go, after `go get` of

@@ -29,10 +29,14 @@ func main() {
 	routes.MustAdd("multiply", func(p xy) int { return p.X * p.Y })
 	c := dial(ctx, serve(node.Server()), routes, nil)
 	defer c.Close()
-	for len(node.Clients()) == 0 && ctx.Err() == nil {
+	var clients map[string]string // client id → the node that holds it
+	for len(clients) == 0 && ctx.Err() == nil {
+		if clients, err = node.Clients(ctx); err != nil {
+			log.Fatal(err)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for id := range node.Clients() {
+	for id := range clients {
 		var product int
 		if err := node.Call(ctx, id, "multiply", xy{X: 6, Y: 7}, &product); err != nil {
 			log.Fatal(err)
