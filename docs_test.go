@@ -29,6 +29,7 @@ var readmeImports = map[string]string{
 	"json":       "encoding/json",
 	"log":        "log",
 	"net":        "net",
+	"os":         "os",
 	"slog":       "log/slog",
 	"strings":    "strings",
 	"time":       "time",
@@ -41,6 +42,7 @@ var readmeImports = map[string]string{
 	"nats":       "github.com/wsrpc/wsrpc-go/cluster/nats",
 	"prometheus": "github.com/wsrpc/wsrpc-go/metrics/prometheus",
 	"otel":       "github.com/wsrpc/wsrpc-go/tracing/otel",
+	"rooms":      "github.com/wsrpc/wsrpc-go/rooms",
 }
 
 // readmeGivens are the names README snippets take as given (what the
@@ -58,6 +60,10 @@ var readmeGivens = map[string]string{
 	"result":     "var result any",
 	"isAdmin":    "func isAdmin(*wsrpc.Conn) bool { return false }",
 	"byID":       "func byID(*http.Request) (string, any, error) { return \"\", nil, nil }",
+	"conn":       "var conn *wsrpc.Conn",
+	"url":        "var url string",
+	"show":       "func show(string, json.RawMessage) {}",
+	"reload":     "func reload(string) {}",
 }
 
 // TestReadmeGoSnippetsCompile builds every ```go block of README.md, each as
