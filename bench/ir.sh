@@ -8,7 +8,8 @@
 #   bash bench/ir.sh kv         # one of them
 # Needs valgrind (Debian: apt-get install valgrind). The Go runtime's
 # preemption signals upset callgrind and the collector's timing moves the
-# count, so both are off for the run.
+# count, so both are off for the run; so is the runtime's use of RDTSCP,
+# an instruction older valgrind releases stop on (SIGILL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "bench/ir.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -16,7 +17,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 go test -c -o "$out/server.test" ./server
 count() { # count READS CALL: the instructions of one run
-	GODEBUG=asyncpreemptoff=1 GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind \
 		--callgrind-out-file="$out/cg.$1" "$out/server.test" -test.run '^$' \
 		-test.bench "BenchmarkServePath/$2\$" -test.benchtime="$1x" >/dev/null 2>"$out/vg.$1"
 	grep -o 'Collected : [0-9]*' "$out/vg.$1" | awk '{print $3}'
