@@ -64,13 +64,13 @@ taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine netpoll >/dev/null 2>&1 
 taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine goroutine >/dev/null 2>&1 & pids+=($!)
 sleep 1
 name() { case $1 in 9301) echo "floor (epoll)";; 9302) echo "floor (goroutines)";; 9303) echo "wsrpc netpoll";; 9304) echo "wsrpc goroutine";; esac; }
-echo "| server | call | conns×depth | calls/s | vs floor | CPU µs/call | vs floor | p50 | p99 | syscalls/call | server CPU | generator CPU |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| server | call | conns×depth | calls/s | vs floor | CPU µs/call | vs floor | user µs/call | p50 | p99 | syscalls/call | server CPU | generator CPU |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 # row PORT CALL SHAPE LINE FLOOR_LINE [P50_RATIO]: one table row.
 row() {
   local l=$4 f=$5
   check "$(name "$1") $2 $3" "$l"
-  echo "| $(name "$1") | $2 | $3 | $(echo "$l" | field 'calls/s') | $(ratio "$(echo "$l" | field 'calls/s')" "$(echo "$f" | field 'calls/s')") | $(echo "$l" | field 'server_us/call') | $(ratio "$(echo "$l" | field 'server_us/call')" "$(echo "$f" | field 'server_us/call')") | $(echo "$l" | field p50)${6:+ (${6}×)} | $(echo "$l" | field p99) | $(echo "$l" | field 'sys/call') | $(echo "$l" | field server_cpu) | $(echo "$l" | field gen_cpu)$mark |"
+  echo "| $(name "$1") | $2 | $3 | $(echo "$l" | field 'calls/s') | $(ratio "$(echo "$l" | field 'calls/s')" "$(echo "$f" | field 'calls/s')") | $(echo "$l" | field 'server_us/call') | $(ratio "$(echo "$l" | field 'server_us/call')" "$(echo "$f" | field 'server_us/call')") | $(echo "$l" | field 'server_user_us/call') | $(echo "$l" | field p50)${6:+ (${6}×)} | $(echo "$l" | field p99) | $(echo "$l" | field 'sys/call') | $(echo "$l" | field server_cpu) | $(echo "$l" | field gen_cpu)$mark |"
 }
 for round in $(seq "$ROUNDS"); do
   for pair in 9303:9301 9304:9302; do

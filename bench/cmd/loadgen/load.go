@@ -156,8 +156,8 @@ func report(o options, conns []*loadConnState, elapsed, gen time.Duration, srv0,
 	line += fmt.Sprintf(" gen_cpu=%.1f%% gen_us/call=%.3f", 100*gen.Seconds()/sec, perCall(1e6*gen.Seconds()))
 	if o.pid != 0 && srvErr == nil {
 		cpu := srv1.cpu - srv0.cpu
-		line += fmt.Sprintf(" server_cpu=%.1f%% server_us/call=%.3f sys/call=%.3f",
-			100*cpu/sec, perCall(1e6*cpu), perCall(float64(srv1.syscalls-srv0.syscalls)))
+		line += fmt.Sprintf(" server_cpu=%.1f%% server_us/call=%.3f server_user_us/call=%.3f sys/call=%.3f",
+			100*cpu/sec, perCall(1e6*cpu), perCall(1e6*(srv1.user-srv0.user)), perCall(float64(srv1.syscalls-srv0.syscalls)))
 	}
 	fmt.Println(line)
 	return nil

@@ -60,11 +60,11 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return 0
 }
 
-// procSample is a process's CPU time (user + system, seconds) and its read
-// and write system calls so far.
+// procSample is a process's CPU time (user + system, and user alone,
+// seconds) and its read and write system calls so far.
 type procSample struct {
-	cpu      float64
-	syscalls int64
+	cpu, user float64
+	syscalls  int64
 }
 
 // readProc samples process pid from /proc (pid 0: nothing).
@@ -86,6 +86,7 @@ func readProc(pid int) (procSample, error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	s.cpu = float64(ut+st) / clockTicks
+	s.user = float64(ut) / clockTicks
 	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {
 		return s, err

@@ -62,8 +62,29 @@ func (o *Object) Next() (key, value []byte, ok bool) {
 // Err reports whether the walk stopped on a malformed object.
 func (o *Object) Err() bool { return o.bad }
 
+// class sorts bytes for the walks: what ends a scalar, what a container
+// walk has to look at.
+var class = func() (t [256]byte) {
+	for _, c := range []byte(" \t\r\n") {
+		t[c] = cSpace | cEnd
+	}
+	t[','], t['}'], t[']'] = cEnd, cEnd|cClose, cEnd|cClose
+	t['{'], t['['] = cOpen, cOpen
+	t['"'], t['\\'] = cQuote, cEscape
+	return t
+}()
+
+const (
+	cSpace = 1 << iota
+	cEnd
+	cOpen
+	cClose
+	cQuote
+	cEscape
+)
+
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+	for i < len(b) && class[b[i]]&cSpace != 0 {
 		i++
 	}
 	return i
@@ -72,11 +93,11 @@ func skipSpace(b []byte, i int) int {
 // skipString returns the end of the string that starts at b[i] (a quote).
 func skipString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
+		if k := class[b[i]]; k&(cQuote|cEscape) != 0 {
+			if k == cQuote {
+				return i + 1, true
+			}
 			i++
-		case '"':
-			return i + 1, true
 		}
 	}
 	return 0, false
@@ -87,24 +108,27 @@ func SkipValue(b []byte, i int) (int, bool) {
 	if i >= len(b) {
 		return 0, false
 	}
-	switch b[i] {
-	case '"':
+	switch class[b[i]] {
+	case cQuote:
 		return skipString(b, i)
-	case '{', '[':
+	case cOpen:
 		depth := 0
 		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
+			k := class[b[i]]
+			if k&(cOpen|cClose|cQuote) == 0 {
+				continue
+			}
+			switch {
+			case k == cQuote:
 				end, ok := skipString(b, i)
 				if !ok {
 					return 0, false
 				}
 				i = end - 1
-			case '{', '[':
+			case k == cOpen:
 				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
+			default:
+				if depth--; depth == 0 {
 					return i + 1, true
 				}
 			}
@@ -112,7 +136,7 @@ func SkipValue(b []byte, i int) (int, bool) {
 		return 0, false
 	}
 	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+	for j < len(b) && class[b[j]]&cEnd == 0 {
 		j++
 	}
 	return j, j > i
