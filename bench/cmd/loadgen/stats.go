@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // histogram counts latencies in log-linear buckets: exact below 64 ns,
@@ -103,10 +101,3 @@ func readProc(pid int) (procSample, error) {
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
 // Linux architecture Go runs on.
 const clockTicks = 100
-
-// selfCPU is this process's CPU time (user + system).
-func selfCPU() time.Duration {
-	var ru unix.Rusage
-	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
