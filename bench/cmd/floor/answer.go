@@ -77,36 +77,13 @@ func (p *peer) answer(msg []byte) {
 	out = append(out, `,"result":`...)
 	switch {
 	case bytes.Equal(method, mSubtract):
-		var a, b int64
-		po := wire.NewObject(params)
-		for {
-			k, v, ok := po.Next()
-			if !ok {
-				break
-			}
-			switch string(k) {
-			case "a":
-				a, _ = wire.Int(v)
-			case "b":
-				b, _ = wire.Int(v)
-			}
-		}
+		av, bv := members(params, "a", "b")
+		a, _ := wire.Int(av)
+		b, _ := wire.Int(bv)
 		out = strconv.AppendInt(out, a-b, 10)
 	case bytes.Equal(method, mSet), bytes.Equal(method, mGet):
-		var key, value []byte
-		po := wire.NewObject(params)
-		for {
-			k, v, ok := po.Next()
-			if !ok {
-				break
-			}
-			switch string(k) {
-			case "key":
-				key, _ = wire.Unquote(v)
-			case "value":
-				value = v
-			}
-		}
+		quoted, value := members(params, "key", "value")
+		key, _ := wire.Unquote(quoted)
 		if method[3] == 's' {
 			p.set(key, value)
 			out = append(out, "true"...)
@@ -125,6 +102,23 @@ func (p *peer) answer(msg []byte) {
 	}
 	out = append(out, '}')
 	p.out = wire.End(out, start, false)
+}
+
+// members returns the values of members k1 and k2 of the object obj.
+func members(obj []byte, k1, k2 string) (v1, v2 []byte) {
+	o := wire.NewObject(obj)
+	for {
+		k, v, ok := o.Next()
+		if !ok {
+			return v1, v2
+		}
+		switch string(k) {
+		case k1:
+			v1 = v
+		case k2:
+			v2 = v
+		}
+	}
 }
 
 // set stores a copy of value under key, in the buffer the key had.

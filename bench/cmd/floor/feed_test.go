@@ -1,32 +1,21 @@
 package main
 
 import (
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wsrpc/wsrpc-go/bench/internal/wire"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 )
 
-// reads are 64 reads of 16 masked calls each, the messages the load
-// generator and the server's BenchmarkServePath send.
+// reads are 64 reads of 16 masked calls each, the messages the server's
+// BenchmarkServePath sends.
 func reads(call string) [][]byte {
 	var out [][]byte
-	id := int64(1)
-	for r := 0; r < 64; r++ {
+	for _, msgs := range testkit.BenchReads(call, 64, 16) {
 		var buf []byte
-		for i := 0; i < 16; i++ {
-			id += 2
-			var msg string
-			switch {
-			case call == "subtract":
-				msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"subtract","params":{"a":` + strconv.FormatInt(id%1000, 10) + `,"b":` + strconv.FormatInt(id%37, 10) + `}}`
-			case (id/2)%2 == 0:
-				msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"kv.set","params":{"key":"k` + strconv.FormatInt(id/2%8, 10) + `","value":` + strconv.FormatInt(id, 10) + `}}`
-			default:
-				msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"kv.get","params":{"key":"k` + strconv.FormatInt((id/2%8+7)%8, 10) + `"}}`
-			}
+		for _, msg := range msgs {
 			buf = wire.Append(buf, wire.OpText, []byte(msg), true)
 		}
 		out = append(out, buf)
@@ -76,5 +65,30 @@ func BenchmarkFeed(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/call")
 		})
+	}
+}
+
+// TestFeedAllocs pins what makes the floor a floor: once a connection's
+// keys are in its map, answering a read allocates nothing.
+func TestFeedAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters allocate")
+	}
+	for _, call := range []string{"subtract", "kv"} {
+		rs := reads(call)
+		var p peer
+		scratch := make([]byte, 0, 4096)
+		i := 0
+		feed := func() {
+			scratch = append(scratch[:0], rs[i%len(rs)]...)
+			i++
+			p.out = p.out[:0]
+			_, err := p.feed(scratch)
+			require.NoError(t, err)
+		}
+		for range rs {
+			feed() // every key set once, the reply buffer grown
+		}
+		require.Zero(t, testing.AllocsPerRun(100, feed), call)
 	}
 }
