@@ -1,10 +1,5 @@
 package wire
 
-import (
-	"strconv"
-	"unsafe"
-)
-
 // Object walks the members of a JSON object in one pass: keys are returned
 // without their quotes (escapes left as they are), values raw. It checks
 // the structure (quotes, brackets, commas, colons), not the spelling of
@@ -147,13 +142,27 @@ func SkipValue(b []byte, i int) (int, bool) {
 	return j, j > i
 }
 
-// Int parses a decimal integer; ok is false for anything else.
+// Int parses a decimal integer of at most 18 digits; ok is false for
+// anything else. (A loop of its own: strconv.ParseInt costs the floor a
+// fifth of its instructions per subtract call.)
 func Int(b []byte) (v int64, ok bool) {
-	if len(b) == 0 || b[0] == '+' {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(b), len(b)), 10, 64)
-	return v, err == nil
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // Unquote returns the contents of a JSON string without escapes; ok is

@@ -79,12 +79,12 @@ func TestObject(t *testing.T) {
 }
 
 func TestInt(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "-12": -12, "999999999999999999": 999999999999999999, "-9223372036854775808": -9223372036854775808} {
+	for in, want := range map[string]int64{"0": 0, "-12": -12, "999999999999999999": 999999999999999999, "-999999999999999999": -999999999999999999} {
 		v, ok := Int([]byte(in))
 		require.True(t, ok, in)
 		require.Equal(t, want, v)
 	}
-	for _, in := range []string{"", "-", "1.5", "1e3", "+1", "9223372036854775808", `"1"`} {
+	for _, in := range []string{"", "-", "1.5", "1e3", "+1", "1234567890123456789", `"1"`} {
 		_, ok := Int([]byte(in))
 		require.False(t, ok, in)
 	}
