@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Reproduces the README's performance table on this machine: the floor
-# server, and the wsrpc benchmark server under both engines, each pinned to
-# CPU 0 with the load generator on CPU 1, measured in the same run.
-#   bash bench/run.sh            # throughput and latency (about 2 minutes)
+# The benchmark: wsrpc's two engines against floors of their own, each
+# server pinned to CPU 0 and the load generator to CPU 1, every wsrpc row
+# measured right after its floor's run of the same call and shape.
+#   bash bench/run.sh            # throughput, CPU per call and latency (about 2 minutes)
 #   IDLE=1 bash bench/run.sh     # also idle memory with 19,000 connections
 #   IDLE=1 IDENTIFY=1 bash bench/run.sh  # the idle servers run with -identify
 #   FANOUT=1 bash bench/run.sh   # also fan-out of events to 10,000 connections
 #   FANOUT=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out table alone
 #   SOAK=1 bash bench/run.sh     # also 60 s of kv load on one netpoll server, beside the floor
 #   SOAK=1 FANOUT_ONLY=1 bash bench/run.sh  # the fan-out and soak tables alone
+# Knobs: DUR (each 64×16 run, 5s), DUR1 (each 1×1 run, 3s), CALLS ("subtract kv";
+# ping too if you like), ROUNDS (of the 64×16 table, 1).
+#
+# The floors (bench/cmd/floor) allocate nothing per frame and answer every
+# call the table makes; the netpoll engine is compared with the epoll floor,
+# the goroutine engine with the goroutine-per-connection floor. Each row
+# prints the server's and the generator's CPU use: a generator at >= 95%
+# beside a server below 95% means the generator, not the server, set the
+# pace, and the run says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -17,76 +26,101 @@ go build -o "$out/server" ./bench/cmd/server
 go build -o "$out/loadgen" ./bench/cmd/loadgen
 go build -o "$out/fanout" ./bench/cmd/fanout
 DUR=${DUR:-5s}
+DUR1=${DUR1:-3s}
+CALLS=${CALLS:-subtract kv}
+ROUNDS=${ROUNDS:-1}
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
 field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
-if [ "${FANOUT_ONLY:-0}" != 1 ]; then
-taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/server" -addr 127.0.0.1:9302 -engine netpoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine goroutine >/dev/null 2>&1 & pids+=($!)
-sleep 1
-fpid=${pids[0]}
-# load PORT PID ARGS...: one load run; prints loadgen's summary line followed
-# by " sys/call=N", the server's read and write system calls (/proc/PID/io
-# syscr + syscw) during the run divided by the calls it answered (the load
-# runs without warm-up so that both count the same calls).
-load() {
-  local before after r calls
-  before=$(awk '/^sysc[rw]/{s+=$2} END{print s}' "/proc/$2/io")
-  r=$(taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -duration "$DUR" -warmup 0s "${@:3}" | tail -1)
-  after=$(awk '/^sysc[rw]/{s+=$2} END{print s}' "/proc/$2/io")
-  calls=$(echo "$r" | sed -E 's#^calls=([0-9]+).*#\1#')
-  echo "$r sys/call=$(awk "BEGIN{printf \"%.2f\", ($after-$before)/$calls}")"
-}
 # ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
-name() { case $1 in 9302) echo "wsrpc netpoll";; 9303) echo "wsrpc goroutine";; esac; }
-# Each wsrpc row is measured right after a floor run of the same shape and
-# its ratios are to that run: the machine's speed drifts over a minute, and
-# adjacent runs see the same machine. One connection at a time, where a run
-# is a few µs of work per call and noise is the largest part of the
-# spread, each row is the median of three floor/server pairs.
-echo "| server | call | conns×depth | calls/s | floor calls/s | vs floor | p50 | floor p50 | p50 vs floor | p99 | syscalls/call | floor syscalls/call |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 # median3 A B C
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-for i in 1 2; do
-  port=$((9301 + i)); pid=${pids[$i]}
-  for call in subtract kv; do
-    f=$(load 9301 "$fpid" -conns 64 -depth 16)
-    r=$(load $port "$pid" -conns 64 -depth 16 -call $call)
-    cps=$(echo "$r" | field 'calls/s'); fcps=$(echo "$f" | field 'calls/s')
-    echo "| $(name $port) | $call | 64×16 | $cps | $fcps | $(ratio "$cps" "$fcps") | $(echo "$r" | field p50) | $(echo "$f" | field p50) | — | $(echo "$r" | field p99) | $(echo "$r" | field sys/call) | $(echo "$f" | field sys/call) |"
+warnings=()
+# load PORT PID DURATION ARGS...: one load run; loadgen's summary line, with
+# the server's CPU use, CPU µs/call and system calls per call (from
+# /proc/PID) over the measured window.
+load() {
+  taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -pid "$2" -duration "$3" -warmup 0.5s "${@:4}" | tail -1
+}
+# check NAME LINE: a generator at >= 95% of its core beside a server below
+# 95% means the generator set the pace.
+# Sets mark to " ⚠" then, and adds a warning.
+check() {
+  local g s
+  mark=
+  g=$(echo "$2" | field gen_cpu | tr -d %); s=$(echo "$2" | field server_cpu | tr -d %)
+  if awk "BEGIN{exit !($g >= 95 && $s < 95)}"; then
+    warnings+=("$1: the generator was the bottleneck (generator ${g}% busy, server ${s}%): its calls/s are the generator's, not the server's")
+    mark=" ⚠"
+  fi
+}
+if [ "${FANOUT_ONLY:-0}" != 1 ]; then
+taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 -engine epoll >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$out/floor" -addr 127.0.0.1:9302 -engine goroutine >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine netpoll >/dev/null 2>&1 & pids+=($!)
+taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine goroutine >/dev/null 2>&1 & pids+=($!)
+sleep 1
+name() { case $1 in 9301) echo "floor (epoll)";; 9302) echo "floor (goroutines)";; 9303) echo "wsrpc netpoll";; 9304) echo "wsrpc goroutine";; esac; }
+echo "| server | call | conns×depth | calls/s | vs floor | CPU µs/call | vs floor | user µs/call | p50 | p99 | syscalls/call | server CPU | generator CPU |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# row PORT CALL SHAPE LINE FLOOR_LINE [P50_RATIO]: one table row.
+row() {
+  local l=$4 f=$5
+  check "$(name "$1") $2 $3" "$l"
+  echo "| $(name "$1") | $2 | $3 | $(echo "$l" | field 'calls/s') | $(ratio "$(echo "$l" | field 'calls/s')" "$(echo "$f" | field 'calls/s')") | $(echo "$l" | field 'server_us/call') | $(ratio "$(echo "$l" | field 'server_us/call')" "$(echo "$f" | field 'server_us/call')") | $(echo "$l" | field 'server_user_us/call') | $(echo "$l" | field p50)${6:+ (${6}×)} | $(echo "$l" | field p99) | $(echo "$l" | field 'sys/call') | $(echo "$l" | field server_cpu) | $(echo "$l" | field gen_cpu)$mark |"
+}
+for round in $(seq "$ROUNDS"); do
+  for pair in 9303:9301 9304:9302; do
+    port=${pair%%:*}; fport=${pair#*:}
+    pid=${pids[$((port - 9301))]}; fpid=${pids[$((fport - 9301))]}
+    for call in $CALLS; do
+      f=$(load "$fport" "$fpid" "$DUR" -conns 64 -depth 16 -call "$call")
+      r=$(load "$port" "$pid" "$DUR" -conns 64 -depth 16 -call "$call")
+      row "$fport" "$call" 64×16 "$f" "$f"
+      row "$port" "$call" 64×16 "$r" "$f"
+    done
   done
 done
-for i in 1 2; do
-  port=$((9301 + i)); pid=${pids[$i]}
-  rs=(); ps=(); lines=()
+# One call at a time, where a run is a few µs of work per call and noise is
+# the largest part of the spread: three floor/server pairs, and the pair
+# whose p50 ratio is the median stands for the row.
+for pair in 9303:9301 9304:9302; do
+  port=${pair%%:*}; fport=${pair#*:}
+  pid=${pids[$((port - 9301))]}; fpid=${pids[$((fport - 9301))]}
+  ps=(); lines=()
   for k in 1 2 3; do
-    f=$(load 9301 "$fpid" -conns 1 -depth 1)
-    r=$(load $port "$pid" -conns 1 -depth 1)
-    rs+=("$(ratio "$(echo "$r" | field 'calls/s')" "$(echo "$f" | field 'calls/s')")")
+    f=$(load "$fport" "$fpid" "$DUR1" -conns 1 -depth 1)
+    r=$(load "$port" "$pid" "$DUR1" -conns 1 -depth 1)
     ps+=("$(ratio "$(ms "$(echo "$r" | field p50)")" "$(ms "$(echo "$f" | field p50)")")")
     lines+=("$r|$f")
   done
-  # The pair whose p50 ratio is the median stands for the row.
   mp=$(median3 "${ps[@]}")
   for k in 0 1 2; do [ "${ps[$k]}" = "$mp" ] && break; done
   r=${lines[$k]%%|*}; f=${lines[$k]#*|}
-  echo "| $(name $port) | subtract | 1×1 | $(echo "$r" | field 'calls/s') | $(echo "$f" | field 'calls/s') | $(median3 "${rs[@]}") | $(echo "$r" | field p50) | $(echo "$f" | field p50) | $mp | $(echo "$r" | field p99) | $(echo "$r" | field sys/call) | $(echo "$f" | field sys/call) |"
+  row "$fport" subtract 1×1 "$f" "$f"
+  row "$port" subtract 1×1 "$r" "$f" "$mp"
 done
+if [ ${#warnings[@]} -gt 0 ]; then
+  echo
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  echo "!!! WARNING: in ${#warnings[@]} row(s) (marked ⚠) the load generator was the bottleneck:"
+  printf '!!!   %s\n' "${warnings[@]}"
+  echo "!!! Compare CPU µs/call in those rows, not calls/s; run on a quieter machine."
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+fi
 fi
 if [ "${IDLE:-0}" = 1 ]; then
   ulimit -n 20000
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
   for engine in netpoll goroutine; do
-    taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine $engine ${IDENTIFY:+-identify} >/dev/null 2>&1 &
+    taskset -c 0 "$out/server" -addr 127.0.0.1:9307 -engine $engine ${IDENTIFY:+-identify} >/dev/null 2>&1 &
     pid=$!
     sleep 0.5
-    echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9304/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
+    echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9307/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
     kill $pid
     sleep 1
   done
@@ -122,30 +156,26 @@ if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
 fi
 if [ "${SOAK:-0}" = 1 ]; then
   # 60 s of the kv load on one netpoll server, in six 10 s runs, each after
-  # a 3 s floor run (a fresh floor server, so that the load of the earlier
-  # sections is not in it): calls/s against the floor's, p99 and the
-  # wsrpc server's resident memory after each. A ratio that falls, or memory
-  # that grows, is degradation; the floor's calls/s moving is the machine.
-  # CPU µs/call (the server's user + system time over the run, per call)
-  # moves least with what else the machine runs.
+  # a 3 s run of the epoll floor doing kv (fresh servers, so that the load
+  # of the earlier sections is not in them): calls/s against the floor's,
+  # p99, the server's CPU µs per call (which moves least with what else the
+  # machine runs) and its resident memory after each. A ratio that falls,
+  # CPU per call that rises, or memory that grows, is degradation; the
+  # floor's figures moving is the machine.
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
-  taskset -c 0 "$out/floor" -addr 127.0.0.1:9305 >/dev/null 2>&1 & pids+=($!)
+  taskset -c 0 "$out/floor" -addr 127.0.0.1:9305 -engine epoll >/dev/null 2>&1 & pids+=($!)
+  fpid=$!
   taskset -c 0 "$out/server" -addr 127.0.0.1:9306 -engine netpoll >/dev/null 2>&1 & pids+=($!)
   pid=$!
   sleep 0.5
   echo
-  echo "| soak, netpoll, kv 64×16 | calls/s | floor calls/s | vs floor | p99 | CPU µs/call | server RSS |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  echo "| soak, netpoll, kv 64×16 | calls/s | floor calls/s | vs floor | p99 | CPU µs/call | floor CPU µs/call | server RSS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for k in 1 2 3 4 5 6; do
-    f=$(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9305/ws/ -duration 3s -warmup 0s -conns 64 -depth 16 | tail -1)
-    t0=$(ticks "$pid")
-    r=$(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9306/ws/ -duration 10s -warmup 0s -conns 64 -depth 16 -call kv | tail -1)
-    t1=$(ticks "$pid")
+    f=$(load 9305 "$fpid" 3s -conns 64 -depth 16 -call kv)
+    r=$(load 9306 "$pid" 10s -conns 64 -depth 16 -call kv)
     cps=$(echo "$r" | field 'calls/s'); fcps=$(echo "$f" | field 'calls/s')
-    calls=$(echo "$r" | sed -E 's#^calls=([0-9]+).*#\1#')
-    cpu=$(awk -v t="$((t1 - t0))" -v n="$calls" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz * 1e6 / n}')
-    echo "| $((k * 10)) s | $cps | $fcps | $(ratio "$cps" "$fcps") | $(echo "$r" | field p99) | $cpu | $(awk '/^VmRSS/{print $2 " KiB"}' "/proc/$pid/status") |"
+    echo "| $((k * 10)) s | $cps | $fcps | $(ratio "$cps" "$fcps") | $(echo "$r" | field p99) | $(echo "$r" | field 'server_us/call') | $(echo "$f" | field 'server_us/call') | $(awk '/^VmRSS/{print $2 " KiB"}' "/proc/$pid/status") |"
   done
 fi

@@ -1,13 +1,13 @@
 package server_test
 
 import (
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/examples/introduction/intro"
+	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -54,20 +54,9 @@ func BenchmarkServePath(b *testing.B) {
 			}
 			const batch = 16
 			var reads [][]byte
-			id := int64(1)
-			for r := 0; r < 64; r++ {
+			for _, msgs := range testkit.BenchReads(call, 64, batch) {
 				var buf []byte
-				for i := 0; i < batch; i++ {
-					id += 2
-					var msg string
-					switch {
-					case call == "subtract":
-						msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"subtract","params":{"a":` + strconv.FormatInt(id%1000, 10) + `,"b":` + strconv.FormatInt(id%37, 10) + `}}`
-					case (id/2)%2 == 0:
-						msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"kv.set","params":{"key":"k` + strconv.FormatInt(id/2%8, 10) + `","value":` + strconv.FormatInt(id, 10) + `}}`
-					default:
-						msg = `{"id":` + strconv.FormatInt(id, 10) + `,"method":"kv.get","params":{"key":"k` + strconv.FormatInt((id/2%8+7)%8, 10) + `"}}`
-					}
+				for _, msg := range msgs {
 					buf = append(buf, maskedText(msg)...)
 				}
 				reads = append(reads, buf)
