@@ -49,6 +49,7 @@ type Node struct {
 	served  served
 	workers workers
 	stats   counters
+	roomsOf roomsOf // the node's rooms, once Rooms made them
 	// reconnected is when this node noticed NATS came back (Unix ns), 0
 	// before; reconnects is NATS's count of reconnections then.
 	reconnected atomic.Int64
@@ -65,7 +66,7 @@ type Node struct {
 
 // counters are the node's Stats.
 type counters struct {
-	rejected, droppedEvents, expired atomic.Int64
+	rejected, droppedEvents, expired, roomEvents atomic.Int64
 }
 
 // Stats counts what a node refused or dropped.
@@ -80,11 +81,14 @@ type Stats struct {
 	// Expired counts calls from other nodes not started because their
 	// caller's deadline had passed.
 	Expired int64
+	// RoomEvents counts the room events from other nodes handed to this
+	// node's members (each once, however many members it has).
+	RoomEvents int64
 }
 
 // Stats returns what the node refused or dropped so far.
 func (n *Node) Stats() Stats {
-	return Stats{Rejected: n.stats.rejected.Load(), DroppedEvents: n.stats.droppedEvents.Load(), Expired: n.stats.expired.Load()}
+	return Stats{Rejected: n.stats.rejected.Load(), DroppedEvents: n.stats.droppedEvents.Load(), Expired: n.stats.expired.Load(), RoomEvents: n.stats.roomEvents.Load()}
 }
 
 // New makes the server of one node: server.New(reg, sopts) with hooks that
@@ -213,7 +217,10 @@ func (n *Node) hooks(user *wsrpc.Hooks) *wsrpc.Hooks {
 			n.joined(c)
 			return nil
 		},
-		OnClose: func(c *wsrpc.Conn, err error) { n.left(c) },
+		OnClose: func(c *wsrpc.Conn, err error) {
+			n.left(c)
+			n.roomsOf.leave(c)
+		},
 	}, user)
 }
 

@@ -1,0 +1,186 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsio "github.com/nats-io/nats.go"
+
+	wsrpc "github.com/wsrpc/wsrpc-go"
+	"github.com/wsrpc/wsrpc-go/rooms"
+)
+
+// Rooms across the cluster: a rooms.Backend over NATS. Each room has its
+// own subject, P.room.<token> (the token as a client id's); a node
+// subscribes to it while it has members of the room, so NATS carries a
+// room's events only to the nodes that have its members. Events are
+// signed as every message between nodes, and checked (a JSON object
+// without "id", valid UTF-8) before they reach members.
+
+// ErrRoomsInUse is returned by Node.Rooms when the node already has its
+// rooms: keep the *rooms.Rooms it returned the first time.
+var ErrRoomsInUse = errors.New("wsrpc cluster: the node already has its rooms; call Node.Rooms once and keep what it returns")
+
+// ErrRoomHistory is returned when a room with history is used on a
+// cluster whose backend cannot store it: give such rooms no History.
+var ErrRoomHistory = errors.New("wsrpc cluster: rooms with history are not supported by this cluster backend; return nil from rooms.Options.History")
+
+// roomBackend is the node's rooms.Backend. Every room subscription feeds
+// one queue (in), read by one goroutine: events reach the sink in the
+// order NATS delivered them, and a node with many rooms has one
+// goroutine for them all.
+type roomBackend struct {
+	n     *Node
+	rooms *rooms.Rooms
+	sink  rooms.Sink
+	in    chan *natsio.Msg
+
+	mu   sync.Mutex // protects subs and byID
+	subs map[string]*natsio.Subscription
+	byID map[*natsio.Subscription]string // the room of each subscription
+}
+
+// roomsOf is what Node keeps of its rooms.
+type roomsOf struct {
+	b atomic.Pointer[roomBackend]
+}
+
+// Rooms returns the rooms of this node, made with opts (nil for the
+// defaults) and a backend over the cluster: an event emitted to a room on
+// any node reaches its members on every node, and only the nodes that
+// have members receive it. Closed connections leave their rooms through
+// the node's own hooks (no need to chain rooms.Hooks). Register the
+// rooms.join and rooms.leave routes with Routes on the server's
+// registry if clients may join rooms themselves. opts.Backend is
+// replaced. Member counts and pages are this node's.
+//
+// Rooms with history are not supported yet: Emit to one fails with
+// ErrRoomHistory. Call Rooms once per node (ErrRoomsInUse).
+func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
+	var o rooms.Options
+	if opts != nil {
+		o = *opts
+	}
+	b := &roomBackend{
+		n:    n,
+		in:   make(chan *natsio.Msg, n.opts.MaxPending),
+		subs: make(map[string]*natsio.Subscription),
+		byID: make(map[*natsio.Subscription]string),
+	}
+	o.Backend = b
+	b.rooms = rooms.New(&o)
+	if !n.roomsOf.b.CompareAndSwap(nil, b) {
+		return nil, ErrRoomsInUse
+	}
+	n.tasks.Go(b.dispatch)
+	return b.rooms, nil
+}
+
+// leave takes a closed connection out of the node's rooms.
+func (r *roomsOf) leave(c *wsrpc.Conn) {
+	if b := r.b.Load(); b != nil {
+		b.rooms.LeaveAll(c)
+	}
+}
+
+// Attach implements rooms.Backend.
+func (b *roomBackend) Attach(s rooms.Sink) { b.sink = s }
+
+// Subscribe implements rooms.Backend: the node subscribes to the room's
+// subject (NATS's Subscribe only queues the request: quick).
+func (b *roomBackend) Subscribe(room string, hist *rooms.History) error {
+	if hist != nil {
+		return ErrRoomHistory
+	}
+	sub, err := b.n.nc.ChanSubscribe(b.n.subj.room(room), b.in)
+	if err != nil {
+		return fmt.Errorf("wsrpc cluster: subscribe to room %q: %w", room, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.subs[room] = sub
+	b.byID[sub] = room
+	return nil
+}
+
+// Unsubscribe implements rooms.Backend.
+func (b *roomBackend) Unsubscribe(room string) {
+	b.mu.Lock()
+	sub := b.subs[room]
+	delete(b.subs, room)
+	delete(b.byID, sub)
+	b.mu.Unlock()
+	if sub != nil {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// Publish implements rooms.Backend for rooms without history: the event
+// goes on the room's subject, signed, and to this node's members at once;
+// it returns once NATS has it, as Emit does (with the same errors).
+func (b *roomBackend) Publish(ctx context.Context, room string, event []byte, hist *rooms.History) (rooms.Position, error) {
+	if hist != nil {
+		return rooms.Position{}, ErrRoomHistory
+	}
+	err := b.n.publishEvent(ctx, b.n.subj.room(room), event, func() { b.sink.Deliver(room, rooms.Position{}, event) })
+	return rooms.Position{}, err
+}
+
+// Since implements rooms.Backend: there is no history to read.
+func (b *roomBackend) Since(context.Context, string, rooms.Position, *rooms.History, int) ([]rooms.Stored, rooms.Position, bool, error) {
+	return nil, rooms.Position{}, false, ErrRoomHistory
+}
+
+// dispatch hands the events of other nodes to the sink until the node
+// closes.
+func (b *roomBackend) dispatch() {
+	for {
+		select {
+		case <-b.n.ctx.Done():
+			return
+		case msg := <-b.in:
+			b.deliver(msg)
+		}
+	}
+}
+
+// deliver checks an event from NATS and hands it to the members here.
+func (b *roomBackend) deliver(msg *natsio.Msg) {
+	b.mu.Lock()
+	room, ok := b.byID[msg.Sub]
+	b.mu.Unlock()
+	if !ok {
+		return // unsubscribed since: no member here
+	}
+	data, ok := b.n.checkEvent(msg, "room")
+	if !ok {
+		return
+	}
+	b.n.stats.roomEvents.Add(1)
+	b.sink.Deliver(room, rooms.Position{}, data)
+}
+
+// checkEvent verifies an event from another node (signed, and one a
+// client may see), counting what it drops; ok is false for an event to
+// drop or one of this node's own (delivered when published). class names
+// the subscription for the replay check.
+func (n *Node) checkEvent(msg *natsio.Msg, class string) (data []byte, ok bool) {
+	from, err := n.auth.verify(msg, class, time.Now())
+	if err != nil {
+		n.reject(msg, err)
+		return nil, false
+	}
+	if from.inst == n.inst {
+		return nil, false
+	}
+	if !validEvent(msg.Data) {
+		n.stats.droppedEvents.Add(1)
+		n.log.Warn("wsrpc cluster: dropped an event that is not a JSON object without id in UTF-8", "from", from.node, "subject", msg.Subject, "bytes", len(msg.Data))
+		return nil, false
+	}
+	return msg.Data, true
+}
