@@ -42,17 +42,8 @@ func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
 // (which queues it to this node's clients) once NATS took it, and
 // returns once NATS confirmed it: Emit's rules, for every kind of event.
 func (n *Node) publishEvent(ctx context.Context, subject string, msg []byte, local func()) error {
-	if n.ctx.Err() != nil {
-		return ErrClosed
-	}
-	if int64(len(msg)) > n.nc.MaxPayload() {
-		return fmt.Errorf("wsrpc cluster: an event of %d bytes exceeds NATS's max_payload (%d)", len(msg), n.nc.MaxPayload())
-	}
-	if !n.nc.IsConnected() {
-		return fmt.Errorf("%w: event not sent", ErrClusterUnavailable)
-	}
-	if n.settling() {
-		return n.errSettling()
+	if err := n.canPublish(msg); err != nil {
+		return err
 	}
 	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: subject, Data: msg}); err != nil {
 		return fmt.Errorf("%w: publish event: %w", ErrClusterUnavailable, err)
@@ -69,11 +60,30 @@ func (n *Node) publishEvent(ctx context.Context, subject string, msg []byte, loc
 	return nil
 }
 
+// canPublish returns why the event msg cannot be published now, if it
+// cannot: the node closed, the event is too large, NATS is away or has
+// just come back.
+func (n *Node) canPublish(msg []byte) error {
+	if n.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if int64(len(msg)) > n.nc.MaxPayload() {
+		return fmt.Errorf("wsrpc cluster: an event of %d bytes exceeds NATS's max_payload (%d)", len(msg), n.nc.MaxPayload())
+	}
+	if !n.nc.IsConnected() {
+		return fmt.Errorf("%w: event not sent", ErrClusterUnavailable)
+	}
+	if n.settling() {
+		return n.errSettling()
+	}
+	return nil
+}
+
 // onEmit queues an event of another node to this node's clients, once it
 // checked that it is signed by a node and is an event a client may see.
 func (n *Node) onEmit(msg *natsio.Msg) {
-	if data, ok := n.checkEvent(msg, "emit"); ok {
-		n.srv.EmitEncoded(data)
+	if n.checkEvent(msg, "emit", false) {
+		n.srv.EmitEncoded(msg.Data)
 	}
 }
 

@@ -41,7 +41,15 @@ type roomBackend struct {
 
 	mu   sync.Mutex // protects subs and byID
 	subs map[string]*natsio.Subscription
-	byID map[*natsio.Subscription]string // the room of each subscription
+	byID map[*natsio.Subscription]roomSub // the room of each subscription
+
+	stream streamOf // rooms with history
+}
+
+// roomSub is what a subscription is for.
+type roomSub struct {
+	room string
+	hist *rooms.History // nil: no history
 }
 
 // roomsOf is what Node keeps of its rooms.
@@ -69,7 +77,7 @@ func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 		n:    n,
 		in:   make(chan *natsio.Msg, n.opts.MaxPending),
 		subs: make(map[string]*natsio.Subscription),
-		byID: make(map[*natsio.Subscription]string),
+		byID: make(map[*natsio.Subscription]roomSub),
 	}
 	o.Backend = b
 	b.rooms = rooms.New(&o)
@@ -93,17 +101,18 @@ func (b *roomBackend) Attach(s rooms.Sink) { b.sink = s }
 // Subscribe implements rooms.Backend: the node subscribes to the room's
 // subject (NATS's Subscribe only queues the request: quick).
 func (b *roomBackend) Subscribe(room string, hist *rooms.History) error {
+	subject := b.n.subj.room(room)
 	if hist != nil {
-		return ErrRoomHistory
+		subject = b.n.subj.roomLive(room)
 	}
-	sub, err := b.n.nc.ChanSubscribe(b.n.subj.room(room), b.in)
+	sub, err := b.n.nc.ChanSubscribe(subject, b.in)
 	if err != nil {
 		return fmt.Errorf("wsrpc cluster: subscribe to room %q: %w", room, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.subs[room] = sub
-	b.byID[sub] = room
+	b.byID[sub] = roomSub{room: room, hist: hist}
 	return nil
 }
 
@@ -124,15 +133,10 @@ func (b *roomBackend) Unsubscribe(room string) {
 // it returns once NATS has it, as Emit does (with the same errors).
 func (b *roomBackend) Publish(ctx context.Context, room string, event []byte, hist *rooms.History) (rooms.Position, error) {
 	if hist != nil {
-		return rooms.Position{}, ErrRoomHistory
+		return b.publishStored(ctx, room, event, hist)
 	}
 	err := b.n.publishEvent(ctx, b.n.subj.room(room), event, func() { b.sink.Deliver(room, rooms.Position{}, event) })
 	return rooms.Position{}, err
-}
-
-// Since implements rooms.Backend: there is no history to read.
-func (b *roomBackend) Since(context.Context, string, rooms.Position, *rooms.History, int) ([]rooms.Stored, rooms.Position, bool, error) {
-	return nil, rooms.Position{}, false, ErrRoomHistory
 }
 
 // dispatch hands the events of other nodes to the sink until the node
@@ -151,36 +155,45 @@ func (b *roomBackend) dispatch() {
 // deliver checks an event from NATS and hands it to the members here.
 func (b *roomBackend) deliver(msg *natsio.Msg) {
 	b.mu.Lock()
-	room, ok := b.byID[msg.Sub]
+	rs, ok := b.byID[msg.Sub]
 	b.mu.Unlock()
 	if !ok {
 		return // unsubscribed since: no member here
 	}
-	data, ok := b.n.checkEvent(msg, "room")
-	if !ok {
+	if rs.hist != nil {
+		b.deliverStored(rs, msg)
+		return
+	}
+	if !b.n.checkEvent(msg, "room", false) {
 		return
 	}
 	b.n.stats.roomEvents.Add(1)
-	b.sink.Deliver(room, rooms.Position{}, data)
+	b.sink.Deliver(rs.room, rooms.Position{}, msg.Data)
 }
 
-// checkEvent verifies an event from another node (signed, and one a
+// checkEvent verifies an event from NATS (signed by a node, and one a
 // client may see), counting what it drops; ok is false for an event to
-// drop or one of this node's own (delivered when published). class names
-// the subscription for the replay check.
-func (n *Node) checkEvent(msg *natsio.Msg, class string) (data []byte, ok bool) {
+// drop, and, unless own, for one of this node's own (queued here when
+// published). class names the subscription for the replay check.
+func (n *Node) checkEvent(msg *natsio.Msg, class string, own bool) (ok bool) {
 	from, err := n.auth.verify(msg, class, time.Now())
 	if err != nil {
 		n.reject(msg, err)
-		return nil, false
+		return false
 	}
-	if from.inst == n.inst {
-		return nil, false
+	if from.inst == n.inst && !own {
+		return false
 	}
+	return n.checkEventBody(msg, from.node)
+}
+
+// checkEventBody reports whether a signed event may go to clients,
+// counting it when not.
+func (n *Node) checkEventBody(msg *natsio.Msg, from string) bool {
 	if !validEvent(msg.Data) {
 		n.stats.droppedEvents.Add(1)
-		n.log.Warn("wsrpc cluster: dropped an event that is not a JSON object without id in UTF-8", "from", from.node, "subject", msg.Subject, "bytes", len(msg.Data))
-		return nil, false
+		n.log.Warn("wsrpc cluster: dropped an event that is not a JSON object without id in UTF-8", "from", from, "subject", msg.Subject, "bytes", len(msg.Data))
+		return false
 	}
-	return msg.Data, true
+	return true
 }

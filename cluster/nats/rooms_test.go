@@ -21,9 +21,16 @@ import (
 func startRoomNodes(t *testing.T, names ...string) (nodes []*testNode, natsURL string) {
 	t.Helper()
 	natsURL = startNATS(t)
+	return startRoomNodesOn(t, natsURL, nil, names...), natsURL
+}
+
+// startRoomNodesOn is startRoomNodes on the NATS at natsURL, the rooms
+// made with opts.
+func startRoomNodesOn(t *testing.T, natsURL string, opts *rooms.Options, names ...string) (nodes []*testNode) {
+	t.Helper()
 	for _, name := range names {
 		n := startNode(t, natsURL, name, nil)
-		r, err := n.Rooms(nil)
+		r, err := n.Rooms(opts)
 		require.NoError(t, err)
 		require.NoError(t, r.Routes(n.Server().Registry(), func(context.Context, *wsrpc.Conn, string) error { return nil }))
 		nodes = append(nodes, n)
@@ -36,7 +43,7 @@ func startRoomNodes(t *testing.T, names ...string) (nodes []*testNode, natsURL s
 		}
 		return true
 	}, "the nodes know each other")
-	return nodes, natsURL
+	return nodes
 }
 
 // joinRoom makes p join room through the rooms.join route.

@@ -34,6 +34,13 @@ func (s subjects) client(id string) string { return s.prefix + ".client." + idTo
 // room subscribe to it. Room names are encoded as client ids are.
 func (s subjects) room(name string) string { return s.prefix + ".room." + idToken(name) }
 
+// roomStored is the subject a room with history publishes on, which the
+// rooms' stream stores; roomLive the one the stream republishes each
+// stored event on, with its sequence, and the nodes with members of the
+// room subscribe to.
+func (s subjects) roomStored(name string) string { return s.prefix + ".hroom." + idToken(name) }
+func (s subjects) roomLive(name string) string   { return s.prefix + ".hlive." + idToken(name) }
+
 // node is the subject of one of node name's services.
 func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }
 

@@ -1,0 +1,83 @@
+package nats
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wsrpc/wsrpc-go/internal/testserver"
+	"github.com/wsrpc/wsrpc-go/rooms"
+)
+
+// historyOpts keeps the history of the rooms named "h:…".
+var historyOpts = &rooms.Options{History: func(room string) *rooms.History {
+	if strings.HasPrefix(room, "h:") {
+		return &rooms.History{MaxEvents: 100}
+	}
+	return nil
+}}
+
+// roomEvents returns the room members of the events p received, and the
+// events without theirs.
+func roomEvents(t testing.TB, p *peerClient) (marks []rooms.Mark, bodies []string) {
+	t.Helper()
+	for _, ev := range p.received() {
+		m, ok := rooms.ReadMember([]byte(ev))
+		require.True(t, ok, "a room event with its position: %s", ev)
+		marks = append(marks, m)
+		if i := strings.Index(ev, `"k":`); i >= 0 {
+			bodies = append(bodies, ev[i:len(ev)-1])
+		} else {
+			bodies = append(bodies, "mark")
+		}
+	}
+	return marks, bodies
+}
+
+// A room with history in JetStream: a client whose node closed resumes
+// on another node from the last position it saw and gets what it missed,
+// in order, before the live events; a position of another epoch is lost.
+func TestRoomResumeOnAnotherNode(t *testing.T) {
+	testserver.ForEachEngine(t, testRoomResumeOnAnotherNode)
+}
+
+func testRoomResumeOnAnotherNode(t *testing.T) {
+	nodes := startRoomNodesOn(t, startNATSWith(t, true), historyOpts, "a", "b", "c")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	alice := dial(t, a, "alice", nil)
+	joinRoom(t, alice, "h:lobby")
+	settled(t, nodes)
+	roomEmit(t, b, "h:lobby", "1", "2", "3")
+	eventually(t, func() bool { return len(alice.received()) == 3 }, "alice received three events")
+	marks, bodies := roomEvents(t, alice)
+	require.Equal(t, []string{`"k":"1"`, `"k":"2"`, `"k":"3"`}, bodies)
+	require.True(t, marks[2].Position().After(marks[1].Position()) && marks[1].Position().After(marks[0].Position()), "positions grow: %v", marks)
+	last := marks[2].Position()
+
+	require.NoError(t, a.Close()) // alice's node goes; she is away
+	roomEmit(t, c, "h:lobby", "4", "5", "6")
+	back := dial(t, b, "alice-back", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	var j rooms.Joined
+	require.NoError(t, back.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &last, Marker: true}, &j))
+	require.False(t, j.Lost)
+	settled(t, nodes[1:])
+	roomEmit(t, c, "h:lobby", "7")
+	eventually(t, func() bool { return len(back.received()) == 5 }, "alice received what she missed, the mark, and the live event")
+	marks, bodies = roomEvents(t, back)
+	require.Equal(t, []string{`"k":"4"`, `"k":"5"`, `"k":"6"`, "mark", `"k":"7"`}, bodies)
+	for i := 1; i < len(marks); i++ {
+		if bodies[i] != "mark" && bodies[i-1] != "mark" {
+			require.True(t, marks[i].Position().After(marks[i-1].Position()), "positions grow: %v", marks)
+		}
+	}
+	require.Equal(t, last.Epoch, marks[0].Epoch, "one epoch while the stream lives")
+
+	other := dial(t, c, "carol", nil)
+	require.NoError(t, other.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &rooms.Position{Epoch: "gone", Offset: 2}}, &j))
+	require.True(t, j.Lost, "a position of another epoch is lost")
+	require.Equal(t, last.Epoch, j.Epoch)
+}
