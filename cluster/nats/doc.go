@@ -51,7 +51,16 @@
 //	_ = r.Routes(node.Server().Registry(), authorize) // rooms.join, rooms.leave
 //	_, err = r.Emit(ctx, "lobby", map[string]string{"text": "hi"})
 //
-// Rooms with history are not supported over the cluster (ErrRoomHistory).
+// Rooms with history keep it in JetStream: one stream over
+// P.hroom.> (file storage, limits from rooms.History), which republishes
+// each stored event with its sequence on P.hlive.<token>, the subject the
+// nodes with members subscribe to. The offset of an event is its stream
+// sequence and the epoch the stream's creation time; Emit returns once
+// JetStream acknowledged the event, and a client that reconnects to any
+// node resumes from the stream. A stored event is checked again (its
+// signature, not its age) when it is read back. The sequence comes from
+// JetStream and is not signed: only the NATS server and the nodes may
+// publish on P.hlive.>.
 //
 // # Trust
 //
@@ -120,6 +129,10 @@
 //	                           clients receive it
 //	P.room.<token>             an event to a room, as P.emit's; the token is the
 //	                           room name's, encoded as a client id's
+//	P.hroom.<token>            an event to a room with history, stored by the
+//	                           stream WSRPC_ROOMS_<P, '.' as '_'>
+//	P.hlive.<token>            the same, republished by JetStream once stored,
+//	                           with the headers Nats-Sequence and Nats-Subject
 //	P.reply.<inst>.<token>     the replies to one request of node inst
 //
 // inst is a random id a node picks at each start. fail is one of

@@ -253,7 +253,7 @@ func (n *Node) connect(ctx context.Context) error {
 	}, cred...)
 	url := n.opts.URL
 	if url == "" {
-		s, err := startEmbedded(n.opts.EmbeddedListen)
+		s, err := startEmbedded(n.opts.EmbeddedListen, n.opts.EmbeddedStoreDir)
 		if err != nil {
 			return err
 		}
@@ -291,9 +291,13 @@ func (n *Node) connect(ctx context.Context) error {
 }
 
 // startEmbedded starts a NATS server in the process, listening on listen
-// ("host:port"), or on nothing when listen is empty.
-func startEmbedded(listen string) (*natsserver.Server, error) {
+// ("host:port"), or on nothing when listen is empty; with JetStream
+// stored in storeDir unless it is empty.
+func startEmbedded(listen, storeDir string) (*natsserver.Server, error) {
 	so := &natsserver.Options{NoLog: true, NoSigs: true, DontListen: listen == ""}
+	if storeDir != "" {
+		so.JetStream, so.StoreDir = true, storeDir
+	}
 	if listen != "" {
 		host, port, err := splitHostPort(listen)
 		if err != nil {

@@ -25,10 +25,6 @@ import (
 // rooms: keep the *rooms.Rooms it returned the first time.
 var ErrRoomsInUse = errors.New("wsrpc cluster: the node already has its rooms; call Node.Rooms once and keep what it returns")
 
-// ErrRoomHistory is returned when a room with history is used on a
-// cluster whose backend cannot store it: give such rooms no History.
-var ErrRoomHistory = errors.New("wsrpc cluster: rooms with history are not supported by this cluster backend; return nil from rooms.Options.History")
-
 // roomBackend is the node's rooms.Backend. Every room subscription feeds
 // one queue (in), read by one goroutine: events reach the sink in the
 // order NATS delivered them, and a node with many rooms has one
@@ -66,8 +62,17 @@ type roomsOf struct {
 // registry if clients may join rooms themselves. opts.Backend is
 // replaced. Member counts and pages are this node's.
 //
-// Rooms with history are not supported yet: Emit to one fails with
-// ErrRoomHistory. Call Rooms once per node (ErrRoomsInUse).
+// Rooms with history (opts.History) keep it in a JetStream stream over
+// the rooms' subjects (file storage; each room's MaxEvents and MaxAge as
+// the stream's per-subject and age limits, MaxBytes times 1024 as the
+// whole stream's), made by the first node that needs it: NATS must run
+// with JetStream (EmbeddedStoreDir for the embedded server). Emit to such
+// a room returns once JetStream stored the event (at-least-once: after a
+// failure, emit again; clients drop duplicates by position); its offset
+// is the stream sequence, its epoch the stream's creation time. A client
+// resumes on any node, after the one it used died. The bounds are the
+// stream's, set by the History of the room that made it: give every
+// room the same bounds. Call Rooms once per node (ErrRoomsInUse).
 func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 	var o rooms.Options
 	if opts != nil {

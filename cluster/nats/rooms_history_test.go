@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,10 +12,12 @@ import (
 	"github.com/wsrpc/wsrpc-go/rooms"
 )
 
+const historyEvents = 20
+
 // historyOpts keeps the history of the rooms named "h:…".
 var historyOpts = &rooms.Options{History: func(room string) *rooms.History {
 	if strings.HasPrefix(room, "h:") {
-		return &rooms.History{MaxEvents: 100}
+		return &rooms.History{MaxEvents: historyEvents}
 	}
 	return nil
 }}
@@ -80,4 +83,22 @@ func testRoomResumeOnAnotherNode(t *testing.T) {
 	require.NoError(t, other.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &rooms.Position{Epoch: "gone", Offset: 2}}, &j))
 	require.True(t, j.Lost, "a position of another epoch is lost")
 	require.Equal(t, last.Epoch, j.Epoch)
+
+	// The history keeps MaxEvents of a room: resuming from before them is
+	// lost, from within them is not.
+	keys := make([]string, historyEvents+2)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+	r := c.roomsOf.b.Load().rooms
+	first, err := r.EmitEncoded(ctx, "h:full", []byte(`{"k":"first"}`))
+	require.NoError(t, err)
+	roomEmit(t, c, "h:full", keys...)
+	require.NoError(t, other.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:full", Since: &first}, &j))
+	require.True(t, j.Lost, "the history no longer reaches back")
+	require.NoError(t, other.Call(ctx, rooms.RouteLeave, rooms.LeaveParams{Room: "h:full"}, nil))
+	within := rooms.Position{Epoch: first.Epoch, Offset: j.Offset - 1}
+	j = rooms.Joined{}
+	require.NoError(t, other.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:full", Since: &within}, &j))
+	require.False(t, j.Lost, "the last events are kept")
 }
