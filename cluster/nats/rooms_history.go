@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,15 @@ type streamOf struct {
 // bound: JetStream bounds a subject's events by count, not by bytes.
 const streamBytesPerRoom = 1024
 
+// streamBytes is the stream's bound in bytes for rooms of maxBytes: -1
+// (none) past what int64 holds.
+func streamBytes(maxBytes int64) int64 {
+	if maxBytes > math.MaxInt64/streamBytesPerRoom {
+		return -1
+	}
+	return maxBytes * streamBytesPerRoom
+}
+
 // streamName is the name of the rooms' stream of the cluster prefix.
 func streamName(prefix string) string {
 	return "WSRPC_ROOMS_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
@@ -59,7 +69,7 @@ func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.
 		Storage:           jetstream.FileStorage,
 		MaxMsgsPerSubject: int64(hist.MaxEvents),
 		MaxAge:            hist.MaxAge,
-		MaxBytes:          hist.MaxBytes * streamBytesPerRoom,
+		MaxBytes:          streamBytes(hist.MaxBytes),
 		Discard:           jetstream.DiscardOld,
 		RePublish:         &jetstream.RePublish{Source: p + ".hroom.>", Destination: p + ".hlive.>"},
 	})

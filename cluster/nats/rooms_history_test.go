@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	natsio "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
@@ -101,4 +103,60 @@ func testRoomResumeOnAnotherNode(t *testing.T) {
 	j = rooms.Joined{}
 	require.NoError(t, other.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:full", Since: &within}, &j))
 	require.False(t, j.Lost, "the last events are kept")
+}
+
+// A NATS user without the secret cannot put an event in a room's
+// history: JetStream stores what it publishes, but neither the live
+// delivery nor a resume hands it to a member.
+func TestRoomHistoryRogue(t *testing.T) { testserver.ForEachEngine(t, testRoomHistoryRogue) }
+
+func testRoomHistoryRogue(t *testing.T) {
+	natsURL := startNATSWith(t, true)
+	nodes := startRoomNodesOn(t, natsURL, historyOpts, "a", "b")
+	a, b := nodes[0], nodes[1]
+	alice := dial(t, b, "alice", nil)
+	joinRoom(t, alice, "h:lobby")
+	settled(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	start, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"real"}`))
+	require.NoError(t, err)
+
+	rogue, err := natsio.Connect(natsURL)
+	require.NoError(t, err)
+	defer rogue.Close()
+	js, err := jetstream.New(rogue)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, a.subj.roomStored("h:lobby"), []byte(`{"k":"rogue"}`))
+	require.NoError(t, err, "JetStream stores what anyone may publish")
+	eventually(t, func() bool { return b.Stats().Rejected >= 1 }, "b rejected the rogue's event")
+	roomEmit(t, a, "h:lobby", "last")
+	eventually(t, func() bool { return len(alice.received()) == 2 }, "alice received the real events")
+
+	back := dial(t, b, "alice-back", nil)
+	var j rooms.Joined
+	require.NoError(t, back.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &start}, &j))
+	require.False(t, j.Lost)
+	eventually(t, func() bool { return len(back.received()) == 1 }, "the resume replayed the real event")
+	for _, p := range []*peerClient{alice, back} {
+		_, bodies := roomEvents(t, p)
+		require.NotContains(t, bodies, `"k":"rogue"`, "%s: nothing of the rogue's", p.id)
+	}
+	_, bodies := roomEvents(t, back)
+	require.Equal(t, []string{`"k":"last"`}, bodies)
+}
+
+// A node alone on its embedded NATS keeps rooms' history when given a
+// store directory.
+func TestRoomHistoryEmbedded(t *testing.T) {
+	n := startRawNode(t, "solo", &Options{EmbeddedStoreDir: t.TempDir()})
+	r, err := n.Rooms(historyOpts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	p1, err := r.Emit(ctx, "h:solo", map[string]int{"n": 1})
+	require.NoError(t, err)
+	p2, err := r.Emit(ctx, "h:solo", map[string]int{"n": 2})
+	require.NoError(t, err)
+	require.True(t, p2.After(p1), "%v after %v", p2, p1)
 }
