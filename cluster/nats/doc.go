@@ -60,7 +60,10 @@
 // node resumes from the stream. A stored event is checked again (its
 // signature, not its age) when it is read back. The sequence comes from
 // JetStream and is not signed: only the NATS server and the nodes may
-// publish on P.hlive.>.
+// publish on P.hlive.>. A stream deleted while nodes run is made again by
+// the next emit or resume, with a new epoch (resumes from the old one are
+// lost); a node that neither emitted nor resumed since numbers the
+// events it delivers with the old epoch until it does.
 //
 // # Trust
 //

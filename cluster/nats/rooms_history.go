@@ -88,23 +88,40 @@ func (b *roomBackend) publishStored(ctx context.Context, room string, event []by
 	if err := b.n.canPublish(event); err != nil {
 		return rooms.Position{}, err
 	}
-	_, epoch, err := b.open(ctx, hist)
-	if err != nil {
-		return rooms.Position{}, err
-	}
-	b.stream.mu.Lock()
-	js := b.stream.js
-	b.stream.mu.Unlock()
 	msg := &natsio.Msg{Subject: b.n.subj.roomStored(room), Data: event}
 	b.n.auth.signNext(msg)
-	ack, err := js.PublishMsg(ctx, msg)
-	if err != nil {
-		if ctx.Err() != nil {
+	for again := true; ; again = false {
+		_, epoch, err := b.open(ctx, hist)
+		if err != nil {
+			return rooms.Position{}, err
+		}
+		b.stream.mu.Lock()
+		js := b.stream.js
+		b.stream.mu.Unlock()
+		ack, err := js.PublishMsg(ctx, msg)
+		switch {
+		case err == nil:
+			return rooms.Position{Epoch: epoch, Offset: ack.Sequence}, nil
+		case ctx.Err() != nil:
 			return rooms.Position{}, ctx.Err()
+		case again && b.gone(err):
+			continue // the stream was deleted: make it again, a new epoch
 		}
 		return rooms.Position{}, fmt.Errorf("%w: JetStream did not store the event: %w", ErrClusterUnavailable, err)
 	}
-	return rooms.Position{Epoch: epoch, Offset: ack.Sequence}, nil
+}
+
+// gone reports whether err says that the rooms' stream is no more (an
+// operator deleted it, or NATS lost its store); then the next open makes
+// it again, with a new epoch.
+func (b *roomBackend) gone(err error) bool {
+	if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, natsio.ErrNoResponders) {
+		return false
+	}
+	b.stream.mu.Lock()
+	defer b.stream.mu.Unlock()
+	b.stream.stream = nil
+	return true
 }
 
 // deliverStored checks an event the stream republished and hands it to
@@ -136,8 +153,17 @@ func (b *roomBackend) deliverStored(rs roomSub, msg *natsio.Msg) {
 // events after pos, read one by one (JetStream's next message of the
 // room's subject), each checked as it was signed. The history is lost
 // when pos is of another epoch, or when its event is no longer stored
-// (the events after it may have been dropped with it).
+// (the events after it may have been dropped with it). A stream deleted
+// meanwhile is made again, with a new epoch.
 func (b *roomBackend) Since(ctx context.Context, room string, pos rooms.Position, hist *rooms.History, maxBytes int) ([]rooms.Stored, rooms.Position, bool, error) {
+	evs, head, lost, err := b.since(ctx, room, pos, hist, maxBytes)
+	if err != nil && b.gone(err) {
+		evs, head, lost, err = b.since(ctx, room, pos, hist, maxBytes)
+	}
+	return evs, head, lost, err
+}
+
+func (b *roomBackend) since(ctx context.Context, room string, pos rooms.Position, hist *rooms.History, maxBytes int) ([]rooms.Stored, rooms.Position, bool, error) {
 	st, epoch, err := b.open(ctx, hist)
 	if err != nil {
 		return nil, rooms.Position{}, false, err

@@ -160,3 +160,36 @@ func TestRoomHistoryEmbedded(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, p2.After(p1), "%v after %v", p2, p1)
 }
+
+// A stream deleted while the nodes run (an operator, a NATS that lost its
+// store) is made again on the next emit, with a new epoch: resuming from
+// the old one is lost.
+func TestRoomHistoryStreamDeleted(t *testing.T) {
+	testserver.ForEachEngine(t, testRoomHistoryStreamDeleted)
+}
+
+func testRoomHistoryStreamDeleted(t *testing.T) {
+	natsURL := startNATSWith(t, true)
+	nodes := startRoomNodesOn(t, natsURL, historyOpts, "a", "b")
+	a, b := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	old, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"old"}`))
+	require.NoError(t, err)
+
+	nc, err := natsio.Connect(natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	require.NoError(t, js.DeleteStream(ctx, streamName("wsrpc")))
+
+	pos, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"new"}`))
+	require.NoError(t, err, "the stream is made again")
+	require.NotEqual(t, old.Epoch, pos.Epoch, "a new epoch")
+	p := dial(t, b, "bob", nil)
+	var j rooms.Joined
+	require.NoError(t, p.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &old}, &j))
+	require.True(t, j.Lost, "the old history is lost")
+	require.Equal(t, pos, j.Position, "b reads the new stream")
+}
