@@ -24,6 +24,18 @@ var historyOpts = &rooms.Options{History: func(room string) *rooms.History {
 	return nil
 }}
 
+// jetStreamUser connects to the NATS at natsURL as a plain JetStream
+// user (no cluster secret) until the test ends.
+func jetStreamUser(t testing.TB, natsURL string) jetstream.JetStream {
+	t.Helper()
+	nc, err := natsio.Connect(natsURL)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
+
 // roomEvents returns the room members of the events p received, and the
 // events without theirs.
 func roomEvents(t testing.TB, p *peerClient) (marks []rooms.Mark, bodies []string) {
@@ -122,11 +134,7 @@ func testRoomHistoryRogue(t *testing.T) {
 	start, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"real"}`))
 	require.NoError(t, err)
 
-	rogue, err := natsio.Connect(natsURL)
-	require.NoError(t, err)
-	defer rogue.Close()
-	js, err := jetstream.New(rogue)
-	require.NoError(t, err)
+	js := jetStreamUser(t, natsURL) // without the secret
 	_, err = js.Publish(ctx, a.subj.roomStored("h:lobby"), []byte(`{"k":"rogue"}`))
 	require.NoError(t, err, "JetStream stores what anyone may publish")
 	eventually(t, func() bool { return b.Stats().Rejected >= 1 }, "b rejected the rogue's event")
@@ -177,11 +185,7 @@ func testRoomHistoryStreamDeleted(t *testing.T) {
 	old, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"old"}`))
 	require.NoError(t, err)
 
-	nc, err := natsio.Connect(natsURL)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	js := jetStreamUser(t, natsURL)
 	require.NoError(t, js.DeleteStream(ctx, streamName("wsrpc")))
 
 	pos, err := a.roomsOf.b.Load().rooms.EmitEncoded(ctx, "h:lobby", []byte(`{"k":"new"}`))
