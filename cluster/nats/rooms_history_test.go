@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	natsio "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -156,10 +157,11 @@ func testRoomHistoryRogue(t *testing.T) {
 }
 
 // A node alone on its embedded NATS keeps rooms' history when given a
-// store directory.
+// store directory; a MaxAge under JetStream's default duplicate window
+// (2 minutes) is taken.
 func TestRoomHistoryEmbedded(t *testing.T) {
 	n := startRawNode(t, "solo", &Options{EmbeddedStoreDir: t.TempDir()})
-	r, err := n.Rooms(historyOpts)
+	r, err := n.Rooms(&rooms.Options{History: func(string) *rooms.History { return &rooms.History{MaxAge: 10 * time.Second} }})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), testBound)
 	defer cancel()
@@ -197,4 +199,19 @@ func testRoomHistoryStreamDeleted(t *testing.T) {
 	require.NoError(t, p.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "h:lobby", Since: &old}, &j))
 	require.True(t, j.Lost, "the old history is lost")
 	require.Equal(t, pos, j.Position, "b reads the new stream")
+}
+
+// Without JetStream, emitting to a room with history fails, and says
+// what to do.
+func TestRoomHistoryWithoutJetStream(t *testing.T) {
+	n := startRawNode(t, "solo", &Options{})
+	r, err := n.Rooms(historyOpts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	_, err = r.Emit(ctx, "h:solo", map[string]int{"n": 1})
+	require.ErrorIs(t, err, ErrClusterUnavailable)
+	require.ErrorContains(t, err, "JetStream enabled")
+	_, err = r.Emit(ctx, "solo", map[string]int{"n": 1})
+	require.NoError(t, err, "rooms without history need no JetStream")
 }
