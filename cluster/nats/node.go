@@ -27,7 +27,8 @@ import (
 // hooks subscribe and unsubscribe each client's subject (local.go); the
 // requests on those and on the node's own subjects are verified and served
 // by serve.go; Call (call.go), Emit and Broadcast (fanout.go), Count and
-// Clients (peers.go) send them.
+// Clients (peers.go) send them; Rooms (rooms.go, rooms_history.go) carries
+// rooms' events and keeps their history.
 type Node struct {
 	opts   Options
 	name   string
