@@ -174,12 +174,14 @@ func (a *auth) authentic(msg *natsio.Msg, subject string) ([]string, error) {
 }
 
 // signNext signs msg with this node's next sequence, for a message
-// published otherwise than by publish (JetStream's publish).
-func (a *auth) signNext(msg *natsio.Msg) {
+// published otherwise than by publish (JetStream's publish), and returns
+// a name unique to the message: this node's inst and the sequence.
+func (a *auth) signNext(msg *natsio.Msg) string {
 	a.pubMu.Lock()
 	defer a.pubMu.Unlock()
 	a.seq++
 	a.sign(msg, a.seq, time.Now())
+	return a.inst + "-" + strconv.FormatUint(a.seq, 10)
 }
 
 // fresh records seq from one sender and reports whether it is new.

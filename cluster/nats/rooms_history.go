@@ -89,7 +89,9 @@ func (b *roomBackend) publishStored(ctx context.Context, room string, event []by
 		return rooms.Position{}, err
 	}
 	msg := &natsio.Msg{Subject: b.n.subj.roomStored(room), Data: event}
-	b.n.auth.signNext(msg)
+	// The message id lets JetStream drop a copy its client publishes
+	// again after a lost acknowledgement.
+	id := b.n.auth.signNext(msg)
 	for again := true; ; again = false {
 		_, epoch, err := b.open(ctx, hist)
 		if err != nil {
@@ -98,7 +100,7 @@ func (b *roomBackend) publishStored(ctx context.Context, room string, event []by
 		b.stream.mu.Lock()
 		js := b.stream.js
 		b.stream.mu.Unlock()
-		ack, err := js.PublishMsg(ctx, msg)
+		ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 		switch {
 		case err == nil:
 			return rooms.Position{Epoch: epoch, Offset: ack.Sequence}, nil
