@@ -121,32 +121,9 @@ type sender struct{ node, inst string }
 // verify checks msg's MAC, time and sequence; class names the
 // subscription it came on (each keeps its own sequences).
 func (a *auth) verify(msg *natsio.Msg, class string, now time.Time) (sender, error) {
-	var v string
-	if msg.Header != nil {
-		if vs := msg.Header[headerAuth]; len(vs) == 1 {
-			v = vs[0]
-		}
-	}
-	f := strings.Fields(v)
-	if len(f) != 6 || len(f[5]) > 64 {
-		return sender{}, errAuth
-	}
-	var k *key
-	for _, c := range a.keys {
-		if c.id == f[0] {
-			k = c
-		}
-	}
-	if k == nil || !validName(f[1]) || !validName(f[2]) {
-		return sender{}, errAuth
-	}
-	got, err := base64.RawURLEncoding.DecodeString(f[5])
+	f, err := a.authentic(msg, msg.Subject)
 	if err != nil {
-		return sender{}, errAuth
-	}
-	var buf [sha256.Size]byte
-	if !hmac.Equal(got, k.mac(buf[:0], f[1], f[2], f[3], f[4], msg.Subject, msg.Reply, msg.Data)) {
-		return sender{}, errAuth
+		return sender{}, err
 	}
 	seq, err1 := strconv.ParseUint(f[3], 10, 64)
 	ms, err2 := strconv.ParseInt(f[4], 10, 64)
@@ -160,6 +137,51 @@ func (a *auth) verify(msg *natsio.Msg, class string, now time.Time) (sender, err
 		return sender{}, errors.New("wsrpc cluster: replayed message")
 	}
 	return sender{node: f[1], inst: f[2]}, nil
+}
+
+// authentic checks msg's MAC as signed for subject, not its time or
+// sequence (what verify adds): alone, it is the check of a message
+// stored and read back later. It returns the fields of the signature.
+func (a *auth) authentic(msg *natsio.Msg, subject string) ([]string, error) {
+	var v string
+	if msg.Header != nil {
+		if vs := msg.Header[headerAuth]; len(vs) == 1 {
+			v = vs[0]
+		}
+	}
+	f := strings.Fields(v)
+	if len(f) != 6 || len(f[5]) > 64 {
+		return nil, errAuth
+	}
+	var k *key
+	for _, c := range a.keys {
+		if c.id == f[0] {
+			k = c
+		}
+	}
+	if k == nil || !validName(f[1]) || !validName(f[2]) {
+		return nil, errAuth
+	}
+	got, err := base64.RawURLEncoding.DecodeString(f[5])
+	if err != nil {
+		return nil, errAuth
+	}
+	var buf [sha256.Size]byte
+	if !hmac.Equal(got, k.mac(buf[:0], f[1], f[2], f[3], f[4], subject, msg.Reply, msg.Data)) {
+		return nil, errAuth
+	}
+	return f, nil
+}
+
+// signNext signs msg with this node's next sequence, for a message
+// published otherwise than by publish (JetStream's publish), and returns
+// a name unique to the message: this node's inst and the sequence.
+func (a *auth) signNext(msg *natsio.Msg) string {
+	a.pubMu.Lock()
+	defer a.pubMu.Unlock()
+	a.seq++
+	a.sign(msg, a.seq, time.Now())
+	return a.inst + "-" + strconv.FormatUint(a.seq, 10)
 }
 
 // fresh records seq from one sender and reports whether it is new.

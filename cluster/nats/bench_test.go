@@ -50,7 +50,7 @@ func benchNode(b *testing.B, natsURL, name string) (*Node, string) {
 
 // benchClient connects a client with id that answers echo and counts
 // events.
-func benchClient(b *testing.B, url, id string, events *atomic.Int64) {
+func benchClient(b *testing.B, url, id string, events *atomic.Int64) *client.Client {
 	b.Helper()
 	reg := wsrpc.NewRegistry()
 	reg.MustAdd("echo", wsrpc.Inline(func(ctx context.Context, v json.RawMessage) (json.RawMessage, error) { return v, nil }))
@@ -63,6 +63,7 @@ func benchClient(b *testing.B, url, id string, events *atomic.Int64) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // benchCluster starts NATS and three nodes with clients clients each, named

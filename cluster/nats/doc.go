@@ -37,6 +37,34 @@
 // HeartbeatExpiry (3s) of their node's death instead of at their
 // deadline. That traffic grows with the nodes, not the clients.
 //
+// # Rooms
+//
+// Node.Rooms returns the node's rooms (package rooms) over the cluster: a
+// room's events travel on its own subject, to which a node subscribes
+// while it has members of the room, so NATS carries them only to the
+// nodes with members; an event emitted on any node (with members or not)
+// reaches each member once, and a node's own members have it queued
+// before Emit returns. Room events are signed and checked as Emit's are.
+// Closed connections leave their rooms through the node's hooks.
+//
+//	r, err := node.Rooms(nil)
+//	_ = r.Routes(node.Server().Registry(), authorize) // rooms.join, rooms.leave
+//	_, err = r.Emit(ctx, "lobby", map[string]string{"text": "hi"})
+//
+// Rooms with history keep it in JetStream: one stream over
+// P.hroom.> (file storage, limits from rooms.History), which republishes
+// each stored event with its sequence on P.hlive.<token>, the subject the
+// nodes with members subscribe to. The offset of an event is its stream
+// sequence and the epoch the stream's creation time; Emit returns once
+// JetStream acknowledged the event, and a client that reconnects to any
+// node resumes from the stream. A stored event is checked again (its
+// signature, not its age) when it is read back. The sequence comes from
+// JetStream and is not signed: only the NATS server and the nodes may
+// publish on P.hlive.>. A stream deleted while nodes run is made again by
+// the next emit or resume, with a new epoch (resumes from the old one are
+// lost); a node that neither emitted nor resumed since numbers the
+// events it delivers with the old epoch until it does.
+//
 // # Trust
 //
 // Every message between nodes carries an HMAC-SHA256, under the cluster
@@ -102,10 +130,15 @@
 //	P.nodes                    {"k":"hb"|"bye","node":N,"inst":I}
 //	P.emit                     the event's WebSocket message, byte for byte as
 //	                           clients receive it
+//	P.room.<token>             an event to a room, as P.emit's; the token is the
+//	                           room name's, encoded as a client id's
+//	P.hroom.<token>            an event to a room with history, stored by the
+//	                           stream WSRPC_ROOMS_<P, '.' as '_'>
+//	P.hlive.<token>            the same, republished by JetStream once stored,
+//	                           with the headers Nats-Sequence and Nats-Subject
 //	P.reply.<inst>.<token>     the replies to one request of node inst
 //
 // inst is a random id a node picks at each start. fail is one of
 // not_found (ErrClientNotFound), overloaded (ErrOverloaded), timeout
-// (context.DeadlineExceeded), bad_request or failed. Another family of
-// addressees (for example P.room.<token>) fits beside P.client.
+// (context.DeadlineExceeded), bad_request or failed.
 package nats

@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/client"
 	wsnats "github.com/wsrpc/wsrpc-go/cluster/nats"
+	"github.com/wsrpc/wsrpc-go/rooms"
 	"github.com/wsrpc/wsrpc-go/server"
 )
 
@@ -56,4 +58,47 @@ func ExampleNew() {
 	// Output:
 	// hello, node solo <nil>
 	// map[alice:solo] <nil>
+}
+
+// Rooms that span the cluster: a client joins "lobby" on this node, and
+// an event emitted to the room on any node reaches it (here the cluster
+// has one node). Only nodes with members of a room receive its events.
+func ExampleNode_Rooms() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node, err := wsnats.New(ctx, nil, nil, &wsnats.Options{Name: "solo"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close()
+	r, err := node.Rooms(nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Clients join rooms themselves through rooms.join; this server lets
+	// anyone join any room.
+	_ = r.Routes(node.Server().Registry(), func(context.Context, *wsrpc.Conn, string) error { return nil })
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = node.Server().Serve(ln) }()
+
+	events := make(chan string, 1)
+	c, err := client.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil, &client.Options{
+		Options: wsrpc.Options{OnEvent: func(_ *wsrpc.Conn, ev json.RawMessage) { events <- string(ev) }},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	if err := c.Call(ctx, rooms.RouteJoin, rooms.JoinParams{Room: "lobby"}, nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	_, err = r.Emit(ctx, "lobby", map[string]string{"text": "hi"})
+	fmt.Println(err, <-events)
+	// Output:
+	// <nil> {"text":"hi"}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	natsio "github.com/nats-io/nats.go"
@@ -36,6 +35,35 @@ func (n *Node) Emit(ctx context.Context, event any) error {
 // EmitEncoded is Emit for an event already encoded by wsrpc.EncodeEvent.
 // msg must not change afterwards.
 func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
+	return n.publishEvent(ctx, n.subj.emit, msg, func() { n.srv.EmitEncoded(msg) })
+}
+
+// publishEvent publishes the event msg, signed, on subject, runs local
+// (which queues it to this node's clients) once NATS took it, and
+// returns once NATS confirmed it: Emit's rules, for every kind of event.
+func (n *Node) publishEvent(ctx context.Context, subject string, msg []byte, local func()) error {
+	if err := n.canPublish(msg); err != nil {
+		return err
+	}
+	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: subject, Data: msg}); err != nil {
+		return fmt.Errorf("%w: publish event: %w", ErrClusterUnavailable, err)
+	}
+	local()
+	fctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
+	defer cancel()
+	if err := n.nc.FlushWithContext(fctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: NATS did not confirm the event within %v: %w", ErrClusterUnavailable, n.opts.UnavailableTimeout, err)
+	}
+	return nil
+}
+
+// canPublish returns why the event msg cannot be published now, if it
+// cannot: the node closed, the event is too large, NATS is away or has
+// just come back.
+func (n *Node) canPublish(msg []byte) error {
 	if n.ctx.Err() != nil {
 		return ErrClosed
 	}
@@ -48,38 +76,15 @@ func (n *Node) EmitEncoded(ctx context.Context, msg []byte) error {
 	if n.settling() {
 		return n.errSettling()
 	}
-	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.emit, Data: msg}); err != nil {
-		return fmt.Errorf("%w: publish event: %w", ErrClusterUnavailable, err)
-	}
-	n.srv.EmitEncoded(msg)
-	fctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
-	defer cancel()
-	if err := n.nc.FlushWithContext(fctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: NATS did not confirm the event within %v: %w", ErrClusterUnavailable, n.opts.UnavailableTimeout, err)
-	}
 	return nil
 }
 
 // onEmit queues an event of another node to this node's clients, once it
 // checked that it is signed by a node and is an event a client may see.
 func (n *Node) onEmit(msg *natsio.Msg) {
-	from, err := n.auth.verify(msg, "emit", time.Now())
-	if err != nil {
-		n.reject(msg, err)
-		return
+	if n.checkEvent(msg, "emit", false) {
+		n.srv.EmitEncoded(msg.Data)
 	}
-	if from.inst == n.inst {
-		return // queued locally when published
-	}
-	if !validEvent(msg.Data) {
-		n.stats.droppedEvents.Add(1)
-		n.log.Warn("wsrpc cluster: dropped an event that is not a JSON object without id in UTF-8", "from", from.node, "bytes", len(msg.Data))
-		return
-	}
-	n.srv.EmitEncoded(msg.Data)
 }
 
 // validEvent reports whether b may go to clients as an event: valid

@@ -38,7 +38,18 @@ const (
 // returns its URL.
 func startNATS(t testing.TB) string {
 	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	return startNATSWith(t, false)
+}
+
+// startNATSWith is startNATS, with JetStream (stored in a temporary
+// directory) when jetStream is true.
+func startNATSWith(t testing.TB, jetStream bool) string {
+	t.Helper()
+	o := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if jetStream {
+		o.JetStream, o.StoreDir = true, t.TempDir()
+	}
+	s, err := natsserver.NewServer(o)
 	require.NoError(t, err)
 	go s.Start()
 	require.True(t, s.ReadyForConnections(testBound), "NATS server did not start")

@@ -27,7 +27,8 @@ import (
 // hooks subscribe and unsubscribe each client's subject (local.go); the
 // requests on those and on the node's own subjects are verified and served
 // by serve.go; Call (call.go), Emit and Broadcast (fanout.go), Count and
-// Clients (peers.go) send them.
+// Clients (peers.go) send them; Rooms (rooms.go, rooms_history.go) carries
+// rooms' events and keeps their history.
 type Node struct {
 	opts   Options
 	name   string
@@ -49,6 +50,7 @@ type Node struct {
 	served  served
 	workers workers
 	stats   counters
+	roomsOf roomsOf // the node's rooms, once Rooms made them
 	// reconnected is when this node noticed NATS came back (Unix ns), 0
 	// before; reconnects is NATS's count of reconnections then.
 	reconnected atomic.Int64
@@ -65,7 +67,7 @@ type Node struct {
 
 // counters are the node's Stats.
 type counters struct {
-	rejected, droppedEvents, expired atomic.Int64
+	rejected, droppedEvents, expired, roomEvents atomic.Int64
 }
 
 // Stats counts what a node refused or dropped.
@@ -80,11 +82,14 @@ type Stats struct {
 	// Expired counts calls from other nodes not started because their
 	// caller's deadline had passed.
 	Expired int64
+	// RoomEvents counts the room events from other nodes handed to this
+	// node's members (each once, however many members it has).
+	RoomEvents int64
 }
 
 // Stats returns what the node refused or dropped so far.
 func (n *Node) Stats() Stats {
-	return Stats{Rejected: n.stats.rejected.Load(), DroppedEvents: n.stats.droppedEvents.Load(), Expired: n.stats.expired.Load()}
+	return Stats{Rejected: n.stats.rejected.Load(), DroppedEvents: n.stats.droppedEvents.Load(), Expired: n.stats.expired.Load(), RoomEvents: n.stats.roomEvents.Load()}
 }
 
 // New makes the server of one node: server.New(reg, sopts) with hooks that
@@ -213,7 +218,10 @@ func (n *Node) hooks(user *wsrpc.Hooks) *wsrpc.Hooks {
 			n.joined(c)
 			return nil
 		},
-		OnClose: func(c *wsrpc.Conn, err error) { n.left(c) },
+		OnClose: func(c *wsrpc.Conn, err error) {
+			n.left(c)
+			n.roomsOf.leave(c)
+		},
 	}, user)
 }
 
@@ -246,7 +254,7 @@ func (n *Node) connect(ctx context.Context) error {
 	}, cred...)
 	url := n.opts.URL
 	if url == "" {
-		s, err := startEmbedded(n.opts.EmbeddedListen)
+		s, err := startEmbedded(n.opts.EmbeddedListen, n.opts.EmbeddedStoreDir)
 		if err != nil {
 			return err
 		}
@@ -284,9 +292,13 @@ func (n *Node) connect(ctx context.Context) error {
 }
 
 // startEmbedded starts a NATS server in the process, listening on listen
-// ("host:port"), or on nothing when listen is empty.
-func startEmbedded(listen string) (*natsserver.Server, error) {
+// ("host:port"), or on nothing when listen is empty; with JetStream
+// stored in storeDir unless it is empty.
+func startEmbedded(listen, storeDir string) (*natsserver.Server, error) {
 	so := &natsserver.Options{NoLog: true, NoSigs: true, DontListen: listen == ""}
+	if storeDir != "" {
+		so.JetStream, so.StoreDir = true, storeDir
+	}
 	if listen != "" {
 		host, port, err := splitHostPort(listen)
 		if err != nil {

@@ -85,6 +85,10 @@ type Options struct {
 	// the embedded NATS server accepts other nodes. Empty: it accepts none
 	// (the node talks to it in-process), a cluster of one.
 	EmbeddedListen string
+	// EmbeddedStoreDir, with no URL, turns JetStream on in the embedded
+	// NATS server, which stores in this directory: what rooms with
+	// history need (see Node.Rooms). Empty: no JetStream.
+	EmbeddedStoreDir string
 
 	// Subject is the prefix of every NATS subject the cluster uses (see the
 	// package documentation). Nodes with different prefixes on one NATS

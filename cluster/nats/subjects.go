@@ -7,8 +7,7 @@ import (
 
 // subjects are the NATS subjects of a cluster (see doc.go). Every one
 // starts with the cluster's prefix P; a family of its own per kind of
-// addressee (client, node, every node) leaves room for more (a room
-// family, P.room.<token>, would sit beside client).
+// addressee (client, room, node, every node).
 type subjects struct {
 	prefix  string
 	nodes   string // P.nodes: heartbeats and goodbyes, every node
@@ -30,6 +29,17 @@ func newSubjects(prefix, inst string) subjects {
 // client is the subject of client id: the node that has the client
 // subscribes to it.
 func (s subjects) client(id string) string { return s.prefix + ".client." + idToken(id) }
+
+// room is the subject of a room's events: the nodes with members of the
+// room subscribe to it. Room names are encoded as client ids are.
+func (s subjects) room(name string) string { return s.prefix + ".room." + idToken(name) }
+
+// roomStored is the subject a room with history publishes on, which the
+// rooms' stream stores; roomLive the one the stream republishes each
+// stored event on, with its sequence, and the nodes with members of the
+// room subscribe to.
+func (s subjects) roomStored(name string) string { return s.prefix + ".hroom." + idToken(name) }
+func (s subjects) roomLive(name string) string   { return s.prefix + ".hlive." + idToken(name) }
 
 // node is the subject of one of node name's services.
 func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }

@@ -1,0 +1,239 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	natsio "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsrpc/wsrpc-go/rooms"
+)
+
+// The history of rooms across the cluster: one JetStream stream over the
+// subjects P.hroom.<token> (file storage), which republishes each event
+// it stored, with its sequence, on P.hlive.<token>, to which the nodes
+// with members of the room subscribe. An event's offset is its stream
+// sequence; the epoch is the stream's creation time, so a stream deleted
+// and made again starts a new history.
+
+// streamOf is the rooms' stream, opened on first use.
+type streamOf struct {
+	mu     sync.Mutex // protects the following
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	epoch  string
+}
+
+// streamBytesPerRoom scales History.MaxBytes to the whole stream's
+// bound: JetStream bounds a subject's events by count, not by bytes.
+const streamBytesPerRoom = 1024
+
+// streamBytes is the stream's bound in bytes for rooms of maxBytes: -1
+// (none) past what int64 holds.
+func streamBytes(maxBytes int64) int64 {
+	if maxBytes > math.MaxInt64/streamBytesPerRoom {
+		return -1
+	}
+	return maxBytes * streamBytesPerRoom
+}
+
+// streamName is the name of the rooms' stream of the cluster prefix.
+func streamName(prefix string) string {
+	return "WSRPC_ROOMS_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
+}
+
+// open returns the rooms' stream and its epoch, creating the stream (or
+// updating its limits to hist's) on first use.
+func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.Stream, string, error) {
+	s := &b.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stream != nil {
+		return s.stream, s.epoch, nil
+	}
+	js, err := jetstream.New(b.n.nc)
+	if err != nil {
+		return nil, "", fmt.Errorf("wsrpc cluster: JetStream: %w", err)
+	}
+	p := b.n.subj.prefix
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              streamName(p),
+		Description:       "wsrpc rooms' history",
+		Subjects:          []string{p + ".hroom.>"},
+		Storage:           jetstream.FileStorage,
+		MaxMsgsPerSubject: int64(hist.MaxEvents),
+		MaxAge:            hist.MaxAge,
+		MaxBytes:          streamBytes(hist.MaxBytes),
+		Discard:           jetstream.DiscardOld,
+		RePublish:         &jetstream.RePublish{Source: p + ".hroom.>", Destination: p + ".hlive.>"},
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: the rooms' JetStream stream: %w (does NATS run with JetStream enabled?)", ErrClusterUnavailable, err)
+	}
+	s.js, s.stream = js, st
+	s.epoch = strconv.FormatInt(st.CachedInfo().Created.UnixNano(), 36)
+	return st, s.epoch, nil
+}
+
+// publishStored stores event in the rooms' stream and returns its
+// position once JetStream acknowledged it; the stream then republishes
+// it to the nodes with members, this one too.
+func (b *roomBackend) publishStored(ctx context.Context, room string, event []byte, hist *rooms.History) (rooms.Position, error) {
+	if err := b.n.canPublish(event); err != nil {
+		return rooms.Position{}, err
+	}
+	msg := &natsio.Msg{Subject: b.n.subj.roomStored(room), Data: event}
+	// The message id lets JetStream drop a copy its client publishes
+	// again after a lost acknowledgement.
+	id := b.n.auth.signNext(msg)
+	for again := true; ; again = false {
+		_, epoch, err := b.open(ctx, hist)
+		if err != nil {
+			return rooms.Position{}, err
+		}
+		b.stream.mu.Lock()
+		js := b.stream.js
+		b.stream.mu.Unlock()
+		ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		switch {
+		case err == nil:
+			return rooms.Position{Epoch: epoch, Offset: ack.Sequence}, nil
+		case ctx.Err() != nil:
+			return rooms.Position{}, ctx.Err()
+		case again && b.gone(err):
+			continue // the stream was deleted: make it again, a new epoch
+		}
+		return rooms.Position{}, fmt.Errorf("%w: JetStream did not store the event: %w", ErrClusterUnavailable, err)
+	}
+}
+
+// gone reports whether err says that the rooms' stream is no more (an
+// operator deleted it, or NATS lost its store); then the next open makes
+// it again, with a new epoch.
+func (b *roomBackend) gone(err error) bool {
+	if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, natsio.ErrNoResponders) {
+		return false
+	}
+	b.stream.mu.Lock()
+	defer b.stream.mu.Unlock()
+	b.stream.stream = nil
+	return true
+}
+
+// deliverStored checks an event the stream republished and hands it to
+// the members here with its position. The sequence is JetStream's (not
+// signed: keep P.hlive.> for the NATS server and the nodes).
+func (b *roomBackend) deliverStored(rs roomSub, msg *natsio.Msg) {
+	seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil || msg.Header.Get(jetstream.SubjectHeader) != b.n.subj.roomStored(rs.room) {
+		b.n.reject(msg, errors.New("wsrpc cluster: a room event without its stream sequence"))
+		return
+	}
+	stored := *msg
+	stored.Subject = b.n.subj.roomStored(rs.room) // what it was signed for
+	if !b.n.checkEvent(&stored, "hroom", true) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.n.ctx, b.n.opts.UnavailableTimeout)
+	defer cancel()
+	_, epoch, err := b.open(ctx, rs.hist)
+	if err != nil {
+		b.n.log.Warn("wsrpc cluster: room event dropped", "room", rs.room, "err", err)
+		return
+	}
+	b.n.stats.roomEvents.Add(1)
+	b.sink.Deliver(rs.room, rooms.Position{Epoch: epoch, Offset: seq}, msg.Data)
+}
+
+// Since implements rooms.Backend from the rooms' stream: the room's
+// events after pos, read one by one (JetStream's next message of the
+// room's subject), each checked as it was signed. The history is lost
+// when pos is of another epoch, or when its event is no longer stored
+// (the events after it may have been dropped with it). A stream deleted
+// meanwhile is made again, with a new epoch.
+func (b *roomBackend) Since(ctx context.Context, room string, pos rooms.Position, hist *rooms.History, maxBytes int) ([]rooms.Stored, rooms.Position, bool, error) {
+	evs, head, lost, err := b.since(ctx, room, pos, hist, maxBytes)
+	if err != nil && b.gone(err) {
+		evs, head, lost, err = b.since(ctx, room, pos, hist, maxBytes)
+	}
+	return evs, head, lost, err
+}
+
+func (b *roomBackend) since(ctx context.Context, room string, pos rooms.Position, hist *rooms.History, maxBytes int) ([]rooms.Stored, rooms.Position, bool, error) {
+	st, epoch, err := b.open(ctx, hist)
+	if err != nil {
+		return nil, rooms.Position{}, false, err
+	}
+	subject := b.n.subj.roomStored(room)
+	head := rooms.Position{Epoch: epoch}
+	last, err := st.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case err == nil:
+		head.Offset = last.Sequence
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+	}
+	switch {
+	case pos.IsZero():
+		return nil, head, false, nil
+	case pos.Epoch != epoch:
+		return nil, head, true, nil
+	case pos.Offset >= head.Offset:
+		return nil, head, false, nil
+	}
+	if lost, err := b.dropped(ctx, st, subject, pos.Offset); err != nil || lost {
+		return nil, head, lost, err
+	}
+	var out []rooms.Stored
+	size := 0
+	for seq := pos.Offset + 1; seq <= head.Offset && (len(out) == 0 || size < maxBytes); {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+		}
+		seq = m.Sequence + 1
+		if m.Sequence > head.Offset {
+			break
+		}
+		msg := &natsio.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
+		if _, err := b.n.auth.authentic(msg, subject); err != nil {
+			b.n.reject(msg, err)
+			continue
+		}
+		if !b.n.checkEventBody(msg, "") {
+			continue
+		}
+		out = append(out, rooms.Stored{Pos: rooms.Position{Epoch: epoch, Offset: m.Sequence}, Event: m.Data})
+		size += len(m.Data)
+	}
+	return out, head, false, nil
+}
+
+// dropped reports whether the stream no longer has the room's event at
+// seq (0: the room's first), so that those after it may be gone too.
+func (b *roomBackend) dropped(ctx context.Context, st jetstream.Stream, subject string, seq uint64) (bool, error) {
+	if seq == 0 {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+		}
+		return info.State.FirstSeq > 1, nil
+	}
+	m, err := st.GetMsg(ctx, seq)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+	}
+	return m.Subject != subject, nil
+}
