@@ -21,6 +21,7 @@ const (
 	kindList      = "list"      // P.node.<name>.list: the node's client ids
 	kindCount     = "count"     // P.node.<name>.count: how many clients
 	kindPing      = "ping"      // P.node.<name>.ping: is a node of this name alive
+	kindName      = "name"      // P.name.<name>: a node starts with this name
 	kindHeartbeat = "hb"        // P.nodes
 	kindBye       = "bye"       // P.nodes: the node leaves
 )
@@ -39,8 +40,8 @@ type request struct {
 	DeadlineMS int64  `json:"deadline_ms,omitempty"`
 	Reply      string `json:"reply,omitempty"` // cancel: the reply subject of the call
 	Claim      *claim `json:"claim,omitempty"` // claim, held
-	Node       string `json:"node,omitempty"`  // hb, bye
-	Inst       string `json:"inst,omitempty"`  // hb, bye
+	Node       string `json:"node,omitempty"`  // hb, bye, name
+	Inst       string `json:"inst,omitempty"`  // hb, bye, name
 }
 
 // claim orders the connections of one id across nodes, without clocks: a
@@ -87,7 +88,8 @@ type reply struct {
 	Error   *wireError      `json:"error,omitempty"`
 	Fail    string          `json:"fail,omitempty"`
 	Message string          `json:"message,omitempty"`
-	Node    string          `json:"node,omitempty"` // where, ack, ping, count, parts
+	Node    string          `json:"node,omitempty"` // where, ack, ping, count, parts, name
+	Inst    string          `json:"inst,omitempty"` // name: the answering node's inst
 	Ack     bool            `json:"ack,omitempty"`
 	Count   int             `json:"count,omitempty"`
 	Results []clientReply   `json:"results,omitempty"`
