@@ -1,8 +1,12 @@
 package nats
 
+//go:generate go tool easyjson -no_std_marshalers -output_filename wire_easyjson.go wire.go
+
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/mailru/easyjson"
 )
 
 // The messages between nodes. See the package documentation for the
@@ -26,6 +30,7 @@ const (
 	kindBye       = "bye"       // P.nodes: the node leaves
 )
 
+//easyjson:json
 // request is every message a node sends to a client's subject, a node's
 // services, its claims and the heartbeats.
 type request struct {
@@ -79,6 +84,7 @@ const (
 	failOther      = "failed"
 )
 
+//easyjson:json
 // reply answers a request: for a call exactly one of Result, Error and
 // Fail, or Ack (the call runs on Node and is taking time); for a
 // broadcast or list, parts of Results or IDs, the last with Parts set to
@@ -104,16 +110,25 @@ type wireError struct {
 	Raw     json.RawMessage `json:"raw,omitempty"`
 }
 
-// clientReply is one client's answer within a broadcast reply.
+//easyjson:json
+// clientReply is one client's answer within a broadcast reply. It has
+// its own generated coders: reply's, promoted, would drop the id.
 type clientReply struct {
 	ID string `json:"id"`
 	reply
 }
 
+// encode marshals a message to other nodes (generated code: no
+// reflection on the path of every call).
+func encode(v easyjson.Marshaler) []byte {
+	b, _ := easyjson.Marshal(v)
+	return b
+}
+
 // decode unmarshals a message of another node into v, naming what it is
 // in the error.
-func decode(data []byte, v any, what string) error {
-	if err := json.Unmarshal(data, v); err != nil {
+func decode(data []byte, v easyjson.Unmarshaler, what string) error {
+	if err := easyjson.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("wsrpc cluster: bad %s message from NATS: %w", what, err)
 	}
 	return nil
