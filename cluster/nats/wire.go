@@ -30,9 +30,10 @@ const (
 	kindBye       = "bye"       // P.nodes: the node leaves
 )
 
-//easyjson:json
 // request is every message a node sends to a client's subject, a node's
 // services, its claims and the heartbeats.
+//
+//easyjson:json
 type request struct {
 	Kind   string          `json:"k"`
 	To     string          `json:"to,omitempty"` // the client id
@@ -84,11 +85,12 @@ const (
 	failOther      = "failed"
 )
 
-//easyjson:json
 // reply answers a request: for a call exactly one of Result, Error and
 // Fail, or Ack (the call runs on Node and is taking time); for a
 // broadcast or list, parts of Results or IDs, the last with Parts set to
 // their number.
+//
+//easyjson:json
 type reply struct {
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *wireError      `json:"error,omitempty"`
@@ -110,9 +112,10 @@ type wireError struct {
 	Raw     json.RawMessage `json:"raw,omitempty"`
 }
 
-//easyjson:json
 // clientReply is one client's answer within a broadcast reply. It has
 // its own generated coders: reply's, promoted, would drop the id.
+//
+//easyjson:json
 type clientReply struct {
 	ID string `json:"id"`
 	reply
