@@ -58,15 +58,7 @@ func readCounters(b *testing.B, s *natsserver.Server) natsCounters {
 }
 
 func idleTraffic(b *testing.B, nodes, clients int, idle time.Duration) {
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(testBound) {
-		b.Fatal("NATS did not start")
-	}
-	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	s := natsServer(b)
 	empty := readCounters(b, s)
 	var stops []func()
 	defer func() {
