@@ -197,7 +197,7 @@ func (n *Node) send(subject, node, to string, req *request) (*exchange, error) {
 		return nil, err
 	}
 	x := &exchange{n: n, reply: n.subj.replies + "." + token, token: token, p: p}
-	b, _ := json.Marshal(req)
+	b := encode(req)
 	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: subject, Reply: x.reply, Data: b}); err != nil {
 		x.close()
 		return nil, fmt.Errorf("%w: send: %w", ErrClusterUnavailable, err)
@@ -312,7 +312,7 @@ func (n *Node) Call(ctx context.Context, clientID, method string, params, result
 
 // cancelServed tells the node serving a call that its caller gave up.
 func (n *Node) cancelServed(subject, clientID, reply string) {
-	b, _ := json.Marshal(request{Kind: kindCancel, To: clientID, Reply: reply})
+	b := encode(request{Kind: kindCancel, To: clientID, Reply: reply})
 	_ = n.auth.publish(n.nc, &natsio.Msg{Subject: subject, Data: b})
 }
 

@@ -104,7 +104,12 @@
 // Requests are served by a set of worker goroutines that grows to
 // MaxServing; past it, and past MaxInFlight waiting calls, calls fail
 // with ErrOverloaded. Emit is at-most-once across nodes, as core NATS
-// is. New refuses a name a live node has (ErrNameInUse).
+// is. New refuses a name a live node has (ErrNameInUse), and of nodes
+// started with one name at the same moment exactly one starts: each
+// subscribes to the name's subject, claims it there, and listens for a
+// tenth of a second (plus a few NATS round trips); a running node's
+// answer refuses the claimant, and of two starting ones the lower inst
+// keeps the name, which both sides decide alike.
 //
 // # Wire between nodes
 //
@@ -127,6 +132,7 @@
 //	P.node.<name>.list         {"k":"list"} → parts {"ids":[...],"parts":K on the last}
 //	P.node.<name>.count        {"k":"count"} → {"count":n}
 //	P.node.<name>.ping         {"k":"ping"} → {"node":N}
+//	P.name.<name>              {"k":"name","node":N,"inst":I} → {"node":N,"inst":I,"message":"running"|"starting"}
 //	P.nodes                    {"k":"hb"|"bye","node":N,"inst":I}
 //	P.emit                     the event's WebSocket message, byte for byte as
 //	                           clients receive it

@@ -217,7 +217,7 @@ func (p *parts) send(r reply, last bool) {
 	if last {
 		r.Parts = p.sent + 1
 	}
-	b, _ := json.Marshal(r)
+	b := encode(r)
 	if int64(len(b)) > p.n.nc.MaxPayload() {
 		switch h := len(r.Results) / 2; {
 		case h > 0:
@@ -230,7 +230,7 @@ func (p *parts) send(r reply, last bool) {
 			p.send(reply{IDs: r.IDs[h:]}, last)
 			return
 		}
-		b, _ = json.Marshal(reply{Node: p.n.name, Fail: failOther, Message: "an answer exceeds NATS's max_payload"})
+		b = encode(reply{Node: p.n.name, Fail: failOther, Message: "an answer exceeds NATS's max_payload"})
 	}
 	p.sent++
 	p.n.publishTo(p.msg.Reply, b)

@@ -47,6 +47,17 @@ func FuzzRequest(f *testing.F) {
 		other.seq++
 		other.sign(msg, other.seq, time.Now())
 		n.handle(msg)
+		// The same bytes as a claim of the node's name, unsigned then
+		// signed by a node of another name: dropped either way.
+		claim := &natsio.Msg{Subject: n.subj.name("fuzz"), Reply: "fuzz.reply", Data: data}
+		before = n.stats.rejected.Load()
+		n.onNameClaim(claim)
+		other.seq++
+		other.sign(claim, other.seq, time.Now())
+		n.onNameClaim(claim)
+		if n.stats.rejected.Load() != before+2 {
+			t.Fatalf("a claim of the name not from a node of that name was not dropped")
+		}
 	})
 }
 

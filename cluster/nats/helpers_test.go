@@ -36,7 +36,10 @@ const (
 
 // startNATS starts a NATS server on a loopback port for the test and
 // returns its URL.
-func startNATS(t testing.TB) string {
+func startNATS(t testing.TB) string { return natsServer(t).ClientURL() }
+
+// natsServer starts a NATS server on a loopback port for the test.
+func natsServer(t testing.TB) *natsserver.Server {
 	t.Helper()
 	return startNATSWith(t, false)
 }
@@ -54,7 +57,7 @@ func startNATSWith(t testing.TB, jetStream bool) string {
 	go s.Start()
 	require.True(t, s.ReadyForConnections(testBound), "NATS server did not start")
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
+	return s
 }
 
 // identify names a connection by its ?id= query (generated when absent).

@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"encoding/json"
 	"sync"
 
 	natsio "github.com/nats-io/nats.go"
@@ -99,7 +98,7 @@ func (n *Node) left(c *wsrpc.Conn) {
 // publishClaim tells the other holders of id, if any, of this node's
 // claim; the answers come on P.held.<inst>.
 func (n *Node) publishClaim(id string, cl claim) {
-	b, _ := json.Marshal(request{Kind: kindClaim, To: id, Claim: &cl})
+	b := encode(request{Kind: kindClaim, To: id, Claim: &cl})
 	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.client(id), Reply: n.subj.held, Data: b}); err != nil {
 		n.log.Warn("wsrpc cluster: claim not published; an older connection of the client on another node may stay open", "client", id, "err", err)
 	}
@@ -128,7 +127,7 @@ func (n *Node) onClaim(msg *natsio.Msg, req *request) {
 	}
 	mine := lc.claim
 	n.local.mu.Unlock()
-	b, _ := json.Marshal(request{Kind: kindHeld, To: req.To, Claim: &mine})
+	b := encode(request{Kind: kindHeld, To: req.To, Claim: &mine})
 	n.publishTo(msg.Reply, b)
 }
 

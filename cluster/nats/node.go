@@ -45,6 +45,7 @@ type Node struct {
 
 	inbox   chan *natsio.Msg // requests to this node's clients and services
 	local   localClients
+	hold    nameClaim // this node's hold on its name
 	peers   peers
 	calls   callTable
 	served  served
@@ -99,7 +100,9 @@ func (n *Node) Stats() Stats {
 // any server.Server; Close leaves the cluster. It fails with
 // ErrClusterUnavailable when NATS cannot be reached before ctx ends (or
 // within 10 s when ctx has no deadline), and
-// with ErrNameInUse when a live node has opts.Name.
+// with ErrNameInUse when a live node has opts.Name or another node started
+// with it at the same moment keeps it (New waits about a tenth of a
+// second for the answers of such nodes).
 //
 // Client ids are the connections' ids (Conn.ID): give sopts an Identify
 // so that clients have ids others can call them by.
@@ -140,8 +143,8 @@ func New(ctx context.Context, reg *wsrpc.Registry, sopts *server.Options, opts *
 // joinTimeout bounds New when its context has no deadline.
 const joinTimeout = 10 * time.Second
 
-// join connects to NATS, checks that the name is free, subscribes and
-// says hello.
+// join connects to NATS, claims the name (name.go), subscribes and says
+// hello.
 func (n *Node) join(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -158,7 +161,7 @@ func (n *Node) join(ctx context.Context) error {
 	if err := n.limit(reply); err != nil {
 		return err
 	}
-	if err := n.checkName(ctx); err != nil {
+	if err := n.claimName(ctx); err != nil {
 		return err
 	}
 	for _, s := range []struct {
@@ -190,24 +193,6 @@ func (n *Node) limit(sub *natsio.Subscription) error {
 		return fmt.Errorf("wsrpc cluster: subscribe on NATS: %w", err)
 	}
 	return nil
-}
-
-// checkName asks whether a live node of the cluster has this node's name.
-func (n *Node) checkName(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
-	defer cancel()
-	err := n.ping(ctx, n.name)
-	switch {
-	case errors.Is(err, errNoResponders):
-		return nil
-	case err == nil:
-		return fmt.Errorf("%w: node %q is live on NATS; give each node its own Options.Name, or stop the other first", ErrNameInUse, n.name)
-	case errors.Is(err, context.DeadlineExceeded):
-		// Subscribed, but nothing signed answered: not a node of ours.
-		n.log.Warn("wsrpc cluster: something listens on this node's subjects but does not answer as a node", "subject", n.subj.node(n.name, kindPing))
-		return nil
-	}
-	return err
 }
 
 // hooks returns user's hooks (nil for none) with OnConnect and OnClose

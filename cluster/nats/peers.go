@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -88,7 +87,7 @@ func (p *peers) expire(cutoff time.Time) []string {
 func (n *Node) heartbeat() { n.announce(kindHeartbeat) }
 
 func (n *Node) announce(kind string) {
-	b, _ := json.Marshal(request{Kind: kind, Node: n.name, Inst: n.inst})
+	b := encode(request{Kind: kind, Node: n.name, Inst: n.inst})
 	if err := n.auth.publish(n.nc, &natsio.Msg{Subject: n.subj.nodes, Data: b}); err != nil {
 		n.log.Debug("wsrpc cluster: heartbeat not published", "err", err)
 	}

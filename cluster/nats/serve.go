@@ -309,7 +309,7 @@ func replyOf(res json.RawMessage, err error) reply {
 // interval which node serves them, so that they fail with ErrNodeDown if
 // it dies.
 func (n *Node) ackSlow() {
-	b, _ := json.Marshal(reply{Ack: true, Node: n.name})
+	b := encode(reply{Ack: true, Node: n.name})
 	for _, r := range n.served.slow(time.Now().Add(-n.opts.HeartbeatInterval)) {
 		n.publishTo(r, b)
 	}
@@ -320,7 +320,7 @@ func (n *Node) respond(msg *natsio.Msg, r reply) {
 	if msg.Reply == "" {
 		return
 	}
-	b, _ := json.Marshal(r)
+	b := encode(r)
 	n.publishTo(msg.Reply, b)
 }
 

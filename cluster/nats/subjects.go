@@ -44,6 +44,9 @@ func (s subjects) roomLive(name string) string   { return s.prefix + ".hlive." +
 // node is the subject of one of node name's services.
 func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }
 
+// name is the subject where nodes claim name and answer its claims.
+func (s subjects) name(name string) string { return s.prefix + ".name." + name }
+
 // maxPlainID is the longest id whose token is its base64url encoding;
 // longer ids are named by their SHA-256, so that a subject stays short.
 const maxPlainID = 96

@@ -1,8 +1,12 @@
 package nats
 
+//go:generate go tool easyjson -no_std_marshalers -output_filename wire_easyjson.go wire.go
+
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/mailru/easyjson"
 )
 
 // The messages between nodes. See the package documentation for the
@@ -21,12 +25,15 @@ const (
 	kindList      = "list"      // P.node.<name>.list: the node's client ids
 	kindCount     = "count"     // P.node.<name>.count: how many clients
 	kindPing      = "ping"      // P.node.<name>.ping: is a node of this name alive
+	kindName      = "name"      // P.name.<name>: a node starts with this name
 	kindHeartbeat = "hb"        // P.nodes
 	kindBye       = "bye"       // P.nodes: the node leaves
 )
 
 // request is every message a node sends to a client's subject, a node's
 // services, its claims and the heartbeats.
+//
+//easyjson:json
 type request struct {
 	Kind   string          `json:"k"`
 	To     string          `json:"to,omitempty"` // the client id
@@ -39,8 +46,8 @@ type request struct {
 	DeadlineMS int64  `json:"deadline_ms,omitempty"`
 	Reply      string `json:"reply,omitempty"` // cancel: the reply subject of the call
 	Claim      *claim `json:"claim,omitempty"` // claim, held
-	Node       string `json:"node,omitempty"`  // hb, bye
-	Inst       string `json:"inst,omitempty"`  // hb, bye
+	Node       string `json:"node,omitempty"`  // hb, bye, name
+	Inst       string `json:"inst,omitempty"`  // hb, bye, name
 }
 
 // claim orders the connections of one id across nodes, without clocks: a
@@ -82,12 +89,15 @@ const (
 // Fail, or Ack (the call runs on Node and is taking time); for a
 // broadcast or list, parts of Results or IDs, the last with Parts set to
 // their number.
+//
+//easyjson:json
 type reply struct {
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *wireError      `json:"error,omitempty"`
 	Fail    string          `json:"fail,omitempty"`
 	Message string          `json:"message,omitempty"`
-	Node    string          `json:"node,omitempty"` // where, ack, ping, count, parts
+	Node    string          `json:"node,omitempty"` // where, ack, ping, count, parts, name
+	Inst    string          `json:"inst,omitempty"` // name: the answering node's inst
 	Ack     bool            `json:"ack,omitempty"`
 	Count   int             `json:"count,omitempty"`
 	Results []clientReply   `json:"results,omitempty"`
@@ -102,16 +112,26 @@ type wireError struct {
 	Raw     json.RawMessage `json:"raw,omitempty"`
 }
 
-// clientReply is one client's answer within a broadcast reply.
+// clientReply is one client's answer within a broadcast reply. It has
+// its own generated coders: reply's, promoted, would drop the id.
+//
+//easyjson:json
 type clientReply struct {
 	ID string `json:"id"`
 	reply
 }
 
+// encode marshals a message to other nodes (generated code: no
+// reflection on the path of every call).
+func encode(v easyjson.Marshaler) []byte {
+	b, _ := easyjson.Marshal(v)
+	return b
+}
+
 // decode unmarshals a message of another node into v, naming what it is
 // in the error.
-func decode(data []byte, v any, what string) error {
-	if err := json.Unmarshal(data, v); err != nil {
+func decode(data []byte, v easyjson.Unmarshaler, what string) error {
+	if err := easyjson.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("wsrpc cluster: bad %s message from NATS: %w", what, err)
 	}
 	return nil
