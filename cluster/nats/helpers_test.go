@@ -41,12 +41,18 @@ func startNATS(t testing.TB) string { return natsServer(t).ClientURL() }
 // natsServer starts a NATS server on a loopback port for the test.
 func natsServer(t testing.TB) *natsserver.Server {
 	t.Helper()
-	return startNATSWith(t, false)
+	return natsServerWith(t, false)
 }
 
 // startNATSWith is startNATS, with JetStream (stored in a temporary
 // directory) when jetStream is true.
 func startNATSWith(t testing.TB, jetStream bool) string {
+	t.Helper()
+	return natsServerWith(t, jetStream).ClientURL()
+}
+
+// natsServerWith is natsServer, with JetStream when jetStream is true.
+func natsServerWith(t testing.TB, jetStream bool) *natsserver.Server {
 	t.Helper()
 	o := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
 	if jetStream {
