@@ -64,6 +64,11 @@ var readmeGivens = map[string]string{
 	"url":        "var url string",
 	"show":       "func show(string, json.RawMessage) {}",
 	"reload":     "func reload(string) {}",
+	"sopts":      "var sopts *server.Options",
+	"natsURL":    "var natsURL string",
+	"secret":     "var secret string",
+	"history":    "func history(room string) *rooms.History { return nil }",
+	"authorize":  "var authorize rooms.Authorize",
 }
 
 // TestReadmeGoSnippetsCompile builds every ```go block of README.md, each as
