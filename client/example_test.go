@@ -69,7 +69,7 @@ func ExampleDial() {
 // meanwhile wait for the new connection, bounded by CallTimeout, and
 // OnStateChange follows the way.
 func ExampleOptions_reconnect() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenBelowEphemeral()
 	if err != nil {
 		panic(err)
 	}
@@ -117,4 +117,19 @@ func ExampleOptions_reconnect() {
 	// 6 <nil>
 	// disconnected
 	// closed
+}
+
+// listenBelowEphemeral listens on a loopback port below Linux's ephemeral
+// range (32768 and up), so that when the example's server comes back on the
+// same port, no outgoing connection of another process can hold it.
+func listenBelowEphemeral() (net.Listener, error) {
+	var err error
+	for i := range 200 {
+		var ln net.Listener
+		port := 20000 + (time.Now().Nanosecond()/1000+i*7919)%12000
+		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return ln, nil
+		}
+	}
+	return nil, err
 }
