@@ -2,7 +2,7 @@
 // list, .info, .mod and .zip files) holding this repository's modules at the
 // version their go.mod files require of each other, so that
 // scripts/installable.sh can install them as a user outside the repository
-// does: GOPROXY=file://DIR,https://proxy.golang.org.
+// does: GOPROXY=file://DIR followed by the usual proxy.
 //
 //	go run . -out DIR REPO_ROOT MODULE_DIR...
 //
