@@ -61,17 +61,17 @@ func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.
 	if err != nil {
 		return nil, "", fmt.Errorf("wsrpc cluster: JetStream: %w", err)
 	}
-	p := b.n.subj.prefix
+	subj := b.n.subj
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              streamName(p),
+		Name:              streamName(subj.prefix),
 		Description:       "wsrpc rooms' history",
-		Subjects:          []string{p + ".hroom.>"},
+		Subjects:          []string{subj.roomsStored() + ">"},
 		Storage:           jetstream.FileStorage,
 		MaxMsgsPerSubject: int64(hist.MaxEvents),
 		MaxAge:            hist.MaxAge,
 		MaxBytes:          streamBytes(hist.MaxBytes),
 		Discard:           jetstream.DiscardOld,
-		RePublish:         &jetstream.RePublish{Source: p + ".hroom.>", Destination: p + ".hlive.>"},
+		RePublish:         &jetstream.RePublish{Source: subj.roomsStored() + ">", Destination: subj.roomsLive() + ">"},
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the rooms' JetStream stream: %w (does NATS run with JetStream enabled?)", ErrClusterUnavailable, err)

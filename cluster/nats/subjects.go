@@ -37,9 +37,12 @@ func (s subjects) room(name string) string { return s.prefix + ".room." + idToke
 // roomStored is the subject a room with history publishes on, which the
 // rooms' stream stores; roomLive the one the stream republishes each
 // stored event on, with its sequence, and the nodes with members of the
-// room subscribe to.
-func (s subjects) roomStored(name string) string { return s.prefix + ".hroom." + idToken(name) }
-func (s subjects) roomLive(name string) string   { return s.prefix + ".hlive." + idToken(name) }
+// room subscribe to. roomsStored and roomsLive are their families'
+// common start, which the stream's subjects and republishing match.
+func (s subjects) roomStored(name string) string { return s.roomsStored() + idToken(name) }
+func (s subjects) roomLive(name string) string   { return s.roomsLive() + idToken(name) }
+func (s subjects) roomsStored() string           { return s.prefix + ".hroom." }
+func (s subjects) roomsLive() string             { return s.prefix + ".hlive." }
 
 // node is the subject of one of node name's services.
 func (s subjects) node(name, what string) string { return s.prefix + ".node." + name + "." + what }
