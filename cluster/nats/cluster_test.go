@@ -20,7 +20,7 @@ import (
 )
 
 // threeNodes starts a NATS server, three nodes on it and two clients on
-// each ("n0-a", "n0-b", "n1-a", ...), and waits until every view has them.
+// each ("n0-a", "n0-b", "n1-a", ...), and waits until every node finds them.
 func threeNodes(t *testing.T, adjust func(*Options), hold <-chan struct{}) ([]*testNode, map[string]*peerClient) {
 	url := startNATS(t)
 	var nodes []*testNode
@@ -127,7 +127,7 @@ func testCallCrossesNodes(t *testing.T) {
 	err := nodes[0].Call(ctx, "nobody", "whoami", nil, nil)
 	require.ErrorIs(t, err, ErrClientNotFound)
 
-	// A client that leaves leaves every view; a call to it then finds no one.
+	// A client that leaves is found on no node; a call to it then fails.
 	require.NoError(t, clients["n2-a"].Close())
 	gone(t, nodes[0].Node, "n2-a")
 	require.ErrorIs(t, nodes[0].Call(ctx, "n2-a", "whoami", nil, nil), ErrClientNotFound)
@@ -135,8 +135,8 @@ func testCallCrossesNodes(t *testing.T) {
 
 // TestNodeKilledMidLoad kills a node (no goodbye: as a crash looks) while
 // the others call its clients: calls in flight fail with ErrNodeDown
-// within a few seconds although their deadline is far, its clients leave
-// the views within the expiry, every call that succeeded was answered by
+// within a few seconds although their deadline is far, no node finds its
+// clients within the expiry, every call that succeeded was answered by
 // its client with its own params, and the node restarted under its name
 // rejoins.
 func TestNodeKilledMidLoad(t *testing.T) { testserver.ForEachEngine(t, testNodeKilledMidLoad) }

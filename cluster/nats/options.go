@@ -99,8 +99,9 @@ type Options struct {
 	// DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// HeartbeatExpiry is how long a node may stay silent before the others
-	// count it down: its clients leave the view and calls to them fail with
-	// ErrNodeDown. Default three HeartbeatIntervals.
+	// count it down: the calls waiting on it fail with ErrNodeDown, and
+	// broadcasts, counts and listings stop asking it. Default three
+	// HeartbeatIntervals.
 	HeartbeatExpiry time.Duration
 
 	// MaxInFlight bounds the remote calls this node waits for; past it
