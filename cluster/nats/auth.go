@@ -112,9 +112,14 @@ func newAuth(node, inst string, secrets []string) *auth {
 func (a *auth) publish(nc *natsio.Conn, msg *natsio.Msg) error {
 	a.pubMu.Lock()
 	defer a.pubMu.Unlock()
+	a.signNextLocked(msg)
+	return nc.PublishMsg(msg)
+}
+
+// signNextLocked signs msg with this node's next sequence (a.pubMu held).
+func (a *auth) signNextLocked(msg *natsio.Msg) {
 	a.seq++
 	a.sign(msg, a.seq, time.Now())
-	return nc.PublishMsg(msg)
 }
 
 func (a *auth) sign(msg *natsio.Msg, seq uint64, now time.Time) {
@@ -197,8 +202,7 @@ func (a *auth) authentic(msg *natsio.Msg, subject string) ([]string, error) {
 func (a *auth) signNext(msg *natsio.Msg) string {
 	a.pubMu.Lock()
 	defer a.pubMu.Unlock()
-	a.seq++
-	a.sign(msg, a.seq, time.Now())
+	a.signNextLocked(msg)
 	return a.inst + "-" + strconv.FormatUint(a.seq, 10)
 }
 
