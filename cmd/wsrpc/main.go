@@ -197,7 +197,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return s.describe(ctx, pos[0], stdin)
 	case "gen":
-		return s.gen(ctx, fs, pos, stdin)
+		return s.gen(ctx, pos, stdin)
 	}
 	return s.fail(usagef("unknown command %q", cmd))
 }
