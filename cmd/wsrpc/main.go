@@ -157,7 +157,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	s := newSession(o, stdout, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return help(stdout, stderr, pos)
+			return help(s, pos)
 		}
 		return s.fail(&usageErr{err.Error()})
 	}
@@ -171,7 +171,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	s.header, _ = parseHeaders(o.headers) // checked
 	switch cmd {
 	case "help":
-		return help(stdout, stderr, pos)
+		return help(s, pos)
 	case "version":
 		return version(stdout)
 	case "completion":
@@ -200,11 +200,6 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return s.gen(ctx, pos, stdin)
 	}
 	return s.fail(usagef("unknown command %q", cmd))
-}
-
-func usageError(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "wsrpc: %v\nRun 'wsrpc help' for usage.\n", safeText(err.Error()))
-	return exitUsage
 }
 
 // check validates the flags that need it, for the command cmd.

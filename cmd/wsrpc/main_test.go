@@ -294,6 +294,7 @@ func TestUsage(t *testing.T) {
 		{"a route twice", []string{"listen", "-route", "r", "-route", "r=1", "ws://x/"}, exitUsage, "", `the route r is given twice`},
 		{"help of a command", []string{"help", "listen"}, exitOK, "Usage: wsrpc listen [flags] URL", ""},
 		{"help of no such command", []string{"help", "lisen"}, exitUsage, "", `help "lisen": no such command`},
+		{"help of no such command, -json", []string{"help", "-json", "lisen"}, exitUsage, "", `{"kind":"usage","message":"help \"lisen\": no such command`},
 		{"listen -h", []string{"listen", "ws://x/", "-h"}, exitOK, "Usage: wsrpc listen", ""},
 		{"version", []string{"version"}, exitOK, "wsrpc ", ""},
 		{"completion without shell", []string{"completion"}, exitUsage, "", "completion needs one shell: bash, zsh or fish"},

@@ -77,8 +77,3 @@ func appendControl(out []byte, r rune, c byte, asJSON bool) []byte {
 	}
 	return append(out, '\\', 'x', hex[r>>4], hex[r&15])
 }
-
-// safeText is safe for human text held in a string.
-func safeText(s string) string {
-	return string(safe([]byte(s), false))
-}
