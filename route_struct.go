@@ -115,6 +115,7 @@ type structRoute struct {
 	members  map[string]*method    // wire name → exposed method
 	full     map[string]wireMember // wire name → its method and "route.member", for hooks and logs
 	masked   map[string]bool       // wire names that answer "Method masked"
+	exposed  string                // " (route exposes …)", for the errors of member, built once
 	onClose  bool
 
 	// For Registry.Routes:
@@ -314,6 +315,7 @@ func newStructRoute(name string, v reflect.Value) (*structRoute, error) {
 // names to Go method names, methods are those of *T.
 func (s *structRoute) finish(owner map[string]string, methods map[string]reflect.Method) error {
 	s.fillFullNames()
+	s.exposed = s.exposedHint()
 	s.goNames = make(map[string]string, len(s.members))
 	for w := range s.members {
 		s.goNames[w] = owner[w]
@@ -438,7 +440,7 @@ func (s *structRoute) member(name string) (*method, *Error) {
 	if name == "" {
 		if s.init == nil {
 			return nil, &Error{Type: TypeNotImplemented, Message: "Method not implemented: " + s.name +
-				" has no Init to run" + s.exposedHint()}
+				" has no Init to run" + s.exposed}
 		}
 		return s.init, nil
 	}
@@ -460,13 +462,15 @@ func (s *structRoute) member(name string) (*method, *Error) {
 			}
 		}
 	}
-	return nil, &Error{Type: TypeNotImplemented, Message: msg + s.exposedHint()}
+	return nil, &Error{Type: TypeNotImplemented, Message: msg + s.exposed}
 }
 
 // maxNamesListed bounds the members an error message lists.
 const maxNamesListed = 10
 
-// exposedHint lists the members of the route for an error message.
+// exposedHint lists the members of the route for an error message; finish
+// keeps it in s.exposed, so that calls of what is not there (which a peer
+// may send in a loop) do not sort the names again.
 func (s *structRoute) exposedHint() string {
 	if len(s.members) == 0 {
 		return " (" + s.name + " exposes no members)"

@@ -270,6 +270,8 @@ func TestRouteStructCloseInstance(t *testing.T) {
 	require.Equal(t, int32(1), closed.Load())
 	_, e := sr.member("on_close")
 	require.Equal(t, "Method not implemented: c.on_close is not exposed (c exposes c.touch)", e.Message)
+	_, e = sr.member("")
+	require.Equal(t, "Method not implemented: c has no Init to run (c exposes c.touch)", e.Message)
 
 	_, sr, _, _ = r.lookup("b")
 	err := sr.closeInstance(context.Background(), sr.newInstance())

@@ -13,16 +13,13 @@ import (
 // it can end the literal or the comment, start a line of code, reach a
 // terminal or an editor as a control, or reorder how the code reads.
 
-// hidden reports whether r must not appear raw in generated code: C0 and
-// C1 controls and DEL (tab aside), format characters (bidirectional
+// hidden reports whether r must not appear raw in generated code: the
+// controls (see control), format characters (bidirectional
 // overrides, zero-width characters, the byte order mark, which Go refuses
 // in the middle of a file), and U+2028/U+2029, which end a line in
 // JavaScript.
 func hidden(r rune) bool {
-	if r == '\t' {
-		return false
-	}
-	return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	return control(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }
 
 // escapeRune writes r as JavaScript writes it in a string: \uXXXX, a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -459,30 +458,20 @@ func tsDoc(b *strings.Builder, indent, doc string) {
 	fmt.Fprintf(b, "%s */\n", indent)
 }
 
-// gen runs "wsrpc gen ts|go [-package P] URL|FILE"; flags may also follow
-// the language.
-func (s *session) gen(ctx context.Context, fs *flag.FlagSet, pos []string, stdin io.Reader) int {
+// gen runs "wsrpc gen ts|go [-package P] URL|FILE"; parseArgs has already
+// taken the flags, wherever they stood.
+func (s *session) gen(ctx context.Context, pos []string, stdin io.Reader) int {
 	if len(pos) == 0 {
-		return usageError(s.errs.w, fmt.Errorf("gen needs a language (ts or go) and a URL or FILE"))
+		return s.fail(usagef("gen needs a language (ts or go) and a URL or FILE"))
 	}
 	lang := pos[0]
-	// Flags may come before or after the source.
-	rest, pos := pos[1:], nil
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return usageError(s.errs.w, err)
-		}
-		if rest = fs.Args(); len(rest) == 0 {
-			break
-		}
-		pos, rest = append(pos, rest[0]), rest[1:]
-	}
-	if len(pos) != 1 {
-		return usageError(s.errs.w, fmt.Errorf("gen %s needs exactly one URL or FILE", lang))
+	if len(pos) != 2 {
+		return s.fail(usagef("gen %s needs exactly one URL or FILE", lang))
 	}
 	if lang != "ts" && lang != "go" {
-		return usageError(s.errs.w, fmt.Errorf("gen %q: the languages are ts and go", lang))
+		return s.fail(usagef("gen %q: the languages are ts and go", lang))
 	}
+	pos = pos[1:]
 	_, d, err := s.document(ctx, pos[0], stdin)
 	if err != nil {
 		return s.fail(err)

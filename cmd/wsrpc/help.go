@@ -116,16 +116,16 @@ func commands() []string {
 }
 
 // help prints the help, or the help of the command pos[0].
-func help(stdout, stderr io.Writer, pos []string) int {
+func help(s *session, pos []string) int {
 	if len(pos) == 0 {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(s.out.w, usage)
 		return exitOK
 	}
 	text, ok := commandHelp[pos[0]]
 	if !ok {
-		return usageError(stderr, fmt.Errorf("help %q: no such command (the commands: %s)", pos[0], strings.Join(commands(), ", ")))
+		return s.fail(usagef("help %q: no such command (the commands: %s)", pos[0], strings.Join(commands(), ", ")))
 	}
-	fmt.Fprint(stdout, text)
+	fmt.Fprint(s.out.w, text)
 	return exitOK
 }
 

@@ -157,7 +157,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	s := newSession(o, stdout, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return help(stdout, stderr, pos)
+			return help(s, pos)
 		}
 		return s.fail(&usageErr{err.Error()})
 	}
@@ -165,13 +165,12 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return s.fail(usagef("no command given"))
 	}
 	cmd, pos := pos[0], pos[1:]
-	if err := o.check(cmd); err != nil {
+	if err := s.check(cmd); err != nil {
 		return s.fail(err)
 	}
-	s.header, _ = parseHeaders(o.headers) // checked
 	switch cmd {
 	case "help":
-		return help(stdout, stderr, pos)
+		return help(s, pos)
 	case "version":
 		return version(stdout)
 	case "completion":
@@ -197,18 +196,15 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		return s.describe(ctx, pos[0], stdin)
 	case "gen":
-		return s.gen(ctx, fs, pos, stdin)
+		return s.gen(ctx, pos, stdin)
 	}
 	return s.fail(usagef("unknown command %q", cmd))
 }
 
-func usageError(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "wsrpc: %v\nRun 'wsrpc help' for usage.\n", safeText(err.Error()))
-	return exitUsage
-}
-
-// check validates the flags that need it, for the command cmd.
-func (o *options) check(cmd string) error {
+// check validates the flags that need it, for the command cmd, and keeps
+// the parsed headers and routes in s.
+func (s *session) check(cmd string) error {
+	o := s.o
 	if o.timeout < 0 {
 		return usagef("-timeout %v: must not be negative (0 means no bound)", o.timeout)
 	}
@@ -218,10 +214,11 @@ func (o *options) check(cmd string) error {
 	if o.reconnect && cmd != "listen" {
 		return usagef("-reconnect is only for listen")
 	}
-	if _, err := parseRoutes(o.routes); err != nil {
+	var err error
+	if s.routes, err = parseRoutes(o.routes); err != nil {
 		return err
 	}
-	if _, err := parseHeaders(o.headers); err != nil {
+	if s.header, err = parseHeaders(o.headers); err != nil {
 		return &usageErr{err.Error()}
 	}
 	return nil

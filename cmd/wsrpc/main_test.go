@@ -294,6 +294,7 @@ func TestUsage(t *testing.T) {
 		{"a route twice", []string{"listen", "-route", "r", "-route", "r=1", "ws://x/"}, exitUsage, "", `the route r is given twice`},
 		{"help of a command", []string{"help", "listen"}, exitOK, "Usage: wsrpc listen [flags] URL", ""},
 		{"help of no such command", []string{"help", "lisen"}, exitUsage, "", `help "lisen": no such command`},
+		{"help of no such command, -json", []string{"help", "-json", "lisen"}, exitUsage, "", `{"kind":"usage","message":"help \"lisen\": no such command`},
 		{"listen -h", []string{"listen", "ws://x/", "-h"}, exitOK, "Usage: wsrpc listen", ""},
 		{"version", []string{"version"}, exitOK, "wsrpc ", ""},
 		{"completion without shell", []string{"completion"}, exitUsage, "", "completion needs one shell: bash, zsh or fish"},
@@ -304,6 +305,10 @@ func TestUsage(t *testing.T) {
 		{"bad scheme", []string{"call", "ftp://x/", "m"}, exitUsage, "", `use ws:// or wss://`},
 		{"bad json params", []string{"call", "ws://x/", "m", `{"a":`}, exitUsage, "", "are not valid JSON"},
 		{"refused connection", []string{"call", "ws://127.0.0.1:1/ws/", "m"}, exitUsage, "", "connect to ws://127.0.0.1:1/ws/"},
+		{"gen without language", []string{"gen"}, exitUsage, "", "gen needs a language (ts or go) and a URL or FILE"},
+		{"gen of an unknown language", []string{"gen", "py", "api.json"}, exitUsage, "", `gen "py": the languages are ts and go`},
+		{"gen without source", []string{"gen", "ts", "-package", "p"}, exitUsage, "", "gen ts needs exactly one URL or FILE"},
+		{"gen usage, -json", []string{"gen", "-json", "ts"}, exitUsage, "", `{"kind":"usage","message":"gen ts needs exactly one URL or FILE"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := cli(t, "", tc.args...)

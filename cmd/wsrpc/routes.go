@@ -66,12 +66,11 @@ func parseRoutes(values []string) ([]routeSpec, error) {
 // built-in ping only). With printCalls (listen) each call is printed as
 // {"method":NAME,"params":...}.
 func (s *session) registry(printCalls bool) (*wsrpc.Registry, error) {
-	specs, err := parseRoutes(s.o.routes)
-	if err != nil || len(specs) == 0 {
-		return nil, err
+	if len(s.routes) == 0 {
+		return nil, nil
 	}
 	reg := wsrpc.NewRegistry()
-	for _, spec := range specs {
+	for _, spec := range s.routes {
 		if err := reg.Add(spec.name, s.routeHandler(spec, printCalls)); err != nil {
 			return nil, usagef("-route %q: %v", spec.name, err)
 		}

@@ -29,9 +29,10 @@ const maxLine = wsrpc.DefaultMaxMessageSize
 // options.
 type session struct {
 	o      *options
-	header http.Header
-	out    *lines // results, events
-	errs   *lines // errors, -v
+	header http.Header // the -H flags, parsed by check
+	routes []routeSpec // the -route flags, parsed by check
+	out    *lines      // results, events
+	errs   *lines      // errors, -v
 	// oneShot is set by "wsrpc call": the connection makes one call, so it
 	// sends no keepalive pings of its own (the server's are answered).
 	oneShot bool

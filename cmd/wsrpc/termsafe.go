@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -24,28 +25,12 @@ func safe(b []byte, asJSON bool) []byte {
 	}
 	var out []byte // nil until the first escape
 	for i := 0; i < len(b); {
-		c := b[i]
-		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' {
-			if out != nil {
-				out = append(out, c)
-			}
-			i++
-			continue
-		}
-		if c == '\r' && asJSON { // whitespace between JSON tokens
-			if out == nil {
-				out = append(make([]byte, 0, len(b)+16), b[:i]...)
-			}
-			out = append(out, ' ')
-			i++
-			continue
-		}
-		r, size := rune(c), 1
-		if c >= utf8.RuneSelf {
+		r, size := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRune(b[i:])
 		}
-		if r != utf8.RuneError && r > 0x9f || r == utf8.RuneError && size > 1 {
-			if out != nil { // printable non-ASCII (or a literal U+FFFD)
+		if r == '\n' || !control(r) && !(r == utf8.RuneError && size == 1) {
+			if out != nil {
 				out = append(out, b[i:i+size]...)
 			}
 			i += size
@@ -54,13 +39,25 @@ func safe(b []byte, asJSON bool) []byte {
 		if out == nil {
 			out = append(make([]byte, 0, len(b)+16), b[:i]...)
 		}
-		out = appendControl(out, r, c, asJSON)
+		if r == '\r' && asJSON { // whitespace between JSON tokens
+			out = append(out, ' ')
+		} else {
+			out = appendControl(out, r, b[i], asJSON)
+		}
 		i += size
 	}
 	if out == nil {
 		return b
 	}
 	return out
+}
+
+// control reports whether r is a control character, one that must never
+// reach a terminal or generated code raw: the C0 controls, DEL and the C1
+// controls (U+0080–U+009F), tab aside. Newline is one too; the callers that
+// keep lines let it through themselves.
+func control(r rune) bool {
+	return r != '\t' && unicode.IsControl(r)
 }
 
 // appendControl appends the escaped form of r, a control character, or of the
@@ -76,9 +73,4 @@ func appendControl(out []byte, r rune, c byte, asJSON bool) []byte {
 		return append(out, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
 	}
 	return append(out, '\\', 'x', hex[r>>4], hex[r&15])
-}
-
-// safeText is safe for human text held in a string.
-func safeText(s string) string {
-	return string(safe([]byte(s), false))
 }
