@@ -113,7 +113,9 @@ FUZZ_TARGETS = \
 	./openrpc:FuzzParseSchema \
 	./cmd/wsrpc:FuzzGenerate \
 	./cmd/wsrpc:FuzzSafe \
-	./rooms:FuzzEventMember
+	./rooms:FuzzEventMember \
+	./bench/internal/wire:FuzzNext \
+	./bench/internal/wire:FuzzObject
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
