@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run    the introduction's example server on 127.0.0.1:8000 (ADDR=host:port)
 #   make test   everything CI checks (installs the JS interop packages first)
+# and the others it names (each target below says what it does):
 #   make client   the introduction's client against ADDR
 #   make browser  the browser demo on http://127.0.0.1:8000/ (npm ci, then the server; ADDR too)
 #   make cluster  NATS on 127.0.0.1:4222 (NATS_ADDR) and three cluster nodes on
@@ -113,7 +114,9 @@ FUZZ_TARGETS = \
 	./openrpc:FuzzParseSchema \
 	./cmd/wsrpc:FuzzGenerate \
 	./cmd/wsrpc:FuzzSafe \
-	./rooms:FuzzEventMember
+	./rooms:FuzzEventMember \
+	./bench/internal/wire:FuzzNext \
+	./bench/internal/wire:FuzzObject
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)

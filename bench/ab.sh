@@ -22,35 +22,32 @@ go build -o "$out/new-server" ./bench/cmd/server
 go build -o "$out/floor" ./bench/cmd/floor
 go build -o "$out/loadgen" ./bench/cmd/loadgen
 DUR=${DUR:-4s}
-taskset -c 0 "$out/floor" -addr 127.0.0.1:9501 -engine epoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/base-server" -addr 127.0.0.1:9502 -engine netpoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/new-server" -addr 127.0.0.1:9503 -engine netpoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/base-server" -addr 127.0.0.1:9504 -engine goroutine >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/new-server" -addr 127.0.0.1:9505 -engine goroutine >/dev/null 2>&1 & pids+=($!)
+. bench/lib.sh   # field, ratio, load, serve, idle
+serve "$out/floor" 9501 epoll
+serve "$out/base-server" 9502 netpoll
+serve "$out/new-server" 9503 netpoll
+serve "$out/base-server" 9504 goroutine
+serve "$out/new-server" 9505 goroutine
 sleep 1
 name() { case $1 in 9502) echo "base netpoll";; 9503) echo "new netpoll";; 9504) echo "base goroutine";; 9505) echo "new goroutine";; esac; }
-# load PORT ARGS...: loadgen's summary line, with the server's CPU µs per
-# call (server_us/call) over the measured window.
-load() {
-  taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -pid "${pids[$(($1 - 9501))]}" -duration "$DUR" -warmup 0.5s "${@:2}" | tail -1
-}
-field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
+# run PORT ARGS...: a load run of DUR on the server at PORT (lib.sh's load).
+run() { load "$1" "${pids[$(($1 - 9501))]}" "$DUR" "${@:2}"; }
 echo "| round | server | call | conns×depth | calls/s | vs floor | p50 | CPU µs/call | CPU vs floor |"
 echo "|---|---|---|---|---:|---:|---:|---:|---:|"
 for round in 1 2; do
   for call in subtract kv; do
-    fl=$(load 9501 -conns 64 -depth 16 -call $call); fc=$(echo "$fl" | field 'calls/s'); fcpu=$(echo "$fl" | field 'server_us/call')
+    fl=$(run 9501 -conns 64 -depth 16 -call $call); fc=$(echo "$fl" | field 'calls/s'); fcpu=$(echo "$fl" | field 'server_us/call')
     echo "| $round | floor (epoll) | $call | 64×16 | $fc | 1.00 | $(echo "$fl" | field p50) | $fcpu | 1.00 |"
     for port in 9502 9503 9504 9505; do
-      r=$(load $port -conns 64 -depth 16 -call $call); c=$(echo "$r" | field 'calls/s')
+      r=$(run $port -conns 64 -depth 16 -call $call); c=$(echo "$r" | field 'calls/s')
       u=$(echo "$r" | field 'server_us/call')
-      echo "| $round | $(name $port) | $call | 64×16 | $c | $(awk "BEGIN{printf \"%.2f\", $c/$fc}") | $(echo "$r" | field p50) | $u | $(awk "BEGIN{printf \"%.2f\", $u/$fcpu}") |"
+      echo "| $round | $(name $port) | $call | 64×16 | $c | $(ratio "$c" "$fc") | $(echo "$r" | field p50) | $u | $(ratio "$u" "$fcpu") |"
     done
   done
-  fl=$(load 9501 -conns 1 -depth 1)
+  fl=$(run 9501 -conns 1 -depth 1)
   echo "| $round | floor (epoll) | subtract | 1×1 | $(echo "$fl" | field 'calls/s') | — | $(echo "$fl" | field p50) | $(echo "$fl" | field 'server_us/call') | — |"
   for port in 9502 9503 9504 9505; do
-    r=$(load $port -conns 1 -depth 1)
+    r=$(run $port -conns 1 -depth 1)
     echo "| $round | $(name $port) | subtract | 1×1 | $(echo "$r" | field 'calls/s') | — | $(echo "$r" | field p50) | $(echo "$r" | field 'server_us/call') | — |"
   done
 done
@@ -60,12 +57,7 @@ if [ "${IDLE:-0}" = 1 ]; then
   sleep 1
   for round in 1 2; do
     for which in base new; do
-      taskset -c 0 "$out/$which-server" -addr 127.0.0.1:9506 -engine netpoll >/dev/null 2>&1 &
-      pid=$!
-      sleep 0.5
-      echo "idle, $which netpoll: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9506/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
-      kill $pid; wait $pid 2>/dev/null || true
-      sleep 1
+      idle "$which netpoll" "$out/$which-server" netpoll
     done
   done
 fi

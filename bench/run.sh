@@ -32,19 +32,12 @@ ROUNDS=${ROUNDS:-1}
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
-field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
-ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
+. bench/lib.sh   # field, ratio, load, serve, idle
 # ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
 # median3 A B C
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 warnings=()
-# load PORT PID DURATION ARGS...: one load run; loadgen's summary line, with
-# the server's CPU use, CPU µs/call and system calls per call (from
-# /proc/PID) over the measured window.
-load() {
-  taskset -c 1 "$out/loadgen" -url "ws://127.0.0.1:$1/ws/" -pid "$2" -duration "$3" -warmup 0.5s "${@:4}" | tail -1
-}
 # check NAME LINE: a generator at >= 95% of its core beside a server below
 # 95% means the generator set the pace.
 # Sets mark to " ⚠" then, and adds a warning.
@@ -58,10 +51,10 @@ check() {
   fi
 }
 if [ "${FANOUT_ONLY:-0}" != 1 ]; then
-taskset -c 0 "$out/floor" -addr 127.0.0.1:9301 -engine epoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/floor" -addr 127.0.0.1:9302 -engine goroutine >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/server" -addr 127.0.0.1:9303 -engine netpoll >/dev/null 2>&1 & pids+=($!)
-taskset -c 0 "$out/server" -addr 127.0.0.1:9304 -engine goroutine >/dev/null 2>&1 & pids+=($!)
+serve "$out/floor" 9301 epoll
+serve "$out/floor" 9302 goroutine
+serve "$out/server" 9303 netpoll
+serve "$out/server" 9304 goroutine
 sleep 1
 name() { case $1 in 9301) echo "floor (epoll)";; 9302) echo "floor (goroutines)";; 9303) echo "wsrpc netpoll";; 9304) echo "wsrpc goroutine";; esac; }
 echo "| server | call | conns×depth | calls/s | vs floor | CPU µs/call | vs floor | user µs/call | p50 | p99 | syscalls/call | server CPU | generator CPU |"
@@ -117,12 +110,7 @@ if [ "${IDLE:-0}" = 1 ]; then
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
   for engine in netpoll goroutine; do
-    taskset -c 0 "$out/server" -addr 127.0.0.1:9307 -engine $engine ${IDENTIFY:+-identify} >/dev/null 2>&1 &
-    pid=$!
-    sleep 0.5
-    echo "idle, $engine: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9307/ws/ -idle -conns ${CONNS:-19000} -pid $pid -sources 4 | tail -1)"
-    kill $pid
-    sleep 1
+    idle "$engine" "$out/server" "$engine" ${IDENTIFY:+-identify}
   done
 fi
 if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
@@ -149,7 +137,7 @@ if [ "${FANOUT:-0}" = 1 ] || [ "${FANOUT_ONLY:-0}" = 1 ]; then
       dps=$(echo "$r" | field 'deliveries/s')
       [ -z "$fdps" ] && fdps=$dps
       name=$([ $mode = floor ] && echo "floor (raw gobwas/ws loop)" || echo "wsrpc $mode")
-      echo "| $name | $burst | $(echo "$r" | field 'events/s') | $dps | $(awk "BEGIN{printf \"%.2f\", $dps/$fdps}") | $(echo "$s" | field 'allocs/recipient') |"
+      echo "| $name | $burst | $(echo "$r" | field 'events/s') | $dps | $(ratio "$dps" "$fdps") | $(echo "$s" | field 'allocs/recipient') |"
       sleep 1
     done
   done
@@ -164,10 +152,8 @@ if [ "${SOAK:-0}" = 1 ]; then
   # floor's figures moving is the machine.
   kill "${pids[@]}" 2>/dev/null || true
   sleep 1
-  taskset -c 0 "$out/floor" -addr 127.0.0.1:9305 -engine epoll >/dev/null 2>&1 & pids+=($!)
-  fpid=$!
-  taskset -c 0 "$out/server" -addr 127.0.0.1:9306 -engine netpoll >/dev/null 2>&1 & pids+=($!)
-  pid=$!
+  serve "$out/floor" 9305 epoll; fpid=${pids[-1]}
+  serve "$out/server" 9306 netpoll; pid=${pids[-1]}
   sleep 0.5
   echo
   echo "| soak, netpoll, kv 64×16 | calls/s | floor calls/s | vs floor | p99 | CPU µs/call | floor CPU µs/call | server RSS |"

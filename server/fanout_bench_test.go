@@ -117,7 +117,7 @@ func floorSender(b *testing.B, ln net.Listener) fanSender {
 	return fanSender{
 		send: func(ev []byte) { frames = append(append(frames, 0x81, byte(len(ev))), ev...) },
 		settle: func() {
-			waitFor(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) == fanOutConns })
+			testkit.WaitFor(b, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) == fanOutConns })
 			for _, nc := range conns {
 				if _, err := nc.Write(frames); err != nil {
 					b.Fatal(err)
@@ -146,10 +146,10 @@ func wsrpcSender(b *testing.B, ln net.Listener, engine string) fanSender {
 		},
 		settle: func() {
 			if conns == nil {
-				waitFor(b, func() bool { return len(srv.Clients()) == fanOutConns })
+				testkit.WaitFor(b, func() bool { return len(srv.Clients()) == fanOutConns })
 				conns = srv.Clients()
 			}
-			waitFor(b, func() bool {
+			testkit.WaitFor(b, func() bool {
 				for _, c := range conns {
 					if c.Stats().SendQueueBytes > 0 {
 						return false
@@ -160,9 +160,6 @@ func wsrpcSender(b *testing.B, ln net.Listener, engine string) fanSender {
 		},
 	}
 }
-
-// waitFor polls cond for up to a minute.
-func waitFor(b *testing.B, cond func() bool) { testkit.WaitFor(b, cond) }
 
 // BenchmarkBroadcast calls a method on fanOutConns connections per op with
 // Server.Broadcast (one frame encoded once, shared by every connection
@@ -192,7 +189,7 @@ func BenchmarkBroadcast(b *testing.B) {
 				wg.Add(1)
 				go func() { defer wg.Done(); answerCalls(r, nc) }()
 			}
-			waitFor(b, func() bool { return len(srv.Clients()) == fanOutConns })
+			testkit.WaitFor(b, func() bool { return len(srv.Clients()) == fanOutConns })
 			ctx := context.Background()
 			runtime.GC()
 			var m0, m1 runtime.MemStats

@@ -144,7 +144,10 @@ func SkipValue(b []byte, i int) (int, bool) {
 
 // Int parses a decimal integer of at most 18 digits; ok is false for
 // anything else. (A loop of its own: strconv.ParseInt costs the floor a
-// fifth of its instructions per subtract call.)
+// fifth of its instructions per subtract call. It is kept apart from
+// examples/introduction/intro's smallInt on purpose: that one is example
+// code users copy, takes a '+' and at most 9 digits so that products stay
+// exact, and neither package should import the other.)
 func Int(b []byte) (v int64, ok bool) {
 	neg := len(b) > 0 && b[0] == '-'
 	if neg {
