@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mailru/easyjson/jwriter"
+
+	"github.com/wsrpc/wsrpc-go/internal/jsondepth"
 )
 
 // HandleMessage processes one complete text message from the peer. The engine
@@ -31,7 +33,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 		c.opts.Logger.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
 		return
 	}
-	tooDeep := exceedsDepth(msg, c.opts.MaxDepth)
+	tooDeep := jsondepth.Exceeds(msg, c.opts.MaxDepth)
 	var f frame
 	if err := f.scan(msg); err != nil {
 		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)

@@ -15,8 +15,6 @@ import (
 	"github.com/mailru/easyjson"
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
-
-	"github.com/wsrpc/wsrpc-go/internal/jsondepth"
 )
 
 // frame is one decoded wsrpc message. Every member is kept as raw JSON so the
@@ -205,10 +203,6 @@ type wireError struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
 }
-
-// exceedsDepth reports whether msg nests arrays and objects deeper than max
-// (brackets inside strings do not count).
-func exceedsDepth(msg []byte, max int) bool { return jsondepth.Exceeds(msg, max) }
 
 func isObject(msg []byte) bool {
 	for _, b := range msg {

@@ -1,4 +1,4 @@
-package wsrpc
+package jsondepth
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestExceedsDepth(t *testing.T) {
+func TestExceeds(t *testing.T) {
 	tests := []struct {
 		msg  string
 		max  int
@@ -22,14 +22,14 @@ func TestExceedsDepth(t *testing.T) {
 		{strings.Repeat("[", 64) + strings.Repeat("]", 64), 64, false},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, exceedsDepth([]byte(tt.msg), tt.max), "%s with max %d", tt.msg, tt.max)
+		require.Equal(t, tt.want, Exceeds([]byte(tt.msg), tt.max), "%s with max %d", tt.msg, tt.max)
 	}
 }
 
-func BenchmarkExceedsDepth(b *testing.B) {
+func BenchmarkExceeds(b *testing.B) {
 	msg := []byte(`{"id":12345,"method":"kv.set","params":{"key":"some-key","value":{"a":[1,2,3],"b":"text"}}}`)
 	for b.Loop() {
-		if exceedsDepth(msg, DefaultMaxDepth) {
+		if Exceeds(msg, 64) {
 			b.Fatal("too deep")
 		}
 	}
