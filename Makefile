@@ -106,6 +106,7 @@ FUZZ_TARGETS = \
 	.:FuzzValidJSON \
 	.:FuzzFrameScan \
 	.:FuzzDecodeDirect \
+	.:FuzzCodecParams \
 	./server:FuzzHandshake \
 	./session:FuzzFeed \
 	./examples/cluster:FuzzVerify \
