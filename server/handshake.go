@@ -25,7 +25,14 @@ type handshake struct {
 
 // feed adds bytes and reports whether the request head is complete; rest is
 // what followed it (frames the client sent without waiting for the 101).
+//
+// A request line begins with a method, an upper-case token: bytes that
+// begin otherwise (a TLS ClientHello sent to a plain listener, a stray
+// protocol) are refused at once, not after HandshakeTimeout.
 func (h *handshake) feed(b []byte) (complete bool, rest []byte, err error) {
+	if len(h.buf) == 0 && len(b) > 0 && (b[0] < 'A' || b[0] > 'Z') {
+		return false, nil, errNotHTTP
+	}
 	h.buf = append(h.buf, b...)
 	if i := bytes.Index(h.buf, []byte("\r\n\r\n")); i >= 0 {
 		if i+4 > h.max {
@@ -56,6 +63,9 @@ func (e *httpError) Error() string {
 }
 
 var errHandshakeTooLarge = &httpError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "the upgrade request is larger than MaxHandshakeSize"}
+
+// errNotHTTP refuses bytes that cannot begin an HTTP request.
+var errNotHTTP = &httpError{status: http.StatusBadRequest, msg: "this is a plain HTTP WebSocket endpoint: connect with ws://, or put TLS in front of it for wss://"}
 
 // response is the HTTP response for a failed handshake.
 func (e *httpError) response() []byte {

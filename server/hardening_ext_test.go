@@ -154,8 +154,49 @@ func TestHandshakeLimits(t *testing.T) {
 			_ = nc3.SetReadDeadline(time.Now().Add(3 * time.Second))
 			resp, _ = io.ReadAll(nc3)
 			require.True(t, strings.HasPrefix(string(resp), "HTTP/1.1 400"), "%s", resp)
+
 		})
 	}
+}
+
+// TestNotHTTPRefusedAtOnce: bytes that cannot begin an HTTP request (a TLS
+// ClientHello on the plain listener, junk, a lower-case method) are
+// answered 400 at once, with a hint, not dropped after HandshakeTimeout
+// (5 s by default).
+func TestNotHTTPRefusedAtOnce(t *testing.T) {
+	for _, engine := range []string{server.EngineNetpoll, server.EngineGoroutine} {
+		t.Run(engine, func(t *testing.T) {
+			srv := server.New(testRegistry(t), &server.Options{Engine: engine})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { _ = srv.Close() })
+			for _, hello := range [][]byte{{0x16, 0x03, 0x01, 0x00, 0x05}, {0}, []byte("get / HTTP/1.1")} {
+				nc := dialTCP(t, ln.Addr().String())
+				_, _ = nc.Write(hello)
+				_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				start := time.Now()
+				resp, _ := io.ReadAll(nc)
+				_ = nc.Close()
+				require.Less(t, time.Since(start), 3*time.Second, "%q", hello)
+				require.True(t, strings.HasPrefix(string(resp), "HTTP/1.1 400"), "%s", resp)
+				require.Contains(t, string(resp), "ws://")
+			}
+			tc := tls.Client(dialTCP(t, ln.Addr().String()), &tls.Config{InsecureSkipVerify: true})
+			defer tc.Close()
+			_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+			start := time.Now()
+			require.Error(t, tc.Handshake())
+			require.Less(t, time.Since(start), 3*time.Second, "a TLS handshake fails at once")
+		})
+	}
+}
+
+func dialTCP(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	return nc
 }
 
 func TestProtocolViolationsCloseTheConnection(t *testing.T) {
