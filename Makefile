@@ -72,8 +72,9 @@ budgets:
 
 # cluster/nats: Broadcast to 100,000 clients over three nodes returns every
 # answer (~10 s, 1.6 GB). Without the race detector, which multiplies the
-# memory of that many connections; over TCP when the open-file limit can be
-# raised to 2 per client, else over in-memory connections.
+# memory of that many connections; over TCP (netpoll engine) when the
+# open-file limit can be raised to 2 per client, else over in-memory
+# connections (goroutine engine).
 broadcast-scale:
 	WSRPC_BROADCAST_CLIENTS=100000 $(GO) test -count=1 -run '^TestBroadcastAtScale$$' ./cluster/nats
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -27,12 +28,12 @@ type LeanPeers struct {
 	mu    sync.Mutex
 }
 
-// Above leanSpreadAbove connections DialLean spreads them over
+// On Linux, above leanSpreadAbove connections, DialLean spreads them over
 // leanSources loopback source addresses (127.0.0.2, ...; Linux answers on
 // all of 127/8): each has the whole ephemeral port range, so the
-// connections to one server are not capped by it (~28k on Linux).
+// connections to one server are not capped by it (~28k).
 const (
-	leanSpreadAbove = 10000
+	leanSpreadAbove = 1000
 	leanSources     = 16
 )
 
@@ -44,7 +45,7 @@ func DialLean(tb testing.TB, urls []string, n int, id func(k int) string) *LeanP
 	tb.Helper()
 	return dialLean(tb, n, id, func(w, k int) (string, ws.Dialer) {
 		var d ws.Dialer
-		if n > leanSpreadAbove {
+		if runtime.GOOS == "linux" && n > leanSpreadAbove {
 			src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+w%leanSources))}
 			d.NetDial = (&net.Dialer{LocalAddr: src}).DialContext
 		}
