@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	wsrpc "github.com/wsrpc/wsrpc-go"
+
 	"github.com/wsrpc/wsrpc-go/internal/testkit"
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/server"
@@ -50,7 +52,14 @@ func testBroadcastAtScale(t *testing.T) {
 		t.Skip("past 10,000 clients over TCP, under the default engine (netpoll) only")
 	}
 	natsURL := startNATS(t)
-	nodes := []*testNode{startNode(t, natsURL, "n0", nil), startNode(t, natsURL, "n1", nil), startNode(t, natsURL, "n2", nil)}
+	var nodes []*testNode
+	for _, name := range []string{"n0", "n1", "n2"} {
+		// Keepalive off: the lean clients answer only the broadcast, and
+		// connecting 100,000 of them on a busy machine may take longer
+		// than a keepalive interval.
+		so := &server.Options{Identify: identify, Options: wsrpc.Options{KeepaliveInterval: -1}}
+		nodes = append(nodes, startNodeWith(t, testOptions(natsURL, name), so))
+	}
 	eventually(t, func() bool { return len(nodes[0].Nodes()) == 3 }, "n0 knows every node")
 	id := func(k int) string { return fmt.Sprintf("n%d-%d", k%3, k) }
 	start := time.Now()

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	natsio "github.com/nats-io/nats.go"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	natsio "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 )
 
