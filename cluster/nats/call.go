@@ -276,6 +276,7 @@ func (n *Node) Call(ctx context.Context, clientID, method string, params, result
 	req := request{Kind: kindCall, To: clientID, Method: method, Params: raw}
 	deadlineOf(ctx, &req)
 	subject := n.subj.client(clientID)
+	settling := n.settling()
 	x, err := n.send(subject, "", clientID, &req)
 	if err != nil {
 		return err
@@ -284,7 +285,7 @@ func (n *Node) Call(ctx context.Context, clientID, method string, params, result
 	for {
 		r, err := x.next(ctx)
 		switch {
-		case errors.Is(err, errNoResponders) && n.unsure():
+		case errors.Is(err, errNoResponders) && (settling || n.unsure()):
 			return n.errSettling()
 		case errors.Is(err, errNoResponders):
 			return fmt.Errorf("%w: %q", ErrClientNotFound, clientID)
@@ -326,6 +327,7 @@ func (n *Node) Lookup(ctx context.Context, clientID string) (string, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, n.opts.UnavailableTimeout)
 	defer cancel()
+	settling := n.settling()
 	x, err := n.send(n.subj.client(clientID), "", clientID, &request{Kind: kindWhere, To: clientID})
 	if err != nil {
 		return "", err
@@ -333,7 +335,7 @@ func (n *Node) Lookup(ctx context.Context, clientID string) (string, error) {
 	defer x.close()
 	r, err := x.next(wctx)
 	switch {
-	case errors.Is(err, errNoResponders) && n.unsure():
+	case errors.Is(err, errNoResponders) && (settling || n.unsure()):
 		return "", n.errSettling()
 	case errors.Is(err, errNoResponders):
 		return "", fmt.Errorf("%w: %q", ErrClientNotFound, clientID)

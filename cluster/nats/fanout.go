@@ -125,6 +125,16 @@ func (n *Node) Broadcast(ctx context.Context, method string, params any) ([]Resu
 	defer cancel()
 	req := request{Kind: kindBroadcast, Method: method, Params: raw}
 	deadlineOf(ctx, &req)
+	// This node's clients are called while the others call theirs: none
+	// waits for another node's slowest client.
+	local := make(chan []Result, 1)
+	go func() {
+		var out []Result
+		for _, r := range n.srv.Broadcast(ctx, method, paramsOf(raw)) {
+			out = append(out, Result{ClientID: r.Conn.ID(), Node: n.name, Result: r.Result, Err: r.Err})
+		}
+		local <- out
+	}()
 	var mu sync.Mutex // guards out
 	var out []Result
 	err = n.eachNode(ctx, &req, func(r *reply) {
@@ -134,10 +144,7 @@ func (n *Node) Broadcast(ctx context.Context, method string, params any) ([]Resu
 			out = append(out, Result{ClientID: c.ID, Node: r.Node, Result: c.Result, Err: c.err(c.ID, r.Node)})
 		}
 	})
-	for _, r := range n.srv.Broadcast(ctx, method, paramsOf(raw)) {
-		out = append(out, Result{ClientID: r.Conn.ID(), Node: n.name, Result: r.Result, Err: r.Err})
-	}
-	return out, err
+	return append(out, <-local...), err
 }
 
 // eachNode sends req to every other live node and hands each part of

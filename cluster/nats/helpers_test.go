@@ -81,11 +81,22 @@ type testNode struct {
 // the running ForEachEngine subtest. opts may adjust the defaults.
 func startNode(t testing.TB, natsURL, name string, adjust func(*Options)) *testNode {
 	t.Helper()
-	o := &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry, Secret: testSecret}
+	o := testOptions(natsURL, name)
 	if adjust != nil {
 		adjust(o)
 	}
-	so := &server.Options{Identify: identify}
+	return startNodeWith(t, o, &server.Options{Identify: identify})
+}
+
+// testOptions are the options of test node name on NATS at natsURL.
+func testOptions(natsURL, name string) *Options {
+	return &Options{Name: name, URL: natsURL, HeartbeatInterval: testInterval, HeartbeatExpiry: testExpiry, Secret: testSecret}
+}
+
+// startNodeWith starts the node of o with the server options so (the
+// engine of the running ForEachEngine subtest set in them).
+func startNodeWith(t testing.TB, o *Options, so *server.Options) *testNode {
+	t.Helper()
 	if e := testserver.Current(); e != testserver.HTTP {
 		so.Engine = e
 	}

@@ -384,7 +384,9 @@ func (n *Node) settling() bool {
 // unsure reports whether NATS's "no responders" may not mean "no client":
 // NATS came back moments ago (settling), or the connection fails a round
 // trip (NATS is going down: it drops the subscriptions of the connections
-// it closes before ours).
+// it closes before ours). A request sent while settling is unsure too,
+// even if its answer comes after the nodes settled: the answer may be
+// from before (Call and Lookup look at settling when they send).
 func (n *Node) unsure() bool {
 	return n.settling() || n.nc.FlushTimeout(n.opts.UnavailableTimeout) != nil
 }
