@@ -58,7 +58,13 @@ func testBroadcastAtScale(t *testing.T) {
 		// connecting 100,000 of them on a busy machine may take longer
 		// than a keepalive interval.
 		so := &server.Options{Identify: identify, Options: wsrpc.Options{KeepaliveInterval: -1}}
-		nodes = append(nodes, startNodeWith(t, testOptions(natsURL, name), so))
+		// The default heartbeat timings, as a user runs: the tests' short
+		// ones (testExpiry) are for the liveness tests, and a process
+		// holding 100,000 connections on a busy machine may go quiet
+		// longer than that while it connects them and collects garbage.
+		o := testOptions(natsURL, name)
+		o.HeartbeatInterval, o.HeartbeatExpiry = 0, 0
+		nodes = append(nodes, startNodeWith(t, o, so))
 	}
 	eventually(t, func() bool { return len(nodes[0].Nodes()) == 3 }, "n0 knows every node")
 	id := func(k int) string { return fmt.Sprintf("n%d-%d", k%3, k) }
