@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	natsio "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -152,8 +153,8 @@ func (b *roomBackend) deliverStored(rs roomSub, msg *natsio.Msg) {
 }
 
 // Since implements rooms.Backend from the rooms' stream: the room's
-// events after pos, read one by one (JetStream's next message of the
-// room's subject), each checked as it was signed. The history is lost
+// events after pos, read in batches (see read), each checked as it was
+// signed. The history is lost
 // when pos is of another epoch, or when its event is no longer stored
 // (the events after it may have been dropped with it). A stream deleted
 // meanwhile is made again, with a new epoch.
@@ -190,33 +191,78 @@ func (b *roomBackend) since(ctx context.Context, room string, pos rooms.Position
 	if lost, err := b.dropped(ctx, st, subject, pos.Offset); err != nil || lost {
 		return nil, head, lost, err
 	}
+	return b.read(ctx, st, subject, rooms.Position{Epoch: epoch, Offset: pos.Offset}, head, maxBytes)
+}
+
+// readBatch is how many events read asks JetStream for at a time.
+const readBatch = 256
+
+// read returns the events of subject after from up to head, at most
+// about maxBytes of them but at least one, each checked as it was
+// signed. They come through a consumer of the stream's (kept in memory,
+// without acknowledgements, deleted afterwards) in batches of readBatch:
+// a few requests for a chunk, not one per event.
+func (b *roomBackend) read(ctx context.Context, st jetstream.Stream, subject string, from, head rooms.Position, maxBytes int) ([]rooms.Stored, rooms.Position, bool, error) {
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Description:       "wsrpc rooms: a resume",
+		FilterSubject:     subject,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from.Offset + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: readInactive,
+	})
+	if err != nil {
+		return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+	}
+	defer func() {
+		// Deleted at once; else JetStream does it after readInactive.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.n.opts.UnavailableTimeout)
+		defer cancel()
+		_ = st.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
 	var out []rooms.Stored
 	size := 0
-	for seq := pos.Offset + 1; seq <= head.Offset && (len(out) == 0 || size < maxBytes); {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
+	for last := from.Offset; last < head.Offset && (len(out) == 0 || size < maxBytes); {
+		batch, err := cons.FetchNoWait(readBatch)
 		if err != nil {
 			return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
 		}
-		seq = m.Sequence + 1
-		if m.Sequence > head.Offset {
-			break
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil || md.Sequence.Stream <= last || md.Sequence.Stream > head.Offset {
+				continue // past head: a live event, not part of the replay
+			}
+			last = md.Sequence.Stream
+			if len(out) > 0 && size >= maxBytes {
+				continue // the next chunk's
+			}
+			msg := &natsio.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
+			if _, err := b.n.auth.authentic(msg, subject); err != nil {
+				b.n.reject(msg, err)
+				continue
+			}
+			if !b.n.checkEventBody(msg, "") {
+				continue
+			}
+			out = append(out, rooms.Stored{Pos: rooms.Position{Epoch: from.Epoch, Offset: md.Sequence.Stream}, Event: msg.Data})
+			size += len(msg.Data)
 		}
-		msg := &natsio.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
-		if _, err := b.n.auth.authentic(msg, subject); err != nil {
-			b.n.reject(msg, err)
-			continue
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
 		}
-		if !b.n.checkEventBody(msg, "") {
-			continue
+		if got == 0 {
+			break // nothing more stored (dropped meanwhile)
 		}
-		out = append(out, rooms.Stored{Pos: rooms.Position{Epoch: epoch, Offset: m.Sequence}, Event: m.Data})
-		size += len(m.Data)
 	}
 	return out, head, false, nil
 }
+
+// readInactive is when JetStream deletes a consumer of read's that its
+// node did not (it died meanwhile).
+const readInactive = 30 * time.Second
 
 // dropped reports whether the stream no longer has the room's event at
 // seq (0: the room's first), so that those after it may be gone too.
