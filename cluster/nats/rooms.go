@@ -63,16 +63,20 @@ type roomsOf struct {
 // replaced. Member counts and pages are this node's.
 //
 // Rooms with history (opts.History) keep it in a JetStream stream over
-// the rooms' subjects (file storage; each room's MaxEvents and MaxAge as
-// the stream's per-subject and age limits, MaxBytes times 1024 as the
-// whole stream's), made by the first node that needs it: NATS must run
-// with JetStream (EmbeddedStoreDir for the embedded server). Emit to such
-// a room returns once JetStream stored the event (at-least-once: after a
-// failure, emit again; clients drop duplicates by position); its offset
-// is the stream sequence, its epoch the stream's creation time. A client
-// resumes on any node, after the one it used died. The bounds are the
-// stream's, set by the History of the room that made it: give every
-// room the same bounds. Call Rooms once per node (ErrRoomsInUse).
+// the rooms' subjects (file storage), made by the first node that needs
+// it: NATS must run with JetStream (EmbeddedStoreDir for the embedded
+// server). Emit to such a room returns once JetStream stored the event
+// (at-least-once: after a failure, emit again; clients drop duplicates
+// by position); its offset is the stream sequence, its epoch the
+// stream's creation time. A client resumes on any node, after the one it
+// used died, within its room's own History: a resume is told lost when
+// more than MaxEvents events, or more than MaxBytes of them, came after
+// its position, or the next is older than MaxAge. What the stream
+// stores is bounded by the largest History of the rooms used: per room,
+// one event more than the largest MaxEvents, for twice the largest
+// MaxAge; the whole stream, 1024 times the largest MaxBytes (when full,
+// the oldest events of any room go first, and resumes from them are
+// lost). Call Rooms once per node (ErrRoomsInUse).
 func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 	var o rooms.Options
 	if opts != nil {
