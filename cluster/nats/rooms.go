@@ -60,7 +60,8 @@ type roomsOf struct {
 // the node's own hooks (no need to chain rooms.Hooks). Register the
 // rooms.join and rooms.leave routes with Routes on the server's
 // registry if clients may join rooms themselves. opts.Backend is
-// replaced. Member counts and pages are this node's.
+// replaced. The Count and Members of what it returns are this node's;
+// RoomCount and RoomMembers ask every node.
 //
 // Rooms with history (opts.History) keep it in a JetStream stream over
 // the rooms' subjects (file storage), made by the first node that needs
@@ -92,6 +93,9 @@ func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 	b.rooms = rooms.New(&o)
 	if !n.roomsOf.b.CompareAndSwap(nil, b) {
 		return nil, ErrRoomsInUse
+	}
+	if _, err := n.nc.Subscribe(n.subj.roomsNode(n.name), b.serveRoomQuery); err != nil {
+		return nil, fmt.Errorf("wsrpc cluster: subscribe to the rooms' queries: %w", err)
 	}
 	n.tasks.Go(b.dispatch)
 	return b.rooms, nil
