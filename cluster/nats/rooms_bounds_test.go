@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
@@ -81,4 +82,33 @@ func testRoomHistoryBoundsPerRoom(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	require.True(t, resume("young", young[0]), "the event after it is older than the room's MaxAge")
 	require.Zero(t, a.Stats().Rejected+b.Stats().Rejected)
+}
+
+// A History whose MaxBytes needs more storage than JetStream has fails
+// the emits to its room with an error that says what to do; rooms of
+// smaller bounds keep working.
+func TestRoomHistoryTooLarge(t *testing.T) {
+	o := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(), JetStreamMaxStore: 64 << 20}
+	s, err := natsserver.NewServer(o)
+	require.NoError(t, err)
+	go s.Start()
+	require.True(t, s.ReadyForConnections(testBound))
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	n := startRawNode(t, "solo", &Options{URL: s.ClientURL(), Secret: testSecret})
+	r, err := n.Rooms(&rooms.Options{History: func(room string) *rooms.History {
+		if room == "huge" {
+			return &rooms.History{MaxBytes: 1 << 20} // 1 GiB for the stream
+		}
+		return &rooms.History{MaxBytes: 16 << 10} // 16 MiB
+	}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	_, err = r.Emit(ctx, "small", map[string]int{"n": 1})
+	require.NoError(t, err)
+	_, err = r.Emit(ctx, "huge", map[string]int{"n": 1})
+	require.ErrorIs(t, err, ErrClusterUnavailable)
+	require.ErrorContains(t, err, "lower MaxBytes")
+	_, err = r.Emit(ctx, "small", map[string]int{"n": 2})
+	require.NoError(t, err)
 }

@@ -94,6 +94,10 @@ func (l streamLimits) set(c *jetstream.StreamConfig) {
 	c.MaxMsgsPerSubject, c.MaxAge, c.MaxBytes = l.events, l.age, l.bytes
 }
 
+// jsInsufficientResources is JetStream's error code for a stream whose
+// limits its storage cannot hold.
+const jsInsufficientResources jetstream.ErrorCode = 10047
+
 // streamName is the name of the rooms' stream of the cluster prefix.
 func streamName(prefix string) string {
 	return "WSRPC_ROOMS_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
@@ -117,7 +121,11 @@ func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.
 		s.js = js
 	}
 	st, err := b.ensure(ctx, need)
-	if err != nil {
+	var jerr jetstream.JetStreamError
+	switch {
+	case errors.As(err, &jerr) && jerr.APIError() != nil && jerr.APIError().ErrorCode == jsInsufficientResources:
+		return nil, "", fmt.Errorf("%w: JetStream has not the storage the rooms' stream may take (%d times the largest History.MaxBytes): lower MaxBytes, or give JetStream more (max_file_store): %w", ErrClusterUnavailable, streamBytesPerRoom, err)
+	case err != nil:
 		return nil, "", fmt.Errorf("%w: the rooms' JetStream stream: %w (does NATS run with JetStream enabled?)", ErrClusterUnavailable, err)
 	}
 	info := st.CachedInfo()
