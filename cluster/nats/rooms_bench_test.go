@@ -19,8 +19,9 @@ import (
 // node 0, each waited for until all 30 clients have it. Reported: events
 // per second and the p99 from emit to the last delivery, for the
 // cluster's Emit to every client (emit, the baseline), a room without
-// history (room) and a room with history in JetStream (history), in one
-// run:
+// history (room) and a room with history in JetStream (history); then
+// the same ways streamed (-streamed: back to back, events/s until every
+// client has them all), in one run:
 //
 //	go test -run '^$' -bench RoomEmit -benchtime 2000x ./cluster/nats
 func BenchmarkRoomEmit(b *testing.B) {
@@ -76,6 +77,24 @@ func BenchmarkRoomEmit(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+	// Streamed: b.N events back to back from one goroutine (each Emit
+	// returning as it does: stored first, with history), until every
+	// member has them all.
+	for _, w := range ways {
+		b.Run(w.name+"-streamed", func(b *testing.B) {
+			want := events.Load() + int64(b.N)*3*perNode
+			start := time.Now()
+			for range b.N {
+				if err := w.emit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for events.Load() < want {
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 		})
 	}
 }
