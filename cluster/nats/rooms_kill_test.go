@@ -1,15 +1,12 @@
 package nats
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,42 +43,14 @@ const (
 // WebSocket URL and kills the process (SIGKILL) when the test ends.
 func roomNodeProcess(t *testing.T, natsURL, name string) (url string, cmd *exec.Cmd) {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], "-test.run", "^TestRoomNodeProcess$")
-	cmd.Env = append(os.Environ(), envRoomNodeNATS+"="+natsURL, envRoomNodeName+"="+name)
+	env := []string{envRoomNodeNATS + "=" + natsURL, envRoomNodeName + "=" + name}
 	if e := testserver.Current(); e != "" {
-		cmd.Env = append(cmd.Env, testserver.EnvEngine+"="+e)
+		env = append(env, testserver.EnvEngine+"="+e)
 	}
-	stdin, err := cmd.StdinPipe() // the process ends when it closes
-	require.NoError(t, err)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- u
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-		close(ready)
-	}()
-	select {
-	case u, ok := <-ready:
-		require.True(t, ok, "node process %s ended before it was ready", name)
-		return u, cmd
-	case <-time.After(testBound):
-		t.Fatalf("node process %s not ready within %v", name, testBound)
-		return "", nil
-	}
+	p := startTestProcess(t, "TestRoomNodeProcess", env...)
+	url, ok := strings.CutPrefix(p.next(t, "the node "+name, testBound), "READY ")
+	require.True(t, ok, "node process %s: no URL", name)
+	return url, p.cmd
 }
 
 // TestRoomNodeProcess is the node process of TestRoomResumeAfterKill; it
@@ -109,36 +78,6 @@ func startRoomNode(t testing.TB, natsURL string, opts *rooms.Options, name strin
 	return n
 }
 
-// tracked is what a tracker handed the application.
-type tracked struct {
-	mu   sync.Mutex // protects ns and lost
-	ns   []int
-	lost []rooms.Position
-}
-
-func (s *tracked) options() rooms.TrackerOptions {
-	return rooms.TrackerOptions{
-		OnEvent: func(_ string, _ rooms.Position, ev json.RawMessage) {
-			var body struct{ N int }
-			_ = json.Unmarshal(ev, &body)
-			s.mu.Lock()
-			s.ns = append(s.ns, body.N)
-			s.mu.Unlock()
-		},
-		OnLost: func(_ string, pos rooms.Position) {
-			s.mu.Lock()
-			s.lost = append(s.lost, pos)
-			s.mu.Unlock()
-		},
-	}
-}
-
-func (s *tracked) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ns)
-}
-
 // TestRoomResumeAfterKill: three nodes and NATS with JetStream; the node
 // a client uses is a process of its own, killed with SIGKILL in the
 // middle of a stream of 10,000 events of a room with history. The client
@@ -156,8 +95,8 @@ func testRoomResumeAfterKill(t *testing.T) {
 	eventually(t, func() bool { return len(b.Nodes()) == 3 && len(c.Nodes()) == 3 }, "b and c know a")
 
 	proxy, url := testkit.NewCutProxy(t, aURL)
-	s := &tracked{}
-	tr := rooms.NewTracker(s.options())
+	s := testkit.NewSeen()
+	tr := rooms.NewTracker(s.Options())
 	opts := &client.Options{Reconnect: true, ReconnectMinWait: 5 * time.Millisecond, ReconnectMaxWait: 50 * time.Millisecond}
 	tr.Install(&opts.Options)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*testBound)
@@ -179,27 +118,16 @@ func testRoomResumeAfterKill(t *testing.T) {
 		}
 		emitted <- nil
 	}()
-	eventually(t, func() bool { return s.count() >= 2000 }, "the client received 2,000 events from a")
+	s.WaitFor(t, "2,000 events from a", testBound, func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
 	proxy.Retarget(b.url) // the load balancer's next choice
 	require.NoError(t, a.Process.Signal(syscall.SIGKILL))
-	killedAt := s.count()
+	killedAt := s.Count()
 	_ = a.Wait()
 	t.Logf("a killed after the client had %d events", killedAt)
 	require.NoError(t, testserver.Recv(t, emitted, "the emitter"))
-	deadline := time.Now().Add(4 * testBound)
-	for s.count() < killEvents && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.WaitFor(t, "all 10,000 events", 4*testBound, func(ns []int, _ []rooms.Position) bool { return len(ns) >= killEvents })
 	time.Sleep(100 * time.Millisecond) // a duplicate would come now
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	require.Empty(t, s.lost)
-	require.Len(t, s.ns, killEvents, "every event once (a killed after %d)", killedAt)
-	for i, n := range s.ns {
-		if n != i+1 {
-			t.Fatalf("event %d is n=%d (a killed after %d events)", i, n, killedAt)
-		}
-	}
+	s.RequireOnceInOrder(t, killEvents, fmt.Sprintf("a killed after %d events", killedAt))
 	require.Less(t, killedAt, killEvents, "a was killed after the stream ended")
 	require.Positive(t, b.roomsOf.b.Load().rooms.Count("stream"), "the client is in the room on b")
 }

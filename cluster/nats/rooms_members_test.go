@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,45 +113,13 @@ func startMembersNode(t *testing.T, natsURL, name string) *testNode {
 // keys 0 to events-1 exactly once each, and the frames of all.
 func membersProcess(t *testing.T, urls []string, count, events int) (check func() (exact, frames int)) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestRoomMembersProcess$")
-	cmd.Env = append(os.Environ(), envMembersURLs+"="+strings.Join(urls, ","),
+	p := startTestProcess(t, "TestRoomMembersProcess", envMembersURLs+"="+strings.Join(urls, ","),
 		envMembersCount+"="+strconv.Itoa(count), envMembersEvents+"="+strconv.Itoa(events))
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := make(chan string, 2)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, "READY") || strings.HasPrefix(l, "DONE ") {
-				lines <- l
-			}
-		}
-	}()
-	next := func(what string) string {
-		select {
-		case l, ok := <-lines:
-			require.True(t, ok, "the members process ended before %s", what)
-			return l
-		case <-time.After(3 * testBound):
-			t.Fatalf("the members process: no %s within %v", what, 3*testBound)
-			return ""
-		}
-	}
-	require.Equal(t, "READY", next("its connections"))
+	require.Equal(t, "READY", p.next(t, "its connections", 3*testBound))
 	return func() (int, int) {
-		_, _ = io.WriteString(stdin, "CHECK\n")
+		_, _ = io.WriteString(p.stdin, "CHECK\n")
 		var exact, frames int
-		_, err := fmt.Sscanf(next("its result"), "DONE %d %d", &exact, &frames)
+		_, err := fmt.Sscanf(p.next(t, "its result", 4*testBound), "DONE %d %d", &exact, &frames)
 		require.NoError(t, err)
 		return exact, frames
 	}
