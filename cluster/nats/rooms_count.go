@@ -63,7 +63,7 @@ func (n *Node) RoomCount(ctx context.Context, room string) (int, error) {
 	var mu sync.Mutex // protects total
 	err := n.askRoomNodes(ctx, kindRoomCount, roomQuery{Room: room}, func(r *reply) {
 		mu.Lock()
-		total += r.Count
+		total += max(r.Count, 0)
 		mu.Unlock()
 	})
 	return total, err

@@ -138,7 +138,11 @@ func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.
 // them when there is none, raised when it has less (b.stream.mu held).
 func (b *roomBackend) ensure(ctx context.Context, need streamLimits) (jetstream.Stream, error) {
 	js, name := b.stream.js, streamName(b.n.subj.prefix)
-	for range 2 { // once more when another node made it meanwhile
+	// Again when another node made the stream meanwhile, or changed its
+	// limits between our reading and our update (JetStream has no
+	// compare-and-set of a stream's configuration: the last update wins,
+	// so each node checks that its own still holds).
+	for range 4 {
 		st, err := js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			cfg := b.streamConfig()
@@ -158,9 +162,11 @@ func (b *roomBackend) ensure(ctx context.Context, need streamLimits) (jetstream.
 			return st, nil
 		}
 		have.raised(need).set(&cfg)
-		return js.UpdateStream(ctx, cfg)
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
-	return nil, errors.New("made and deleted while it was opened")
+	return nil, errors.New("its limits kept changing while they were raised")
 }
 
 // streamConfig is the rooms' stream without its limits.
