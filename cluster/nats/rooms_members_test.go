@@ -56,6 +56,13 @@ func TestRoomTenThousandMembers(t *testing.T) {
 	const perRoom = 3 // one from each node
 	check := membersProcess(t, urls, members, 2*perRoom)
 
+	eventually(t, func() bool { // the upgrade is answered before a node counts the connection
+		up := 0
+		for _, n := range nodes {
+			up += len(n.Server().Clients())
+		}
+		return up == members
+	}, "the nodes have every member's connection")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*testBound)
 	defer cancel()
 	joined := 0
