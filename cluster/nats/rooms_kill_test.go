@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -120,7 +119,7 @@ func testRoomResumeAfterKill(t *testing.T) {
 	}()
 	s.WaitFor(t, "2,000 events from a", testBound, func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
 	proxy.Retarget(b.url) // the load balancer's next choice
-	require.NoError(t, a.Process.Signal(syscall.SIGKILL))
+	require.NoError(t, a.Process.Kill()) // SIGKILL: no goodbye, no flush
 	killedAt := s.Count()
 	_ = a.Wait()
 	t.Logf("a killed after the client had %d events", killedAt)
