@@ -118,7 +118,7 @@ func testRoomResumeAfterKill(t *testing.T) {
 		emitted <- nil
 	}()
 	s.WaitFor(t, "2,000 events from a", testBound, func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
-	proxy.Retarget(b.url) // the load balancer's next choice
+	proxy.Retarget(b.url)                // the load balancer's next choice
 	require.NoError(t, a.Process.Kill()) // SIGKILL: no goodbye, no flush
 	killedAt := s.Count()
 	_ = a.Wait()
