@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,76 +16,10 @@ import (
 	"github.com/wsrpc/wsrpc-go/rooms"
 )
 
-// seen is what a tracker handed the application.
-type seen struct {
-	mu    sync.Mutex
-	ns    []int             // the "n" of each event, in order
-	lost  []rooms.Position  // each OnLost
-	wake  chan struct{}     // a value after each callback
-	plain []json.RawMessage // events of no room
-}
-
-func newSeen() *seen { return &seen{wake: make(chan struct{}, 1)} }
-
-func (s *seen) options() rooms.TrackerOptions {
-	return rooms.TrackerOptions{
-		OnEvent: func(_ string, _ rooms.Position, ev json.RawMessage) {
-			var body struct{ N int }
-			_ = json.Unmarshal(ev, &body)
-			s.mu.Lock()
-			s.ns = append(s.ns, body.N)
-			s.mu.Unlock()
-			s.poke()
-		},
-		OnLost: func(_ string, pos rooms.Position) {
-			s.mu.Lock()
-			s.lost = append(s.lost, pos)
-			s.mu.Unlock()
-			s.poke()
-		},
-	}
-}
-
-func (s *seen) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// count returns how many events were handed on.
-func (s *seen) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ns)
-}
-
-// waitFor waits until cond holds of what was seen, bounded.
-func (s *seen) waitFor(t *testing.T, what string, cond func(ns []int, lost []rooms.Position) bool) {
-	t.Helper()
-	deadline := time.NewTimer(testserver.WaitTimeout)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ok := cond(s.ns, s.lost)
-		n := len(s.ns)
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-s.wake:
-		case <-time.After(10 * time.Millisecond):
-		case <-deadline.C:
-			t.Fatalf("waiting for %s: not within %v (%d events seen)", what, testserver.WaitTimeout, n)
-		}
-	}
-}
-
 // dialTracked dials url with Reconnect and a tracker reporting to s.
-func dialTracked(t *testing.T, url string, s *seen) (*client.Client, *rooms.Tracker) {
+func dialTracked(t *testing.T, url string, s *testkit.Seen) (*client.Client, *rooms.Tracker) {
 	t.Helper()
-	tr := rooms.NewTracker(s.options())
+	tr := rooms.NewTracker(s.Options())
 	opts := &client.Options{
 		Reconnect:        true,
 		ReconnectMinWait: 5 * time.Millisecond,
@@ -100,11 +33,11 @@ func dialTracked(t *testing.T, url string, s *seen) (*client.Client, *rooms.Trac
 // followThroughProxy serves rooms made with opts and dials them, through
 // a proxy the test cuts, with a client whose tracker follows room and
 // reports to s.
-func followThroughProxy(t *testing.T, opts *rooms.Options, room string) (*fixture, *testkit.CutProxy, *seen, *rooms.Tracker) {
+func followThroughProxy(t *testing.T, opts *rooms.Options, room string) (*fixture, *testkit.CutProxy, *testkit.Seen, *rooms.Tracker) {
 	t.Helper()
 	f := startRooms(t, opts)
 	proxy, url := testkit.NewCutProxy(t, f.url)
-	s := newSeen()
+	s := testkit.NewSeen()
 	c, tr := dialTracked(t, url, s)
 	_, err := tr.Join(ctx(t), c, room)
 	require.NoError(t, err)
@@ -137,20 +70,12 @@ func testCutMidStream(t *testing.T) {
 		}
 		emitted <- nil
 	}()
-	s.waitFor(t, "the first 2,000 events", func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
-	cutAt := s.count()
+	s.WaitFor(t, "the first 2,000 events", testserver.WaitTimeout, func(ns []int, _ []rooms.Position) bool { return len(ns) >= 2000 })
+	cutAt := s.Count()
 	proxy.Cut()
 	require.NoError(t, testserver.Recv(t, emitted, "the emitter"))
-	s.waitFor(t, "all 10,000 events", func(ns []int, _ []rooms.Position) bool { return len(ns) >= total })
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	require.Empty(t, s.lost)
-	require.Len(t, s.ns, total)
-	for i, n := range s.ns {
-		if n != i+1 {
-			t.Fatalf("event %d is n=%d (cut after %d events)", i, n, cutAt)
-		}
-	}
+	s.WaitFor(t, "all 10,000 events", testserver.WaitTimeout, func(ns []int, _ []rooms.Position) bool { return len(ns) >= total })
+	s.RequireOnceInOrder(t, total, fmt.Sprintf("cut after %d events", cutAt))
 	require.Less(t, cutAt, total, "the cut came after the stream ended")
 }
 
@@ -170,7 +95,7 @@ func testTrackerLost(t *testing.T) {
 		return pos
 	}
 	first := emit(f, 1)
-	s.waitFor(t, "the first event", func(ns []int, _ []rooms.Position) bool { return len(ns) == 1 })
+	s.WaitFor(t, "the first event", testserver.WaitTimeout, func(ns []int, _ []rooms.Position) bool { return len(ns) == 1 })
 
 	// Away while 20 events pass through a history of 5.
 	proxy.SetRefuse(true)
@@ -181,28 +106,26 @@ func testTrackerLost(t *testing.T) {
 		pos = emit(f, n)
 	}
 	proxy.SetRefuse(false)
-	s.waitFor(t, "the loss", func(_ []int, lost []rooms.Position) bool { return len(lost) == 1 })
+	s.WaitFor(t, "the loss", testserver.WaitTimeout, func(_ []int, lost []rooms.Position) bool { return len(lost) == 1 })
 	eventually(t, func() bool { return f.r.Count("r") == 1 }, "the client is back in the room")
 	emit(f, 22)
-	s.waitFor(t, "the event after the loss", func(ns []int, _ []rooms.Position) bool { return len(ns) == 2 })
-	s.mu.Lock()
-	require.Equal(t, []rooms.Position{pos}, s.lost, "the loss names the room's position, in the same epoch")
-	require.Equal(t, []int{1, 22}, s.ns)
-	s.mu.Unlock()
+	s.WaitFor(t, "the event after the loss", testserver.WaitTimeout, func(ns []int, _ []rooms.Position) bool { return len(ns) == 2 })
+	ns, lost := s.Snapshot()
+	require.Equal(t, []rooms.Position{pos}, lost, "the loss names the room's position, in the same epoch")
+	require.Equal(t, []int{1, 22}, ns)
 
 	// The server restarts: a new process, a new epoch.
 	g := startRooms(t, hist)
 	proxy.Retarget(g.url)
 	proxy.Cut()
-	s.waitFor(t, "the loss on the new server", func(_ []int, lost []rooms.Position) bool { return len(lost) == 2 })
+	s.WaitFor(t, "the loss on the new server", testserver.WaitTimeout, func(_ []int, lost []rooms.Position) bool { return len(lost) == 2 })
 	eventually(t, func() bool { return g.r.Count("r") == 1 }, "the client is in the new server's room")
 	next := emit(g, 23)
-	s.waitFor(t, "the first event of the new server", func(ns []int, _ []rooms.Position) bool { return len(ns) == 3 })
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.WaitFor(t, "the first event of the new server", testserver.WaitTimeout, func(ns []int, _ []rooms.Position) bool { return len(ns) == 3 })
+	ns, lost = s.Snapshot()
 	require.NotEqual(t, first.Epoch, next.Epoch)
-	require.Equal(t, rooms.Position{Epoch: next.Epoch}, s.lost[1], "the loss names the new epoch")
-	require.Equal(t, []int{1, 22, 23}, s.ns)
+	require.Equal(t, rooms.Position{Epoch: next.Epoch}, lost[1], "the loss names the new epoch")
+	require.Equal(t, []int{1, 22, 23}, ns)
 	p, ok := tr.Position("r")
 	require.True(t, ok)
 	require.Equal(t, next, p)

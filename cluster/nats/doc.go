@@ -52,7 +52,8 @@
 //	_, err = r.Emit(ctx, "lobby", map[string]string{"text": "hi"})
 //
 // Rooms with history keep it in JetStream: one stream over
-// P.hroom.> (file storage, limits from rooms.History), which republishes
+// P.hroom.> (file storage, limits raised to the largest rooms.History
+// used; each room's own applied when it is read), which republishes
 // each stored event with its sequence on P.hlive.<token>, the subject the
 // nodes with members subscribe to. The offset of an event is its stream
 // sequence and the epoch the stream's creation time; Emit returns once
@@ -142,6 +143,8 @@
 //	                           stream WSRPC_ROOMS_<P, '.' as '_'>
 //	P.hlive.<token>            the same, republished by JetStream once stored,
 //	                           with the headers Nats-Sequence and Nats-Subject
+//	P.rnode.<name>             {"k":"rcount","params":{"room":R}} → {"count":n}
+//	                           {"k":"rmembers","params":{"room":R,"after":A,"limit":L}} → {"ids":[...]}
 //	P.reply.<inst>.<token>     the replies to one request of node inst
 //
 // inst is a random id a node picks at each start. fail is one of

@@ -60,19 +60,24 @@ type roomsOf struct {
 // the node's own hooks (no need to chain rooms.Hooks). Register the
 // rooms.join and rooms.leave routes with Routes on the server's
 // registry if clients may join rooms themselves. opts.Backend is
-// replaced. Member counts and pages are this node's.
+// replaced. The Count and Members of what it returns are this node's;
+// RoomCount and RoomMembers ask every node.
 //
 // Rooms with history (opts.History) keep it in a JetStream stream over
-// the rooms' subjects (file storage; each room's MaxEvents and MaxAge as
-// the stream's per-subject and age limits, MaxBytes times 1024 as the
-// whole stream's), made by the first node that needs it: NATS must run
-// with JetStream (EmbeddedStoreDir for the embedded server). Emit to such
-// a room returns once JetStream stored the event (at-least-once: after a
-// failure, emit again; clients drop duplicates by position); its offset
-// is the stream sequence, its epoch the stream's creation time. A client
-// resumes on any node, after the one it used died. The bounds are the
-// stream's, set by the History of the room that made it: give every
-// room the same bounds. Call Rooms once per node (ErrRoomsInUse).
+// the rooms' subjects (file storage), made by the first node that needs
+// it: NATS must run with JetStream (EmbeddedStoreDir for the embedded
+// server). Emit to such a room returns once JetStream stored the event
+// (at-least-once: after a failure, emit again; clients drop duplicates
+// by position); its offset is the stream sequence, its epoch the
+// stream's creation time. A client resumes on any node, after the one it
+// used died, within its room's own History: a resume is told lost when
+// more than MaxEvents events, or more than MaxBytes of them, came after
+// its position, or the next is older than MaxAge. What the stream
+// stores is bounded by the largest History of the rooms used: per room,
+// one event more than the largest MaxEvents, for twice the largest
+// MaxAge; the whole stream, 1024 times the largest MaxBytes (when full,
+// the oldest events of any room go first, and resumes from them are
+// lost). Call Rooms once per node (ErrRoomsInUse).
 func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 	var o rooms.Options
 	if opts != nil {
@@ -88,6 +93,9 @@ func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 	b.rooms = rooms.New(&o)
 	if !n.roomsOf.b.CompareAndSwap(nil, b) {
 		return nil, ErrRoomsInUse
+	}
+	if _, err := n.nc.Subscribe(n.subj.roomsNode(n.name), b.serveRoomQuery); err != nil {
+		return nil, fmt.Errorf("wsrpc cluster: subscribe to the rooms' queries: %w", err)
 	}
 	n.tasks.Go(b.dispatch)
 	return b.rooms, nil

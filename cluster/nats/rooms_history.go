@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
-	"sync"
+	"time"
 
 	natsio "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,65 +19,6 @@ import (
 // with members of the room subscribe. An event's offset is its stream
 // sequence; the epoch is the stream's creation time, so a stream deleted
 // and made again starts a new history.
-
-// streamOf is the rooms' stream, opened on first use.
-type streamOf struct {
-	mu     sync.Mutex // protects the following
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	epoch  string
-}
-
-// streamBytesPerRoom scales History.MaxBytes to the whole stream's
-// bound: JetStream bounds a subject's events by count, not by bytes.
-const streamBytesPerRoom = 1024
-
-// streamBytes is the stream's bound in bytes for rooms of maxBytes: -1
-// (none) past what int64 holds.
-func streamBytes(maxBytes int64) int64 {
-	if maxBytes > math.MaxInt64/streamBytesPerRoom {
-		return -1
-	}
-	return maxBytes * streamBytesPerRoom
-}
-
-// streamName is the name of the rooms' stream of the cluster prefix.
-func streamName(prefix string) string {
-	return "WSRPC_ROOMS_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
-}
-
-// open returns the rooms' stream and its epoch, creating the stream (or
-// updating its limits to hist's) on first use.
-func (b *roomBackend) open(ctx context.Context, hist *rooms.History) (jetstream.Stream, string, error) {
-	s := &b.stream
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stream != nil {
-		return s.stream, s.epoch, nil
-	}
-	js, err := jetstream.New(b.n.nc)
-	if err != nil {
-		return nil, "", fmt.Errorf("wsrpc cluster: JetStream: %w", err)
-	}
-	subj := b.n.subj
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              streamName(subj.prefix),
-		Description:       "wsrpc rooms' history",
-		Subjects:          []string{subj.roomsStored() + ">"},
-		Storage:           jetstream.FileStorage,
-		MaxMsgsPerSubject: int64(hist.MaxEvents),
-		MaxAge:            hist.MaxAge,
-		MaxBytes:          streamBytes(hist.MaxBytes),
-		Discard:           jetstream.DiscardOld,
-		RePublish:         &jetstream.RePublish{Source: subj.roomsStored() + ">", Destination: subj.roomsLive() + ">"},
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: the rooms' JetStream stream: %w (does NATS run with JetStream enabled?)", ErrClusterUnavailable, err)
-	}
-	s.js, s.stream = js, st
-	s.epoch = strconv.FormatInt(st.CachedInfo().Created.UnixNano(), 36)
-	return st, s.epoch, nil
-}
 
 // publishStored stores event in the rooms' stream and returns its
 // position once JetStream acknowledged it; the stream then republishes
@@ -113,19 +52,6 @@ func (b *roomBackend) publishStored(ctx context.Context, room string, event []by
 	}
 }
 
-// gone reports whether err says that the rooms' stream is no more (an
-// operator deleted it, or NATS lost its store); then the next open makes
-// it again, with a new epoch.
-func (b *roomBackend) gone(err error) bool {
-	if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, natsio.ErrNoResponders) {
-		return false
-	}
-	b.stream.mu.Lock()
-	defer b.stream.mu.Unlock()
-	b.stream.stream = nil
-	return true
-}
-
 // deliverStored checks an event the stream republished and hands it to
 // the members here with its position. The sequence is JetStream's (not
 // signed: keep P.hlive.> for the NATS server and the nodes).
@@ -152,8 +78,8 @@ func (b *roomBackend) deliverStored(rs roomSub, msg *natsio.Msg) {
 }
 
 // Since implements rooms.Backend from the rooms' stream: the room's
-// events after pos, read one by one (JetStream's next message of the
-// room's subject), each checked as it was signed. The history is lost
+// events after pos, read in batches (see read), each checked as it was
+// signed. The history is lost
 // when pos is of another epoch, or when its event is no longer stored
 // (the events after it may have been dropped with it). A stream deleted
 // meanwhile is made again, with a new epoch.
@@ -190,33 +116,90 @@ func (b *roomBackend) since(ctx context.Context, room string, pos rooms.Position
 	if lost, err := b.dropped(ctx, st, subject, pos.Offset); err != nil || lost {
 		return nil, head, lost, err
 	}
-	var out []rooms.Stored
-	size := 0
-	for seq := pos.Offset + 1; seq <= head.Offset && (len(out) == 0 || size < maxBytes); {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, head, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
-		}
-		seq = m.Sequence + 1
-		if m.Sequence > head.Offset {
-			break
-		}
-		msg := &natsio.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
-		if _, err := b.n.auth.authentic(msg, subject); err != nil {
-			b.n.reject(msg, err)
-			continue
-		}
-		if !b.n.checkEventBody(msg, "") {
-			continue
-		}
-		out = append(out, rooms.Stored{Pos: rooms.Position{Epoch: epoch, Offset: m.Sequence}, Event: m.Data})
-		size += len(m.Data)
-	}
-	return out, head, false, nil
+	evs, lost, err := b.read(ctx, st, subject, rooms.Position{Epoch: epoch, Offset: pos.Offset}, head, hist, maxBytes)
+	return evs, head, lost, err
 }
+
+// readBatch is how many events read asks JetStream for at a time.
+const readBatch = 256
+
+// read returns the events of subject after from up to head, at most
+// about maxBytes of them but at least one, each checked as it was
+// signed; lost when the room's own bounds (hist) no longer keep the
+// event after from: more than MaxEvents came after it, it is older than
+// MaxAge, or the events after it hold more than MaxBytes. They come
+// through a consumer of the stream's (kept in memory, without
+// acknowledgements, deleted afterwards) in batches of readBatch: a few
+// requests for a chunk, not one per event; past the chunk only their
+// sizes count, up to MaxBytes.
+func (b *roomBackend) read(ctx context.Context, st jetstream.Stream, subject string, from, head rooms.Position, hist *rooms.History, maxBytes int) (out []rooms.Stored, lost bool, err error) {
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Description:       "wsrpc rooms: a resume",
+		FilterSubject:     subject,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from.Offset + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: readInactive,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+	}
+	defer func() {
+		// Deleted at once; else JetStream does it after readInactive.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.n.opts.UnavailableTimeout)
+		defer cancel()
+		_ = st.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
+	if cons.CachedInfo().NumPending > uint64(hist.MaxEvents) {
+		return nil, true, nil
+	}
+	oldest := time.Now().Add(-hist.MaxAge)
+	size, total := 0, int64(0)
+	for last := from.Offset; last < head.Offset; {
+		batch, err := cons.FetchNoWait(readBatch)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil || md.Sequence.Stream <= last || md.Sequence.Stream > head.Offset {
+				continue // past head: a live event, not part of the replay
+			}
+			total += int64(len(m.Data()))
+			if (last == from.Offset && md.Timestamp.Before(oldest)) || total > hist.MaxBytes {
+				return nil, true, nil
+			}
+			last = md.Sequence.Stream
+			if len(out) > 0 && size >= maxBytes {
+				continue // the next chunk's: counted, not kept
+			}
+			msg := &natsio.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
+			if _, err := b.n.auth.authentic(msg, subject); err != nil {
+				b.n.reject(msg, err)
+				continue
+			}
+			if !b.n.checkEventBody(msg, "") {
+				continue
+			}
+			out = append(out, rooms.Stored{Pos: rooms.Position{Epoch: from.Epoch, Offset: md.Sequence.Stream}, Event: msg.Data})
+			size += len(msg.Data)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, false, fmt.Errorf("%w: read the room's history: %w", ErrClusterUnavailable, err)
+		}
+		if got == 0 {
+			break // nothing more stored (dropped meanwhile)
+		}
+	}
+	return out, false, nil
+}
+
+// readInactive is when JetStream deletes a consumer of read's that its
+// node did not (it died meanwhile).
+const readInactive = 30 * time.Second
 
 // dropped reports whether the stream no longer has the room's event at
 // seq (0: the room's first), so that those after it may be gone too.

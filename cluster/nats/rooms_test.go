@@ -10,7 +10,6 @@ import (
 	natsio "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	wsrpc "github.com/wsrpc/wsrpc-go"
 	"github.com/wsrpc/wsrpc-go/internal/testserver"
 	"github.com/wsrpc/wsrpc-go/rooms"
 )
@@ -29,11 +28,7 @@ func startRoomNodes(t *testing.T, names ...string) (nodes []*testNode, natsURL s
 func startRoomNodesOn(t *testing.T, natsURL string, opts *rooms.Options, names ...string) (nodes []*testNode) {
 	t.Helper()
 	for _, name := range names {
-		n := startNode(t, natsURL, name, nil)
-		r, err := n.Rooms(opts)
-		require.NoError(t, err)
-		require.NoError(t, r.Routes(n.Server().Registry(), func(context.Context, *wsrpc.Conn, string) error { return nil }))
-		nodes = append(nodes, n)
+		nodes = append(nodes, startRoomNode(t, natsURL, opts, name))
 	}
 	eventually(t, func() bool {
 		for _, n := range nodes {
