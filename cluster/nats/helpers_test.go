@@ -181,6 +181,10 @@ func dial(t testing.TB, node *testNode, id string, hold <-chan struct{}) *peerCl
 	require.NoError(t, err)
 	p.Client = c
 	t.Cleanup(func() { _ = c.Close() })
+	// The node reads the client's first message once its subject is
+	// subscribed on NATS (joined): after this round trip every node
+	// reaches the client.
+	_ = c.Call(ctx, "ping", map[string]int{}, nil) // fails only if the node closed it (replaced): the test sees that
 	return p
 }
 

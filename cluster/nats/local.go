@@ -75,9 +75,22 @@ func (n *Node) joined(c *wsrpc.Conn) {
 	n.local.serial++
 	lc.conn, lc.replaced = c, false
 	lc.claim = claim{G: lc.claim.G + 1, Node: n.name, Inst: n.inst, Serial: n.local.serial}
-	cl := lc.claim
+	cl, subscribed := lc.claim, lc.sub != nil
 	n.local.mu.Unlock()
 	n.publishClaim(id, cl)
+	if subscribed {
+		n.confirmSubscribed(id)
+	}
+}
+
+// confirmSubscribed waits, bounded by UnavailableTimeout, until NATS has
+// the subscriptions sent so far (a round trip): joined runs in OnConnect,
+// before the client's first message is read, so whatever the client's
+// messages cause, on any node, finds it reachable.
+func (n *Node) confirmSubscribed(id string) {
+	if err := n.nc.FlushTimeout(n.opts.UnavailableTimeout); err != nil {
+		n.log.Warn("wsrpc cluster: NATS did not confirm a client's subject; other nodes may not reach it yet", "client", id, "err", err)
+	}
 }
 
 // left forgets a client that closed, unless a newer connection with its

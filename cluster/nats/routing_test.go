@@ -145,3 +145,23 @@ func testBroadcastStreamsParts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 3*perNode)
 }
+
+// A client is reachable from every node by the time the node reads its
+// first message: whatever that message causes elsewhere finds it (the
+// node confirms the client's subscription with NATS before reading).
+func TestReachableOnceFirstMessageRead(t *testing.T) {
+	testserver.ForEachEngine(t, testReachableOnceFirstMessageRead)
+}
+
+func testReachableOnceFirstMessageRead(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	for k := range 40 {
+		id := fmt.Sprintf("first-%d", k)
+		dial(t, b, id, nil) // returns after the client's first call came back
+		var who string
+		require.NoError(t, a.Call(ctx, id, "whoami", nil, &who), "client %d", k)
+		require.Equal(t, id, who)
+	}
+}
