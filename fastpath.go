@@ -180,7 +180,7 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 		}
 		fc.params.Put(p)
 	}()
-	if obj == nil || !h.named.direct || !h.named.decodeDirect(obj, pp) {
+	if obj == nil || !h.named.direct || !fc.decode(ctx, obj, pp) {
 		if obj != nil && h.named.direct {
 			// The two-pass path finds and words the problem.
 			reflect.NewAt(fc.pType, pp).Elem().SetZero()
@@ -272,6 +272,15 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 		}
 		return true, nil
 	}
+}
+
+// decode is decodeDirect of obj, from the members the frame scan recorded
+// when obj is the params of the call whose context ctx is.
+func (fc *fastCall) decode(ctx context.Context, obj []byte, p unsafe.Pointer) bool {
+	if j, ok := ctx.(*callJob); ok && j.members.ok && sameBytes(j.params, obj) {
+		return fc.h.named.decodeMembers(obj, &j.members, p)
+	}
+	return fc.h.named.decodeDirect(obj, p)
 }
 
 // decodeTwoPass checks the keys of obj (nil when params were absent), then
