@@ -66,9 +66,12 @@ func (f *frame) scan(msg []byte) error {
 			}
 			start := next
 			var end int
-			if k == memberParams && start < len(msg) && msg[start] == '{' {
+			switch {
+			case start >= len(msg):
+				return errMalformed
+			case k == memberParams && msg[start] == '{':
 				end = scanObject(msg, start, &f.members)
-			} else {
+			default:
 				end = skipLenient(msg, start)
 			}
 			if end < 0 {
