@@ -318,10 +318,12 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
 		return 0, false, false // JSON has no leading zeros
 	}
+	var n int64 // 18 digits fit an int64
 	for _, b := range digits {
 		if b < '0' || b > '9' {
 			return 0, false, false
 		}
+		n = n*10 + int64(b-'0') // overflows past 18 digits: not used then
 	}
 	if len(digits) > 18 {
 		n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
@@ -331,10 +333,6 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 			return 0, false, true
 		}
 		return n, true, true
-	}
-	var n int64 // 18 digits fit an int64
-	for _, b := range digits {
-		n = n*10 + int64(b-'0')
 	}
 	if raw[0] == '-' {
 		n = -n

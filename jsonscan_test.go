@@ -200,3 +200,21 @@ func FuzzFrameScan(f *testing.F) {
 		}
 	})
 }
+
+func TestParseID(t *testing.T) {
+	for _, tc := range []struct {
+		raw      string
+		key      int64
+		fits, ok bool
+	}{
+		{"1", 1, true, true}, {"-42", -42, true, true}, {"0", 0, true, true}, {"true", 1, true, true},
+		{"false", 0, true, true}, {"999999999999999999", 999999999999999999, true, true},
+		{"9223372036854775807", 9223372036854775807, true, true}, {"-9223372036854775808", -9223372036854775808, true, true},
+		{"9223372036854775808", 0, false, true}, {"123456789012345678901234", 0, false, true},
+		{"", 0, false, false}, {"-", 0, false, false}, {"01", 0, false, false}, {"1.5", 0, false, false},
+		{`"1"`, 0, false, false}, {"1a", 0, false, false}, {"null", 0, false, false},
+	} {
+		key, fits, ok := parseID([]byte(tc.raw))
+		require.Equal(t, []any{tc.key, tc.fits, tc.ok}, []any{key, fits, ok}, tc.raw)
+	}
+}
