@@ -76,6 +76,8 @@ type callJob struct {
 	params []byte
 	size   int64
 
+	members members // of params, as the frame scan recorded them (see scanObject)
+
 	fr     *funcRoute
 	inst   *instance
 	member string
@@ -114,6 +116,9 @@ func (c *Conn) handleCall(msg []byte, f *frame) {
 	j.id = rebase(f.ID, msg, buf)
 	j.key, j.hasKey = key, fits
 	j.params = rebase(f.Params, msg, buf)
+	if f.members.ok {
+		j.members = f.members // offsets from the params' start: valid in buf too
+	}
 	j.size = callFootprint(buf)
 	// The method name points into j.buf. Until the route is known (and its
 	// stable name replaces it) the job must not go back to the pool.

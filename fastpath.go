@@ -172,23 +172,31 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 	h := fc.h
 	p := fc.params.Get()
 	pp := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
-	defer func() {
-		if h.named.direct {
-			h.named.zeroDirect(pp)
-		} else {
-			reflect.NewAt(fc.pType, pp).Elem().SetZero()
-		}
-		fc.params.Put(p)
-	}()
-	if obj == nil || !h.named.direct || !h.named.decodeDirect(obj, pp) {
+	if obj == nil || !h.named.direct || !fc.decode(ctx, obj, pp) {
 		if obj != nil && h.named.direct {
 			// The two-pass path finds and words the problem.
 			reflect.NewAt(fc.pType, pp).Elem().SetZero()
 		}
-		if err := fc.decodeTwoPass(obj, p); err != nil {
-			return true, err
-		}
+		err = fc.decodeTwoPass(obj, p)
 	}
+	if err == nil {
+		err = fc.invoke(ctx, recv, pp, out)
+	}
+	// The params go back to the pool zeroed. Not after a panic (execute
+	// recovers it): the pool then makes another.
+	if h.named.direct {
+		h.named.zeroDirect(pp)
+	} else {
+		reflect.NewAt(fc.pType, pp).Elem().SetZero()
+	}
+	fc.params.Put(p)
+	return true, err
+}
+
+// invoke calls the handler with the decoded params at pp and writes its
+// result to out.
+func (fc *fastCall) invoke(ctx context.Context, recv receiver, pp unsafe.Pointer, out *jwriter.Writer) (err error) {
+	h := fc.h
 	var rp unsafe.Pointer
 	if h.recv {
 		rp = recv.ptr
@@ -203,7 +211,7 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 		if err == nil {
 			out.RawString("null")
 		}
-		return true, err
+		return err
 	case fastPtr:
 		var r unsafe.Pointer
 		if h.recv {
@@ -212,9 +220,9 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 			r, err = fc.fPtr(ctx, pp)
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
-		return true, fc.encodePtr(out, r)
+		return fc.encodePtr(out, r)
 	case fastWord:
 		var w uintptr
 		if h.recv {
@@ -223,10 +231,10 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 			w, err = fc.fWord(ctx, pp)
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
 		fc.encodeWord(out, w)
-		return true, nil
+		return nil
 	case fastString:
 		var s string
 		if h.recv {
@@ -235,20 +243,20 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 			s, err = fc.fString(ctx, pp)
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
 		if fc.number {
 			if s == "" {
 				s = "0" // encoding/json writes the zero json.Number as 0
 			}
 			if !isJSONNumber(s) {
-				return true, cannotSerialize(fc.resType, errInvalidNumber(s))
+				return cannotSerialize(fc.resType, errInvalidNumber(s))
 			}
 			out.RawString(s)
-			return true, nil
+			return nil
 		}
 		out.String(s)
-		return true, nil
+		return nil
 	default: // fastBytes
 		var b []byte
 		if h.recv {
@@ -257,21 +265,30 @@ func (fc *fastCall) call(ctx context.Context, recv receiver, params []byte, out 
 			b, err = fc.fBytes(ctx, pp)
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
 		switch {
 		case b == nil:
 			out.RawString("null")
 		case fc.rawJSON:
 			if !validJSON(b) {
-				return true, cannotSerialize(fc.resType, errInvalidRaw)
+				return cannotSerialize(fc.resType, errInvalidRaw)
 			}
 			out.Raw(b, nil)
 		default:
 			out.Base64Bytes(b)
 		}
-		return true, nil
+		return nil
 	}
+}
+
+// decode is decodeDirect of obj, from the members the frame scan recorded
+// when obj is the params of the call whose context ctx is.
+func (fc *fastCall) decode(ctx context.Context, obj []byte, p unsafe.Pointer) bool {
+	if j, ok := ctx.(*callJob); ok && j.members.ok && sameBytes(j.params, obj) {
+		return fc.h.named.decodeMembers(obj, &j.members, p)
+	}
+	return fc.h.named.decodeDirect(obj, p)
 }
 
 // decodeTwoPass checks the keys of obj (nil when params were absent), then

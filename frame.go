@@ -32,6 +32,8 @@ type frame struct {
 	Params easyjson.RawMessage
 	Result easyjson.RawMessage
 	Error  easyjson.RawMessage
+
+	members members // of Params, when it is an object (see scanObject)
 }
 
 // scan decodes the message object msg into f in one pass. Unknown members
@@ -40,6 +42,8 @@ type frame struct {
 // need no second validation; scalars are taken as the jlexer tokenizer
 // takes them (01 is a number, strings are not checked inside), since each
 // is checked by whatever reads it (parseID, unquote, the params decoder).
+// The members of a params object are recorded in f.members as they are
+// checked.
 func (f *frame) scan(msg []byte) error {
 	i := skipSpace(msg, 0)
 	if i >= len(msg) || msg[i] != '{' {
@@ -50,34 +54,35 @@ func (f *frame) scan(msg []byte) error {
 		i++
 	} else {
 		for {
-			key, next, err := scanKey(msg, i)
-			if err != nil {
-				return err
+			k, next := envelopeKey(msg, i)
+			if next == 0 {
+				key, n, err := scanKey(msg, i)
+				if err != nil {
+					return err
+				}
+				k, next = memberOf(key), n
+			} else if next = afterColon(msg, next); next < 0 {
+				return errMalformed
 			}
 			start := next
-			end := skipLenient(msg, start)
+			var end int
+			switch {
+			case start >= len(msg):
+				return errMalformed
+			case k == memberParams && msg[start] == '{':
+				end = scanObject(msg, start, &f.members)
+			default:
+				end = skipLenient(msg, start)
+			}
 			if end < 0 {
 				return errMalformed
 			}
 			v := msg[start:end:end]
-			var dst *easyjson.RawMessage
-			switch key {
-			case "id":
-				dst = &f.ID
-			case "method":
-				dst = &f.Method
-			case "params":
-				dst = &f.Params
-			case "result":
-				dst = &f.Result
-			case "error":
-				dst = &f.Error
-			}
-			if dst != nil {
-				if key != "method" && string(v) == "null" {
+			if k != memberOther {
+				if k != memberMethod && string(v) == "null" {
 					v = nil // a null method is the bytes null of the message
 				}
-				*dst = v
+				*f.member(k) = v
 			}
 			i = skipSpace(msg, end)
 			if i >= len(msg) {
@@ -96,7 +101,74 @@ func (f *frame) scan(msg []byte) error {
 	if skipSpace(msg, i) != len(msg) {
 		return errMalformed
 	}
+	if f.Params == nil || f.Params[0] != '{' {
+		f.members.ok = false
+	}
 	return nil
+}
+
+// The members of a message, as envelopeKey and memberOf name them.
+const (
+	memberOther = iota
+	memberID
+	memberMethod
+	memberParams
+	memberResult
+	memberError
+)
+
+// member returns where the value of member k goes.
+func (f *frame) member(k int) *easyjson.RawMessage {
+	switch k {
+	case memberID:
+		return &f.ID
+	case memberMethod:
+		return &f.Method
+	case memberParams:
+		return &f.Params
+	case memberResult:
+		return &f.Result
+	}
+	return &f.Error
+}
+
+// memberOf names the member of key.
+func memberOf(key string) int {
+	switch key {
+	case "id":
+		return memberID
+	case "method":
+		return memberMethod
+	case "params":
+		return memberParams
+	case "result":
+		return memberResult
+	case "error":
+		return memberError
+	}
+	return memberOther
+}
+
+// envelopeKey recognizes the key at msg[i] by its bytes when it is one of
+// the members a message has, spelled without escapes (as every client
+// spells them), and returns it with the index after its closing quote;
+// next is 0 for any other key, which scanKey reads.
+func envelopeKey(msg []byte, i int) (k, next int) {
+	r := msg[i:]
+	switch {
+	case len(r) >= 4 && string(r[:4]) == `"id"`:
+		return memberID, i + 4
+	case len(r) < 8:
+	case string(r[:8]) == `"method"`:
+		return memberMethod, i + 8
+	case string(r[:8]) == `"params"`:
+		return memberParams, i + 8
+	case string(r[:8]) == `"result"`:
+		return memberResult, i + 8
+	case string(r[:7]) == `"error"`:
+		return memberError, i + 7
+	}
+	return memberOther, 0
 }
 
 // scanKey reads the member key at msg[i] and the colon after it; next is
@@ -115,18 +187,26 @@ func scanKey(msg []byte, i int) (key string, next int, err error) {
 	} else if key, err = unquote(msg[i:end]); err != nil {
 		return "", 0, err
 	}
-	next = end
-	if next < len(msg) && msg[next] != ':' {
-		next = skipSpace(msg, next)
-	}
-	if next >= len(msg) || msg[next] != ':' {
+	if next = afterColon(msg, end); next < 0 {
 		return "", 0, errMalformed
 	}
-	next++
-	if next < len(msg) && isJSONSpace(msg[next]) {
-		next = skipSpace(msg, next)
-	}
 	return key, next, nil
+}
+
+// afterColon returns where the value starts after the key that ends at
+// msg[i]: past the colon and the space around it; -1 without a colon.
+func afterColon(msg []byte, i int) int {
+	if i < len(msg) && msg[i] != ':' {
+		i = skipSpace(msg, i)
+	}
+	if i >= len(msg) || msg[i] != ':' {
+		return -1
+	}
+	i++
+	if i < len(msg) && isJSONSpace(msg[i]) {
+		i = skipSpace(msg, i)
+	}
+	return i
 }
 
 // stringEnd returns the index after the string at msg[i] (a quote), or -1
@@ -238,10 +318,12 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
 		return 0, false, false // JSON has no leading zeros
 	}
+	var n int64 // 18 digits fit an int64
 	for _, b := range digits {
 		if b < '0' || b > '9' {
 			return 0, false, false
 		}
+		n = n*10 + int64(b-'0') // overflows past 18 digits: not used then
 	}
 	if len(digits) > 18 {
 		n, err := strconv.ParseInt(unsafe.String(&raw[0], len(raw)), 10, 64)
@@ -251,10 +333,6 @@ func parseID(raw []byte) (key int64, fits, ok bool) {
 			return 0, false, true
 		}
 		return n, true, true
-	}
-	var n int64 // 18 digits fit an int64
-	for _, b := range digits {
-		n = n*10 + int64(b-'0')
 	}
 	if raw[0] == '-' {
 		n = -n

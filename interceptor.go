@@ -216,8 +216,11 @@ func handlerStep(ctx context.Context, inv *Invocation) error {
 	if p, ok := inv.Params.(json.RawMessage); ok {
 		// The decoders take the params as the frame scan checked them:
 		// params an interceptor put there are checked here.
-		if !sameBytes(p, j.params) && len(p) > 0 && !validJSON(p) {
-			return &Error{Type: TypeTypeError, Message: "params set by an interceptor are not valid JSON"}
+		if !sameBytes(p, j.params) {
+			if len(p) > 0 && !validJSON(p) {
+				return &Error{Type: TypeTypeError, Message: "params set by an interceptor are not valid JSON"}
+			}
+			j.members.ok = false // they were the frame's params'
 		}
 		j.params = p
 	}

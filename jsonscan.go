@@ -32,30 +32,38 @@ func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' 
 // (a quote), or -1 when it is not a valid string: a control character, a
 // bad escape or no closing quote.
 func skipString(d []byte, i int) int {
+	end, _ := skipStringEsc(d, i)
+	return end
+}
+
+// skipStringEsc is skipString that also reports whether the string holds
+// an escape.
+func skipStringEsc(d []byte, i int) (end int, escaped bool) {
 	for i++; i < len(d); i++ {
 		switch c := d[i]; {
 		case c == '"':
-			return i + 1
+			return i + 1, escaped
 		case c == '\\':
+			escaped = true
 			i++
 			if i >= len(d) {
-				return -1
+				return -1, escaped
 			}
 			switch d[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(d) || !isHex(d[i+1]) || !isHex(d[i+2]) || !isHex(d[i+3]) || !isHex(d[i+4]) {
-					return -1
+					return -1, escaped
 				}
 				i += 4
 			default:
-				return -1
+				return -1, escaped
 			}
 		case c < 0x20:
-			return -1
+			return -1, escaped
 		}
 	}
-	return -1
+	return -1, escaped
 }
 
 // skipNumber returns the index after the JSON number that starts at d[i]
@@ -256,4 +264,97 @@ func skipMemberKey(d []byte, i int) int {
 func validJSON(d []byte) bool {
 	i := skipValue(d, skipSpace(d, 0))
 	return i >= 0 && skipSpace(d, i) == len(d)
+}
+
+// maxMembers is how many members of a params object the frame scan
+// records (see members).
+const maxMembers = 8
+
+// member is where one member of an object lies: its key (quotes included)
+// and its value, as offsets from the object's opening brace.
+type member struct {
+	key, keyEnd, val, valEnd uint32
+}
+
+// members are the members of a params object, recorded by the scan that
+// checked it (scanObject), so that the params decoder does not walk the
+// object again. ok is false when they were not recorded (more than
+// maxMembers, or an object too large for the offsets): the decoder walks
+// the bytes then. Bit k of keyEsc (valEsc) says that member k's key
+// (string value) holds an escape.
+type members struct {
+	ok             bool
+	n              uint8
+	keyEsc, valEsc uint8
+	m              [maxMembers]member
+}
+
+// scanObject is skipValue for the object that starts at d[i] (a brace),
+// recording its members in ms as it checks them: one walk for both.
+func scanObject(d []byte, i int, ms *members) int {
+	base := i
+	ms.ok, ms.n, ms.keyEsc, ms.valEsc = false, 0, 0, 0
+	fits := len(d)-base <= 1<<31 // the offsets fit a uint32
+	if i = skipSpace(d, i+1); i < len(d) && d[i] == '}' {
+		ms.ok = fits
+		return i + 1
+	}
+	for n := 0; ; n++ {
+		if i >= len(d) || d[i] != '"' {
+			return -1
+		}
+		keyEnd, keyEsc := skipStringEsc(d, i)
+		if keyEnd < 0 {
+			return -1
+		}
+		v := keyEnd
+		if v < len(d) && d[v] != ':' {
+			v = skipSpace(d, v)
+		}
+		if v >= len(d) || d[v] != ':' {
+			return -1
+		}
+		if v++; v < len(d) && isJSONSpace(d[v]) {
+			v = skipSpace(d, v)
+		}
+		if v >= len(d) {
+			return -1
+		}
+		var end int
+		valEsc := false
+		switch c := d[v]; {
+		case c == '"':
+			end, valEsc = skipStringEsc(d, v)
+		case c == '-' || isDigit(c):
+			end = skipNumber(d, v)
+		default:
+			end = skipValue(d, v)
+		}
+		if end < 0 {
+			return -1
+		}
+		if n < maxMembers {
+			ms.m[n] = member{key: uint32(i - base), keyEnd: uint32(keyEnd - base), val: uint32(v - base), valEnd: uint32(end - base)}
+			if keyEsc {
+				ms.keyEsc |= 1 << n
+			}
+			if valEsc {
+				ms.valEsc |= 1 << n
+			}
+		}
+		if i = end; i < len(d) && isJSONSpace(d[i]) {
+			i = skipSpace(d, i)
+		}
+		if i >= len(d) {
+			return -1
+		}
+		if d[i] == '}' {
+			ms.ok, ms.n = fits && n < maxMembers, uint8(min(n+1, maxMembers))
+			return i + 1
+		}
+		if d[i] != ',' {
+			return -1
+		}
+		i = skipSpace(d, i+1)
+	}
 }

@@ -132,8 +132,7 @@ func probeDirect(t reflect.Type, np *namedParams) bool {
 // unknown key, a value of the wrong type, a missing required field); p may
 // then be partly written and must be zeroed.
 func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
-	var seen [4]uint64
-	next := 0 // the field the next key most likely names
+	var d directDecode
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return false
@@ -146,18 +145,8 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 			if err != nil {
 				return false
 			}
-			k, ok := np.field(key, next)
-			if !ok {
-				return false
-			}
-			next = k + 1
 			end, escaped := validValueEnd(obj, start)
-			if end < 0 {
-				return false
-			}
-			seen[k/64] |= 1 << (k % 64)
-			// A null leaves the field as it is, as easyjson code does.
-			if v := obj[start:end]; string(v) != "null" && !np.fields[k].direct.decode(v, escaped, unsafe.Add(p, np.fields[k].direct.offset)) {
+			if end < 0 || !np.decodeMember(&d, key, obj[start:end], escaped, p) {
 				return false
 			}
 			if i = end; i < len(obj) && isJSONSpace(obj[i]) {
@@ -176,11 +165,55 @@ func (np *namedParams) decodeDirect(obj []byte, p unsafe.Pointer) bool {
 			i = skipSpace(obj, i+1)
 		}
 	}
-	if skipSpace(obj, i) != len(obj) {
+	return skipSpace(obj, i) == len(obj) && np.haveRequired(&d)
+}
+
+// decodeMembers is decodeDirect of the object obj whose members the frame
+// scan recorded in ms (ms.ok): it does not walk obj again.
+func (np *namedParams) decodeMembers(obj []byte, ms *members, p unsafe.Pointer) bool {
+	var d directDecode
+	for x := range int(ms.n) {
+		m := &ms.m[x]
+		var key string
+		if ms.keyEsc&(1<<x) == 0 {
+			key = unsafe.String(&obj[m.key+1], m.keyEnd-m.key-2)
+		} else {
+			var err error
+			if key, err = unquote(obj[m.key:m.keyEnd]); err != nil {
+				return false
+			}
+		}
+		if !np.decodeMember(&d, key, obj[m.val:m.valEnd], ms.valEsc&(1<<x) != 0, p) {
+			return false
+		}
+	}
+	return np.haveRequired(&d)
+}
+
+// directDecode is the state of one decodeDirect: the fields seen, and the
+// one the next key most likely names.
+type directDecode struct {
+	seen [4]uint64
+	next int
+}
+
+// decodeMember decodes the member key: v (valid JSON; escaped says that a
+// string holds an escape) into its field of the struct at p.
+func (np *namedParams) decodeMember(d *directDecode, key string, v []byte, escaped bool, p unsafe.Pointer) bool {
+	k, ok := np.field(key, d.next)
+	if !ok {
 		return false
 	}
+	d.next = k + 1
+	d.seen[k/64] |= 1 << (k % 64)
+	// A null leaves the field as it is, as easyjson code does.
+	return string(v) == "null" || np.fields[k].direct.decode(v, escaped, unsafe.Add(p, np.fields[k].direct.offset))
+}
+
+// haveRequired reports whether every required field was seen.
+func (np *namedParams) haveRequired(d *directDecode) bool {
 	for _, k := range np.required {
-		if seen[k/64]&(1<<(k%64)) == 0 {
+		if d.seen[k/64]&(1<<(k%64)) == 0 {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package wsrpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -97,8 +98,8 @@ func TestDecodeDirect(t *testing.T) {
 		`{"n":1,"s":"x","i":1.5}`, `{"n":1,"s":"x","b":1}`, `{"n":01,"s":"x"}`, `{"n":1,"s":"x","r":[1,]}`,
 	} {
 		wantDirect := decodeTwoPass(h, []byte(obj))
-		var got directParams
-		ok := h.named.decodeDirect([]byte(obj), reflect.ValueOf(&got).UnsafePointer())
+		got, ok, err := decodeOnePass(h, []byte(obj))
+		require.NoError(t, err)
 		if ok {
 			require.NotNil(t, wantDirect, "%s: decoded in one pass where the two passes fail", obj)
 			require.Equal(t, *wantDirect, got, obj)
@@ -110,6 +111,25 @@ func TestDecodeDirect(t *testing.T) {
 	out, err := call(t, directMethod(t), reflect.Value{}, `{"n":1,"s":"x","r":{"k":[true]}}`)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"n":1,"s":"x","r":{"k":[true]}}`, out)
+}
+
+// decodeOnePass decodes obj with decodeDirect, and with decodeMembers from
+// the members a frame scan of a call with params obj records: an error when
+// the two disagree.
+func decodeOnePass(h *handler, obj []byte) (directParams, bool, error) {
+	var got directParams
+	ok := h.named.decodeDirect(obj, reflect.ValueOf(&got).UnsafePointer())
+	var f frame
+	msg := append(append([]byte(`{"params":`), obj...), '}')
+	if f.scan(msg) != nil || !f.members.ok {
+		return got, ok, nil
+	}
+	var fromMembers directParams
+	okMembers := h.named.decodeMembers(f.Params, &f.members, reflect.ValueOf(&fromMembers).UnsafePointer())
+	if okMembers != ok || ok && !reflect.DeepEqual(got, fromMembers) {
+		return got, ok, fmt.Errorf("%s: decodeDirect %v %+v, decodeMembers %v %+v", obj, ok, got, okMembers, fromMembers)
+	}
+	return got, ok, nil
 }
 
 // decodeTwoPass is what the call did before decodeDirect: the key check,
@@ -138,8 +158,11 @@ func FuzzDecodeDirect(f *testing.F) {
 		if !validJSON(obj) {
 			return // the frame scan passes valid objects only
 		}
-		var got directParams
-		if !h.named.decodeDirect(obj, reflect.ValueOf(&got).UnsafePointer()) {
+		got, ok, err := decodeOnePass(h, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
 			return
 		}
 		want := decodeTwoPass(h, obj)

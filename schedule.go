@@ -93,7 +93,7 @@ func (c *Conn) finish(j *callJob) (next *callJob) {
 	if c.sched.waiting != nil && !j.lone { // nil once closed; a lone call was never in it
 		c.sched.waiting.bytes -= j.size
 	}
-	if j.hasKey && c.sched.inflight.get(j.key) == j {
+	if j.hasKey && !j.lone && c.sched.inflight.get(j.key) == j {
 		if next := j.nextSame; next != nil {
 			next.lastSame = j.lastSame
 			if next.lastSame == next {
@@ -165,11 +165,9 @@ func (c *Conn) admitLocked(j *callJob, keep bool) (reason string, kept *callJob)
 	if fresh && keep && c.sched.running == 0 {
 		// A lone inline call, the common case: it runs now on the reader,
 		// which admits nothing else until it returns, so it needs no queue
-		// (and its bytes are what the message size limit let in).
+		// (and its bytes are what the message size limit let in), and no
+		// place in inflight (no call can come to wait behind it).
 		j.lone = true
-		if j.hasKey {
-			c.sched.inflight.set(j.key, j)
-		}
 		c.sched.running++
 		return "", c.startLocked(j, keep)
 	}

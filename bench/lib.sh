@@ -1,6 +1,7 @@
 # Sourced by bench/run.sh and bench/ab.sh: the helpers both use. They need
 # $out (the directory of the built programs) and the array pids (the
-# servers started, which the caller kills on exit).
+# servers started, which the caller kills on exit); check and warn_summary
+# share the array warnings.
 
 # field NAME: the value of NAME=VALUE in the line on stdin.
 field() { sed -E "s#.*$1=([^ ]+).*#\\1#"; }
@@ -28,4 +29,29 @@ idle() {
   echo "idle, $1: $(taskset -c 1 "$out/loadgen" -url ws://127.0.0.1:9307/ws/ -idle -conns "${CONNS:-19000}" -pid $pid -sources 4 | tail -1)"
   kill $pid; wait $pid 2>/dev/null || true
   sleep 1
+}
+
+warnings=()
+# check NAME LINE: a generator at >= 95% of its core beside a server below
+# 95% means the generator set the pace.
+# Sets mark to " ⚠" then, and adds a warning.
+check() {
+  local g s
+  mark=
+  g=$(echo "$2" | field gen_cpu | tr -d %); s=$(echo "$2" | field server_cpu | tr -d %)
+  if awk "BEGIN{exit !($g >= 95 && $s < 95)}"; then
+    warnings+=("$1: the generator was the bottleneck (generator ${g}% busy, server ${s}%): its calls/s are the generator's, not the server's")
+    mark=" ⚠"
+  fi
+}
+# warn_summary: the warnings check gathered, loudly, if any.
+warn_summary() {
+  if [ ${#warnings[@]} -gt 0 ]; then
+    echo
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!!! WARNING: in ${#warnings[@]} row(s) (marked ⚠) the load generator was the bottleneck:"
+    printf '!!!   %s\n' "${warnings[@]}"
+    echo "!!! Compare CPU µs/call in those rows, not calls/s; run on a quieter machine."
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  fi
 }

@@ -32,24 +32,11 @@ ROUNDS=${ROUNDS:-1}
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
-. bench/lib.sh   # field, ratio, load, serve, idle
+. bench/lib.sh   # field, ratio, load, serve, idle, check, warn_summary
 # ms converts loadgen's durations (1.2ms, 850µs, 1.1s) to milliseconds.
 ms() { awk -v d="$1" 'BEGIN{ if (d ~ /µs$/) { sub(/µs$/, "", d); print d/1000 } else if (d ~ /ms$/) { sub(/ms$/, "", d); print d+0 } else if (d ~ /ns$/) { sub(/ns$/, "", d); print d/1e6 } else { sub(/s$/, "", d); print d*1000 } }'; }
 # median3 A B C
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-warnings=()
-# check NAME LINE: a generator at >= 95% of its core beside a server below
-# 95% means the generator set the pace.
-# Sets mark to " ⚠" then, and adds a warning.
-check() {
-  local g s
-  mark=
-  g=$(echo "$2" | field gen_cpu | tr -d %); s=$(echo "$2" | field server_cpu | tr -d %)
-  if awk "BEGIN{exit !($g >= 95 && $s < 95)}"; then
-    warnings+=("$1: the generator was the bottleneck (generator ${g}% busy, server ${s}%): its calls/s are the generator's, not the server's")
-    mark=" ⚠"
-  fi
-}
 if [ "${FANOUT_ONLY:-0}" != 1 ]; then
 serve "$out/floor" 9301 epoll
 serve "$out/floor" 9302 goroutine
@@ -96,14 +83,7 @@ for pair in 9303:9301 9304:9302; do
   row "$fport" subtract 1×1 "$f" "$f"
   row "$port" subtract 1×1 "$r" "$f" "$mp"
 done
-if [ ${#warnings[@]} -gt 0 ]; then
-  echo
-  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-  echo "!!! WARNING: in ${#warnings[@]} row(s) (marked ⚠) the load generator was the bottleneck:"
-  printf '!!!   %s\n' "${warnings[@]}"
-  echo "!!! Compare CPU µs/call in those rows, not calls/s; run on a quieter machine."
-  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-fi
+warn_summary
 fi
 if [ "${IDLE:-0}" = 1 ]; then
   ulimit -n 20000
