@@ -65,7 +65,7 @@ func testSoakAbuse(t *testing.T) {
 	stopGood := make(chan struct{})
 	var goodCalls atomic.Int64 // read by the test while the client runs
 	var goodErrs int
-	var goodErr error // the first failure, for the message
+	var goodErr, lastErr error // the first and last failures, for the message
 	var gwg sync.WaitGroup
 	gwg.Add(1)
 	go func() {
@@ -86,6 +86,7 @@ func testSoakAbuse(t *testing.T) {
 				if goodErr == nil {
 					goodErr = err
 				}
+				lastErr = err
 			}
 			cancel()
 			goodCalls.Add(1)
@@ -170,7 +171,7 @@ func testSoakAbuse(t *testing.T) {
 		"the well-behaved client made no progress")
 	close(stopGood)
 	waitGroup(t, &gwg, "the well-behaved client")
-	require.Zero(t, goodErrs, "the well-behaved client must be served throughout; first error: %v", goodErr)
+	require.Zero(t, goodErrs, "the well-behaved client must be served throughout; first error: %v; last: %v", goodErr, lastErr)
 	require.NoError(t, good.Close())
 
 	// Everything the abuse left behind must go away.
