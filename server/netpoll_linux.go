@@ -163,15 +163,21 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 		return false
 	}
 	_ = nc.Close() // the duplicate keeps the socket open
+	s.netpollServeFD(fd)
+	return true
+}
+
+// netpollServeFD serves the socket fd, taken over from a TCP listener's
+// connection; it owns fd.
+func (s *Server) netpollServeFD(fd int) {
 	if !s.track() {
 		_ = unix.Close(fd)
-		return true
+		return
 	}
 	if err := s.netpollRegister(fd, nil, nil); err != nil {
 		_ = unix.Close(fd)
 		s.wg.Done()
 	}
-	return true
 }
 
 // netpollAdd puts nc under epoll. up is nil for a connection that still has

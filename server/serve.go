@@ -231,7 +231,7 @@ var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
 // upgrade admits a complete request head from peer (see admitHead) and
 // writes the 101 with write. The answer's ext is the negotiated extension.
 func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time, write func([]byte) error) (admitted, error) {
-	a, err := s.admitHead(peer.RemoteAddr(), head, deadline)
+	a, err := s.admitHead(peer, head, deadline)
 	if err != nil {
 		return admitted{}, err
 	}
