@@ -6,8 +6,6 @@ package wsrpc
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"math"
 	"net"
 	"net/http"
@@ -102,13 +100,14 @@ const (
 // ErrClosed. Flush (sendqueue.go) writes what inline calls queued; Start,
 // Drain and Close (lifecycle.go) bound the connection's life.
 type Conn struct {
-	id string
+	// uuid is the connection's random id, formatted when asked (see ID);
+	// zero when the transport gave one, which life.sig holds.
+	uuid [16]byte
 	// The registry, options, pool and parent context, shared with the
 	// other connections made with the same ones.
 	*connShared
 	t       Transport
-	req     *http.Request
-	reqHead string // parsed into req on the first Request (guarded by mu)
+	reqHead string // parsed into life.sig.req on the first Request (guarded by mu)
 
 	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id, ka.start and the flags so marked
 
@@ -196,18 +195,13 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		reg = NewRegistry()
 	}
 	c := &Conn{
-		id:         cfg.ID,
 		role:       cfg.Role,
 		connShared: pool.shared(reg, opts, parent),
 		t:          t,
-		req:        cfg.Request,
 		reqHead:    unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
 	}
-	if c.id == "" {
-		c.id = newUUID()
-	}
 	c.sched.batch = cfg.BatchedReads
-	c.setValue(cfg.Value)
+	c.setIdentity(cfg.ID, cfg.Value, cfg.Request)
 	if c.role == RoleClient {
 		c.calls.nextID.Store(1)
 	}
@@ -246,9 +240,6 @@ func sameInterface(a, b context.Context) bool {
 	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
-// ID returns the connection id: a random UUID unless the transport set one.
-func (c *Conn) ID() string { return c.id }
-
 // Role reports which end of the connection this is.
 func (c *Conn) Role() Role { return c.role }
 
@@ -262,7 +253,7 @@ func (c *Conn) Role() Role { return c.role }
 // and parse it on the first call.
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
-	head, req := c.reqHead, c.req
+	head, req := c.reqHead, c.requestLocked()
 	c.mu.Unlock()
 	if head == "" {
 		return req
@@ -280,9 +271,20 @@ func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reqHead != "" { // the first parse wins
-		c.req, c.reqHead = r, ""
+		c.reqHead = ""
+		if r != nil {
+			c.signalsLocked().req = r
+		}
 	}
-	return c.req
+	return c.requestLocked()
+}
+
+// requestLocked is the parsed upgrade request, or nil (mu held).
+func (c *Conn) requestLocked() *http.Request {
+	if c.life.sig == nil {
+		return nil
+	}
+	return c.life.sig.req
 }
 
 // RemoteAddr returns the peer's network address, or nil when the transport
@@ -339,22 +341,4 @@ func (c *Conn) Stats() Stats {
 		QueuedBytes:    c.heldCallBytes(),
 		SendQueueBytes: c.sendQueueBytes(),
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }

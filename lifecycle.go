@@ -139,7 +139,7 @@ func (c *Conn) hookClose(err error) {
 
 func (c *Conn) recoverHook(name string) {
 	if p := recover(); p != nil {
-		safely.Log(c.opts.Logger, name, c.id, p, debug.Stack())
+		safely.Log(c.opts.Logger, name, c.ID(), p, debug.Stack())
 	}
 }
 
@@ -172,7 +172,7 @@ func recovered(what string, p any) *panicError {
 }
 
 // log logs the panic with its stack.
-func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.id, e.value, e.stack) }
+func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.ID(), e.value, e.stack) }
 
 // panicReply is the message a peer gets for a call whose handler (or Init)
 // panicked; what names the route. The panic's value and stack stay in the
@@ -192,7 +192,7 @@ func (c *Conn) Start() error {
 	c.logOpen()
 	if err := c.hookConnect(); err != nil {
 		err = fmt.Errorf("%w: %w", ErrConnectRefused, err)
-		c.opts.Logger.Debug("wsrpc: OnConnect refused the connection", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: OnConnect refused the connection", "conn", c.logID(), "err", err)
 		c.closeWith(err, CloseConnectRefused, "refused by the OnConnect hook")
 		return err
 	}
@@ -337,7 +337,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	c.hookClose(cause)
 	c.logClose(cause)
 	if err := c.t.Close(code, reason); err != nil {
-		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.logID(), "err", err)
 	}
 
 	go func() {
@@ -349,7 +349,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 				if errors.As(err, &pe) {
 					pe.log(c)
 				} else {
-					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.logID(), "route", inst.route.name, "err", err)
 				}
 			}
 		}

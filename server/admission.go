@@ -224,5 +224,5 @@ func (s *Server) originAllowed(r *http.Request) bool {
 func (s *Server) roomForOne() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.closing && (s.opts.MaxConnections <= 0 || len(s.clients) < s.opts.MaxConnections)
+	return !s.closing && (s.opts.MaxConnections <= 0 || s.ids.n < s.opts.MaxConnections)
 }
