@@ -69,4 +69,3 @@ const (
 	tcpKeepAliveSeconds = 15
 	tcpKeepAliveProbes  = 9
 )
-
