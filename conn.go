@@ -150,11 +150,12 @@ type scheduler struct {
 	inlineTick uint16
 }
 
-// lifecycleState is why the connection closed and the channels waiting for
-// it (see lifecycle.go and context.go), guarded by Conn.mu.
+// lifecycleState is the channels waiting for the connection's end and why
+// it closed (see lifecycle.go and context.go), guarded by Conn.mu. Both
+// live in a record made when first needed: an open connection that nobody
+// waits on has none.
 type lifecycleState struct {
-	closeErr error
-	sig      *connSignals // made when first needed
+	sig *connSignals // made when first needed
 }
 
 // sendQueue is what waits to be written (see sendqueue.go).

@@ -245,10 +245,10 @@ func (c *Conn) Err() error {
 }
 
 func (c *Conn) closedErrLocked() error {
-	if c.life.closeErr == nil {
+	if c.life.sig == nil || c.life.sig.closeErr == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.life.closeErr)
+	return fmt.Errorf("%w: %w", ErrClosed, c.life.sig.closeErr)
 }
 
 // Close closes the connection with close code 1000. Pending outgoing calls
@@ -309,7 +309,9 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		return
 	}
 	c.closed = true
-	c.life.closeErr = cause
+	if cause != nil {
+		c.signalsLocked().closeErr = cause
+	}
 	pending := c.calls.pending
 	c.calls.pending = nil
 	c.sched.waiting = nil

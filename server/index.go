@@ -3,6 +3,7 @@ package server
 import (
 	"hash/maphash"
 	"math/bits"
+	"slices"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
 )
@@ -115,6 +116,18 @@ func (x *idIndex) rebuild(order []*wsrpc.Conn, size int) {
 			x.put(order, c, at)
 		}
 	}
+}
+
+// appendDoubling appends v to s, doubling s's capacity when it is full:
+// append grows a large slice by a quarter at a time, which leaves about
+// four times the slice's final size behind as garbage while connections
+// arrive (the collector's work, and heap it keeps); doubling leaves about
+// once.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(len(s), 16))
+	}
+	return append(s, v)
 }
 
 // sizeFor is the table size for n clients: a power of two, at least 16

@@ -60,7 +60,7 @@ func (p *poller) addLocked(pc *pconn) {
 		return
 	}
 	pc.slot = int32(len(p.slots))
-	p.slots = append(p.slots, pc)
+	p.slots = appendDoubling(p.slots, pc)
 }
 
 // removeLocked frees pc's slot.

@@ -320,7 +320,7 @@ func (s *Server) add(c *wsrpc.Conn) (old *wsrpc.Conn, closing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ids.reserve(s.order)
-	s.order = append(s.order, c)
+	s.order = appendDoubling(s.order, c)
 	if at := s.ids.put(s.order, c, len(s.order)-1); at >= 0 {
 		old = s.order[at]
 		s.order[at] = nil
