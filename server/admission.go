@@ -41,7 +41,7 @@ type identity struct {
 // admitted is the answer to an upgrade request that passed admission.
 type admitted struct {
 	accept acceptValue // the Sec-WebSocket-Accept value
-	ext    string // the Sec-WebSocket-Extensions answer, or ""
+	ext    string      // the Sec-WebSocket-Extensions answer, or ""
 	identity
 }
 
