@@ -63,7 +63,10 @@ func (s *kaScheduler) schedule(c *Conn, d time.Duration) {
 		q.head = c
 	}
 	q.tail = c
-	if s.armed == 0 || c.ka.due < s.armed {
+	// A timer armed within kaSlack after the deadline serves it: a burst
+	// of connects (whose first pings are due at once) then shares firings
+	// instead of re-arming the timer for each.
+	if s.armed == 0 || c.ka.due+int64(kaSlack) < s.armed {
 		s.armLocked(c.ka.due)
 	}
 	s.mu.Unlock()
@@ -138,18 +141,20 @@ func (s *kaScheduler) fire() {
 const maxTickers = 32
 
 // runTicks runs tick for each of due on at most maxTickers goroutines.
+// The goroutines share one function value, made once per firing.
 func runTicks(due []*Conn, tick func(*Conn)) {
 	var next atomic.Int64
-	for range min(len(due), maxTickers) {
-		go func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(due)) {
-					return
-				}
-				tick(due[i])
+	run := func() {
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(due)) {
+				return
 			}
-		}()
+			tick(due[i])
+		}
+	}
+	for range min(len(due), maxTickers) {
+		go run()
 	}
 }
 
