@@ -49,6 +49,9 @@ type poller struct {
 	slots []*pconn
 	free  []int32
 	buf   []byte
+	// handshakes are the handshakes under way of the poller's connections
+	// (flagged stHandshake): a connection holds none once upgraded.
+	handshakes map[*pconn]*pollHandshake
 }
 
 // addLocked gives pc a slot.
@@ -81,13 +84,11 @@ func (p *poller) removeLocked(pc *pconn) {
 // the flags share one word, and the descriptor's use count is one atomic.
 type pconn struct {
 	p  *poller
-	nc *netConn       // nil for a descriptor the server accepted itself
-	hs *pollHandshake // until the upgrade completes
+	nc *netConn // nil for a descriptor the server accepted itself
 
-	deadline atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
-	fd       int32
-	slot     int32         // the connection's place in p.slots
-	state    atomic.Uint32 // st… flags
+	fd    int32
+	slot  int32         // the connection's place in p.slots
+	state atomic.Uint32 // st… flags
 	// fdRef counts the uses of the descriptor under way, with fdRetired
 	// set once shutdown has run. The descriptor is closed when it is
 	// retired and no read or write uses it any more, so that no use can
@@ -106,6 +107,7 @@ const (
 	stClosed  = 1 << iota // shutdown ran
 	stClosing             // the session began its close handshake
 	stParked              // out of epoll while a worker has it (see park)
+	stHandshake           // the upgrade request is being read: p.handshakes has its handshake
 )
 
 // setState sets the flags in bits and reports whether they were all clear.
@@ -213,8 +215,10 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	if nc != nil {
 		pc.nc = &netConn{nc}
 	}
+	var hs *pollHandshake
 	if up == nil {
-		pc.hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
+		hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
+		pc.setState(stHandshake)
 	} else {
 		pc.start(up.req, nil, false, identity{})
 		// Bytes that came with the upgrade are handled before the poller
@@ -229,14 +233,20 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	}
 	p.mu.Lock()
 	p.addLocked(pc)
+	if hs != nil {
+		if p.handshakes == nil {
+			p.handshakes = make(map[*pconn]*pollHandshake)
+		}
+		p.handshakes[pc] = hs
+	}
 	slot := pc.slot
 	p.mu.Unlock()
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd), Pad: slot}); err != nil {
 		p.mu.Lock()
 		p.removeLocked(pc)
 		p.mu.Unlock()
-		if pc.hs != nil {
-			pc.hs.stop.Stop()
+		if hs := pc.endHandshake(); hs != nil {
+			hs.stop.Stop()
 		}
 		if pc.sess.Conn() != nil {
 			// Already started (a ServeUpgraded connection): end it properly.
@@ -332,7 +342,7 @@ func (pc *pconn) onReadable() {
 func (pc *pconn) onData(data []byte) {
 	defer pc.recoverData()
 	s := pc.p.srv
-	if hs := pc.hs; hs != nil {
+	if hs := pc.handshakeOf(); hs != nil {
 		complete, rest, err := hs.feed(data)
 		if err != nil {
 			pc.refuse(err)
@@ -341,7 +351,7 @@ func (pc *pconn) onData(data []byte) {
 		if !complete {
 			return
 		}
-		pc.hs = nil
+		pc.endHandshake()
 		if s.userAtUpgrade() {
 			// Authorize, CheckOrigin or a hook decides: that is user code,
 			// of unknown cost, so a worker runs it while the poller goes

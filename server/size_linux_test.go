@@ -15,6 +15,6 @@ import (
 // word more costs 16 bytes per connection). The session is embedded by
 // value in pconn.
 func TestNetpollRecordSizes(t *testing.T) {
-	require.Equal(t, uintptr(128), unsafe.Sizeof(pconn{}), "unsafe.Sizeof(pconn{}): the netpoll connection record")
+	require.Equal(t, uintptr(112), unsafe.Sizeof(pconn{}), "unsafe.Sizeof(pconn{}): the netpoll connection record")
 	require.Equal(t, uintptr(80), unsafe.Sizeof(session.Session{}), "unsafe.Sizeof(session.Session{}): the session core inside it")
 }
