@@ -104,10 +104,10 @@ type netConn struct{ net.Conn }
 
 // The flags of pconn.state.
 const (
-	stClosed  = 1 << iota // shutdown ran
-	stClosing             // the session began its close handshake
-	stParked              // out of epoll while a worker has it (see park)
-	stHandshake           // the upgrade request is being read: p.handshakes has its handshake
+	stClosed    = 1 << iota // shutdown ran
+	stClosing               // the session began its close handshake
+	stParked                // out of epoll while a worker has it (see park)
+	stHandshake             // the upgrade request is being read: p.handshakes has its handshake
 )
 
 // setState sets the flags in bits and reports whether they were all clear.
