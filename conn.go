@@ -109,7 +109,7 @@ type Conn struct {
 	t       Transport
 	reqHead string // parsed into life.sig.req on the first Request (guarded by mu)
 
-	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id, ka.start and the flags so marked
+	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id and the flags so marked
 
 	calls     pendingTable   // outgoing calls (call.go)
 	sched     scheduler      // incoming calls: admitted, running, waiting (schedule.go)
@@ -174,9 +174,9 @@ type keepaliveState struct {
 	prev, next *Conn
 	due        int64
 	id         int64         // the ping's id (guarded by Conn.mu)
-	start      int64         // monotonic time the ping left (guarded by Conn.mu)
 	pongStats  atomic.Uint64 // pongs in the top 32 bits, the last RTT in µs below
-	idle       *idleState    // with IdleTimeout only
+	// A ping under way left at due - pongWait (see onPong); the IdleTimeout
+	// state is in life.sig (see idleState).
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the
@@ -207,8 +207,11 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		c.calls.nextID.Store(1)
 	}
 	if opts.IdleTimeout > 0 {
-		c.ka.idle = new(idleState)
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+		// Made now, and never replaced: idleState reads it without mu.
+		if c.life.sig == nil {
+			c.life.sig = new(connSignals)
+		}
+		c.life.sig.idle.lastActive.Store(time.Now().UnixNano())
 	}
 	return c
 }

@@ -22,6 +22,7 @@ type connSignals struct {
 	id           string        // ConnConfig.ID, when given (see identity.go); set before c is shared, never changed
 	req          *http.Request // ConnConfig.Request, or the one Request parsed (see conn.go)
 	closeErr     error         // why the connection closed (see lifecycle.go)
+	idle         idleState     // with IdleTimeout only (see keepalive.go)
 	opened       time.Duration // monoNow when Start ran, kept only when Info is logged (see logging.go); 0: not kept
 }
 

@@ -164,21 +164,32 @@ type idleState struct {
 	timer      *time.Timer  // guarded by Conn.mu
 }
 
+// idleState is the connection's IdleTimeout state, or nil without one. It
+// is in the signals record, which NewConn made and nothing replaces once
+// there: no lock is needed.
+func (c *Conn) idleState() *idleState {
+	if c.opts.IdleTimeout <= 0 {
+		return nil
+	}
+	return &c.life.sig.idle
+}
+
 // touch records activity for IdleTimeout.
 func (c *Conn) touch() {
-	if c.ka.idle != nil {
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+	if is := c.idleState(); is != nil {
+		is.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
 // idleCheck closes the connection when it has been idle for IdleTimeout,
 // else checks again when it could next be.
 func (c *Conn) idleCheck() {
-	idle := time.Since(time.Unix(0, c.ka.idle.lastActive.Load()))
+	is := c.idleState()
+	idle := time.Since(time.Unix(0, is.lastActive.Load()))
 	if rest := c.opts.IdleTimeout - idle; rest > 0 {
 		c.mu.Lock()
 		if !c.closed {
-			c.ka.idle.timer.Reset(rest)
+			is.timer.Reset(rest)
 		}
 		c.mu.Unlock()
 		return
@@ -204,7 +215,6 @@ func (c *Conn) keepaliveTick() {
 	c.kaWaiting = true
 	c.ka.id = id
 	start := monotonic()
-	c.ka.start = start
 	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
@@ -238,7 +248,9 @@ func (c *Conn) onPong(errorReply bool) {
 		return
 	}
 	c.kaWaiting = false
-	rtt := time.Duration(monotonic() - c.ka.start)
+	// The ping left when its pong's wait was scheduled: due is what
+	// keepaliveTick made it (only schedule writes due, always under mu).
+	rtt := time.Duration(monotonic() - (c.ka.due - int64(c.pongWait())))
 	c.ka.pongStats.Store(packPongStats(c.ka.pongStats.Load()>>32+1, rtt)) // under mu: one writer
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()

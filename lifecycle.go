@@ -196,11 +196,11 @@ func (c *Conn) Start() error {
 		c.closeWith(err, CloseConnectRefused, "refused by the OnConnect hook")
 		return err
 	}
-	if c.ka.idle != nil {
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+	if is := c.idleState(); is != nil {
+		is.lastActive.Store(time.Now().UnixNano())
 		c.mu.Lock()
 		if !c.closed {
-			c.ka.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+			is.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
 		}
 		c.mu.Unlock()
 	}
@@ -321,8 +321,8 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		c.kaOn = false
 		c.pool.keepalive.cancel(c)
 	}
-	if c.ka.idle != nil && c.ka.idle.timer != nil {
-		c.ka.idle.timer.Stop()
+	if is := c.idleState(); is != nil && is.timer != nil {
+		is.timer.Stop()
 	}
 	c.mu.Unlock()
 
