@@ -113,7 +113,13 @@ func (s *kaScheduler) armLocked(due int64) {
 func (s *kaScheduler) fire() {
 	s.mu.Lock()
 	until := monotonic() + int64(kaSlack)
-	var due []*Conn
+	n := 0 // counted first: due is made once, at its size
+	for _, q := range s.queues {
+		for c := q.head; c != nil && c.ka.due <= until; c = c.ka.next {
+			n++
+		}
+	}
+	due := make([]*Conn, 0, n)
 	next := int64(0)
 	for _, q := range s.queues {
 		for q.head != nil && q.head.ka.due <= until {

@@ -45,8 +45,11 @@ type poller struct {
 	mu   sync.Mutex
 	// slots holds the poller's connections; an epoll event carries its
 	// connection's slot. Free slots are nil and listed in free, so the
-	// table costs a word a connection and lookups are one index.
-	slots []*pconn
+	// table costs a word a connection and lookups are two indexes. It is
+	// made of pages of slotsPerPage, so that growing it copies and drops
+	// nothing.
+	slots [][]*pconn
+	used  int // slots given out, free ones included
 	free  []int32
 	buf   []byte
 	// handshakes are the handshakes under way of the poller's connections
@@ -54,22 +57,36 @@ type poller struct {
 	handshakes map[*pconn]*pollHandshake
 }
 
+// slotsPerPage is the size of a page of poller.slots (2 KiB).
+const slotsPerPage = 256
+
+// slotLocked returns the connection in slot i, or nil.
+func (p *poller) slotLocked(i int32) *pconn {
+	if i < 0 || int(i) >= p.used {
+		return nil
+	}
+	return p.slots[i/slotsPerPage][i%slotsPerPage]
+}
+
 // addLocked gives pc a slot.
 func (p *poller) addLocked(pc *pconn) {
 	if n := len(p.free); n > 0 {
 		pc.slot = p.free[n-1]
 		p.free = p.free[:n-1]
-		p.slots[pc.slot] = pc
-		return
+	} else {
+		if p.used%slotsPerPage == 0 {
+			p.slots = append(p.slots, make([]*pconn, slotsPerPage))
+		}
+		pc.slot = int32(p.used)
+		p.used++
 	}
-	pc.slot = int32(len(p.slots))
-	p.slots = appendDoubling(p.slots, pc)
+	p.slots[pc.slot/slotsPerPage][pc.slot%slotsPerPage] = pc
 }
 
 // removeLocked frees pc's slot.
 func (p *poller) removeLocked(pc *pconn) {
-	if pc.slot >= 0 && int(pc.slot) < len(p.slots) && p.slots[pc.slot] == pc {
-		p.slots[pc.slot] = nil
+	if p.slotLocked(pc.slot) == pc {
+		p.slots[pc.slot/slotsPerPage][pc.slot%slotsPerPage] = nil
 		p.free = append(p.free, pc.slot)
 		pc.slot = -1
 	}
@@ -288,9 +305,7 @@ func (p *poller) loop() {
 			ev := &events[i]
 			var pc *pconn
 			p.mu.Lock()
-			if int(ev.Pad) < len(p.slots) {
-				pc = p.slots[ev.Pad]
-			}
+			pc = p.slotLocked(ev.Pad)
 			p.mu.Unlock()
 			// A slot freed and given to another connection earlier in
 			// this batch has another descriptor (or the same number
@@ -308,9 +323,11 @@ func (p *poller) loop() {
 func (p *poller) closeAll() {
 	p.mu.Lock()
 	var pending []*pconn
-	for _, pc := range p.slots {
-		if pc != nil && pc.sess.Conn() == nil {
-			pending = append(pending, pc)
+	for _, page := range p.slots {
+		for _, pc := range page {
+			if pc != nil && pc.sess.Conn() == nil {
+				pending = append(pending, pc)
+			}
 		}
 	}
 	p.mu.Unlock()
