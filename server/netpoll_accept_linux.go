@@ -19,10 +19,16 @@ func (s *Server) rawListener(ln net.Listener) syscall.RawConn {
 	if !ok || s.engineName() != EngineNetpoll {
 		return nil
 	}
+	return s.netpollRaw(tl)
+}
+
+// netpollRaw returns the descriptor of sc once the netpoll engine runs, or
+// nil when either fails.
+func (s *Server) netpollRaw(sc syscall.Conn) syscall.RawConn {
 	if _, err := s.netpollEngine(); err != nil {
 		return nil
 	}
-	rc, err := tl.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}

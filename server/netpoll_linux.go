@@ -169,11 +169,8 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 	if !ok {
 		return false
 	}
-	if _, err := s.netpollEngine(); err != nil {
-		return false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := s.netpollRaw(tc)
+	if rc == nil {
 		return false
 	}
 	fd := -1
