@@ -11,7 +11,7 @@ import (
 // idIndex finds a connected client's place in Server.order by its id. It
 // is an open-addressing hash table of those places (plus one: 0 is an
 // empty slot), with linear probing and deletion by backward shift, kept at
-// most half full: 8 to 16 bytes a connection. The ids stay in the
+// most three quarters full: 5 to 11 bytes a connection. The ids stay in the
 // connections (a random one is 16 bytes there, formatted when compared),
 // where a map[string]int32 kept each as a string of its own besides its
 // entry: about 100 bytes a connection.
@@ -59,7 +59,7 @@ func (x *idIndex) get(order []*wsrpc.Conn, id string) int {
 
 // reserve makes room for one more client; order is what is indexed.
 func (x *idIndex) reserve(order []*wsrpc.Conn) {
-	if 2*(x.n+1) > len(x.slots) {
+	if 4*(x.n+1) > 3*len(x.slots) {
 		x.rebuild(order, max(16, 2*len(x.slots)))
 	}
 }
@@ -105,7 +105,7 @@ func (x *idIndex) remove(order []*wsrpc.Conn, at int) bool {
 }
 
 // rebuild indexes the clients of order (nil where none) in a table of
-// size slots (a power of two, at least twice their number).
+// size slots (a power of two, at least 4/3 of their number).
 func (x *idIndex) rebuild(order []*wsrpc.Conn, size int) {
 	if len(x.slots) == 0 {
 		x.seed = maphash.MakeSeed()
@@ -131,5 +131,5 @@ func appendDoubling[T any](s []T, v T) []T {
 }
 
 // sizeFor is the table size for n clients: a power of two, at least 16
-// and at least twice n.
-func sizeFor(n int) int { return max(16, 1<<bits.Len(uint(2*n))) }
+// and more than 4/3 of n.
+func sizeFor(n int) int { return max(16, 1<<bits.Len(uint(4*n/3))) }
