@@ -19,7 +19,7 @@ import (
 
 // TestBudgetSizes pins the size of the per-connection records.
 func TestBudgetSizes(t *testing.T) {
-	require.Equal(t, uintptr(264), unsafe.Sizeof(Conn{}), "unsafe.Sizeof(Conn{}): the per-connection engine record")
+	require.Equal(t, uintptr(224), unsafe.Sizeof(Conn{}), "unsafe.Sizeof(Conn{}): the per-connection engine record")
 	require.Equal(t, uintptr(48), unsafe.Sizeof(instance{}), "unsafe.Sizeof(instance{}): a connection's struct-route instance record")
 }
 

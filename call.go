@@ -160,7 +160,7 @@ func (c *Conn) startCall(method string, params any, p *pendingCall, async bool) 
 func (c *Conn) handleReply(f *frame) {
 	key, fits, ok := parseID(f.ID)
 	if !ok || !fits {
-		c.opts.Logger.Debug("wsrpc: dropped a reply with an unusable id", "conn", c.id, "id", string(f.ID))
+		c.opts.Logger.Debug("wsrpc: dropped a reply with an unusable id", "conn", c.logID(), "id", string(f.ID))
 		return
 	}
 	c.mu.Lock()
@@ -176,7 +176,7 @@ func (c *Conn) handleReply(f *frame) {
 	}
 	c.mu.Unlock()
 	if p == nil {
-		c.opts.Logger.Debug("wsrpc: dropped a reply to no pending call", "conn", c.id, "id", key)
+		c.opts.Logger.Debug("wsrpc: dropped a reply to no pending call", "conn", c.logID(), "id", key)
 		return
 	}
 	if f.Error != nil {

@@ -6,8 +6,6 @@ package wsrpc
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"math"
 	"net"
 	"net/http"
@@ -102,15 +100,16 @@ const (
 // ErrClosed. Flush (sendqueue.go) writes what inline calls queued; Start,
 // Drain and Close (lifecycle.go) bound the connection's life.
 type Conn struct {
-	id string
+	// uuid is the connection's random id, formatted when asked (see ID);
+	// zero when the transport gave one, which life.sig holds.
+	uuid [16]byte
 	// The registry, options, pool and parent context, shared with the
 	// other connections made with the same ones.
 	*connShared
 	t       Transport
-	req     *http.Request
-	reqHead string // parsed into req on the first Request (guarded by mu)
+	reqHead string // parsed into life.sig.req on the first Request (guarded by mu)
 
-	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id, ka.start and the flags so marked
+	mu sync.Mutex // protects reqHead, calls.pending, sched, instances, life, ka.id and the flags so marked
 
 	calls     pendingTable   // outgoing calls (call.go)
 	sched     scheduler      // incoming calls: admitted, running, waiting (schedule.go)
@@ -151,11 +150,12 @@ type scheduler struct {
 	inlineTick uint16
 }
 
-// lifecycleState is why the connection closed and the channels waiting for
-// it (see lifecycle.go and context.go), guarded by Conn.mu.
+// lifecycleState is the channels waiting for the connection's end and why
+// it closed (see lifecycle.go and context.go), guarded by Conn.mu. Both
+// live in a record made when first needed: an open connection that nobody
+// waits on has none.
 type lifecycleState struct {
-	closeErr error
-	sig      *connSignals // made when first needed
+	sig *connSignals // made when first needed
 }
 
 // sendQueue is what waits to be written (see sendqueue.go).
@@ -174,9 +174,9 @@ type keepaliveState struct {
 	prev, next *Conn
 	due        int64
 	id         int64         // the ping's id (guarded by Conn.mu)
-	start      int64         // monotonic time the ping left (guarded by Conn.mu)
 	pongStats  atomic.Uint64 // pongs in the top 32 bits, the last RTT in µs below
-	idle       *idleState    // with IdleTimeout only
+	// A ping under way left at due - pongWait (see onPong); the IdleTimeout
+	// state is in life.sig (see idleState).
 }
 
 // NewConn returns a connection engine writing to t. Call Start once the
@@ -196,24 +196,22 @@ func NewConn(t Transport, cfg ConnConfig) *Conn {
 		reg = NewRegistry()
 	}
 	c := &Conn{
-		id:         cfg.ID,
 		role:       cfg.Role,
 		connShared: pool.shared(reg, opts, parent),
 		t:          t,
-		req:        cfg.Request,
 		reqHead:    unsafe.String(unsafe.SliceData(cfg.RequestHead), len(cfg.RequestHead)),
 	}
-	if c.id == "" {
-		c.id = newUUID()
-	}
 	c.sched.batch = cfg.BatchedReads
-	c.setValue(cfg.Value)
+	c.setIdentity(cfg.ID, cfg.Value, cfg.Request)
 	if c.role == RoleClient {
 		c.calls.nextID.Store(1)
 	}
 	if opts.IdleTimeout > 0 {
-		c.ka.idle = new(idleState)
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+		// Made now, and never replaced: idleState reads it without mu.
+		if c.life.sig == nil {
+			c.life.sig = new(connSignals)
+		}
+		c.life.sig.idle.lastActive.Store(time.Now().UnixNano())
 	}
 	return c
 }
@@ -246,9 +244,6 @@ func sameInterface(a, b context.Context) bool {
 	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
-// ID returns the connection id: a random UUID unless the transport set one.
-func (c *Conn) ID() string { return c.id }
-
 // Role reports which end of the connection this is.
 func (c *Conn) Role() Role { return c.role }
 
@@ -262,7 +257,7 @@ func (c *Conn) Role() Role { return c.role }
 // and parse it on the first call.
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
-	head, req := c.reqHead, c.req
+	head, req := c.reqHead, c.requestLocked()
 	c.mu.Unlock()
 	if head == "" {
 		return req
@@ -280,9 +275,20 @@ func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reqHead != "" { // the first parse wins
-		c.req, c.reqHead = r, ""
+		c.reqHead = ""
+		if r != nil {
+			c.signalsLocked().req = r
+		}
 	}
-	return c.req
+	return c.requestLocked()
+}
+
+// requestLocked is the parsed upgrade request, or nil (mu held).
+func (c *Conn) requestLocked() *http.Request {
+	if c.life.sig == nil {
+		return nil
+	}
+	return c.life.sig.req
 }
 
 // RemoteAddr returns the peer's network address, or nil when the transport
@@ -339,22 +345,4 @@ func (c *Conn) Stats() Stats {
 		QueuedBytes:    c.heldCallBytes(),
 		SendQueueBytes: c.sendQueueBytes(),
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }

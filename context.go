@@ -5,6 +5,7 @@ package wsrpc
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -18,6 +19,10 @@ type connSignals struct {
 	// started calls to finish, and closed by the last one's finish.
 	handlersDone chan struct{}
 	value        any           // ConnConfig.Value (see identity.go)
+	id           string        // ConnConfig.ID, when given (see identity.go); set before c is shared, never changed
+	req          *http.Request // ConnConfig.Request, or the one Request parsed (see conn.go)
+	closeErr     error         // why the connection closed (see lifecycle.go)
+	idle         idleState     // with IdleTimeout only (see keepalive.go)
 	opened       time.Duration // monoNow when Start ran, kept only when Info is logged (see logging.go); 0: not kept
 }
 
@@ -82,7 +87,7 @@ func (x connContext) Err() error {
 	return nil
 }
 
-func (x connContext) String() string { return "wsrpc.Conn(" + x.c.id + ").Context" }
+func (x connContext) String() string { return "wsrpc.Conn(" + x.c.ID() + ").Context" }
 
 // cancelContext cancels the connection's context. Idempotent.
 func (c *Conn) cancelContext() {

@@ -30,13 +30,13 @@ func (c *Conn) HandleMessage(msg []byte) {
 	// (ping validates what it echoes), and events and raw results are
 	// validated before anyone sees them.
 	if !isObject(msg) {
-		c.opts.Logger.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.id)
+		c.opts.Logger.Debug("wsrpc: dropped a message that is not a JSON object", "conn", c.logID())
 		return
 	}
 	tooDeep := jsondepth.Exceeds(msg, c.opts.MaxDepth)
 	var f frame
 	if err := f.scan(msg); err != nil {
-		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: dropped a malformed message", "conn", c.logID(), "err", err)
 		return
 	}
 	if tooDeep {
@@ -44,7 +44,7 @@ func (c *Conn) HandleMessage(msg []byte) {
 			c.replyErrorAsync(append([]byte(nil), f.ID...), TypeTypeError,
 				fmt.Sprintf("params nested deeper than %d levels (MaxDepth)", c.opts.MaxDepth))
 		}
-		c.opts.Logger.Debug("wsrpc: dropped a message nested too deep", "conn", c.id)
+		c.opts.Logger.Debug("wsrpc: dropped a message nested too deep", "conn", c.logID())
 		return
 	}
 	if f.ID == nil || f.Method != nil {
@@ -106,7 +106,7 @@ func (j *callJob) Value(key any) any {
 func (c *Conn) handleCall(msg []byte, f *frame) {
 	key, fits, ok := parseID(f.ID)
 	if !ok || (fits && key == 0) {
-		c.opts.Logger.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.id, "id", string(f.ID))
+		c.opts.Logger.Debug("wsrpc: dropped a call whose id is not a non-zero integer", "conn", c.logID(), "id", string(f.ID))
 		return
 	}
 	j := newJob(msg)
@@ -298,7 +298,7 @@ func (c *Conn) run(j *callJob) *callJob {
 		sendErr = c.enqueue(outMsg{b: reply, pool: bp}, sendNow, chained)
 	}
 	if sendErr != nil && !errors.Is(sendErr, ErrClosed) {
-		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.id, "method", j.method, "err", sendErr)
+		c.opts.Logger.Debug("wsrpc: reply not sent", "conn", c.logID(), "method", j.method, "err", sendErr)
 	}
 	return c.finish(j)
 }

@@ -108,6 +108,6 @@ func (c *Conn) checkInlineBudget(j *callJob, start time.Duration) {
 	}
 	if st != nil && st.observe(took, c.opts.InlineBudget) {
 		c.opts.Logger.Warn("wsrpc: an inline route ran longer than InlineBudget twice in a row; its calls now run on workers",
-			"route", name, "took", took, "budget", c.opts.InlineBudget, "conn", c.id)
+			"route", name, "took", took, "budget", c.opts.InlineBudget, "conn", c.logID())
 	}
 }

@@ -63,7 +63,10 @@ func (s *kaScheduler) schedule(c *Conn, d time.Duration) {
 		q.head = c
 	}
 	q.tail = c
-	if s.armed == 0 || c.ka.due < s.armed {
+	// A timer armed within kaSlack after the deadline serves it: a burst
+	// of connects (whose first pings are due at once) then shares firings
+	// instead of re-arming the timer for each.
+	if s.armed == 0 || c.ka.due+int64(kaSlack) < s.armed {
 		s.armLocked(c.ka.due)
 	}
 	s.mu.Unlock()
@@ -110,7 +113,13 @@ func (s *kaScheduler) armLocked(due int64) {
 func (s *kaScheduler) fire() {
 	s.mu.Lock()
 	until := monotonic() + int64(kaSlack)
-	var due []*Conn
+	n := 0 // counted first: due is made once, at its size
+	for _, q := range s.queues {
+		for c := q.head; c != nil && c.ka.due <= until; c = c.ka.next {
+			n++
+		}
+	}
+	due := make([]*Conn, 0, n)
 	next := int64(0)
 	for _, q := range s.queues {
 		for q.head != nil && q.head.ka.due <= until {
@@ -138,18 +147,20 @@ func (s *kaScheduler) fire() {
 const maxTickers = 32
 
 // runTicks runs tick for each of due on at most maxTickers goroutines.
+// The goroutines share one function value, made once per firing.
 func runTicks(due []*Conn, tick func(*Conn)) {
 	var next atomic.Int64
-	for range min(len(due), maxTickers) {
-		go func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(due)) {
-					return
-				}
-				tick(due[i])
+	run := func() {
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(due)) {
+				return
 			}
-		}()
+			tick(due[i])
+		}
+	}
+	for range min(len(due), maxTickers) {
+		go run()
 	}
 }
 
@@ -159,21 +170,32 @@ type idleState struct {
 	timer      *time.Timer  // guarded by Conn.mu
 }
 
+// idleState is the connection's IdleTimeout state, or nil without one. It
+// is in the signals record, which NewConn made and nothing replaces once
+// there: no lock is needed.
+func (c *Conn) idleState() *idleState {
+	if c.opts.IdleTimeout <= 0 {
+		return nil
+	}
+	return &c.life.sig.idle
+}
+
 // touch records activity for IdleTimeout.
 func (c *Conn) touch() {
-	if c.ka.idle != nil {
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+	if is := c.idleState(); is != nil {
+		is.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
 // idleCheck closes the connection when it has been idle for IdleTimeout,
 // else checks again when it could next be.
 func (c *Conn) idleCheck() {
-	idle := time.Since(time.Unix(0, c.ka.idle.lastActive.Load()))
+	is := c.idleState()
+	idle := time.Since(time.Unix(0, is.lastActive.Load()))
 	if rest := c.opts.IdleTimeout - idle; rest > 0 {
 		c.mu.Lock()
 		if !c.closed {
-			c.ka.idle.timer.Reset(rest)
+			is.timer.Reset(rest)
 		}
 		c.mu.Unlock()
 		return
@@ -199,7 +221,6 @@ func (c *Conn) keepaliveTick() {
 	c.kaWaiting = true
 	c.ka.id = id
 	start := monotonic()
-	c.ka.start = start
 	c.pool.keepalive.schedule(c, c.pongWait())
 	c.mu.Unlock()
 
@@ -233,7 +254,9 @@ func (c *Conn) onPong(errorReply bool) {
 		return
 	}
 	c.kaWaiting = false
-	rtt := time.Duration(monotonic() - c.ka.start)
+	// The ping left when its pong's wait was scheduled: due is what
+	// keepaliveTick made it (only schedule writes due, always under mu).
+	rtt := time.Duration(monotonic() - (c.ka.due - int64(c.pongWait())))
 	c.ka.pongStats.Store(packPongStats(c.ka.pongStats.Load()>>32+1, rtt)) // under mu: one writer
 	c.pool.keepalive.schedule(c, c.opts.KeepaliveInterval)
 	c.mu.Unlock()

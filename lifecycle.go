@@ -139,7 +139,7 @@ func (c *Conn) hookClose(err error) {
 
 func (c *Conn) recoverHook(name string) {
 	if p := recover(); p != nil {
-		safely.Log(c.opts.Logger, name, c.id, p, debug.Stack())
+		safely.Log(c.opts.Logger, name, c.ID(), p, debug.Stack())
 	}
 }
 
@@ -172,7 +172,7 @@ func recovered(what string, p any) *panicError {
 }
 
 // log logs the panic with its stack.
-func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.id, e.value, e.stack) }
+func (e *panicError) log(c *Conn) { safely.Log(c.opts.Logger, e.what, c.ID(), e.value, e.stack) }
 
 // panicReply is the message a peer gets for a call whose handler (or Init)
 // panicked; what names the route. The panic's value and stack stay in the
@@ -192,15 +192,15 @@ func (c *Conn) Start() error {
 	c.logOpen()
 	if err := c.hookConnect(); err != nil {
 		err = fmt.Errorf("%w: %w", ErrConnectRefused, err)
-		c.opts.Logger.Debug("wsrpc: OnConnect refused the connection", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: OnConnect refused the connection", "conn", c.logID(), "err", err)
 		c.closeWith(err, CloseConnectRefused, "refused by the OnConnect hook")
 		return err
 	}
-	if c.ka.idle != nil {
-		c.ka.idle.lastActive.Store(time.Now().UnixNano())
+	if is := c.idleState(); is != nil {
+		is.lastActive.Store(time.Now().UnixNano())
 		c.mu.Lock()
 		if !c.closed {
-			c.ka.idle.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
+			is.timer = time.AfterFunc(c.opts.IdleTimeout, c.idleCheck)
 		}
 		c.mu.Unlock()
 	}
@@ -245,10 +245,10 @@ func (c *Conn) Err() error {
 }
 
 func (c *Conn) closedErrLocked() error {
-	if c.life.closeErr == nil {
+	if c.life.sig == nil || c.life.sig.closeErr == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.life.closeErr)
+	return fmt.Errorf("%w: %w", ErrClosed, c.life.sig.closeErr)
 }
 
 // Close closes the connection with close code 1000. Pending outgoing calls
@@ -309,7 +309,9 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		return
 	}
 	c.closed = true
-	c.life.closeErr = cause
+	if cause != nil {
+		c.signalsLocked().closeErr = cause
+	}
 	pending := c.calls.pending
 	c.calls.pending = nil
 	c.sched.waiting = nil
@@ -319,8 +321,8 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 		c.kaOn = false
 		c.pool.keepalive.cancel(c)
 	}
-	if c.ka.idle != nil && c.ka.idle.timer != nil {
-		c.ka.idle.timer.Stop()
+	if is := c.idleState(); is != nil && is.timer != nil {
+		is.timer.Stop()
 	}
 	c.mu.Unlock()
 
@@ -337,7 +339,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 	c.hookClose(cause)
 	c.logClose(cause)
 	if err := c.t.Close(code, reason); err != nil {
-		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.id, "err", err)
+		c.opts.Logger.Debug("wsrpc: transport close", "conn", c.logID(), "err", err)
 	}
 
 	go func() {
@@ -349,7 +351,7 @@ func (c *Conn) closeWith(cause error, code int, reason string) {
 				if errors.As(err, &pe) {
 					pe.log(c)
 				} else {
-					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.id, "route", inst.route.name, "err", err)
+					c.opts.Logger.Error("wsrpc: OnClose failed", "conn", c.logID(), "route", inst.route.name, "err", err)
 				}
 			}
 		}

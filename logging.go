@@ -28,7 +28,7 @@ func (c *Conn) logOpen() {
 	c.signalsLocked().opened = max(now, 1)
 	c.mu.Unlock()
 	c.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "wsrpc: connection opened",
-		slog.String("conn", c.id), slog.String("remote", c.remoteString()), slog.String("role", c.roleString()))
+		slog.String("conn", c.ID()), slog.String("remote", c.remoteString()), slog.String("role", c.roleString()))
 }
 
 // logClose logs the connection's end at Info: how long it lasted and why
@@ -37,7 +37,7 @@ func (c *Conn) logClose(cause error) {
 	if !c.logs(slog.LevelInfo) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("conn", c.id), slog.String("remote", c.remoteString()), slog.String("role", c.roleString())}
+	attrs := []slog.Attr{slog.String("conn", c.ID()), slog.String("remote", c.remoteString()), slog.String("role", c.roleString())}
 	c.mu.Lock()
 	var opened time.Duration
 	if c.life.sig != nil {
@@ -62,7 +62,7 @@ func (c *Conn) logCall(j *callJob, took time.Duration, err error) {
 		outcome = ReplyType(err)
 	}
 	c.opts.Logger.LogAttrs(context.Background(), slog.LevelDebug, "wsrpc: call",
-		slog.String("conn", c.id), slog.String("method", j.method), slog.String("id", string(j.id)),
+		slog.String("conn", c.ID()), slog.String("method", j.method), slog.String("id", string(j.id)),
 		slog.Duration("took", took), slog.String("outcome", outcome))
 }
 

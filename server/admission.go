@@ -40,8 +40,8 @@ type identity struct {
 
 // admitted is the answer to an upgrade request that passed admission.
 type admitted struct {
-	accept string // the Sec-WebSocket-Accept value
-	ext    string // the Sec-WebSocket-Extensions answer, or ""
+	accept acceptValue // the Sec-WebSocket-Accept value
+	ext    string      // the Sec-WebSocket-Extensions answer, or ""
 	identity
 }
 
@@ -61,9 +61,10 @@ var (
 )
 
 // admitHead admits a complete request head read by Serve or ServeConn from
-// the peer at remote. The request's context, when one is built, ends at
-// deadline (the end of the handshake's time) or with the server.
-func (s *Server) admitHead(remote net.Addr, head []byte, deadline time.Time) (admitted, error) {
+// peer (nil when unknown), whose address is asked only when a request is
+// built. The request's context, when one is built, ends at deadline (the
+// end of the handshake's time) or with the server.
+func (s *Server) admitHead(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time) (admitted, error) {
 	if accept, ext, ok := s.quickUpgrade(head); ok {
 		return admitted{accept: accept, ext: ext}, nil
 	}
@@ -71,8 +72,10 @@ func (s *Server) admitHead(remote net.Addr, head []byte, deadline time.Time) (ad
 	if err != nil {
 		return admitted{}, err
 	}
-	if remote != nil {
-		req.RemoteAddr = remote.String()
+	if peer != nil {
+		if remote := peer.RemoteAddr(); remote != nil {
+			req.RemoteAddr = remote.String()
+		}
 	}
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
 	defer cancel()
@@ -221,5 +224,5 @@ func (s *Server) originAllowed(r *http.Request) bool {
 func (s *Server) roomForOne() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.closing && (s.opts.MaxConnections <= 0 || len(s.clients) < s.opts.MaxConnections)
+	return !s.closing && (s.opts.MaxConnections <= 0 || s.ids.n < s.opts.MaxConnections)
 }

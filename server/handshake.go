@@ -109,22 +109,22 @@ func parseRequest(head []byte) (*http.Request, error) {
 
 // checkUpgrade validates a WebSocket upgrade request (RFC 6455 §4.2.1) and
 // returns the Sec-WebSocket-Accept value.
-func checkUpgrade(r *http.Request) (accept string, err error) {
+func checkUpgrade(r *http.Request) (accept acceptValue, err error) {
 	if r.Method != http.MethodGet {
-		return "", &httpError{status: http.StatusMethodNotAllowed, msg: "a WebSocket upgrade must be a GET"}
+		return acceptValue{}, &httpError{status: http.StatusMethodNotAllowed, msg: "a WebSocket upgrade must be a GET"}
 	}
 	if !r.ProtoAtLeast(1, 1) {
-		return "", &httpError{status: http.StatusBadRequest, msg: "a WebSocket upgrade needs HTTP/1.1 or later"}
+		return acceptValue{}, &httpError{status: http.StatusBadRequest, msg: "a WebSocket upgrade needs HTTP/1.1 or later"}
 	}
 	if !isUpgrade(r) {
-		return "", &httpError{status: http.StatusBadRequest, msg: "this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)"}
+		return acceptValue{}, &httpError{status: http.StatusBadRequest, msg: "this endpoint speaks WebSocket only (send a GET with Upgrade: websocket)"}
 	}
 	if r.Header.Get("Sec-WebSocket-Version") != "13" {
-		return "", &httpError{status: http.StatusUpgradeRequired, msg: "unsupported Sec-WebSocket-Version; use 13"}
+		return acceptValue{}, &httpError{status: http.StatusUpgradeRequired, msg: "unsupported Sec-WebSocket-Version; use 13"}
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
-		return "", &httpError{status: http.StatusBadRequest, msg: "invalid Sec-WebSocket-Key"}
+		return acceptValue{}, &httpError{status: http.StatusBadRequest, msg: "invalid Sec-WebSocket-Key"}
 	}
 	return acceptKey(key), nil
 }
@@ -132,17 +132,25 @@ func checkUpgrade(r *http.Request) (accept string, err error) {
 // websocketGUID is RFC 6455's fixed suffix of the accept key.
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-func acceptKey(key string) string {
+// acceptValue is a Sec-WebSocket-Accept value: the base64 of a SHA-1 sum,
+// kept in an array so that answering an upgrade allocates nothing for it.
+type acceptValue [28]byte
+
+func (a acceptValue) String() string { return string(a[:]) }
+
+func acceptKey[K string | []byte](key K) acceptValue {
 	var in [24 + len(websocketGUID)]byte // a valid key is 24 characters
 	sum := sha1.Sum(append(append(in[:0], key...), websocketGUID...))
-	return base64.StdEncoding.EncodeToString(sum[:])
+	var a acceptValue
+	base64.StdEncoding.Encode(a[:], sum[:])
+	return a
 }
 
 // switchingProtocols appends the 101 response to dst; ext, when set, is the
 // accepted Sec-WebSocket-Extensions value.
-func switchingProtocols(dst []byte, accept, ext string) []byte {
+func switchingProtocols(dst []byte, accept acceptValue, ext string) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	dst = append(dst, accept...)
+	dst = append(dst, accept[:]...)
 	dst = append(dst, "\r\n"...)
 	if ext != "" {
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)

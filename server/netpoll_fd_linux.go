@@ -85,6 +85,7 @@ func (pc *pconn) shutdown(cause error) {
 	p := pc.p
 	p.mu.Lock()
 	p.removeLocked(pc)
+	delete(p.handshakes, pc) // its timeout, if it has not fired, finds pc closed
 	conn := pc.sess.Conn()
 	p.mu.Unlock()
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(pc.fd), nil)

@@ -52,6 +52,30 @@ func (h *pollHandshake) expire() {
 
 var errHandshakeTimeout = errors.New("handshake timeout")
 
+// handshakeOf returns pc's handshake while its upgrade request is being
+// read, else nil.
+func (pc *pconn) handshakeOf() *pollHandshake {
+	if pc.state.Load()&stHandshake == 0 {
+		return nil
+	}
+	pc.p.mu.Lock()
+	defer pc.p.mu.Unlock()
+	return pc.p.handshakes[pc]
+}
+
+// endHandshake forgets pc's handshake, which it returns (nil if none).
+func (pc *pconn) endHandshake() *pollHandshake {
+	if pc.state.Load()&stHandshake == 0 {
+		return nil
+	}
+	pc.p.mu.Lock()
+	hs := pc.p.handshakes[pc]
+	delete(pc.p.handshakes, pc)
+	pc.p.mu.Unlock()
+	pc.state.And(^uint32(stHandshake))
+	return hs
+}
+
 // finish stops the timeout and reports whether it had not fired; then, and
 // only then, release may pool h.
 func (h *pollHandshake) finish() bool { return h.stop.Stop() }
@@ -119,8 +143,8 @@ func (pc *pconn) start(req *http.Request, head []byte, deflate bool, who identit
 }
 
 func (pc *pconn) refuse(err error) {
-	if pc.hs != nil {
-		pc.hs.stop.Stop()
+	if hs := pc.endHandshake(); hs != nil {
+		hs.stop.Stop()
 	}
 	var he *httpError
 	if errors.As(err, &he) {

@@ -45,10 +45,27 @@ type poller struct {
 	mu   sync.Mutex
 	// slots holds the poller's connections; an epoll event carries its
 	// connection's slot. Free slots are nil and listed in free, so the
-	// table costs a word a connection and lookups are one index.
-	slots []*pconn
+	// table costs a word a connection and lookups are two indexes. It is
+	// made of pages of slotsPerPage, so that growing it copies and drops
+	// nothing.
+	slots [][]*pconn
+	used  int // slots given out, free ones included
 	free  []int32
 	buf   []byte
+	// handshakes are the handshakes under way of the poller's connections
+	// (flagged stHandshake): a connection holds none once upgraded.
+	handshakes map[*pconn]*pollHandshake
+}
+
+// slotsPerPage is the size of a page of poller.slots (2 KiB).
+const slotsPerPage = 256
+
+// slotLocked returns the connection in slot i, or nil.
+func (p *poller) slotLocked(i int32) *pconn {
+	if i < 0 || int(i) >= p.used {
+		return nil
+	}
+	return p.slots[i/slotsPerPage][i%slotsPerPage]
 }
 
 // addLocked gives pc a slot.
@@ -56,17 +73,20 @@ func (p *poller) addLocked(pc *pconn) {
 	if n := len(p.free); n > 0 {
 		pc.slot = p.free[n-1]
 		p.free = p.free[:n-1]
-		p.slots[pc.slot] = pc
-		return
+	} else {
+		if p.used%slotsPerPage == 0 {
+			p.slots = append(p.slots, make([]*pconn, slotsPerPage))
+		}
+		pc.slot = int32(p.used)
+		p.used++
 	}
-	pc.slot = int32(len(p.slots))
-	p.slots = append(p.slots, pc)
+	p.slots[pc.slot/slotsPerPage][pc.slot%slotsPerPage] = pc
 }
 
 // removeLocked frees pc's slot.
 func (p *poller) removeLocked(pc *pconn) {
-	if pc.slot >= 0 && int(pc.slot) < len(p.slots) && p.slots[pc.slot] == pc {
-		p.slots[pc.slot] = nil
+	if p.slotLocked(pc.slot) == pc {
+		p.slots[pc.slot/slotsPerPage][pc.slot%slotsPerPage] = nil
 		p.free = append(p.free, pc.slot)
 		pc.slot = -1
 	}
@@ -81,13 +101,11 @@ func (p *poller) removeLocked(pc *pconn) {
 // the flags share one word, and the descriptor's use count is one atomic.
 type pconn struct {
 	p  *poller
-	nc *netConn       // nil for a descriptor the server accepted itself
-	hs *pollHandshake // until the upgrade completes
+	nc *netConn // nil for a descriptor the server accepted itself
 
-	deadline atomic.Int64 // of the writes under way, unix nanoseconds; 0 for none
-	fd       int32
-	slot     int32         // the connection's place in p.slots
-	state    atomic.Uint32 // st… flags
+	fd    int32
+	slot  int32         // the connection's place in p.slots
+	state atomic.Uint32 // st… flags
 	// fdRef counts the uses of the descriptor under way, with fdRetired
 	// set once shutdown has run. The descriptor is closed when it is
 	// retired and no read or write uses it any more, so that no use can
@@ -103,9 +121,10 @@ type netConn struct{ net.Conn }
 
 // The flags of pconn.state.
 const (
-	stClosed  = 1 << iota // shutdown ran
-	stClosing             // the session began its close handshake
-	stParked              // out of epoll while a worker has it (see park)
+	stClosed    = 1 << iota // shutdown ran
+	stClosing               // the session began its close handshake
+	stParked                // out of epoll while a worker has it (see park)
+	stHandshake             // the upgrade request is being read: p.handshakes has its handshake
 )
 
 // setState sets the flags in bits and reports whether they were all clear.
@@ -150,11 +169,8 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 	if !ok {
 		return false
 	}
-	if _, err := s.netpollEngine(); err != nil {
-		return false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := s.netpollRaw(tc)
+	if rc == nil {
 		return false
 	}
 	fd := -1
@@ -163,15 +179,21 @@ func (s *Server) netpollAccepted(nc net.Conn) bool {
 		return false
 	}
 	_ = nc.Close() // the duplicate keeps the socket open
+	s.netpollServeFD(fd)
+	return true
+}
+
+// netpollServeFD serves the socket fd, taken over from a TCP listener's
+// connection; it owns fd.
+func (s *Server) netpollServeFD(fd int) {
 	if !s.track() {
 		_ = unix.Close(fd)
-		return true
+		return
 	}
 	if err := s.netpollRegister(fd, nil, nil); err != nil {
 		_ = unix.Close(fd)
 		s.wg.Done()
 	}
-	return true
 }
 
 // netpollAdd puts nc under epoll. up is nil for a connection that still has
@@ -207,8 +229,10 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	if nc != nil {
 		pc.nc = &netConn{nc}
 	}
+	var hs *pollHandshake
 	if up == nil {
-		pc.hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
+		hs = startHandshake(pc, s.maxHandshake(), s.handshakeTimeout())
+		pc.setState(stHandshake)
 	} else {
 		pc.start(up.req, nil, false, identity{})
 		// Bytes that came with the upgrade are handled before the poller
@@ -223,14 +247,20 @@ func (s *Server) netpollRegister(fd int, nc net.Conn, up *upgraded) error {
 	}
 	p.mu.Lock()
 	p.addLocked(pc)
+	if hs != nil {
+		if p.handshakes == nil {
+			p.handshakes = make(map[*pconn]*pollHandshake)
+		}
+		p.handshakes[pc] = hs
+	}
 	slot := pc.slot
 	p.mu.Unlock()
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd), Pad: slot}); err != nil {
 		p.mu.Lock()
 		p.removeLocked(pc)
 		p.mu.Unlock()
-		if pc.hs != nil {
-			pc.hs.stop.Stop()
+		if hs := pc.endHandshake(); hs != nil {
+			hs.stop.Stop()
 		}
 		if pc.sess.Conn() != nil {
 			// Already started (a ServeUpgraded connection): end it properly.
@@ -272,9 +302,7 @@ func (p *poller) loop() {
 			ev := &events[i]
 			var pc *pconn
 			p.mu.Lock()
-			if int(ev.Pad) < len(p.slots) {
-				pc = p.slots[ev.Pad]
-			}
+			pc = p.slotLocked(ev.Pad)
 			p.mu.Unlock()
 			// A slot freed and given to another connection earlier in
 			// this batch has another descriptor (or the same number
@@ -292,9 +320,11 @@ func (p *poller) loop() {
 func (p *poller) closeAll() {
 	p.mu.Lock()
 	var pending []*pconn
-	for _, pc := range p.slots {
-		if pc != nil && pc.sess.Conn() == nil {
-			pending = append(pending, pc)
+	for _, page := range p.slots {
+		for _, pc := range page {
+			if pc != nil && pc.sess.Conn() == nil {
+				pending = append(pending, pc)
+			}
 		}
 	}
 	p.mu.Unlock()
@@ -326,7 +356,7 @@ func (pc *pconn) onReadable() {
 func (pc *pconn) onData(data []byte) {
 	defer pc.recoverData()
 	s := pc.p.srv
-	if hs := pc.hs; hs != nil {
+	if hs := pc.handshakeOf(); hs != nil {
 		complete, rest, err := hs.feed(data)
 		if err != nil {
 			pc.refuse(err)
@@ -335,7 +365,7 @@ func (pc *pconn) onData(data []byte) {
 		if !complete {
 			return
 		}
-		pc.hs = nil
+		pc.endHandshake()
 		if s.userAtUpgrade() {
 			// Authorize, CheckOrigin or a hook decides: that is user code,
 			// of unknown cost, so a worker runs it while the poller goes

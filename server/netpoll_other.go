@@ -5,6 +5,7 @@ package server
 import (
 	"errors"
 	"net"
+	"syscall"
 )
 
 const netpollSupported = false
@@ -16,3 +17,7 @@ func (s *Server) netpollAdd(nc net.Conn, up *upgraded) error {
 }
 
 func (s *Server) netpollAccepted(nc net.Conn) bool { return false }
+
+func (s *Server) rawListener(ln net.Listener) syscall.RawConn { return nil }
+
+func (s *Server) acceptPending(rc syscall.RawConn) {}

@@ -16,38 +16,35 @@ import (
 	"github.com/wsrpc/wsrpc-go/session"
 )
 
-// setDeadline bounds the writes that follow.
-func (pc *pconn) setDeadline(d time.Duration) { pc.deadline.Store(time.Now().Add(d).UnixNano()) }
-
-func (pc *pconn) deadlineTime() time.Time {
-	if d := pc.deadline.Load(); d != 0 {
-		return time.Unix(0, d)
+// writeDeadline is the deadline of a write starting now: the write
+// timeout from its own start (so no write, a pong say, extends the deadline
+// of another one), or session.CloseTimeout once the close handshake began.
+// It is computed per write rather than kept: an idle connection holds no
+// deadline.
+func (pc *pconn) writeDeadline() time.Time {
+	if pc.state.Load()&stClosing != 0 {
+		return time.Now().Add(session.CloseTimeout)
 	}
-	return time.Time{}
+	return time.Now().Add(pc.p.srv.opts.WriteTimeout)
 }
 
 // Write writes b to the socket (the wsio.Writer's destination, so it runs
-// under the writer's lock). Each write gets the write timeout from its own
-// start, so no write (a pong) extends the deadline of another one under
-// way; once Close began, its shorter deadline stands.
+// under the writer's lock), bounded by writeDeadline.
 func (pc *pconn) Write(b []byte) (int, error) {
-	if pc.state.Load()&stClosing == 0 {
-		pc.setDeadline(pc.p.srv.opts.WriteTimeout)
-	}
 	if pc.nc != nil {
 		if !pc.acquire() {
 			return 0, net.ErrClosed
 		}
 		defer pc.release()
-		_ = pc.nc.SetWriteDeadline(pc.deadlineTime())
+		_ = pc.nc.SetWriteDeadline(pc.writeDeadline())
 		return pc.nc.Write(b)
 	}
 	return pc.writeFD(b, true)
 }
 
 // writeFD writes b to the bare descriptor. When the socket's buffer is
-// full it waits for the client (writeBlocking) if wait is set, and fails
-// with errWouldBlock if not.
+// full it waits for the client (writeBlocking, until writeDeadline) if
+// wait is set, and fails with errWouldBlock if not.
 func (pc *pconn) writeFD(b []byte, wait bool) (int, error) {
 	if !pc.acquire() {
 		return 0, net.ErrClosed
@@ -89,17 +86,14 @@ func (pc *pconn) writeBlocking(b []byte) (int, error) {
 		return 0, err
 	}
 	defer nc.Close()
-	_ = nc.SetWriteDeadline(pc.deadlineTime())
+	_ = nc.SetWriteDeadline(pc.writeDeadline())
 	return nc.Write(b)
 }
 
 // Closing cuts the writes short once the session began its close
-// handshake (session.ClosingHost): the close frame and what it waits for
-// take session.CloseTimeout at most.
-func (pc *pconn) Closing() {
-	pc.setState(stClosing)
-	pc.setDeadline(session.CloseTimeout)
-}
+// handshake (session.ClosingHost): each write from then on, the close
+// frame's included, takes session.CloseTimeout at most.
+func (pc *pconn) Closing() { pc.setState(stClosing) }
 
 // Drop ends the connection once the session is done with it
 // (session.Host).

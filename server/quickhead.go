@@ -24,34 +24,34 @@ type quickHead struct {
 // quickUpgrade returns the accept key and extension answer of head when it
 // is a plain, acceptable WebSocket upgrade; ok is false when net/http must
 // decide.
-func (s *Server) quickUpgrade(head []byte) (accept, ext string, ok bool) {
+func (s *Server) quickUpgrade(head []byte) (accept acceptValue, ext string, ok bool) {
 	if s.needsRequest() {
-		return "", "", false
+		return accept, "", false
 	}
 	q, ok := readQuickHead(head)
 	if !ok || s.opts.Path != "" && string(q.path) != s.opts.Path {
-		return "", "", false
+		return accept, "", false
 	}
 	if !q.connUpgrade || !bytes.EqualFold(q.upgrade, []byte("websocket")) || string(q.version) != "13" {
-		return "", "", false
+		return accept, "", false
 	}
 	var raw [18]byte // the decoded size of a 24-character key
 	if len(q.key) != 24 {
-		return "", "", false
+		return accept, "", false
 	}
 	if n, err := base64.StdEncoding.Decode(raw[:], q.key); err != nil || n != 16 {
-		return "", "", false
+		return accept, "", false
 	}
 	if q.origin != nil && !s.quickOriginAllowed(q.origin, q.host) {
-		return "", "", false
+		return accept, "", false
 	}
 	if !s.roomForOne() {
-		return "", "", false
+		return accept, "", false
 	}
 	if s.opts.EnableCompression && q.exts != nil {
 		ext = wsio.NegotiateDeflate([]string{string(q.exts)})
 	}
-	return acceptKey(string(q.key)), ext, true
+	return acceptKey(q.key), ext, true
 }
 
 // quickOriginAllowed is originAllowed for an Origin of the form

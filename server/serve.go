@@ -56,14 +56,18 @@ func (s *Server) Engine() string { return s.engineName() }
 // use.
 //
 // With the netpoll engine, connections accepted from a *net.TCPListener are
-// taken over as bare socket descriptors (Serve duplicates each descriptor
-// and closes its net.Conn), which is most of what makes an idle connection
-// cheap; other listeners' connections keep their net.Conn.
+// taken over as bare socket descriptors (Serve duplicates the descriptor
+// of the one Accept returns and closes its net.Conn; those waiting behind
+// it are accepted straight from the listener's descriptor, with
+// TCP_NODELAY and TCP keepalive set as Accept sets them), which is most of
+// what makes an idle connection cheap; other listeners' connections keep
+// their net.Conn.
 func (s *Server) Serve(ln net.Listener) error {
 	go func() {
 		<-s.ctx.Done()
 		_ = ln.Close()
 	}()
+	raw := s.rawListener(ln)
 	var tempDelay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -86,6 +90,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		tempDelay = 0
 		if s.engineName() == EngineNetpoll && !s.isClosing() && s.netpollAccepted(nc) {
+			if raw != nil {
+				s.acceptPending(raw) // the others waiting, without net.Conns
+			}
 			continue
 		}
 		s.ServeConn(nc)
@@ -231,7 +238,7 @@ var handshakeReads = sync.Pool{New: func() any { return new([1024]byte) }}
 // upgrade admits a complete request head from peer (see admitHead) and
 // writes the 101 with write. The answer's ext is the negotiated extension.
 func (s *Server) upgrade(peer interface{ RemoteAddr() net.Addr }, head []byte, deadline time.Time, write func([]byte) error) (admitted, error) {
-	a, err := s.admitHead(peer.RemoteAddr(), head, deadline)
+	a, err := s.admitHead(peer, head, deadline)
 	if err != nil {
 		return admitted{}, err
 	}

@@ -108,9 +108,9 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	clients map[string]int32 // a connected client's place in order, by id
-	order   []*wsrpc.Conn    // connection order, for Broadcast; nil where a client left
-	holes   int              // nils in order
+	ids     idIndex       // a connected client's place in order, by id
+	order   []*wsrpc.Conn // connection order, for Broadcast; nil where a client left
+	holes   int           // nils in order
 	closing bool
 	wg      sync.WaitGroup
 
@@ -126,7 +126,7 @@ type Server struct {
 // New returns a server that exposes the routes of reg to its clients. opts
 // may be nil.
 func New(reg *wsrpc.Registry, opts *Options) *Server {
-	s := &Server{reg: reg, clients: make(map[string]int32), workers: wsrpc.NewWorkerPool(0)}
+	s := &Server{reg: reg, workers: wsrpc.NewWorkerPool(0)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -319,13 +319,13 @@ func (s *Server) startConn(c *wsrpc.Conn) {
 func (s *Server) add(c *wsrpc.Conn) (old *wsrpc.Conn, closing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at, ok := s.clients[c.ID()]; ok {
+	s.ids.reserve(s.order)
+	s.order = appendDoubling(s.order, c)
+	if at := s.ids.put(s.order, c, len(s.order)-1); at >= 0 {
 		old = s.order[at]
 		s.order[at] = nil
 		s.holes++
 	}
-	s.clients[c.ID()] = int32(len(s.order))
-	s.order = append(s.order, c)
 	return old, s.closing
 }
 
@@ -335,11 +335,10 @@ func (s *Server) add(c *wsrpc.Conn) (old *wsrpc.Conn, closing bool) {
 func (s *Server) remove(c *wsrpc.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.clients[c.ID()]
-	if !ok || s.order[at] != c {
+	at := s.ids.get(s.order, c.ID())
+	if at < 0 || s.order[at] != c || !s.ids.remove(s.order, at) {
 		return
 	}
-	delete(s.clients, c.ID())
 	s.order[at] = nil
 	s.holes++
 	if s.holes >= 32 && 2*s.holes >= len(s.order) {
@@ -350,14 +349,13 @@ func (s *Server) remove(c *wsrpc.Conn) {
 // compactLocked drops the holes of order, keeping the connection order,
 // and gives back memory when order shrank a lot.
 func (s *Server) compactLocked() {
-	inPlace := len(s.clients) >= cap(s.order)/4
+	inPlace := s.ids.n >= cap(s.order)/4
 	live := s.order[:0]
 	if !inPlace {
-		live = make([]*wsrpc.Conn, 0, 2*len(s.clients))
+		live = make([]*wsrpc.Conn, 0, 2*s.ids.n)
 	}
 	for _, c := range s.order {
 		if c != nil {
-			s.clients[c.ID()] = int32(len(live))
 			live = append(live, c)
 		}
 	}
@@ -365,19 +363,20 @@ func (s *Server) compactLocked() {
 		clear(s.order[len(live):]) // no stale references past the end
 	}
 	s.order, s.holes = live, 0
+	s.ids.rebuild(live, sizeFor(len(live)))
 }
 
 func (s *Server) connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.clients)
+	return s.ids.n
 }
 
 // Clients returns the connected clients in the order they connected.
 func (s *Server) Clients() []*wsrpc.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*wsrpc.Conn, 0, len(s.clients))
+	out := make([]*wsrpc.Conn, 0, s.ids.n)
 	for _, c := range s.order {
 		if c != nil {
 			out = append(out, c)
@@ -390,7 +389,7 @@ func (s *Server) Clients() []*wsrpc.Conn {
 func (s *Server) Client(id string) *wsrpc.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at, ok := s.clients[id]; ok {
+	if at := s.ids.get(s.order, id); at >= 0 {
 		return s.order[at]
 	}
 	return nil

@@ -1,7 +1,6 @@
 package wsio
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -22,22 +21,18 @@ var ErrClosed = errors.New("wsio: close frame already sent")
 type Framer struct {
 	mu     sync.Mutex
 	closed bool
-	// Masking keys only have to be unpredictable to the page script of a
-	// browser (RFC 6455 §10.3); a ChaCha8 stream seeded from crypto/rand is
-	// that, at a fraction of crypto/rand's cost per frame. Only a client
-	// masks: rng is nil on a server.
-	rng *mrand.ChaCha8
+	// mask says that frames are masked: a client's. Masking keys only have
+	// to be unpredictable to the page script of a browser (RFC 6455
+	// §10.3): math/rand/v2's generator (ChaCha8, seeded by the runtime
+	// from the system's randomness, per thread) is that, at a fraction of
+	// crypto/rand's cost per frame, and no connection carries a generator
+	// of its own (a Framer has no pointer: it is 12 bytes).
+	mask bool
 }
 
 // Init makes the zero Framer one for the given side. Call it before any
 // write.
-func (f *Framer) Init(side Side) {
-	if side == Client {
-		var seed [32]byte
-		_, _ = rand.Read(seed[:])
-		f.rng = mrand.NewChaCha8(seed)
-	}
-}
+func (f *Framer) Init(side Side) { f.mask = side == Client }
 
 // Writer writes frames to one io.Writer: a Framer with its destination and
 // compression. It is safe for concurrent use.
@@ -86,7 +81,7 @@ func (f *Framer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool
 		b0 |= 0x40
 	}
 	var maskBit byte
-	if f.rng != nil {
+	if f.mask {
 		maskBit = 0x80
 	}
 	switch {
@@ -98,11 +93,11 @@ func (f *Framer) appendFrame(buf []byte, op ws.OpCode, payload []byte, rsv1 bool
 		buf = append(buf, b0, maskBit|127)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(n))
 	}
-	if f.rng == nil {
+	if !f.mask {
 		return append(buf, payload...)
 	}
 	var key [4]byte
-	binary.LittleEndian.PutUint32(key[:], uint32(f.rng.Uint64()))
+	binary.LittleEndian.PutUint32(key[:], mrand.Uint32())
 	buf = append(buf, key[:]...)
 	start := len(buf)
 	buf = append(buf, payload...)
