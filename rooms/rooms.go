@@ -308,22 +308,35 @@ func (r *Rooms) Members(room, after string, limit int) (page []*wsrpc.Conn, next
 	if rm == nil || limit <= 0 {
 		return nil, ""
 	}
+	// Each id is formatted once (Conn.ID formats it on every call), into
+	// a reused buffer for the members before the cursor.
+	type member struct {
+		id string
+		c  *wsrpc.Conn
+	}
+	var kept []member
+	var buf [64]byte
+	consider := func(c *wsrpc.Conn) {
+		if id := c.AppendID(buf[:0]); string(id) > after {
+			kept = append(kept, member{string(id), c})
+		}
+	}
 	rm.mu.Lock()
 	for _, c := range rm.members {
-		if c.ID() > after {
-			page = append(page, c)
-		}
+		consider(c)
 	}
 	for c := range rm.catching {
-		if c.ID() > after {
-			page = append(page, c)
-		}
+		consider(c)
 	}
 	rm.mu.Unlock()
-	slices.SortFunc(page, func(a, b *wsrpc.Conn) int { return strings.Compare(a.ID(), b.ID()) })
-	if len(page) > limit {
-		page = page[:limit]
-		next = page[limit-1].ID()
+	slices.SortFunc(kept, func(a, b member) int { return strings.Compare(a.id, b.id) })
+	if len(kept) > limit {
+		kept = kept[:limit]
+		next = kept[limit-1].id
+	}
+	page = make([]*wsrpc.Conn, len(kept))
+	for i, m := range kept {
+		page[i] = m.c
 	}
 	return page, next
 }

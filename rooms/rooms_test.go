@@ -53,6 +53,7 @@ func testJoinEmitLeave(t *testing.T) {
 	require.Len(t, rest, 1)
 	require.Empty(t, last)
 	require.NotEqual(t, page[0], rest[0])
+	require.Less(t, page[0].ID(), rest[0].ID(), "pages are ordered by connection id")
 
 	require.NoError(t, b.Call(ctx, rooms.RouteLeave, rooms.LeaveParams{Room: "lobby"}, nil))
 	require.Equal(t, 1, f.r.Count("lobby"))
