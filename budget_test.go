@@ -21,6 +21,7 @@ import (
 func TestBudgetSizes(t *testing.T) {
 	require.Equal(t, uintptr(224), unsafe.Sizeof(Conn{}), "unsafe.Sizeof(Conn{}): the per-connection engine record")
 	require.Equal(t, uintptr(48), unsafe.Sizeof(instance{}), "unsafe.Sizeof(instance{}): a connection's struct-route instance record")
+	require.Equal(t, uintptr(32), unsafe.Sizeof(Task{}), "unsafe.Sizeof(Task{}): a goroutine-engine connection's hand-off to the pool (a channel in it would cost 96 bytes more)")
 }
 
 // budgetTransport discards what the engine writes, counting the writes.

@@ -66,11 +66,12 @@ type work struct {
 // reuse it: Run then allocates nothing.
 type Task struct {
 	fn   func()
-	done chan struct{}
+	done sync.WaitGroup // Run waits on it (16 bytes; a channel would be 96 more a connection)
+	wait bool           // made by NewTask: Run waits for it
 }
 
 // NewTask returns a Task that runs fn.
-func NewTask(fn func()) *Task { return &Task{fn: fn, done: make(chan struct{}, 1)} }
+func NewTask(fn func()) *Task { return &Task{fn: fn, wait: true} }
 
 // Run runs t on one of the pool's goroutines and returns when it has
 // returned. A goroutine-per-connection reader uses it for the work of each
@@ -79,8 +80,9 @@ func NewTask(fn func()) *Task { return &Task{fn: fn, done: make(chan struct{}, 1
 // then stays at its minimum while it waits for the network, which is what
 // an idle connection costs. One Task must not be run twice at once.
 func (p *WorkerPool) Run(t *Task) {
+	t.done.Add(1)
 	p.dispatch(work{task: t})
-	<-t.done
+	t.done.Wait()
 }
 
 // Go runs fn on one of the pool's goroutines and returns at once. The
@@ -116,8 +118,8 @@ func (w *worker) loop(p *WorkerPool, wk work) {
 	for {
 		if t := wk.task; t != nil {
 			t.fn()
-			if t.done != nil { // nil for Go
-				t.done <- struct{}{}
+			if t.wait { // false for Go
+				t.done.Done()
 			}
 		}
 		if c := wk.flush; c != nil {

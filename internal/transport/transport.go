@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	wsrpc "github.com/wsrpc/wsrpc-go"
@@ -33,6 +34,7 @@ type Stream struct {
 	writeTimeout time.Duration
 	closing      atomic.Bool // the close frame is being written
 	sess         session.Session
+	rd           reader // Serve's state: one record per connection with the stream
 }
 
 // NewWith wraps nc. r reads from nc (it may be a bufio.Reader holding
@@ -108,6 +110,10 @@ func (h *host) LocalAddr() net.Addr  { return h.nc.LocalAddr() }
 // straight into the session instead.
 const readSize = 4096
 
+// ownSize is the read buffer of a connection that cannot wait for
+// readiness (TLS): it holds one while idle, so a small one.
+const ownSize = 512
+
 // readBufs lends read buffers to connections between waiting and handling,
 // so that an idle connection holds none (where readiness is available).
 // readBufsMade counts the buffers it made (TestIdleSocketHoldsNoReadBuffer
@@ -134,61 +140,64 @@ var (
 // only once bytes have arrived, so an idle connection holds none.
 func (s *Stream) Serve(c *wsrpc.Conn, pool *wsrpc.WorkerPool) error {
 	s.sess.Attach(c)
-	rd := &reader{s: s}
-	if rd.read, rd.readable = s.readiness(); rd.readable == nil {
-		rd.own = make([]byte, 512)
+	if !s.readiness() {
+		s.rd.own = new([ownSize]byte)
 	}
-	rd.task = wsrpc.NewTask(rd.step)
-	cause := rd.loop(pool)
+	s.rd.task = wsrpc.NewTask(s.step)
+	cause := s.loop(pool)
 	s.sess.End(cause)
 	_ = s.nc.Close()
 	return cause
 }
 
-// reader is the state of Serve, kept off the reading goroutine's stack.
+// reader is the state of Serve, kept off the reading goroutine's stack and
+// inside the Stream, so that a connection is one record however it reads.
 type reader struct {
-	s        *Stream
-	read     func() (*[]byte, int, error) // waits for bytes and reads them into a borrowed buffer; nil: read into own
-	readable func() error                 // waits for bytes, reading none (with wait)
-	own      []byte
-	perr     error // the session's error, final
-	task     *wsrpc.Task
+	rc      syscall.RawConn       // waits for bytes (see readiness); nil: read into own
+	direct  bool                  // rc's socket is read with tryRead, into a borrowed buffer
+	tryRead func(fd uintptr) bool // Stream.tryRead, made once
+	bp      *[]byte               // tryRead's borrowed buffer, bytes read and error
+	n       int
+	rerr    error
+	own     *[ownSize]byte // the read buffer of a connection without readiness
+	perr    error          // the session's error, final
+	task    *wsrpc.Task
 }
 
 // step handles what the session holds (on a pool goroutine) and writes the
 // replies inline routes produced meanwhile, together.
-func (rd *reader) step() {
+func (s *Stream) step() {
 	defer func() {
 		if v := recover(); v != nil {
-			rd.perr = crash.Recovered(rd.s.sess.Conn(), nil, v)
+			s.rd.perr = crash.Recovered(s.sess.Conn(), nil, v)
 		}
 	}()
-	sess := &rd.s.sess
+	sess := &s.sess
 	if _, err := sess.Handle(0); err != nil {
-		rd.perr = err
+		s.rd.perr = err
 		return
 	}
 	sess.Release(true)
 }
 
 // loop reads until the stream ends or breaks the protocol.
-func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
+func (s *Stream) loop(pool *wsrpc.WorkerPool) (cause error) {
 	defer func() {
 		if v := recover(); v != nil {
-			cause = crash.Recovered(rd.s.sess.Conn(), nil, v)
+			cause = crash.Recovered(s.sess.Conn(), nil, v)
 		}
 	}()
-	sess := &rd.s.sess
+	rd, sess := &s.rd, &s.sess
 	for {
 		var err error
 		if want := sess.Need(); want > readSize {
 			// A big frame is under way: read it straight into the session,
 			// once bytes arrived (the buffer grows with them).
-			if rd.readable != nil {
-				err = rd.readable()
+			if rd.rc != nil {
+				err = s.readable()
 			}
 			if err == nil {
-				err = sess.ReadSome(rd.s.r, want)
+				err = sess.ReadSome(s.r, want)
 			}
 			if sess.Ready() {
 				pool.Run(rd.task)
@@ -199,15 +208,15 @@ func (rd *reader) loop(pool *wsrpc.WorkerPool) (cause error) {
 				n  int
 			)
 			switch {
-			case rd.read != nil:
-				bp, n, err = rd.read()
-			case rd.readable != nil:
-				if err = rd.readable(); err == nil {
+			case rd.direct:
+				bp, n, err = s.read()
+			case rd.rc != nil:
+				if err = s.readable(); err == nil {
 					bp = readBufs.Get().(*[]byte)
-					n, err = rd.s.r.Read(*bp)
+					n, err = s.r.Read(*bp)
 				}
 			default:
-				n, err = rd.s.r.Read(rd.own)
+				n, err = s.r.Read(rd.own[:])
 			}
 			if n > 0 {
 				if bp != nil {

@@ -9,79 +9,88 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readiness returns a function that waits until the connection has bytes
-// and reads them into a buffer it borrows from readBufs only then, so that
-// an idle connection holds none: it tries the read, and on EAGAIN gives the
+// readiness sets Serve up to wait until the connection has bytes and to
+// read them into a buffer it borrows from readBufs only then, so that an
+// idle connection holds none: read tries the read, and on EAGAIN gives the
 // buffer back and waits in the runtime's poller before trying again (one
-// system call more than a blocking read, not two). nil when the connection
-// is not a plain socket (TLS), or bytes that came with the handshake must
-// be read first.
+// system call more than a blocking read, not two). false when the
+// connection is not a plain socket (TLS), or bytes that came with the
+// handshake must be read first: Serve then reads into a buffer of its own.
 //
-// read is nil for a connection that is not a bare *net.TCPConn or
-// *net.UnixConn. readable, the second function, only waits until there are bytes (or an
-// error), reading none: a big frame under way is read into the session's
-// own buffer once they came.
-func (s *Stream) readiness() (read func() (*[]byte, int, error), readable func() error) {
+// A connection that is not a bare *net.TCPConn or *net.UnixConn is not read
+// with read: readable only waits until there are bytes (or an error), and
+// the wrapper's Read reads them. A big frame under way is read into the
+// session's own buffer once readable says bytes came.
+func (s *Stream) readiness() bool {
 	if s.r != s.nc {
-		return nil, nil
+		return false
 	}
 	sc, ok := s.nc.(syscall.Conn)
 	if !ok {
-		return nil, nil
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, nil
+		return false
 	}
-	var (
-		bp   *[]byte
-		n    int
-		rerr error
-	)
-	tryRead := func(fd uintptr) bool {
-		if bp == nil {
-			bp = readBufs.Get().(*[]byte)
-		}
-		for {
-			n, rerr = unix.Read(int(fd), *bp)
-			switch rerr {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				readBufs.Put(bp)
-				bp = nil
-				return false
-			}
-			return true
-		}
-	}
-	var peekByte [1]byte
-	hasBytes := func(fd uintptr) bool { return peek(fd, &peekByte[0]) }
-	readable = func() error { return rc.Read(hasBytes) }
+	s.rd.rc = rc
 	switch s.nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
-	default:
-		// A wrapper may do more in Read than the socket does: it is read
-		// through, once bytes arrived.
-		return nil, readable
+		s.rd.direct = true
+		s.rd.tryRead = s.tryRead
 	}
-	read = func() (*[]byte, int, error) {
-		bp, n, rerr = nil, 0, nil
-		if err := rc.Read(tryRead); err != nil {
-			if bp != nil {
-				readBufs.Put(bp)
-			}
-			return nil, 0, err
-		}
-		if n < 0 {
-			n = 0
-		}
-		if rerr == nil && n == 0 {
-			rerr = io.EOF
-		}
-		return bp, n, rerr
+	return true
+}
+
+// tryRead reads fd into a buffer borrowed for the read; false (the buffer
+// given back) when nothing has arrived yet.
+func (s *Stream) tryRead(fd uintptr) bool {
+	rd := &s.rd
+	if rd.bp == nil {
+		rd.bp = readBufs.Get().(*[]byte)
 	}
-	return read, readable
+	for {
+		rd.n, rd.rerr = unix.Read(int(fd), *rd.bp)
+		switch rd.rerr {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			readBufs.Put(rd.bp)
+			rd.bp = nil
+			return false
+		}
+		return true
+	}
+}
+
+// read waits until the socket has bytes and reads them into a borrowed
+// buffer, which the caller gives back to readBufs.
+func (s *Stream) read() (*[]byte, int, error) {
+	rd := &s.rd
+	rd.bp, rd.n, rd.rerr = nil, 0, nil
+	if err := rd.rc.Read(rd.tryRead); err != nil {
+		if rd.bp != nil {
+			readBufs.Put(rd.bp)
+			rd.bp = nil
+		}
+		return nil, 0, err
+	}
+	bp, n, err := rd.bp, max(rd.n, 0), rd.rerr
+	rd.bp, rd.rerr = nil, nil
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	return bp, n, err
+}
+
+// readable waits until the socket has something for read, reading none.
+func (s *Stream) readable() error { return s.rd.rc.Read(hasBytes) }
+
+// hasBytes is readable's test: a function value without state, so that
+// waiting allocates nothing.
+func hasBytes(fd uintptr) bool {
+	var b byte
+	return peek(fd, &b)
 }
 
 // peek reports whether fd has something for read: bytes, the end of the
