@@ -79,16 +79,18 @@ func (x *idIndex) put(order []*wsrpc.Conn, c *wsrpc.Conn, at int) (old int) {
 	return old
 }
 
-// remove forgets order[at] (not nil), if it is indexed there.
-func (x *idIndex) remove(order []*wsrpc.Conn, at int) bool {
+// remove forgets c and returns its place in order, or -1 when c is not
+// the client indexed under its id (it left, or was replaced).
+func (x *idIndex) remove(order []*wsrpc.Conn, c *wsrpc.Conn) (at int) {
 	if x.n == 0 {
-		return false
+		return -1
 	}
 	var buf [idBufSize]byte
-	i, found := x.find(order, order[at].AppendID(buf[:0]))
-	if !found || int(x.slots[i]-1) != at {
-		return false
+	i, found := x.find(order, c.AppendID(buf[:0]))
+	if !found || order[x.slots[i]-1] != c {
+		return -1
 	}
+	at = int(x.slots[i] - 1)
 	x.n--
 	// Backward shift: each entry after i in its run moves into the gap when
 	// the gap lies between its home slot and where it is.
@@ -101,7 +103,7 @@ func (x *idIndex) remove(order []*wsrpc.Conn, at int) bool {
 		}
 	}
 	x.slots[i] = 0
-	return true
+	return at
 }
 
 // rebuild indexes the clients of order (nil where none) in a table of

@@ -335,8 +335,8 @@ func (s *Server) add(c *wsrpc.Conn) (old *wsrpc.Conn, closing bool) {
 func (s *Server) remove(c *wsrpc.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := s.ids.get(s.order, c.ID())
-	if at < 0 || s.order[at] != c || !s.ids.remove(s.order, at) {
+	at := s.ids.remove(s.order, c)
+	if at < 0 {
 		return
 	}
 	s.order[at] = nil
