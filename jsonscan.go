@@ -307,17 +307,8 @@ func scanObject(d []byte, i int, ms *members) int {
 		if keyEnd < 0 {
 			return -1
 		}
-		v := keyEnd
-		if v < len(d) && d[v] != ':' {
-			v = skipSpace(d, v)
-		}
-		if v >= len(d) || d[v] != ':' {
-			return -1
-		}
-		if v++; v < len(d) && isJSONSpace(d[v]) {
-			v = skipSpace(d, v)
-		}
-		if v >= len(d) {
+		v := afterColon(d, keyEnd)
+		if v < 0 || v >= len(d) {
 			return -1
 		}
 		var end int
