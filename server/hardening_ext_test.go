@@ -154,7 +154,6 @@ func TestHandshakeLimits(t *testing.T) {
 			_ = nc3.SetReadDeadline(time.Now().Add(3 * time.Second))
 			resp, _ = io.ReadAll(nc3)
 			require.True(t, strings.HasPrefix(string(resp), "HTTP/1.1 400"), "%s", resp)
-
 		})
 	}
 }
