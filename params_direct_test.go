@@ -188,3 +188,34 @@ func TestDirectParamsZeroedBetweenCalls(t *testing.T) {
 		require.JSONEq(t, `{"n":2,"s":""}`, out)
 	}
 }
+
+// A call's object params reach the one-pass decoder with the members the
+// frame scan recorded (decodeMembers, no second walk), and params too big
+// to record are walked (decodeDirect); both decode the same.
+func TestCallCarriesScannedMembers(t *testing.T) {
+	reg := NewRegistry()
+	var recorded bool
+	var got directParams
+	reg.MustAdd("direct", Inline(func(ctx context.Context, p *directParams) (*directParams, error) {
+		j, _ := ctx.(*callJob)
+		recorded, got = j != nil && j.members.ok, *p
+		return p, nil
+	}))
+	tr := &budgetTransport{}
+	c := NewConn(tr, ConnConfig{Role: RoleServer, Registry: reg, BatchedReads: true})
+	t.Cleanup(func() { _ = c.Close() })
+	for _, tc := range []struct {
+		params   string
+		recorded bool
+	}{
+		{`{"n":1,"s":"x","i":-7}`, true},
+		{`{"n":1,"s":"x","i":-7,"f":0.5,"b":true,"u":3,"r":[1],"n":2,"s":"y"}`, false}, // 9 members: more than maxMembers
+	} {
+		c.HandleMessage([]byte(`{"id":1,"method":"direct","params":` + tc.params + `}`))
+		require.NoError(t, c.Flush(true))
+		require.Equal(t, tc.recorded, recorded, tc.params)
+		var want directParams
+		require.NoError(t, json.Unmarshal([]byte(tc.params), &want))
+		require.Equal(t, want, got, tc.params)
+	}
+}
