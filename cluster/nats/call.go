@@ -285,10 +285,8 @@ func (n *Node) Call(ctx context.Context, clientID, method string, params, result
 	for {
 		r, err := x.next(ctx)
 		switch {
-		case errors.Is(err, errNoResponders) && (settling || n.unsure()):
-			return n.errSettling()
 		case errors.Is(err, errNoResponders):
-			return fmt.Errorf("%w: %q", ErrClientNotFound, clientID)
+			return n.noClient(clientID, settling)
 		case err != nil:
 			if ctx.Err() != nil {
 				n.cancelServed(subject, clientID, x.reply)
@@ -335,16 +333,25 @@ func (n *Node) Lookup(ctx context.Context, clientID string) (string, error) {
 	defer x.close()
 	r, err := x.next(wctx)
 	switch {
-	case errors.Is(err, errNoResponders) && (settling || n.unsure()):
-		return "", n.errSettling()
 	case errors.Is(err, errNoResponders):
-		return "", fmt.Errorf("%w: %q", ErrClientNotFound, clientID)
+		return "", n.noClient(clientID, settling)
 	case err != nil && ctx.Err() == nil && wctx.Err() != nil:
 		return "", fmt.Errorf("%w: the node of client %q did not answer within %v", ErrNodeDown, clientID, n.opts.UnavailableTimeout)
 	case err != nil:
 		return "", err
 	}
 	return r.Node, nil
+}
+
+// noClient is the error of a request for client id that NATS answered
+// "no responders": ErrClusterUnavailable when that may not mean "no
+// client" (the request was sent while the nodes settled, sentSettling,
+// or they are unsure now), else ErrClientNotFound.
+func (n *Node) noClient(id string, sentSettling bool) error {
+	if sentSettling || n.unsure() {
+		return n.errSettling()
+	}
+	return fmt.Errorf("%w: %q", ErrClientNotFound, id)
 }
 
 // encodeParams encodes params once, for every node it goes to.

@@ -147,16 +147,31 @@ func (n *Node) Broadcast(ctx context.Context, method string, params any) ([]Resu
 	return append(out, <-local...), err
 }
 
-// eachNode sends req to every other live node and hands each part of
-// their answers to each (from several goroutines); it returns once all
-// answered, with their failures joined.
+// eachNode sends req to service req.Kind of every other live node and
+// hands each part of their answers to each (from several goroutines); it
+// returns once all answered, with their failures joined (a node no one
+// answers for is ErrNodeDown).
 func (n *Node) eachNode(ctx context.Context, req *request, each func(*reply)) error {
+	return n.askNodes(ctx, req, func(node string) string { return n.subj.node(node, req.Kind) }, true, each)
+}
+
+// askNodes sends req to subject(node) of every other live node and hands
+// each part of their answers to each; a node on whose subject no one
+// listens is ErrNodeDown if mustListen, else skipped.
+func (n *Node) askNodes(ctx context.Context, req *request, subject func(node string) string, mustListen bool, each func(*reply)) error {
 	var mu sync.Mutex // guards errs
 	var errs []error
 	var wg sync.WaitGroup
 	for _, node := range n.peers.names() {
 		wg.Go(func() {
-			if err := n.collect(ctx, node, req, each); err != nil {
+			err := n.collect(ctx, subject(node), node, req, each)
+			if errors.Is(err, errNoResponders) {
+				if !mustListen {
+					return
+				}
+				err = fmt.Errorf("%w: no node %s listens on NATS", ErrNodeDown, node)
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("node %s: %w", node, err))
 				mu.Unlock()
@@ -167,10 +182,10 @@ func (n *Node) eachNode(ctx context.Context, req *request, each func(*reply)) er
 	return errors.Join(errs...)
 }
 
-// collect sends req to node's service req.Kind and hands each part of
-// the answer to each, until the last.
-func (n *Node) collect(ctx context.Context, node string, req *request, each func(*reply)) error {
-	x, err := n.send(n.subj.node(node, req.Kind), node, "", req)
+// collect sends req to node's subject and hands each part of the answer
+// to each, until the last.
+func (n *Node) collect(ctx context.Context, subject, node string, req *request, each func(*reply)) error {
+	x, err := n.send(subject, node, "", req)
 	if err != nil {
 		return err
 	}
@@ -178,8 +193,6 @@ func (n *Node) collect(ctx context.Context, node string, req *request, each func
 	for got := 1; ; got++ {
 		r, err := x.next(ctx)
 		switch {
-		case errors.Is(err, errNoResponders):
-			return fmt.Errorf("%w: no node %s listens on NATS", ErrNodeDown, node)
 		case err != nil:
 			return err
 		case r.Fail != "":

@@ -63,19 +63,20 @@ func (n *Node) joined(c *wsrpc.Conn) {
 	id := c.ID()
 	n.local.mu.Lock()
 	lc := n.local.conns[id]
+	subscribed := false // here, now: a connection of the id still here has its subscription confirmed
 	if lc == nil {
 		lc = &localClient{}
 		sub, err := n.nc.ChanSubscribe(n.subj.client(id), n.inbox)
 		if err != nil {
 			n.log.Warn("wsrpc cluster: cannot subscribe a client's subject; other nodes cannot reach it", "client", id, "err", err)
 		}
-		lc.sub = sub
+		lc.sub, subscribed = sub, sub != nil
 		n.local.conns[id] = lc
 	}
 	n.local.serial++
 	lc.conn, lc.replaced = c, false
 	lc.claim = claim{G: lc.claim.G + 1, Node: n.name, Inst: n.inst, Serial: n.local.serial}
-	cl, subscribed := lc.claim, lc.sub != nil
+	cl := lc.claim
 	n.local.mu.Unlock()
 	n.publishClaim(id, cl)
 	if subscribed {
@@ -86,7 +87,9 @@ func (n *Node) joined(c *wsrpc.Conn) {
 // confirmSubscribed waits, bounded by UnavailableTimeout, until NATS has
 // the subscriptions sent so far (a round trip): joined runs in OnConnect,
 // before the client's first message is read, so whatever the client's
-// messages cause, on any node, finds it reachable.
+// messages cause, on any node, finds it reachable. A connection that
+// reuses the subscription of an older one of its id on this node (not
+// yet gone) needs no round trip: that one's OnConnect confirmed it.
 func (n *Node) confirmSubscribed(id string) {
 	if err := n.nc.FlushTimeout(n.opts.UnavailableTimeout); err != nil {
 		n.log.Warn("wsrpc cluster: NATS did not confirm a client's subject; other nodes may not reach it yet", "client", id, "err", err)

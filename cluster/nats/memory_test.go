@@ -1,13 +1,11 @@
 package nats
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -101,25 +99,12 @@ func footprint() (heap, rss uint64) {
 // (and NATS, when natsURL is empty) with clients clients; it returns
 // NATS's URL once they are all connected, and a stop function.
 func memHelper(b *testing.B, natsURL, name string, clients int) (string, func()) {
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestMemHelperProcess$")
-	cmd.Env = append(os.Environ(), "WSRPC_MEM_HELPER="+name, "WSRPC_MEM_NATS="+natsURL, "WSRPC_MEM_CLIENTS="+strconv.Itoa(clients))
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
+	p := startTestProcess(b, "TestMemHelperProcess", "WSRPC_MEM_HELPER="+name, "WSRPC_MEM_NATS="+natsURL, "WSRPC_MEM_CLIENTS="+strconv.Itoa(clients))
+	url, ok := strings.CutPrefix(p.next(b, "helper "+name+" ready", 10*time.Minute), "READY ")
+	if !ok {
+		b.Fatalf("helper %s: no URL", name)
 	}
-	stop := func() { _ = stdin.Close(); _ = cmd.Wait() }
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if url, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return url, stop
-		}
-	}
-	stop()
-	b.Fatalf("helper %s ended before it was ready", name)
-	return "", nil
+	return url, func() { _ = p.stdin.Close(); _ = p.cmd.Wait() }
 }
 
 // TestMemHelperProcess is BenchmarkIdleNodeMemory's helper process; it

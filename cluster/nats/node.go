@@ -386,7 +386,7 @@ func (n *Node) settling() bool {
 // trip (NATS is going down: it drops the subscriptions of the connections
 // it closes before ours). A request sent while settling is unsure too,
 // even if its answer comes after the nodes settled: the answer may be
-// from before (Call and Lookup look at settling when they send).
+// from before (Call and Lookup look at settling when they send: see noClient).
 func (n *Node) unsure() bool {
 	return n.settling() || n.nc.FlushTimeout(n.opts.UnavailableTimeout) != nil
 }

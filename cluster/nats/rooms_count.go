@@ -113,42 +113,7 @@ func (n *Node) askRoomNodes(ctx context.Context, kind string, q roomQuery, each 
 	ctx, cancel := n.withDeadline(ctx)
 	defer cancel()
 	params, _ := json.Marshal(q)
-	req := &request{Kind: kind, Params: params}
-	var mu sync.Mutex // protects errs
-	var errs []error
-	var wg sync.WaitGroup
-	for _, node := range n.peers.names() {
-		wg.Go(func() {
-			r, err := n.askRoomNode(ctx, node, req)
-			switch {
-			case errors.Is(err, errNoResponders):
-			case err != nil:
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("node %s: %w", node, err))
-				mu.Unlock()
-			default:
-				r.Node = node
-				each(r)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// askRoomNode sends req to node's membership service and returns its
-// answer.
-func (n *Node) askRoomNode(ctx context.Context, node string, req *request) (*reply, error) {
-	x, err := n.send(n.subj.roomsNode(node), node, "", req)
-	if err != nil {
-		return nil, err
-	}
-	defer x.close()
-	r, err := x.next(ctx)
-	if err == nil && r.Fail != "" {
-		err = r.err("*", node)
-	}
-	return r, err
+	return n.askNodes(ctx, &request{Kind: kind, Params: params}, n.subj.roomsNode, false, each)
 }
 
 // serveRoomQuery answers a signed query of another node about this

@@ -23,7 +23,7 @@ type testProcess struct {
 // startTestProcess starts the test binary running only the test named
 // test, with env added to this process's environment; the process is
 // killed (SIGKILL) when the test ends, if it did not end before.
-func startTestProcess(t *testing.T, test string, env ...string) *testProcess {
+func startTestProcess(t testing.TB, test string, env ...string) *testProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run", "^"+test+"$")
 	cmd.Env = append(os.Environ(), env...)
@@ -52,7 +52,7 @@ func startTestProcess(t *testing.T, test string, env ...string) *testProcess {
 }
 
 // next returns the next line the process printed, within bound.
-func (p *testProcess) next(t *testing.T, what string, bound time.Duration) string {
+func (p *testProcess) next(t testing.TB, what string, bound time.Duration) string {
 	t.Helper()
 	select {
 	case l, ok := <-p.lines:
