@@ -189,3 +189,32 @@ func testCancelTravels(t *testing.T) {
 	require.ErrorIs(t, testserver.Recv(t, held, "the cancelled call").err, context.Canceled)
 	eventually(t, func() bool { return b.served.len() == 0 }, "b stops waiting for the client")
 }
+
+// A client admitted while NATS is down is served at once (its node does not
+// wait UnavailableTimeout for NATS to confirm its subject), and is reachable
+// from the other nodes once NATS is back (the subscription goes out on
+// reconnection).
+func TestAdmittedDuringOutage(t *testing.T) { testserver.ForEachEngine(t, testAdmittedDuringOutage) }
+
+func testAdmittedDuringOutage(t *testing.T) {
+	const bound = 5 * time.Second // UnavailableTimeout, far above a local admission
+	nats := startNATSProcess(t)
+	adjust := func(o *Options) { o.UnavailableTimeout = bound }
+	a := startNode(t, nats.url(), "a", adjust)
+	b := startNode(t, nats.url(), "b", adjust)
+	eventually(t, func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 }, "the nodes know each other")
+	nats.stop()
+	eventually(t, func() bool { return !a.nc.IsConnected() }, "a sees NATS gone")
+
+	start := time.Now()
+	dial(t, a, "during-outage", nil) // returns after its first call was answered
+	require.Less(t, time.Since(start), bound/2, "admitted without waiting for NATS")
+
+	nats.start()
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	eventually(t, func() bool {
+		var who string
+		return b.Call(ctx, "during-outage", "whoami", nil, &who) == nil && who == "during-outage"
+	}, "b reaches the client once NATS is back")
+}

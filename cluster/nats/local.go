@@ -90,7 +90,14 @@ func (n *Node) joined(c *wsrpc.Conn) {
 // messages cause, on any node, finds it reachable. A connection that
 // reuses the subscription of an older one of its id on this node (not
 // yet gone) needs no round trip: that one's OnConnect confirmed it.
+//
+// While NATS is unreachable there is nothing to wait for: calls fail with
+// ErrClusterUnavailable meanwhile, and NATS gets the subscription when the
+// node reconnects (noClient covers the moments after).
 func (n *Node) confirmSubscribed(id string) {
+	if !n.nc.IsConnected() {
+		return
+	}
 	if err := n.nc.FlushTimeout(n.opts.UnavailableTimeout); err != nil {
 		n.log.Warn("wsrpc cluster: NATS did not confirm a client's subject; other nodes may not reach it yet", "client", id, "err", err)
 	}
