@@ -67,20 +67,20 @@ func (b *memBuffer) read(p []byte) (int, error) {
 		if closed {
 			return 0, io.EOF
 		}
-		var expired <-chan time.Time
-		if !deadline.IsZero() {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				return 0, os.ErrDeadlineExceeded
-			}
-			t := time.NewTimer(wait)
-			expired = t.C
-			defer t.Stop()
+		if deadline.IsZero() {
+			<-b.ready
+			continue
 		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return 0, os.ErrDeadlineExceeded
+		}
+		t := time.NewTimer(wait) // stopped each time round: a long read leaves none behind
 		select {
 		case <-b.ready:
-		case <-expired:
+		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 
