@@ -95,6 +95,7 @@ func (n *Node) Rooms(opts *rooms.Options) (*rooms.Rooms, error) {
 		return nil, ErrRoomsInUse
 	}
 	if _, err := n.nc.Subscribe(n.subj.roomsNode(n.name), b.serveRoomQuery); err != nil {
+		n.roomsOf.b.CompareAndSwap(b, nil) // not in use: a later Rooms may try again
 		return nil, fmt.Errorf("wsrpc cluster: subscribe to the rooms' queries: %w", err)
 	}
 	n.tasks.Go(b.dispatch)
